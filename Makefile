@@ -1,0 +1,67 @@
+# termail: the two commands of the README are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check fmt lint typecheck imports system-deps venv fuzz bench snapshots clean
+
+# Debian packages the sandbox and the tmux test need; installed with apt-get (through sudo when
+# not root). Nothing is installed when they are already there.
+SYSTEM_BINS := /usr/sbin/dovecot /usr/lib/dovecot/lmtp /usr/bin/tmux /usr/bin/openssl
+system-deps:
+	@missing=0; for b in $(SYSTEM_BINS); do [ -x $$b ] || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	  else echo "termail needs the Debian packages dovecot-imapd dovecot-lmtpd tmux openssl;" \
+	       "run as root or install sudo, or install them yourself." >&2; exit 1; fi; \
+	  echo "Installing dovecot-imapd dovecot-lmtpd tmux openssl with apt-get"; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    dovecot-imapd dovecot-lmtpd tmux openssl >/dev/null || { \
+	    echo "apt-get failed: install dovecot-imapd dovecot-lmtpd tmux openssl by hand." >&2; exit 1; }; \
+	fi
+
+$(STAMP): pyproject.toml
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e . --group dev || $(PY) -m pip install -q -e . pytest pytest-asyncio \
+	  pytest-textual-snapshot pytest-timeout hypothesis ruff mypy import-linter
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+fmt: venv
+	$(VENV)/bin/ruff format app widgets tests bench
+	$(VENV)/bin/ruff check --fix app widgets tests bench
+
+lint: venv
+	$(VENV)/bin/ruff format --check app widgets tests bench
+	$(VENV)/bin/ruff check app widgets tests bench
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+imports: venv
+	$(VENV)/bin/lint-imports
+
+check: lint typecheck imports
+
+test: system-deps venv check
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+demo: system-deps venv
+	$(VENV)/bin/termail demo
+
+fuzz: venv
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q -m "not integration" tests -k fuzz
+
+bench: system-deps venv
+	$(PY) -m bench
+
+snapshots: venv
+	$(PY) -m pytest -q tests/ui --snapshot-update
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

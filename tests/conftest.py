@@ -1,0 +1,80 @@
+"""Shared fixtures: the sandbox mail servers, per-test users, hypothesis profiles, paths."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "long",
+    max_examples=100_000,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SHARED = ROOT.parent / "shared"
+
+
+def _tmp_base() -> str:
+    """tmpfs where it exists: the disk here is slow for many small files."""
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """../shared beside the project root; tests that need it skip where it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared is absent (a user's fresh clone has none)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[object]:
+    """One Dovecot + SMTP pair for the whole session, stopped even when tests fail."""
+    from app.sandbox import Sandbox
+
+    root = Path(tempfile.mkdtemp(prefix="termail-test-", dir=_tmp_base()))
+    sb = Sandbox(root)
+    sb.start()
+    try:
+        yield sb
+    finally:
+        sb.stop(remove=True)
+
+
+_user_counter = 0
+
+
+@pytest.fixture
+def mail_user(sandbox: object) -> object:
+    """A new mail user of its own for each test, so tests never see each other's mail."""
+    global _user_counter
+    _user_counter += 1
+    name = f"u{os.getpid()}x{_user_counter}"
+    return sandbox.add_user(name)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def tmp_path_fast() -> Iterator[Path]:
+    """A temporary folder on tmpfs."""
+    path = Path(tempfile.mkdtemp(prefix="termail-tmp-", dir=_tmp_base()))
+    try:
+        yield path
+    finally:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
