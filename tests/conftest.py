@@ -31,7 +31,11 @@ SHARED = ROOT.parent / "shared"
 
 def _tmp_base() -> str:
     """tmpfs where it exists: the disk here is slow for many small files."""
-    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+    return (
+        "/dev/shm"
+        if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK)
+        else tempfile.gettempdir()
+    )
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,8 @@ import base64
 import os
 import random
 import time
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 _counter = 0
@@ -27,15 +27,7 @@ TOPICS = ["quarterly report", "release plan", "meeting notes", "budget review", 
           "design review", "lunch on Friday", "conference travel", "server migration",
           "invoice", "holiday schedule", "code review", "résumé feedback", "crème brûlée recipe",
           "naïve question about IMAP", "Q4 roadmap", "security advisory", "onboarding"]  # fmt: skip
-WORDS = ("the of and to in is that for it as was with be by on not he this are or his from at "
-         "which but have an they you were her she there been one all we their has would when "
-         "if so no will can more other into about time only new some could these two may "
-         "first then do any like my now over such our man me even most made after also did "
-         "many before must through back years where much your way well down should because "
-         "each just those people mister how too little state good very make world still own "
-         "see men work long get here between both life being under never day same another "
-         "know while last might us great old year off come since against go came right used "
-         "take three mailbox folder server client message header body").split()  # fmt: skip
+WORDS = ["the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on", "not", "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an", "they", "you", "were", "her", "she", "there", "been", "one", "all", "we", "their", "has", "would", "when", "if", "so", "no", "will", "can", "more", "other", "into", "about", "time", "only", "new", "some", "could", "these", "two", "may", "first", "then", "do", "any", "like", "my", "now", "over", "such", "our", "man", "me", "even", "most", "made", "after", "also", "did", "many", "before", "must", "through", "back", "years", "where", "much", "your", "way", "well", "down", "should", "because", "each", "just", "those", "people", "mister", "how", "too", "little", "state", "good", "very", "make", "world", "still", "own", "see", "men", "work", "long", "get", "here", "between", "both", "life", "being", "under", "never", "day", "same", "another", "know", "while", "last", "might", "us", "great", "old", "year", "off", "come", "since", "against", "go", "came", "right", "used", "take", "three", "mailbox", "folder", "server", "client", "message", "header", "body"]  # fmt: skip
 
 
 def _encode_word(text: str) -> str:
@@ -92,7 +84,9 @@ def generate(i: int, rng: random.Random, base: datetime) -> tuple[bytes, str, fl
         body = text
     elif kind < 0.9:
         boundary = f"alt{i}"
-        html = "<html><body>" + "".join(f"<p>{p}</p>" for p in text.split("\n\n")) + "</body></html>"
+        html = (
+            "<html><body>" + "".join(f"<p>{p}</p>" for p in text.split("\n\n")) + "</body></html>"
+        )
         headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
         body = (
             f"--{boundary}\nContent-Type: text/plain; charset=utf-8\n"
@@ -107,8 +101,8 @@ def generate(i: int, rng: random.Random, base: datetime) -> tuple[bytes, str, fl
         body = (
             f"--{boundary}\nContent-Type: text/plain; charset=utf-8\n"
             f"Content-Transfer-Encoding: 8bit\n\n{text}\n"
-            f"--{boundary}\nContent-Type: application/pdf; name=\"report-{i}.pdf\"\n"
-            f"Content-Disposition: attachment; filename=\"report-{i}.pdf\"\n"
+            f'--{boundary}\nContent-Type: application/pdf; name="report-{i}.pdf"\n'
+            f'Content-Disposition: attachment; filename="report-{i}.pdf"\n'
             f"Content-Transfer-Encoding: base64\n\n{pdf}--{boundary}--\n"
         )
     flags = ""
@@ -125,7 +119,7 @@ def generate(i: int, rng: random.Random, base: datetime) -> tuple[bytes, str, fl
 def write_generated(cur: Path, n: int, *, seed: int = 0, unseen_newest: int = 50) -> int:
     """Write `n` generated messages into a Maildir `cur/` folder; the newest stay unseen."""
     rng = random.Random(seed)
-    base = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+    base = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     start = 100_000 - n if n <= 100_000 else 0
     stamp = time.time_ns()
     for k in range(n):

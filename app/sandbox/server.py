@@ -15,10 +15,10 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import grp
 import json
 import os
 import pwd
-import grp
 import secrets
 import shutil
 import signal
@@ -251,7 +251,9 @@ class Sandbox:
             _wait_greeting(self.imaps_port, deadline, tls=self.client_ssl_context())
         except SandboxError:
             self._kill(self._dovecot)
-            raise SandboxError(f"Dovecot did not start; its log:\n{self.dovecot_log()[-3000:]}")
+            raise SandboxError(
+                f"Dovecot did not start; its log:\n{self.dovecot_log()[-3000:]}"
+            ) from None
         self.timings["dovecot_start_s"] = time.monotonic() - t0
 
     def stop_dovecot(self) -> None:
@@ -266,7 +268,7 @@ class Sandbox:
             "smtps_port": self.smtps_port,
             "cert": str(self.etc / "cert.pem"),
             "key": str(self.etc / "key.pem"),
-            "users_file": str(self.etc / "users"),
+            "users_dir": str(self.users_dir),
             "lmtp_socket": str(self.root / "run" / "lmtp"),
             "rules_file": str(self.rules_file),
             "external_dir": str(self.external_outbox),
@@ -344,7 +346,10 @@ class Sandbox:
     def _make_certificates(self) -> None:
         """A throw-away CA and a server certificate for localhost and 127.0.0.1 signed by it."""
         etc = self.etc
-        run = lambda *args: subprocess.run(args, check=True, capture_output=True, cwd=etc)  # noqa: E731
+
+        def run(*args: str) -> None:
+            subprocess.run(args, check=True, capture_output=True, cwd=etc)
+
         curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
         run("openssl", "req", "-x509", *curve, "-days", "3", "-keyout", "ca-key.pem",
             "-out", "ca.pem", "-subj", "/CN=termail sandbox CA",
@@ -364,12 +369,23 @@ class Sandbox:
     def client_ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_file))
 
+    @property
+    def users_dir(self) -> Path:
+        """One passwd-file per user: Dovecot re-reads a shared file at most once a second, so a
+        user added right after another could not log in; a file of its own is read at once."""
+        return self.etc / "users.d"
+
     def _write_users(self) -> None:
-        lines = [f"{name}:{{PLAIN}}{pw}::::::" for name, pw in self.users.items()]
-        tmp = self.etc / "users.tmp"
-        tmp.write_text("\n".join(lines) + ("\n" if lines else ""))
-        os.chmod(tmp, 0o644)
-        tmp.replace(self.etc / "users")
+        self.users_dir.mkdir(exist_ok=True)
+        os.chmod(self.users_dir, 0o755)
+        for name, pw in self.users.items():
+            path = self.users_dir / name
+            if path.exists():
+                continue
+            tmp = self.users_dir / f".{name}.tmp"
+            tmp.write_text(f"{name}:{{PLAIN}}{pw}::::::\n")
+            os.chmod(tmp, 0o644)
+            tmp.replace(path)
 
     def _write_dovecot_conf(self) -> None:
         uid, gid = self._mail_ids()
@@ -404,11 +420,11 @@ auth_mechanisms = plain login
 auth_username_format = %Ln
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN {r}/etc/users
+  args = scheme=PLAIN {r}/etc/users.d/%n
 }}
 userdb {{
   driver = passwd-file
-  args = {r}/etc/users
+  args = {r}/etc/users.d/%n
   default_fields = uid={uid} gid={gid} home={r}/mail/%n
 }}
 mail_location = maildir:~/Maildir

@@ -64,16 +64,20 @@ class Rules:
 
 
 class Authenticator:
-    def __init__(self, users_file: Path) -> None:
-        self.users_file = users_file
+    def __init__(self, users_dir: Path) -> None:
+        self.users_dir = users_dir
 
-    def _users(self) -> dict[str, str]:
-        users = {}
-        for line in self.users_file.read_text().splitlines():
-            parts = line.split(":")
-            if len(parts) >= 2 and parts[1].startswith("{PLAIN}"):
-                users[parts[0]] = parts[1][len("{PLAIN}") :]
-        return users
+    def _password(self, user: str) -> str | None:
+        if not user or "/" in user or user.startswith("."):
+            return None
+        try:
+            line = (self.users_dir / user).read_text().splitlines()[0]
+        except (OSError, IndexError):
+            return None
+        parts = line.split(":")
+        if len(parts) >= 2 and parts[1].startswith("{PLAIN}"):
+            return parts[1][len("{PLAIN}") :]
+        return None
 
     def __call__(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
@@ -82,7 +86,7 @@ class Authenticator:
             return AuthResult(success=False, handled=False)
         user = data.login.decode("utf-8", "replace").split("@")[0].lower()
         password = data.password.decode("utf-8", "replace")
-        ok = self._users().get(user) == password
+        ok = self._password(user) == password
         return AuthResult(success=ok, handled=False)
 
 
@@ -98,8 +102,16 @@ class Handler:
         forced = self.rules.match("rcpt", address)
         if forced:
             return forced
+        local, _, domain = address.rpartition("@")
+        if domain.lower() == self.domain and not self._is_user(local.lower()):
+            return "550 5.1.1 User unknown in local recipient table"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
+
+    def _is_user(self, name: str) -> bool:
+        if not name or "/" in name or name.startswith("."):
+            return False
+        return (Path(self.config["users_dir"]) / name).is_file()
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         forced = self.rules.match("data", None)
@@ -174,7 +186,7 @@ def main(config_path: str) -> None:
     config = json.loads(Path(config_path).read_text())
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(config["cert"], config["key"])
-    auth = Authenticator(Path(config["users_file"]))
+    auth = Authenticator(Path(config["users_dir"]))
     handler = Handler(config)
     submission = SandboxController(
         handler,

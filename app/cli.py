@@ -1,0 +1,80 @@
+"""The `termail` command: the mail client, the demo, and the offline tools.
+
+    termail [--config PATH] [--account NAME]   open the client on the configured accounts
+    termail demo [--print]                      start the sandbox with the demo mailbox and open it
+    termail render FILE.eml|- [--html] [--headers full]   print a message as text, safely
+    termail view FILE.eml|-                     open the viewer on a local message file
+    termail config init|check                   write an example config / test the logins
+    termail cache clear                         drop the local header cache
+
+Subcommands import what they need lazily so `termail render` starts without Textual.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+
+def _demo(argv: list[str]) -> int:
+    from app.demo import demo_main
+
+    return demo_main(argv)
+
+
+def _render(argv: list[str]) -> int:
+    from app.mime.textview import render_main
+
+    return render_main(argv)
+
+
+def _view(argv: list[str]) -> int:
+    from app.main import view_main
+
+    return view_main(argv)
+
+
+def _config(argv: list[str]) -> int:
+    from app import config_commands
+
+    if not argv or argv[0] not in ("init", "check"):
+        print("usage: termail config init|check [options]", file=sys.stderr)
+        return 2
+    if argv[0] == "init":
+        return config_commands.config_init(argv[1:])
+    return config_commands.config_check(argv[1:])
+
+
+def _cache(argv: list[str]) -> int:
+    from app.store import cache_main
+
+    return cache_main(argv)
+
+
+def _client(argv: list[str]) -> int:
+    from app.main import client_main
+
+    return client_main(argv)
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "demo": _demo,
+    "render": _render,
+    "view": _view,
+    "config": _config,
+    "cache": _cache,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ("-h", "--help", "help"):
+        print(__doc__)
+        return 0
+    if args and args[0] in COMMANDS:
+        return COMMANDS[args[0]](args[1:])
+    return _client(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
