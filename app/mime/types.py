@@ -7,6 +7,7 @@ Every string in these types has already been through `app.mime.sanitize`: a widg
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from app.models import SenderCheck, Verdict
 
@@ -23,6 +24,31 @@ class ShownHeader:
 
 
 @dataclass(frozen=True, slots=True)
+class ShownAddress:
+    """One entry of an address header as shown: decoded and sanitized, never rejected.
+
+    An entry may have no address (`email == ""`: the name is shown as written) and may belong to
+    a group; an empty group (`undisclosed-recipients: ;`) is one entry with only `group` set.
+    """
+
+    name: str
+    email: str
+    group: str | None = None
+
+    @property
+    def is_empty_group(self) -> bool:
+        return self.group is not None and not self.name and not self.email
+
+    @property
+    def display(self) -> str:
+        """`Name <addr>`, or whichever of the two exists."""
+        if self.name and self.email:
+            name = f'"{self.name}"' if any(c in self.name for c in ',;<>:"') else self.name
+            return f"{name} <{self.email}>"
+        return self.name or self.email
+
+
+@dataclass(frozen=True, slots=True)
 class AttachmentInfo:
     """An attachment as listed to the user; `filename` is already safe to show and to save."""
 
@@ -35,6 +61,8 @@ class AttachmentInfo:
     description: str | None = None
     content_id: str | None = None
     inline: bool = False
+    size_is_encoded: bool = False
+    """True when `size` is the transfer-encoded size (BODYSTRUCTURE), not the decoded one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +88,8 @@ class RenderedMessage:
     body: str = ""
     styles: list[StyleSpan] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
+    """Targets of the numbered links of converted HTML: `links[n - 1]` is `[n]` in `body`;
+    "" where an unsafe link (javascript:, data:, file:, disguised) was removed."""
     attachments: list[AttachmentInfo] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     """Things the reader should know: HTML converted, part cut short, charset guessed, ..."""
@@ -67,3 +97,16 @@ class RenderedMessage:
     from_display: str = ""
     is_html: bool = False
     has_html_alternative: bool = False
+    date: datetime | None = None
+    """The Date header parsed, None when absent or unparsable (the shown header keeps the text)."""
+    from_addresses: list[ShownAddress] = field(default_factory=list)
+    to_addresses: list[ShownAddress] = field(default_factory=list)
+    cc_addresses: list[ShownAddress] = field(default_factory=list)
+    reply_to_addresses: list[ShownAddress] = field(default_factory=list)
+    message_id: str = ""
+    """The first `<...>` of Message-ID, brackets included; "" when none."""
+    in_reply_to: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    list_id: str = ""
+    list_unsubscribe: list[str] = field(default_factory=list)
+    """The `<...>` targets of List-Unsubscribe (mailto: or https:), brackets removed."""

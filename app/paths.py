@@ -1,0 +1,75 @@
+"""Where termail keeps its files: the user's config, and its own data and cache.
+
+The XDG variables win on every platform when they are set, because terminal users keep their
+dotfiles under `~/.config` on macOS too; otherwise platformdirs picks the platform's folders
+(on Linux that is the XDG default, `~/.config`, `~/.local/share`, `~/.cache`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "termail"
+CONFIG_ENV = "TERMAIL_CONFIG"
+CONFIG_FILE_NAME = "config.toml"
+
+
+def _xdg(variable: str) -> Path | None:
+    """The folder an XDG variable names, or None when it is unset or relative (spec: ignore)."""
+    value = os.environ.get(variable, "")
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else None
+
+
+def config_dir() -> Path:
+    """`$XDG_CONFIG_HOME/termail`, or the platform's config folder for termail."""
+    base = _xdg("XDG_CONFIG_HOME")
+    if base is not None:
+        return base / APP_NAME
+    return platformdirs.user_config_path(APP_NAME)
+
+
+def default_config_path() -> Path:
+    """The config file used when neither `--config` nor `TERMAIL_CONFIG` names one."""
+    return config_dir() / CONFIG_FILE_NAME
+
+
+def config_path(explicit: Path | str | None = None) -> Path:
+    """The config file to read: `--config PATH`, then `$TERMAIL_CONFIG`, then the default."""
+    if explicit is not None and str(explicit) != "":
+        return Path(explicit).expanduser()
+    from_env = os.environ.get(CONFIG_ENV, "")
+    if from_env:
+        return Path(from_env).expanduser()
+    return default_config_path()
+
+
+def config_path_is_default(explicit: Path | str | None = None) -> bool:
+    """True when the user named no config file, so a missing one means a first run."""
+    return (explicit is None or str(explicit) == "") and not os.environ.get(CONFIG_ENV, "")
+
+
+def data_dir() -> Path:
+    """`$XDG_DATA_HOME/termail`: the header cache, drafts and outbox live here."""
+    base = _xdg("XDG_DATA_HOME")
+    if base is not None:
+        return base / APP_NAME
+    return platformdirs.user_data_path(APP_NAME)
+
+
+def cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/termail`: anything termail can rebuild from the server."""
+    base = _xdg("XDG_CACHE_HOME")
+    if base is not None:
+        return base / APP_NAME
+    return platformdirs.user_cache_path(APP_NAME)
+
+
+def account_data_dir(account_name: str) -> Path:
+    """The data folder of one account (account names are validated to be safe file names)."""
+    return data_dir() / "accounts" / account_name

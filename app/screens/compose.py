@@ -1,0 +1,366 @@
+"""The compose screen: addresses, subject, body, attachments; send, postpone, never lose text.
+
+Every change is saved to the local draft store within a few seconds (and on every field change),
+so a crash or a kill loses at most the last few seconds of typing. Sending goes through
+`app.smtp`; a temporary failure puts the message in the outbox, a permanent one keeps the draft
+open with the server's reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.suggester import Suggester
+from textual.widgets import Footer, Input, Label, ListItem, ListView, Static, TextArea
+
+from app.account import Account
+from widgets.dialogs import ConfirmDialog, PromptDialog
+from widgets.safe import safe_text
+
+AUTOSAVE_SECONDS = 3.0
+
+
+class AddressSuggester(Suggester):
+    """Completes the last address of a comma-separated list from addresses already seen."""
+
+    def __init__(self, known: list[str]) -> None:
+        super().__init__(use_cache=False, case_sensitive=False)
+        self.known = known
+
+    async def get_suggestion(self, value: str) -> str | None:
+        head, _, last = value.rpartition(",")
+        last = last.lstrip()
+        if len(last) < 2:
+            return None
+        needle = last.lower()
+        for address in self.known:
+            if address.lower().startswith(needle) or needle in address.lower():
+                prefix = f"{head}, " if head else ""
+                return prefix + address
+        return None
+
+
+class ComposeScreen(Screen[None]):
+    """Write one message."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "send", "Send", id="compose.send"),
+        Binding("ctrl+p", "postpone", "Postpone", id="compose.postpone", priority=True),
+        Binding("ctrl+e", "editor", "$EDITOR", id="compose.editor"),
+        Binding("ctrl+t", "attach", "Attach", id="compose.attach"),
+        Binding("ctrl+x", "remove_attachment", "Remove att.", id="compose.detach"),
+        Binding("escape", "close", "Close", id="compose.close"),
+    ]
+
+    DEFAULT_CSS = """
+    ComposeScreen { layout: vertical; }
+    ComposeScreen .row { height: 3; }
+    ComposeScreen .row Label { width: 10; padding: 1 1 0 0; text-align: right; }
+    ComposeScreen .row Input { width: 1fr; }
+    ComposeScreen #body { height: 1fr; }
+    ComposeScreen #attachments { height: auto; max-height: 6; border-top: solid $primary; }
+    ComposeScreen #compose-status { height: 1; color: $text-muted; }
+    ComposeScreen #compose-error { height: auto; color: $error; }
+    """
+
+    def __init__(
+        self,
+        account: Account,
+        draft: Any,
+        *,
+        draft_id: str | None = None,
+        original_uid: int | None = None,
+        original_folder: str | None = None,
+        mode: str = "new",
+        known_addresses: list[str] | None = None,
+        draft_store: Any = None,
+    ) -> None:
+        super().__init__()
+        self.account = account
+        self.draft = draft
+        self.draft_id = draft_id or uuid.uuid4().hex
+        self.original_uid = original_uid
+        self.original_folder = original_folder
+        self.mode = mode
+        self.known_addresses = known_addresses or []
+        self.draft_store = draft_store
+        self._dirty = False
+        self._sent = False
+
+    def compose(self) -> ComposeResult:
+        suggester = AddressSuggester(self.known_addresses)
+        d = self.draft
+        with Vertical():
+            for field_id, label, value in (
+                ("to", "To", ", ".join(d.to)),
+                ("cc", "Cc", ", ".join(d.cc)),
+                ("bcc", "Bcc", ", ".join(d.bcc)),
+                ("subject", "Subject", d.subject),
+            ):
+                with Horizontal(classes="row"):
+                    yield Label(label)
+                    yield Input(
+                        value,
+                        id=field_id,
+                        suggester=suggester if field_id != "subject" else None,
+                    )
+            yield TextArea(d.body, id="body", soft_wrap=True, show_line_numbers=False)
+            yield ListView(id="attachments")
+            yield Static("", id="compose-error")
+            yield Static("", id="compose-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._refresh_attachments()
+        (self.query_one("#to", Input) if not self.draft.to else self.query_one("#body")).focus()
+        self.set_interval(AUTOSAVE_SECONDS, self._autosave)
+        self._autosave(force=True)
+
+    # -- draft state -------------------------------------------------------------------------------
+    def _collect(self) -> Any:
+        from app.mime.compose import split_addresses
+
+        d = self.draft
+        d.to = split_addresses(self.query_one("#to", Input).value)
+        d.cc = split_addresses(self.query_one("#cc", Input).value)
+        d.bcc = split_addresses(self.query_one("#bcc", Input).value)
+        d.subject = self.query_one("#subject", Input).value
+        d.body = self.query_one("#body", TextArea).text
+        return d
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    def _changed(self) -> None:
+        self._dirty = True
+
+    @on(Input.Blurred)
+    def _field_left(self) -> None:
+        self._autosave()
+
+    def _autosave(self, force: bool = False) -> None:
+        if self.draft_store is None or self._sent or not (self._dirty or force):
+            return
+        self._dirty = False
+        try:
+            self.draft_store.save(self.draft_id, self._collect())
+            self._status("Draft saved")
+        except Exception as exc:  # noqa: BLE001 - a failed autosave is shown, never fatal
+            self._error(f"Autosave failed: {exc}")
+
+    def _status(self, text: str) -> None:
+        self.query_one("#compose-status", Static).update(safe_text(text))
+
+    def _error(self, text: str) -> None:
+        self.query_one("#compose-error", Static).update(safe_text(text))
+
+    # -- attachments -------------------------------------------------------------------------------
+    def _refresh_attachments(self) -> None:
+        view = self.query_one("#attachments", ListView)
+        view.clear()
+        for item in self.draft.attachments:
+            path = Path(str(getattr(item, "path", item)))
+            try:
+                size = path.stat().st_size
+                label = f"📎 {path.name}  ({_human(size)})"
+            except OSError:
+                label = f"📎 {path.name}  (missing!)"
+            view.append(ListItem(Label(safe_text(label))))
+        view.display = bool(self.draft.attachments)
+
+    @work(group="compose-dialog")
+    async def action_attach(self) -> None:
+        text = await self.app.push_screen_wait(PromptDialog("Attach file (path)", str(Path.cwd()) + "/"))
+        if not text:
+            return
+        path = Path(text).expanduser()
+        if not path.is_file():
+            self._error(f"Not a file: {path}")
+            return
+        self.draft.attachments.append(path)
+        self._dirty = True
+        self._refresh_attachments()
+        self._autosave()
+
+    def action_remove_attachment(self) -> None:
+        view = self.query_one("#attachments", ListView)
+        index = view.index
+        if index is None or not self.draft.attachments:
+            return
+        del self.draft.attachments[index]
+        self._dirty = True
+        self._refresh_attachments()
+
+    # -- external editor ---------------------------------------------------------------------------
+    def action_editor(self) -> None:
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        body = self.query_one("#body", TextArea)
+        fd, name = tempfile.mkstemp(prefix="termail-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(body.text)
+        try:
+            with self.app.suspend():
+                import subprocess
+
+                subprocess.run([*shlex.split(editor), name], check=False)
+            body.text = Path(name).read_text(encoding="utf-8", errors="replace")
+            self._dirty = True
+            self._autosave()
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+
+    # -- send / postpone / close --------------------------------------------------------------------
+    @work(exclusive=True, group="compose-send")
+    async def action_send(self) -> None:
+        from app.mime.compose import detect_forgotten_attachment, envelope_recipients
+
+        draft = self._collect()
+        self._error("")
+        recipients = envelope_recipients(draft)
+        if not recipients:
+            self._error("No recipient: fill in To, Cc or Bcc.")
+            return
+        bad = [r for r in recipients if not _looks_like_address(r)]
+        if bad:
+            self._error("Not an address: " + ", ".join(bad))
+            return
+        question = f"Send to {len(recipients)} recipient(s)?"
+        if detect_forgotten_attachment(draft):
+            question = "The text mentions an attachment but nothing is attached. Send anyway?"
+        if not await self.app.push_screen_wait(ConfirmDialog(question)):
+            return
+        self._status("Sending…")
+        from app.sending import SendOutcome, send_draft
+
+        outcome: SendOutcome = await send_draft(
+            self.account,
+            draft,
+            original_uid=self.original_uid,
+            original_folder=self.original_folder,
+            mode=self.mode,
+        )
+        if outcome.sent or outcome.queued:
+            self._sent = True
+            if self.draft_store is not None:
+                with contextlib.suppress(Exception):
+                    self.draft_store.discard(self.draft_id)
+            self.app.notify(outcome.message, markup=False)
+            self.dismiss()
+            return
+        self._error(outcome.message)
+        self._status("Not sent: the draft is kept")
+
+    @work(exclusive=True, group="compose-send")
+    async def action_postpone(self) -> None:
+        from app.sending import postpone
+
+        draft = self._collect()
+        try:
+            await postpone(self.account, draft)
+        except Exception as exc:  # noqa: BLE001
+            self._error(f"Could not save to Drafts on the server: {exc}. The local draft is kept.")
+            self._autosave(force=True)
+            return
+        self._sent = True
+        if self.draft_store is not None:
+            with contextlib.suppress(Exception):
+                self.draft_store.discard(self.draft_id)
+        self.app.notify("Draft saved to Drafts", markup=False)
+        self.dismiss()
+
+    @work(exclusive=True, group="compose-dialog")
+    async def action_close(self) -> None:
+        self._autosave(force=True)
+        keep = await self.app.push_screen_wait(
+            ConfirmDialog("Close the message? The draft stays saved locally (termail offers it next time).")
+        )
+        if keep:
+            self.dismiss()
+
+
+def _looks_like_address(text: str) -> bool:
+    from email.utils import parseaddr
+
+    _, addr = parseaddr(text)
+    local, _, domain = addr.rpartition("@")
+    return bool(local) and bool(domain) and " " not in addr
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+async def open_compose(
+    screen: Any, account: Account, mode: str, original: bytes | None, uid: int | None
+) -> None:
+    """Build the draft for `mode` (new, reply, reply_all, forward) and show the compose screen."""
+    from app.mime import compose
+
+    identity = compose.Identity(account.display_name, account.addresses[0] if account.addresses else "")
+    if mode == "new" or original is None:
+        draft = compose.Draft(from_=identity)
+    elif mode in ("reply", "reply_all"):
+        draft = compose.reply(
+            original, identity, reply_all=mode == "reply_all", own_addresses=account.addresses
+        )
+    else:
+        draft = compose.forward(original, identity)
+    if account.signature and "\n-- \n" not in draft.body:
+        draft.body = draft.body + "\n-- \n" + account.signature
+    store = _draft_store(account)
+    folder = account.current.folder.name if account.current else None
+    await asyncio.sleep(0)
+    screen.app.push_screen(
+        ComposeScreen(
+            account,
+            draft,
+            original_uid=uid,
+            original_folder=folder,
+            mode=mode,
+            known_addresses=_known_addresses(account),
+            draft_store=store,
+        )
+    )
+
+
+def _draft_store(account: Account) -> Any:
+    try:
+        from app.outbox import DraftStore
+    except ImportError:
+        return None
+    base = account.data_dir or _default_data_dir() / account.name
+    return DraftStore(base / "drafts")
+
+
+def _default_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("termail"))
+
+
+def _known_addresses(account: Account) -> list[str]:
+    """Addresses seen in fetched headers: completion candidates."""
+    seen: dict[str, None] = {}
+    for summary in list(account.summaries._items.values())[-5000:]:
+        env = summary.envelope
+        for addr in (*env.from_, *env.to, *env.cc):
+            if addr.mailbox and addr.host:
+                seen.setdefault(f"{addr.mailbox}@{addr.host}".lower(), None)
+    return list(seen)

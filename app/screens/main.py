@@ -1,0 +1,700 @@
+"""The main screen: folder tree | message list | viewer, with the status bar and the query bar.
+
+The screen owns the state (which account, which folder, which message) and runs every network
+call in a worker; widgets only get data by method calls and answer with messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from app.account import Account
+from app.models import Flag, Folder, FolderRole
+from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
+from widgets.folder_tree import FolderTree
+from widgets.message_list import MessageList
+from widgets.message_view import MessageView
+from widgets.query_bar import QueryBar
+from widgets.status_bar import StatusBar
+
+
+class MainScreen(Screen[None]):
+    """Three panes over one account."""
+
+    BINDINGS = [
+        Binding("d", "delete", "Delete", id="msg.delete"),
+        Binding("u", "undo", "Undo", id="msg.undo"),
+        Binding("F", "toggle_flag", "Flag", id="msg.flag"),
+        Binding("N", "toggle_unread", "Unread", id="msg.unread"),
+        Binding("s", "move", "Move", id="msg.move"),
+        Binding("C", "copy", "Copy", id="msg.copy"),
+        Binding("dollar_sign", "expunge", "Expunge", id="folder.expunge", show=False),
+        Binding("r", "reply", "Reply", id="msg.reply"),
+        Binding("R", "reply_all", "Reply all", id="msg.reply_all"),
+        Binding("f", "forward", "Forward", id="msg.forward"),
+        Binding("m", "compose", "Compose", id="msg.compose"),
+        Binding("c", "change_folder", "Folder", id="folder.change"),
+        Binding("slash", "search", "Search", id="search.open"),
+        Binding("n", "next_match", "Next match", id="search.next", show=False),
+        Binding("escape", "clear_search", "Clear search", id="search.clear", show=False),
+        Binding("v", "toggle_viewer", "Viewer", id="view.zoom", show=False),
+        Binding("H", "toggle_html", "HTML/text", id="view.html", show=False),
+        Binding("h", "toggle_headers", "Headers", id="view.headers", show=False),
+        Binding("V", "show_raw", "Raw source", id="view.raw", show=False),
+        Binding("w", "save_raw", "Save source", id="msg.save_raw", show=False),
+        Binding("A", "create_folder", "New folder", id="folder.create", show=False),
+        Binding("E", "rename_folder", "Rename folder", id="folder.rename", show=False),
+        Binding("X", "delete_folder", "Delete folder", id="folder.delete", show=False),
+        Binding("S", "toggle_subscribe", "(Un)subscribe", id="folder.subscribe", show=False),
+        Binding("o", "sort", "Sort", id="list.sort", show=False),
+        Binding("ctrl+b", "toggle_folders", "Folders pane", id="view.folders", show=False),
+        Binding("ctrl+l", "refresh", "Refresh", id="folder.refresh", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    MainScreen #panes { height: 1fr; }
+    MainScreen FolderTree { width: 28; }
+    MainScreen MessageList { width: 1fr; }
+    MainScreen MessageView { width: 1fr; }
+    MainScreen.-zoom FolderTree, MainScreen.-zoom MessageList { display: none; }
+    MainScreen.-no-folders FolderTree { display: none; }
+    MainScreen.-narrow MessageView { display: none; }
+    MainScreen.-narrow.-reading MessageList { display: none; }
+    MainScreen.-narrow.-reading MessageView { display: block; width: 1fr; }
+    """
+
+    open_uid: reactive[int | None] = reactive(None)
+    prefer_html: reactive[bool] = reactive(False)
+
+    def __init__(self, account: Account, *, mark_read_delay: float = 0.0) -> None:
+        super().__init__()
+        self.account = account
+        self.mark_read_delay = mark_read_delay
+        self._search_uids: list[int] | None = None
+        self._folder_uids: list[int] = []
+        self._idle_task: asyncio.Task[None] | None = None
+
+    # -- layout -------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="panes"):
+            yield FolderTree("Folders", id="folders")
+            yield MessageList(id="messages")
+            yield MessageView(id="viewer")
+        yield QueryBar(id="query")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    @property
+    def folder_tree(self) -> FolderTree:
+        return self.query_one(FolderTree)
+
+    @property
+    def message_list(self) -> MessageList:
+        return self.query_one(MessageList)
+
+    @property
+    def viewer(self) -> MessageView:
+        return self.query_one(MessageView)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    @property
+    def query_bar(self) -> QueryBar:
+        return self.query_one(QueryBar)
+
+    def on_mount(self) -> None:
+        self.status.account = self.account.name
+        self._apply_width(self.size.width)
+        self.connect_account()
+
+    def on_resize(self) -> None:
+        self._apply_width(self.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        self.set_class(width < 100, "-narrow")
+
+    # -- connection ---------------------------------------------------------------------------------
+    @work(exclusive=True, group="connect", description="connecting")
+    async def connect_account(self) -> None:
+        self.status.connection = "connecting"
+        delay = 1.0
+        while True:
+            try:
+                await self.account.connect()
+                break
+            except Exception as exc:  # noqa: BLE001 - every failure is shown, then retried
+                if _is_fatal(exc):
+                    self.status.connection = "offline"
+                    self.notify(_error_text(exc), title="Cannot connect", severity="error", markup=False)
+                    return
+                self.status.connection = f"offline, retrying in {delay:.0f} s"
+                self.notify(_error_text(exc), title="Connection failed", severity="warning", markup=False)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
+        self.status.connection = "connected"
+        await self._reload_folders()
+        inbox = self.account.folder_by_role(FolderRole.INBOX) or self.account.folder("INBOX")
+        if inbox is not None:
+            self.folder_tree.select_folder(inbox.name)
+            await self._open_folder(inbox)
+
+    async def _reload_folders(self) -> None:
+        folders = await self.account.load_folders()
+        self.folder_tree.set_folders(folders, self.account.statuses)
+
+    async def _reconnect(self) -> None:
+        """A dropped connection: reconnect with backoff and reopen the folder."""
+        await self.account.close()
+        self.connect_account()
+
+    # -- folders ------------------------------------------------------------------------------------
+    @on(FolderTree.FolderSelected)
+    def _folder_selected(self, event: FolderTree.FolderSelected) -> None:
+        self.open_folder(event.folder)
+
+    @work(exclusive=True, group="folder", description="opening folder")
+    async def open_folder(self, folder: Folder) -> None:
+        await self._open_folder(folder)
+
+    async def _open_folder(self, folder: Folder) -> None:
+        self.status.folder = folder.name
+        self.status.message = f"Opening {folder.name}…"
+        try:
+            opened = await self.account.open_folder(folder)
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, f"Cannot open {folder.name}")
+            return
+        self._search_uids = None
+        self._folder_uids = opened.uids
+        self.message_list.sent_mode = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
+        self.message_list.set_uids(opened.uids, keep_cursor=False)
+        self.status.message = f"{len(opened.uids)} messages"
+        self.viewer.show_loading("")
+        self._start_idle(folder)
+
+    def _start_idle(self, folder: Folder) -> None:
+        if self._idle_task is not None:
+            self._idle_task.cancel()
+        self._idle_task = asyncio.create_task(self._idle_loop(folder))
+
+    async def _idle_loop(self, folder: Folder) -> None:
+        """A second connection waits in IDLE on the open folder and tells us of changes."""
+        try:
+            from app.imap.mailbox import IdleWatcher
+        except ImportError:
+            return
+        changed = asyncio.Event()
+
+        def on_change(event: object) -> None:
+            changed.set()
+
+        watcher = IdleWatcher(
+            self.account.imap_settings,
+            None if self.account.imap_settings.tunnel else self.account._credentials(),
+            folder.name,
+            on_change,
+        )
+        runner = asyncio.create_task(watcher.run())
+        try:
+            while True:
+                await changed.wait()
+                changed.clear()
+                await asyncio.sleep(0.2)  # fold bursts of updates into one refresh
+                await self._refresh_open_folder(notify_new=True)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            runner.cancel()
+            with contextlib.suppress(BaseException):
+                await watcher.stop()
+
+    async def _refresh_open_folder(self, *, notify_new: bool = False) -> None:
+        before = set(self._folder_uids)
+        try:
+            uids = await self.account.reload_uids()
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, "Refresh failed")
+            return
+        self._folder_uids = uids
+        if self._search_uids is None:
+            self.message_list.set_uids(uids, keep_cursor=True)
+        new = [u for u in uids if u not in before]
+        if notify_new and new:
+            self.notify(f"{len(new)} new message(s) in {self.status.folder}", markup=False)
+        with contextlib.suppress(Exception):
+            if self.account.current is not None:
+                name = self.account.current.folder.name
+                self.folder_tree.update_counts(name, await self.account.refresh_status(name))
+
+    # -- the list -----------------------------------------------------------------------------------
+    @on(MessageList.SummariesWanted)
+    def _summaries_wanted(self, event: MessageList.SummariesWanted) -> None:
+        self.fetch_summaries(list(event.uids))
+
+    @work(group="summaries", description="fetching headers")
+    async def fetch_summaries(self, uids: list[int]) -> None:
+        try:
+            summaries = await self.account.summaries_for(uids)
+        except Exception as exc:  # noqa: BLE001
+            self.message_list.forget_requested(uids)
+            self._report(exc, "Fetching headers failed")
+            return
+        self.message_list.update_summaries(summaries)
+
+    @on(MessageList.Opened)
+    def _opened(self, event: MessageList.Opened) -> None:
+        self.open_uid = event.uid
+        self.add_class("-reading")
+        self.load_message(event.uid)
+
+    @work(exclusive=True, group="message", description="loading message")
+    async def load_message(self, uid: int) -> None:
+        self.viewer.show_loading("Loading…")
+        try:
+            rendered = await self.account.load_message(uid, prefer_html=self.prefer_html)
+        except Exception as exc:  # noqa: BLE001
+            self.viewer.show_error(_error_text(exc))
+            self._report(exc, "Cannot show the message")
+            return
+        self.viewer.show(rendered)
+        summary = self.message_list.summary(uid)
+        if summary is not None and Flag.SEEN not in summary.flags:
+            if self.mark_read_delay:
+                await asyncio.sleep(self.mark_read_delay)
+            if self.open_uid == uid:
+                await self._set_flag([uid], Flag.SEEN, True)
+
+    # -- message actions ----------------------------------------------------------------------------
+    def _targets(self) -> list[int]:
+        marked = sorted(self.message_list.marked)
+        if marked:
+            return marked
+        uid = self.message_list.cursor_uid
+        return [uid] if uid is not None else []
+
+    async def _set_flag(self, uids: list[int], flag: str, on: bool) -> None:
+        try:
+            await self.account.set_flag(uids, flag, on)
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, "Changing flags failed")
+            return
+        self.message_list.update_summaries(
+            s for s in (self.message_list.summary(u) for u in uids) if s is not None
+        )
+
+    @work(group="action")
+    async def action_toggle_flag(self) -> None:
+        uids = self._targets()
+        first = self.message_list.summary(uids[0]) if uids else None
+        on = first is None or Flag.FLAGGED not in first.flags
+        await self._set_flag(uids, Flag.FLAGGED, on)
+
+    @work(group="action")
+    async def action_toggle_unread(self) -> None:
+        uids = self._targets()
+        first = self.message_list.summary(uids[0]) if uids else None
+        on = first is not None and Flag.SEEN not in first.flags
+        await self._set_flag(uids, Flag.SEEN, on)
+
+    @work(group="action")
+    async def action_delete(self) -> None:
+        uids = self._targets()
+        if not uids:
+            return
+        try:
+            what = await self.account.delete(uids)
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, "Delete failed")
+            return
+        self._after_removal(uids)
+        self.notify(f"{len(uids)} message(s) {what}; u to undo", markup=False)
+
+    def _after_removal(self, uids: list[int]) -> None:
+        gone = set(uids)
+        self._folder_uids = [u for u in self._folder_uids if u not in gone]
+        if self._search_uids is not None:
+            self._search_uids = [u for u in self._search_uids if u not in gone]
+        self.message_list.marked.difference_update(gone)
+        self.message_list.remove_uids(uids)
+
+    @work(group="action")
+    async def action_undo(self) -> None:
+        try:
+            result = await self.account.undo_last()
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, "Undo failed")
+            return
+        self.notify(result or "Nothing to undo", markup=False)
+        if result:
+            await self._refresh_open_folder()
+
+    async def _pick_folder(self, title: str) -> str | None:
+        names = [f.name for f in self.account.folders if f.selectable]
+        result: str | None = await self.app.push_screen_wait(FolderPicker(title, names))
+        return result
+
+    @work(group="action")
+    async def action_move(self) -> None:
+        uids = self._targets()
+        if not uids:
+            return
+        dest = await self._pick_folder(f"Move {len(uids)} message(s) to")
+        if not dest:
+            return
+        try:
+            await self.account.move(uids, dest)
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, "Move failed")
+            return
+        self._after_removal(uids)
+        self.notify(f"Moved {len(uids)} message(s) to {dest}; u to undo", markup=False)
+
+    @work(group="action")
+    async def action_copy(self) -> None:
+        uids = self._targets()
+        if not uids:
+            return
+        dest = await self._pick_folder(f"Copy {len(uids)} message(s) to")
+        if not dest:
+            return
+        try:
+            await self.account.copy(uids, dest)
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, "Copy failed")
+            return
+        self.notify(f"Copied {len(uids)} message(s) to {dest}", markup=False)
+
+    @work(group="action")
+    async def action_expunge(self) -> None:
+        try:
+            await self.account.expunge()
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, "Expunge failed")
+            return
+        await self._refresh_open_folder()
+
+    @work(group="action")
+    async def action_change_folder(self) -> None:
+        dest = await self._pick_folder("Open folder")
+        folder = self.account.folder(dest) if dest else None
+        if folder is not None:
+            self.folder_tree.select_folder(folder.name)
+            await self._open_folder(folder)
+
+    # -- compose ------------------------------------------------------------------------------------
+    def action_compose(self) -> None:
+        self._open_compose(None, "new")
+
+    def action_reply(self) -> None:
+        self._open_compose(self.message_list.cursor_uid, "reply")
+
+    def action_reply_all(self) -> None:
+        self._open_compose(self.message_list.cursor_uid, "reply_all")
+
+    def action_forward(self) -> None:
+        self._open_compose(self.message_list.cursor_uid, "forward")
+
+    @work(group="compose")
+    async def _open_compose(self, uid: int | None, mode: str) -> None:
+        try:
+            from app.screens.compose import open_compose
+        except ImportError:
+            self.notify("Compose is not available yet", severity="warning")
+            return
+        original = None
+        if uid is not None and mode != "new":
+            try:
+                original = await self.account.fetch_raw(uid)
+            except Exception as exc:  # noqa: BLE001
+                self._report(exc, "Cannot load the original")
+                return
+        await open_compose(self, self.account, mode, original, uid)
+
+    # -- search -------------------------------------------------------------------------------------
+    def action_search(self) -> None:
+        self.query_bar.open()
+
+    @on(QueryBar.Submitted)
+    def _query_submitted(self, event: QueryBar.Submitted) -> None:
+        self.run_search(event.text)
+
+    @work(exclusive=True, group="search", description="searching")
+    async def run_search(self, text: str) -> None:
+        from app.imap.search import QueryError
+
+        self.status.message = "Searching…"
+        try:
+            found = await self.account.search(text)
+        except QueryError as exc:
+            self.query_bar.show_error(exc.message, exc.position)
+            self.status.message = ""
+            return
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, "Search failed")
+            return
+        self._search_uids = found
+        self.message_list.set_uids(found, keep_cursor=False)
+        self.status.message = f"{len(found)} match(es) for {text!r}; Esc clears"
+        self.message_list.focus()
+
+    @on(QueryBar.Cleared)
+    def _query_cleared(self) -> None:
+        self.action_clear_search()
+
+    def action_clear_search(self) -> None:
+        if self._search_uids is None:
+            return
+        self._search_uids = None
+        self.message_list.set_uids(self._folder_uids, keep_cursor=True)
+        self.status.message = f"{len(self._folder_uids)} messages"
+
+    def action_next_match(self) -> None:
+        if self._search_uids is not None:
+            self.message_list.action_cursor_down()
+
+    # -- viewer -------------------------------------------------------------------------------------
+    def action_toggle_viewer(self) -> None:
+        self.toggle_class("-zoom")
+
+    def action_toggle_folders(self) -> None:
+        self.toggle_class("-no-folders")
+
+    def action_toggle_html(self) -> None:
+        self.prefer_html = not self.prefer_html
+        if self.open_uid is not None:
+            self.load_message(self.open_uid)
+
+    def action_toggle_headers(self) -> None:
+        self.viewer.full_headers = not self.viewer.full_headers
+
+    @work(group="message")
+    async def action_show_raw(self) -> None:
+        uid = self.open_uid or self.message_list.cursor_uid
+        if uid is None:
+            return
+        try:
+            raw = await self.account.fetch_raw(uid)
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, "Cannot fetch the source")
+            return
+        self.viewer.show_raw(raw.decode("utf-8", "replace"))
+
+    @work(group="message")
+    async def action_save_raw(self) -> None:
+        uid = self.open_uid or self.message_list.cursor_uid
+        if uid is None:
+            return
+        path_text = await self.app.push_screen_wait(
+            PromptDialog("Save the message source to", str(Path.home() / f"message-{uid}.eml"))
+        )
+        if not path_text:
+            return
+        try:
+            raw = await self.account.fetch_raw(uid)
+            path = Path(path_text).expanduser()
+            with open(path, "xb") as f:
+                f.write(raw)
+        except FileExistsError:
+            self.notify(f"{path_text} exists; not overwritten", severity="error", markup=False)
+            return
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, "Cannot save the source")
+            return
+        self.notify(f"Saved to {path}", markup=False)
+
+    @on(MessageView.SaveAttachment)
+    def _save_attachment(self, event: MessageView.SaveAttachment) -> None:
+        self.save_attachment(event.info)
+
+    @work(group="attachment", description="saving attachment")
+    async def save_attachment(self, info: Any) -> None:
+        uid = self.open_uid
+        if uid is None:
+            return
+        default = Path.home() / "Downloads"
+        folder_text = await self.app.push_screen_wait(
+            PromptDialog(f"Save {info.filename} into folder", str(default))
+        )
+        if not folder_text:
+            return
+        folder = Path(folder_text).expanduser()
+        if not folder.is_dir():
+            self.notify(f"{folder} is not a folder", severity="error", markup=False)
+            return
+
+        def progress(done: int, total: int | None) -> None:
+            self.viewer.set_progress(done, total or info.size or done)
+
+        try:
+            path = await self.account.save_attachment(
+                uid, info.part_id, info.encoding, folder, info.filename, progress
+            )
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, "Saving the attachment failed")
+            return
+        self.notify(f"Saved {path}", markup=False)
+
+    @on(MessageView.OpenAttachment)
+    def _open_attachment(self, event: MessageView.OpenAttachment) -> None:
+        self.open_attachment(event.info)
+
+    @work(group="attachment", description="opening attachment")
+    async def open_attachment(self, info: Any) -> None:
+        import shutil
+        import tempfile
+
+        uid = self.open_uid
+        opener = shutil.which("xdg-open")
+        if uid is None:
+            return
+        if opener is None:
+            self.notify("No xdg-open here: save the attachment instead (a)", severity="warning")
+            return
+        folder = Path(tempfile.mkdtemp(prefix="termail-open-"))
+        try:
+            path = await self.account.save_attachment(
+                uid, info.part_id, info.encoding, folder, info.filename
+            )
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, "Opening the attachment failed")
+            return
+        await asyncio.create_subprocess_exec(
+            opener,
+            str(path),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+
+    # -- folder management --------------------------------------------------------------------------
+    @work(group="folders")
+    async def action_create_folder(self) -> None:
+        name = await self.app.push_screen_wait(PromptDialog("New folder name", ""))
+        if not name:
+            return
+        try:
+            await self.account.create_folder(name)
+            await self._reload_folders()
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, f"Cannot create {name}")
+            return
+        self.notify(f"Created {name}", markup=False)
+
+    def _current_folder(self) -> Folder | None:
+        return self.account.current.folder if self.account.current else None
+
+    @work(group="folders")
+    async def action_rename_folder(self) -> None:
+        folder = self._current_folder()
+        if folder is None:
+            return
+        new = await self.app.push_screen_wait(PromptDialog(f"Rename {folder.name} to", folder.name))
+        if not new or new == folder.name:
+            return
+        try:
+            await self.account.rename_folder(folder.name, new)
+            await self._reload_folders()
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, f"Cannot rename {folder.name}")
+            return
+        self.notify(f"Renamed {folder.name} to {new}", markup=False)
+        renamed = self.account.folder(new)
+        if renamed is not None:
+            self.folder_tree.select_folder(new)
+            await self._open_folder(renamed)
+
+    @work(group="folders")
+    async def action_delete_folder(self) -> None:
+        folder = self._current_folder()
+        if folder is None:
+            return
+        count = len(self._folder_uids)
+        ok = await self.app.push_screen_wait(
+            ConfirmDialog(f"Delete the folder {folder.name} and its {count} message(s)?")
+        )
+        if not ok:
+            return
+        try:
+            await self.account.delete_folder(folder.name)
+            await self._reload_folders()
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, f"Cannot delete {folder.name}")
+            return
+        self.notify(f"Deleted {folder.name}", markup=False)
+        self.message_list.set_uids([], keep_cursor=False)
+
+    @work(group="folders")
+    async def action_toggle_subscribe(self) -> None:
+        folder = self._current_folder()
+        if folder is None:
+            return
+        try:
+            await self.account.subscribe(folder.name, not folder.subscribed)
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, "Subscription change failed")
+            return
+        state = "unsubscribed from" if folder.subscribed else "subscribed to"
+        self.notify(f"{state.capitalize()} {folder.name}", markup=False)
+        await self._reload_folders()
+
+    @work(group="folder")
+    async def action_sort(self) -> None:
+        order = ["date", "from", "subject", "size", "arrival"]
+        current = order.index(self.account.sort) if self.account.sort in order else 0
+        sort = order[(current + 1) % len(order)]
+        try:
+            uids = await self.account.resort(sort, self.account.reverse)
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc, "Sorting failed")
+            return
+        self._folder_uids = uids
+        self.message_list.set_uids(uids, keep_cursor=True)
+        self.notify(f"Sorted by {sort}", markup=False)
+
+    @work(group="folder")
+    async def action_refresh(self) -> None:
+        await self._refresh_open_folder()
+
+    # -- errors -------------------------------------------------------------------------------------
+    def _report(self, exc: BaseException, title: str) -> None:
+        self.notify(_error_text(exc), title=title, severity="error", markup=False)
+        if _is_connection_error(exc):
+            self.status.connection = "offline"
+            self.run_worker(self._reconnect(), group="reconnect", exclusive=True)
+
+
+def _error_text(exc: BaseException) -> str:
+    from app.mime.sanitize import clean_line
+
+    text = str(exc) or type(exc).__name__
+    return clean_line(text)[:500]
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    try:
+        from app.imap.errors import ImapConnectionError, ImapTimeout
+    except ImportError:
+        return isinstance(exc, (ConnectionError, TimeoutError))
+    return isinstance(exc, (ImapConnectionError, ImapTimeout, ConnectionError, TimeoutError))
+
+
+def _is_fatal(exc: BaseException) -> bool:
+    """Errors that retrying cannot fix: bad password, TLS refused, bad config."""
+    try:
+        from app.imap.errors import ImapAuthError, ImapTlsError
+    except ImportError:
+        return False
+    return isinstance(exc, (ImapAuthError, ImapTlsError))

@@ -1,0 +1,382 @@
+"""The send flow around a draft: build, submit, queue what must wait, file the Sent copy.
+
+`submit` returns once the server took the message (or once it is safely queued in the
+outbox after a transient failure); a permanent failure raises, so the caller keeps the draft
+open. After a send the App files the copy in Sent and flags the original with the two helpers
+below, which only need an IMAP client with `append`, `select` and `store_flags`
+(`app.imap.client.ImapClient`, typed here by a Protocol so this module stands on its own).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from app.mime.compose import (
+    ComposeError,
+    Draft,
+    build_message,
+    envelope_recipients,
+    message_bytes,
+    split_address,
+)
+from app.models import Credentials, Flag, FolderRole, ServerSettings
+from app.outbox import Attempt, Outbox, OutboxEntry, process
+from app.smtp import (
+    MessageTooLarge,
+    SendResult,
+    SmtpAuthError,
+    SmtpError,
+    SmtpRecipientsRefused,
+    SmtpTlsError,
+    send_bytes,
+)
+
+__all__ = [
+    "ImapAppender",
+    "PostponeError",
+    "SendOutcome",
+    "SubmitOutcome",
+    "account_outbox",
+    "describe_error",
+    "file_sent_copy",
+    "flush_outbox",
+    "mark_original",
+    "postpone",
+    "send_draft",
+    "submit",
+]
+
+BytesSender = Callable[
+    [bytes, str, Sequence[str], ServerSettings, Credentials], Awaitable[SendResult]
+]
+
+
+class ImapAppender(Protocol):
+    """The part of the IMAP client the send flow uses."""
+
+    async def append(self, folder: str, data: bytes, *, flags: list[str]) -> object: ...
+
+    async def select(self, name: str) -> object: ...
+
+    async def store_flags(self, uids: list[int], flags: list[str], *, mode: str) -> object: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    """What happened to a submitted draft.
+
+    `sent`: the server took it (`result`; some recipients may be in `result.refused`). Those
+    refused with a 4xx were queued in the outbox (`outbox_id`). `queued`: nothing was sent
+    yet, the whole message waits in the outbox after a transient error (`error`).
+    """
+
+    status: Literal["sent", "queued"]
+    message: EmailMessage
+    data: bytes
+    envelope_from: str
+    recipients: list[str]
+    result: SendResult | None = None
+    outbox_id: str | None = None
+    error: SmtpError | None = None
+    refused: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """Every recipient refused at this try (4xx queued for retry, 5xx final)."""
+
+    @property
+    def permanently_refused(self) -> dict[str, tuple[int, str]]:
+        return {r: v for r, v in self.refused.items() if not 400 <= v[0] < 500}
+
+
+async def submit(
+    draft: Draft,
+    *,
+    settings: ServerSettings,
+    credentials: Credentials,
+    outbox: Outbox,
+    account: str,
+    message_id_domain: str | None = None,
+    sender: BytesSender | None = None,
+) -> SubmitOutcome:
+    """Build the draft's message and submit it; queue it in the outbox on a 4xx.
+
+    Raises ComposeError (the draft cannot be built) or a permanent SmtpError (5xx, TLS,
+    authentication): nothing was queued, the caller keeps the draft for editing.
+    """
+    sender = sender or send_bytes
+    domain = message_id_domain or draft.from_.address.rpartition("@")[2] or "localhost"
+    message = build_message(draft, message_id_domain=domain)
+    data = message_bytes(message)
+    recipients = envelope_recipients(draft)
+    envelope_from = split_address(draft.from_.address)[1]
+
+    def queue(rcpts: list[str], error: SmtpError | str, *, filed: bool = False) -> str:
+        entry_id = outbox.add(data, envelope_from, rcpts, account, sent_copy_filed=filed)
+        outbox.mark_attempt(entry_id, error, permanent=False)
+        return entry_id
+
+    try:
+        result = await sender(data, envelope_from, recipients, settings, credentials)
+    except SmtpRecipientsRefused as exc:
+        if not exc.transient:
+            raise
+        entry_id = queue(list(exc.refused), exc)
+        return SubmitOutcome(
+            "queued",
+            message,
+            data,
+            envelope_from,
+            recipients,
+            outbox_id=entry_id,
+            error=exc,
+            refused=dict(exc.refused),
+        )
+    except SmtpError as exc:
+        if not exc.transient:
+            raise
+        entry_id = queue(recipients, exc)
+        return SubmitOutcome(
+            "queued", message, data, envelope_from, recipients, outbox_id=entry_id, error=exc
+        )
+    retry = [r for r, (code, _) in result.refused.items() if 400 <= code < 500]
+    outbox_id = None
+    if retry:
+        listing = "; ".join(f"{r}: {result.refused[r][0]} {result.refused[r][1]}" for r in retry)
+        outbox_id = queue(retry, f"refused: {listing}", filed=True)
+    return SubmitOutcome(
+        "sent",
+        message,
+        data,
+        envelope_from,
+        recipients,
+        result=result,
+        outbox_id=outbox_id,
+        refused=dict(result.refused),
+    )
+
+
+async def file_sent_copy(imap_client: ImapAppender, sent_folder: str, message_bytes: bytes) -> None:
+    """APPEND the sent message to the Sent folder, already read (\\Seen)."""
+    await imap_client.append(sent_folder, message_bytes, flags=[Flag.SEEN])
+
+
+async def mark_original(imap_client: ImapAppender, folder: str, uid: int, forwarded: bool) -> None:
+    """Flag the message replied to (\\Answered) or forwarded ($Forwarded).
+
+    Selects `folder` on this client, so use a connection whose selected folder may change.
+    """
+    await imap_client.select(folder)
+    await imap_client.store_flags([uid], [Flag.FORWARDED if forwarded else Flag.ANSWERED], mode="+")
+
+
+# -- the App's entry points (the compose screen calls these) --------------------------------------
+
+
+class PostponeError(Exception):
+    """The draft could not be stored in the server's Drafts folder (the local copy stays)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """What the compose screen shows after Send: `message` is one line for the user."""
+
+    sent: bool
+    queued: bool
+    message: str
+    submitted: SubmitOutcome | None = None
+    error: BaseException | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def _data_dir(account: Any) -> Path:
+    base = getattr(account, "data_dir", None)
+    if base is not None:
+        return Path(base)
+    from app.paths import data_dir
+
+    return data_dir() / str(account.name)
+
+
+def account_outbox(account: Any) -> Outbox:
+    """The outbox of an account (in its data folder)."""
+    return Outbox(_data_dir(account))
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for the user, the server's code and words kept."""
+    if isinstance(exc, SmtpRecipientsRefused):
+        return "Refused by the server: " + "; ".join(
+            f"{rcpt} ({code} {text})" for rcpt, (code, text) in exc.refused.items()
+        )
+    if isinstance(exc, MessageTooLarge):
+        return f"Too large for the server: {exc.text}"
+    if isinstance(exc, SmtpAuthError):
+        return f"The server refused the login: {exc}"
+    if isinstance(exc, SmtpTlsError):
+        return f"No secure connection: {exc.text}"
+    if isinstance(exc, SmtpError):
+        return f"Not sent: {exc}"
+    if isinstance(exc, ComposeError):
+        return f"Cannot build the message: {exc}"
+    return f"Not sent: {type(exc).__name__}: {exc}"
+
+
+def _is_current(account: Any, folder: str) -> bool:
+    current = getattr(account, "current", None)
+    return current is not None and current.folder.name == folder
+
+
+async def _in_folder(account: Any, folder: str, action: Callable[[Any], Awaitable[object]]) -> None:
+    """Run `action(client)` with `folder` selected, then select the open folder again."""
+    async with account.lock:
+        await account.client.select(folder)
+        try:
+            await action(account.client)
+        finally:
+            current = getattr(account, "current", None)
+            if current is not None and current.folder.name != folder:
+                await account.client.select(current.folder.name)
+
+
+async def _remove_server_copy(account: Any, folder: str, uid: int) -> None:
+    async def delete(client: Any) -> None:
+        await client.store_flags([uid], [Flag.DELETED], "+")
+        await client.expunge([uid])
+
+    await _in_folder(account, folder, delete)
+
+
+async def send_draft(
+    account: Any,
+    draft: Draft,
+    *,
+    original_uid: int | None = None,
+    original_folder: str | None = None,
+    mode: str = "new",
+    outbox: Outbox | None = None,
+    sender: BytesSender | None = None,
+) -> SendOutcome:
+    """Send a draft for `account` and do what follows a send.
+
+    Success: the copy goes to Sent (\\Seen), the original gets \\Answered or $Forwarded, a
+    server Drafts copy (`draft.meta["drafts_uid"]`) is removed; a failure there is a warning,
+    the mail is sent. 4xx: queued in the outbox. 5xx and the rest: not sent, `message` says why.
+    """
+    settings = getattr(account, "smtp_settings", None)
+    if settings is None:
+        return SendOutcome(False, False, "No SMTP server is configured for this account.")
+    credentials = account.smtp_credentials()
+    if credentials is None:
+        credentials = Credentials(username=settings.user)
+    outbox = outbox or account_outbox(account)
+    try:
+        outcome = await submit(
+            draft,
+            settings=settings,
+            credentials=credentials,
+            outbox=outbox,
+            account=account.name,
+            sender=sender,
+        )
+    except (SmtpError, ComposeError) as exc:
+        return SendOutcome(False, False, describe_error(exc), error=exc)
+    if outcome.status == "queued":
+        error = outcome.error
+        reason = f"{error}" if error is not None else "temporary failure"
+        return SendOutcome(
+            False,
+            True,
+            f"Not sent yet ({reason}): kept in the outbox and retried automatically.",
+            submitted=outcome,
+            error=error,
+        )
+    warnings: list[str] = []
+    sent_folder = account.folder_by_role(FolderRole.SENT)
+    if sent_folder is None:
+        warnings.append("no Sent folder: no copy kept")
+    else:
+        try:
+            await file_sent_copy(account, sent_folder.name, outcome.data)
+        except Exception as exc:
+            warnings.append(f"the copy in {sent_folder.name} failed: {exc}")
+    if original_uid is not None and original_folder and mode in ("reply", "reply_all", "forward"):
+        forwarded = mode == "forward"
+        try:
+            if _is_current(account, original_folder):
+                flag = Flag.FORWARDED if forwarded else Flag.ANSWERED
+                await account.set_flag([original_uid], flag, True)
+            else:
+
+                async def mark(client: Any) -> None:
+                    await mark_original(client, original_folder, original_uid, forwarded)
+
+                await _in_folder(account, original_folder, mark)
+        except Exception as exc:
+            warnings.append(f"the original could not be flagged: {exc}")
+    drafts_uid = draft.meta.get("drafts_uid")
+    drafts_folder = account.folder_by_role(FolderRole.DRAFTS)
+    if isinstance(drafts_uid, int) and drafts_folder is not None:
+        try:
+            await _remove_server_copy(account, drafts_folder.name, drafts_uid)
+        except Exception as exc:
+            warnings.append(f"the copy in {drafts_folder.name} could not be removed: {exc}")
+    result = outcome.result
+    accepted = len(result.accepted) if result else 0
+    text = f"Sent to {accepted} recipient{'s' if accepted != 1 else ''}."
+    if outcome.refused:
+        parts = []
+        for rcpt, (code, reason) in outcome.refused.items():
+            later = " (will retry)" if 400 <= code < 500 else ""
+            parts.append(f"{rcpt}: {code} {reason}{later}")
+        text += " Refused: " + "; ".join(parts) + "."
+    if warnings:
+        text += " Warning: " + "; ".join(warnings) + "."
+    return SendOutcome(True, False, text, submitted=outcome, warnings=tuple(warnings))
+
+
+async def postpone(account: Any, draft: Draft) -> int | None:
+    """Store the draft in the server's Drafts folder (\\Draft, Bcc kept); returns its UID.
+
+    The earlier server copy of the same draft (`draft.meta["drafts_uid"]`) is replaced.
+    """
+    folder = account.folder_by_role(FolderRole.DRAFTS)
+    if folder is None:
+        raise PostponeError("the server has no Drafts folder")
+    domain = draft.from_.address.rpartition("@")[2] or "localhost"
+    message = build_message(draft, message_id_domain=domain, include_bcc=True)
+    data = message_bytes(message, keep_bcc=True)
+    uid = await account.append(folder.name, data, flags=[Flag.DRAFT, Flag.SEEN])
+    old = draft.meta.get("drafts_uid")
+    if isinstance(old, int) and old != uid:
+        with contextlib.suppress(Exception):
+            await _remove_server_copy(account, folder.name, old)
+    draft.meta["drafts_uid"] = uid if isinstance(uid, int) else None
+    return uid if isinstance(uid, int) else None
+
+
+async def flush_outbox(
+    account: Any, *, outbox: Outbox | None = None, sender: BytesSender | None = None
+) -> list[Attempt]:
+    """Retry the account's due outbox entries; each one sent gets its copy in Sent."""
+    settings = getattr(account, "smtp_settings", None)
+    if settings is None:
+        return []
+    outbox = outbox or account_outbox(account)
+    credentials = account.smtp_credentials() or Credentials(username=settings.user)
+    send = sender or send_bytes
+
+    async def send_entry(entry: OutboxEntry, data: bytes) -> SendResult:
+        result = await send(
+            data, entry.envelope_from, list(entry.recipients), settings, credentials
+        )
+        if result.accepted and not entry.sent_copy_filed:
+            sent_folder = account.folder_by_role(FolderRole.SENT)
+            if sent_folder is not None:
+                with contextlib.suppress(Exception):
+                    await file_sent_copy(account, sent_folder.name, data)
+        return result
+
+    return await process(outbox, send_entry, account=account.name)

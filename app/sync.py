@@ -1,0 +1,393 @@
+"""Bring one mailbox's header cache up to date with the server, moving as few bytes as possible.
+
+Three ways, the best the server offers:
+
+* QRESYNC (RFC 7162): `SELECT box (QRESYNC (uidvalidity modseq known-uids))` answers, in the
+  SELECT itself, `VANISHED (EARLIER)` for the expunged UIDs and a FETCH (UID FLAGS MODSEQ) for
+  every message changed or added since the cached HIGHESTMODSEQ.
+* CONDSTORE: `UID FETCH <cached UIDs> (FLAGS) (CHANGEDSINCE modseq)` for the flag changes, and
+  the UID list (one `UID SEARCH ALL`, compact with ESEARCH) for expunges and new mail.
+* Neither: the UID list, and the flags of the whole cached range compared with the cache.
+
+A changed UIDVALIDITY (or no cache at all) means the cached UIDs name other messages: the
+mailbox's rows are dropped and the UID list loaded again. Afterwards the summaries of new
+messages (the first ones in display order, up to a limit) are fetched, and everything is written
+to the cache in one transaction, so a kill in the middle leaves the previous consistent state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from app.models import MessageSummary
+from app.store import CachedMailbox, HeaderCache
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SyncClient", "SyncResult", "WarmStart", "first_screen", "resync", "warm_start"]
+
+#: Most summaries of new messages fetched by a resync; the rest come when they are shown.
+DEFAULT_NEW_LIMIT = 2000
+#: UIDs per FETCH of summaries, so one response never grows without bound.
+_FETCH_CHUNK = 500
+
+
+class SyncClient(Protocol):
+    """What resync needs of `app.imap.client.ImapClient`."""
+
+    @property
+    def capabilities(self) -> frozenset[str]: ...
+
+    async def select(
+        self,
+        name: str,
+        readonly: bool = False,
+        qresync: tuple[int, int, Sequence[int]] | None = None,
+    ) -> Any: ...
+
+    async def uid_list(self, sort: str | None = None) -> list[int]: ...
+
+    async def fetch_summaries(
+        self, uids: Sequence[int], changedsince: int | None = None
+    ) -> list[MessageSummary]: ...
+
+    async def fetch_flags(
+        self, uids: Sequence[int], changedsince: int | None = None
+    ) -> dict[int, frozenset[str]]: ...
+
+
+@dataclass
+class SyncResult:
+    """What changed, for the list to update itself without reloading everything."""
+
+    uids: list[int]
+    """All UIDs of the mailbox now, in display order."""
+    new_uids: list[int]
+    """UIDs the cache did not know (every UID after a full reload)."""
+    vanished: list[int]
+    """Cached UIDs that are gone from the server (empty after a full reload: replace all)."""
+    flag_changes: dict[int, frozenset[str]]
+    """New flags of messages that were already known."""
+    full_reload: bool
+    """True when nothing usable was cached (first open, or UIDVALIDITY changed)."""
+    method: str = "plain"
+    """"qresync", "condstore", "plain" or "full": how the changes were found."""
+    uidvalidity: int | None = None
+    highestmodseq: int | None = None
+    exists: int = 0
+    fetched: list[MessageSummary] = field(default_factory=list)
+    """Summaries fetched during the resync (new messages), already in the cache."""
+    info: Any = None
+    """The client's MailboxInfo from the SELECT (the mailbox stays selected)."""
+
+
+@dataclass
+class WarmStart:
+    """What the cache alone can show before the server answers."""
+
+    state: CachedMailbox
+    summaries: dict[int, MessageSummary]
+
+
+def first_screen(state: CachedMailbox, rows: int = 50) -> list[int]:
+    """The UIDs a list opened on this mailbox shows first: the first `rows` in display order,
+    or, with no sort (ascending UID), the newest `rows`, as resync prefers when fetching."""
+    return list(state.uids[:rows]) if state.sort is not None else list(state.uids[-rows:])
+
+
+def warm_start(cache: HeaderCache, mailbox: str, first: int = 50) -> WarmStart | None:
+    """The cached UID list and the summaries of its first screen, or None: needs no server."""
+    state = cache.mailbox_state(mailbox)
+    if state is None:
+        return None
+    rows = first_screen(state, first)
+    return WarmStart(state, cache.get_summaries(mailbox, state.uidvalidity, rows))
+
+
+def _session_free(flags: Iterable[str]) -> frozenset[str]:
+    """Flags without \\Recent, which belongs to one session and is never cached."""
+    return frozenset(f for f in flags if f.lower() != "\\recent")
+
+
+def _complete(summaries: Iterable[MessageSummary]) -> list[MessageSummary]:
+    """Leave out the placeholders the client makes for a FETCH it could not read (UID only):
+    cached, they would stand in for the real summary for good."""
+    return [
+        s for s in summaries if s.bodystructure is not None or s.internaldate is not None or s.size
+    ]
+
+
+def _caps(client: SyncClient) -> frozenset[str]:
+    try:
+        return frozenset(c.upper() for c in client.capabilities)
+    except (AttributeError, TypeError):
+        return frozenset()
+
+
+def _changed(changed: Any) -> tuple[dict[int, frozenset[str]], dict[int, int]]:
+    """The QRESYNC FETCHes as (flags by UID, modseq by UID), from a mapping or FetchData-likes."""
+    flags: dict[int, frozenset[str]] = {}
+    modseqs: dict[int, int] = {}
+    if not changed:
+        return flags, modseqs
+    if isinstance(changed, Mapping):
+        for uid, value in changed.items():
+            if isinstance(value, (frozenset, set, list, tuple)):
+                flags[int(uid)] = frozenset(value)
+            else:
+                f = getattr(value, "flags", None)
+                if f is not None:
+                    flags[int(uid)] = frozenset(f)
+                m = getattr(value, "modseq", None)
+                if isinstance(m, int):
+                    modseqs[int(uid)] = m
+        return flags, modseqs
+    for item in changed:
+        uid = getattr(item, "uid", None)
+        if not isinstance(uid, int):
+            continue
+        f = getattr(item, "flags", None)
+        if f is not None:
+            flags[uid] = frozenset(f)
+        m = getattr(item, "modseq", None)
+        if isinstance(m, int):
+            modseqs[uid] = m
+    return flags, modseqs
+
+
+def _ordered(
+    current: set[int], cached: CachedMailbox | None, sort: str | None, new: Iterable[int]
+) -> list[int] | None:
+    """The display order computed locally, or None when the server must sort."""
+    if sort is None:
+        return sorted(current)
+    if cached is None or cached.sort != sort or any(True for _ in new):
+        return None
+    return [u for u in cached.uids if u in current]
+
+
+async def _fetch_new(
+    client: SyncClient, order: Sequence[int], new: set[int], limit: int, sort: str | None
+) -> list[MessageSummary]:
+    """Summaries of `new` UIDs, up to `limit`: the first in display order, or the newest."""
+    if not new or limit <= 0:
+        return []
+    if len(new) <= limit:
+        wanted = sorted(new)
+    elif sort is None:
+        wanted = sorted(new)[-limit:]
+    else:
+        wanted = [u for u in order if u in new][:limit]
+    out: list[MessageSummary] = []
+    for i in range(0, len(wanted), _FETCH_CHUNK):
+        out.extend(await client.fetch_summaries(wanted[i : i + _FETCH_CHUNK]))
+    return out
+
+
+#: Widest UID range scanned for new mail before the UID list is read instead.
+_MAX_GAP = 1_000_000
+
+
+async def _new_since(
+    client: SyncClient, cached: CachedMailbox, uidnext: int | None, limit: int
+) -> tuple[list[MessageSummary], set[int] | None]:
+    """New mail between the cached UIDNEXT and the server's: (summaries fetched, its UIDs).
+
+    A small gap is fetched whole in one command (the answer names the UIDs that exist); a big
+    one is listed by its flags and left for `_fetch_new`. None for the UIDs means "unknown".
+    """
+    start = max(cached.uidnext or 1, max(cached.uids, default=0) + 1)
+    if uidnext is None:
+        return [], None
+    if uidnext <= start:
+        return [], set()
+    gap = uidnext - start
+    if gap > _MAX_GAP:
+        return [], None
+    span = list(range(start, uidnext))
+    if gap <= limit:
+        fetched = await client.fetch_summaries(span)
+        return fetched, {s.uid for s in fetched}
+    return [], set(await client.fetch_flags(span))
+
+
+async def resync(
+    client: SyncClient,
+    cache: HeaderCache,
+    mailbox: str,
+    *,
+    sort: str | None = None,
+    new_limit: int = DEFAULT_NEW_LIMIT,
+    readonly: bool = False,
+) -> SyncResult:
+    """Select `mailbox` and make its cache match the server; see the module docstring.
+
+    `sort` is an IMAP SORT key ("REVERSE DATE") for the display order, None for ascending UID.
+    IMAP errors from the client propagate (the cache is left as it was); the cache never raises.
+    """
+    cached = cache.mailbox_state(mailbox)
+    caps = _caps(client)
+    use_qresync = (
+        "QRESYNC" in caps
+        and cached is not None
+        and cached.highestmodseq is not None
+        and cached.highestmodseq > 0
+    )
+    if use_qresync and cached is not None and cached.highestmodseq is not None:
+        known = sorted(set(cached.uids))
+        info = await client.select(
+            mailbox, readonly=readonly, qresync=(cached.uidvalidity, cached.highestmodseq, known)
+        )
+    else:
+        info = await client.select(mailbox, readonly=readonly)
+    uidvalidity = getattr(info, "uidvalidity", None)
+    exists = int(getattr(info, "exists", 0) or 0)
+    modseq = getattr(info, "highestmodseq", None)
+    uidnext = getattr(info, "uidnext", None)
+
+    if cached is None or uidvalidity is None or cached.uidvalidity != uidvalidity:
+        return await _full(client, cache, mailbox, info, sort, new_limit)
+
+    known_set = set(cached.uids)
+    unchanged = (
+        modseq is not None
+        and cached.highestmodseq == modseq
+        and cached.uidnext == uidnext
+        and cached.exists == exists == len(known_set)
+    )
+    method = "plain"
+    flags: dict[int, frozenset[str]] = {}
+    modseqs: dict[int, int] = {}
+    gone: set[int] = set()
+    new: set[int] = set()
+    fetched: list[MessageSummary] = []
+    if unchanged:
+        method = "qresync" if use_qresync else "condstore"
+    else:
+        # New mail first: UIDs only grow, so it lives between the cached UIDNEXT and the new one.
+        fetched, new_or_none = await _new_since(client, cached, uidnext, new_limit)
+        if use_qresync:
+            method = "qresync"
+            flags, modseqs = _changed(getattr(info, "changed", None))
+            gone = set(getattr(info, "vanished", None) or ()) & known_set
+        elif "CONDSTORE" in caps and cached.highestmodseq and modseq is not None:
+            method = "condstore"
+            if known_set:
+                flags = await client.fetch_flags(
+                    sorted(known_set), changedsince=cached.highestmodseq
+                )
+        elif known_set:
+            # Neither extension: the flags of every cached message, compared with the cache;
+            # a cached UID the server does not answer for is gone.
+            server_flags = await client.fetch_flags(sorted(known_set))
+            gone = known_set - set(server_flags)
+            have = cache.get_summaries(mailbox, uidvalidity, server_flags)
+            flags = {
+                uid: frozenset(f)
+                for uid, f in server_flags.items()
+                if uid in have and have[uid].flags != _session_free(f)
+            }
+        if new_or_none is not None:
+            new = new_or_none | {u for u in flags if u not in known_set}
+        if new_or_none is None or len(known_set) - len(gone) + len(new) != exists:
+            # The counts do not add up (an expunge CONDSTORE cannot see, a MODSEQ the server
+            # forgot, no UIDNEXT): the UID list is the truth.
+            log.debug("resync of %s: counts differ, reading the UID list", mailbox)
+            listed = set(await client.uid_list())
+            gone = known_set - listed
+            new = listed - known_set
+
+    current = (known_set - gone) | new
+    vanished = sorted(gone)
+    new_uids = sorted(new)
+    flag_changes = {
+        u: _session_free(f) for u, f in flags.items() if u in known_set and u not in gone
+    }
+    order = _ordered(current, cached, sort, new_uids)
+    if order is None:
+        order = await client.uid_list(sort=sort)
+        if set(order) != current:
+            current = set(order)
+            vanished = sorted(known_set - current)
+            new_uids = sorted(current - known_set)
+    have_new = {s.uid for s in fetched}
+    fetched = [s for s in fetched if s.uid in current]
+    missing = set(new_uids) - have_new
+    if missing and len(have_new) < new_limit:
+        fetched += await _fetch_new(client, order, missing, new_limit - len(have_new), sort)
+
+    with cache.batch():
+        if vanished:
+            cache.remove_uids(mailbox, uidvalidity, vanished)
+        if flag_changes:
+            cache.update_flags(mailbox, uidvalidity, flag_changes, modseqs)
+        if fetched:
+            cache.put_summaries(mailbox, uidvalidity, _complete(fetched))
+        cache.save_mailbox_state(
+            mailbox,
+            uidvalidity=uidvalidity,
+            uidnext=uidnext,
+            highestmodseq=modseq,
+            exists=exists,
+            uids=order,
+            sort=sort,
+        )
+    return SyncResult(
+        uids=list(order),
+        new_uids=new_uids,
+        vanished=vanished,
+        flag_changes=flag_changes,
+        full_reload=False,
+        method=method,
+        uidvalidity=uidvalidity,
+        highestmodseq=modseq,
+        exists=exists,
+        fetched=fetched,
+        info=info,
+    )
+
+
+async def _full(
+    client: SyncClient,
+    cache: HeaderCache,
+    mailbox: str,
+    info: Any,
+    sort: str | None,
+    new_limit: int,
+) -> SyncResult:
+    """Nothing usable cached: drop what was there, load the UID list and the first summaries."""
+    uidvalidity = getattr(info, "uidvalidity", None)
+    order = await client.uid_list(sort=sort)
+    fetched = await _fetch_new(client, order, set(order), new_limit, sort)
+    exists = int(getattr(info, "exists", len(order)) or 0)
+    modseq = getattr(info, "highestmodseq", None)
+    with cache.batch():
+        cache.drop_mailbox(mailbox)
+        if uidvalidity is not None:
+            if fetched:
+                cache.put_summaries(mailbox, uidvalidity, _complete(fetched))
+            cache.save_mailbox_state(
+                mailbox,
+                uidvalidity=uidvalidity,
+                uidnext=getattr(info, "uidnext", None),
+                highestmodseq=modseq,
+                exists=exists,
+                uids=order,
+                sort=sort,
+            )
+    return SyncResult(
+        uids=list(order),
+        new_uids=list(order),
+        vanished=[],
+        flag_changes={},
+        full_reload=True,
+        method="full",
+        uidvalidity=uidvalidity,
+        highestmodseq=modseq,
+        exists=exists,
+        fetched=fetched,
+        info=info,
+    )

@@ -1,0 +1,225 @@
+"""A TCP proxy for fault tests: sits between a client and a server and misbehaves on cue.
+
+    async with FaultProxy("127.0.0.1", sandbox.imap_port) as proxy:
+        proxy.add(Fault("cut", at=200_000))                 # server->client, first connection
+        proxy.add(Fault("stall", at=1000, seconds=5, connections=None))
+        proxy.add(Fault("corrupt", at=5000, data=b"\\x00garbage"))
+        proxy.add(Fault("slow", at=0, rate=50_000))           # bytes per second from there on
+        proxy.add(Fault("cut", after=b"UID MOVE", direction="up"))  # when the client sends it
+        ... connect the client to ("127.0.0.1", proxy.port) ...
+
+Offsets count the bytes of one direction of one connection (TLS bytes, when the client speaks
+TLS through it). `connections` says which connections a fault hits: a set of 0-based indexes,
+or None for every one (default: only the first). The proxy records what passed
+(`proxy.stats`) so tests can assert where a fault struck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+__all__ = ["ConnStats", "Fault", "FaultProxy"]
+
+
+@dataclass
+class Fault:
+    """One misbehaviour: `kind` is "cut", "stall", "slow" or "corrupt".
+
+    Triggered at byte offset `at` of `direction` ("down" = server to client, "up" = client to
+    server), or, when `after` is given, just after those bytes first pass.
+    """
+
+    kind: str
+    at: int = 0
+    direction: str = "down"
+    after: bytes | None = None
+    seconds: float = 0.0  # stall
+    rate: float = 0.0  # slow: bytes per second
+    data: bytes = b"\xff"  # corrupt: overwrites this many bytes
+    connections: set[int] | None = field(default_factory=lambda: {0})
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("cut", "stall", "slow", "corrupt"):
+            raise ValueError(f"unknown fault kind {self.kind!r}")
+        if self.direction not in ("up", "down"):
+            raise ValueError("direction is 'up' or 'down'")
+
+    def hits(self, index: int) -> bool:
+        return self.connections is None or index in self.connections
+
+
+@dataclass
+class ConnStats:
+    """What passed through one proxied connection."""
+
+    index: int
+    up: int = 0
+    down: int = 0
+    faults: list[str] = field(default_factory=list)
+    closed: bool = False
+
+
+class FaultProxy:
+    """Forwards 127.0.0.1:`port` to (`host`, `target_port`), applying the faults added."""
+
+    def __init__(self, host: str, target_port: int) -> None:
+        self.host = host
+        self.target_port = target_port
+        self.port = 0
+        self.faults: list[Fault] = []
+        self.stats: list[ConnStats] = []
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: list[asyncio.StreamWriter] = []
+
+    def add(self, fault: Fault) -> Fault:
+        self.faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        self.faults.clear()
+
+    @property
+    def connections(self) -> int:
+        return len(self.stats)
+
+    async def __aenter__(self) -> FaultProxy:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in self._writers:
+            writer.transport.abort()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    async def _accept(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
+        stats = ConnStats(len(self.stats))
+        self.stats.append(stats)
+        try:
+            s_reader, s_writer = await asyncio.open_connection(self.host, self.target_port)
+        except OSError:
+            c_writer.transport.abort()
+            return
+        self._writers += [c_writer, s_writer]
+        writers = (c_writer, s_writer)
+        up = asyncio.ensure_future(self._pump(stats, "up", c_reader, s_writer, writers))
+        down = asyncio.ensure_future(self._pump(stats, "down", s_reader, c_writer, writers))
+        for task in (up, down):
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
+        # One side finished: let the other drain briefly, then close both.
+        await asyncio.wait({up, down}, timeout=1.0)
+        for task in (up, down):
+            task.cancel()
+        for writer in writers:
+            writer.close()
+        stats.closed = True
+
+    async def _pump(
+        self,
+        stats: ConnStats,
+        direction: str,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        writers: tuple[asyncio.StreamWriter, asyncio.StreamWriter],
+    ) -> None:
+        offset = 0
+        rate = 0.0
+        tail = b""  # the last bytes seen, to find `after` patterns across chunks
+        done: set[int] = set()  # ids of faults already applied on this connection
+        resolved: dict[int, int] = {}  # pattern faults: id -> offset where they strike
+
+        def pending() -> list[tuple[int, Fault]]:
+            """Faults for this side (added at any time), with the offset each strikes at."""
+            out = []
+            for f in self.faults:
+                if id(f) in done or f.direction != direction or not f.hits(stats.index):
+                    continue
+                at = f.at if f.after is None else resolved.get(id(f))
+                if at is not None:
+                    out.append((at, f))
+            return out
+
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    if writer.can_write_eof():
+                        writer.write_eof()
+                    else:
+                        writer.close()
+                    return
+                window = tail + data
+                for f in self.faults:
+                    if f.after is not None and id(f) not in resolved and id(f) not in done:
+                        pos = window.find(f.after)
+                        if pos >= 0:
+                            resolved[id(f)] = offset - len(tail) + pos + len(f.after)
+                tail = window[-64:]
+                while True:
+                    # A fault due exactly at the end of this chunk strikes after sending it.
+                    due = [(at, f) for at, f in pending() if at <= offset + len(data)]
+                    if not due:
+                        break
+                    at, fault = min(due, key=lambda item: item[0])
+                    cut = max(0, at - offset)
+                    await self._send(writer, data[:cut], rate)
+                    offset += cut
+                    data = data[cut:]
+                    done.add(id(fault))
+                    stats.faults.append(f"{fault.kind}@{direction}:{offset}")
+                    if fault.kind == "cut":
+                        for w in writers:
+                            w.transport.abort()
+                        return
+                    if fault.kind == "stall":
+                        await asyncio.sleep(fault.seconds)
+                    elif fault.kind == "slow":
+                        rate = fault.rate
+                    elif fault.kind == "corrupt":
+                        n = min(len(fault.data), len(data))
+                        data = fault.data[:n] + data[n:]
+                await self._send(writer, data, rate)
+                offset += len(data)
+                if direction == "up":
+                    stats.up = offset
+                else:
+                    stats.down = offset
+        except (ConnectionError, OSError):
+            for w in writers:
+                w.transport.abort()
+        finally:
+            if direction == "up":
+                stats.up = offset
+            else:
+                stats.down = offset
+
+    @staticmethod
+    async def _send(writer: asyncio.StreamWriter, data: bytes, rate: float) -> None:
+        if not data:
+            return
+        if rate <= 0:
+            writer.write(data)
+            await writer.drain()
+            return
+        step = max(1, int(rate / 20))  # about 20 writes a second
+        for i in range(0, len(data), step):
+            writer.write(data[i : i + step])
+            await writer.drain()
+            await asyncio.sleep(min(len(data) - i, step) / rate)

@@ -1,0 +1,99 @@
+"""MailboxState: untagged EXISTS / EXPUNGE / VANISHED / FETCH folded into the selected folder."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.imap import parser
+from app.imap.mailbox import MailboxState
+
+
+def fold(state: MailboxState, *raws: bytes) -> None:
+    for raw in raws:
+        state.apply(parser.parse_untagged(raw))
+
+
+def fresh(uids: list[int]) -> MailboxState:
+    state = MailboxState("INBOX", uidvalidity=7)
+    state.set_uids(uids)
+    return state
+
+
+def test_expunge_removes_by_sequence_number() -> None:
+    state = fresh([3, 5, 8, 13])
+    fold(state, b"* 2 EXPUNGE", b"* 2 EXPUNGE")  # 5, then 8 (sequence numbers shift down)
+    assert state.uids == [3, 13] and state.exists == 2
+    assert [e.uids for e in state.take_events()] == [(5,), (8,)]
+    assert state.take_events() == []
+
+
+def test_exists_then_new_uids() -> None:
+    state = fresh([1, 2])
+    fold(state, b"* 4 EXISTS", b"* 1 RECENT")
+    assert state.exists == 4 and state.unknown_new == 2 and state.recent == 1
+    [event] = state.take_events()
+    assert event.kind == "new" and event.uids == () and event.exists == 4
+    assert state.add_new_uids([2, 9, 10]) == (9, 10)
+    assert state.uids == [1, 2, 9, 10] and state.unknown_new == 0
+
+
+def test_expunge_of_a_message_not_yet_known() -> None:
+    state = fresh([1, 2])
+    fold(state, b"* 3 EXISTS", b"* 3 EXPUNGE")
+    assert state.uids == [1, 2] and state.exists == 2 and state.unknown_new == 0
+
+
+def test_vanished_and_vanished_earlier() -> None:
+    state = fresh([1, 2, 3, 4, 5])
+    fold(state, b"* VANISHED 2:3,9")
+    assert state.uids == [1, 4, 5] and state.exists == 3
+    assert state.take_events()[0].uids == (2, 3)
+    fold(state, b"* VANISHED (EARLIER) 4")
+    assert state.uids == [1, 5] and state.exists == 2
+
+
+def test_fetch_flags_by_uid_or_by_sequence() -> None:
+    state = fresh([10, 20, 30])
+    fold(state, b"* 2 FETCH (FLAGS (\\Seen) MODSEQ (44))", b"* 3 FETCH (UID 30 FLAGS ())")
+    events = state.take_events()
+    assert [(e.kind, e.uids) for e in events] == [("flags", (20,)), ("flags", (30,))]
+    assert events[0].flags == {20: frozenset({"\\Seen"})} and state.highestmodseq == 44
+
+
+def test_response_codes_and_uidvalidity_change() -> None:
+    state = fresh([1])
+    fold(state, b"* OK [UIDNEXT 50] next", b"* OK [HIGHESTMODSEQ 9] m")
+    assert state.uidnext == 50 and state.highestmodseq == 9 and state.take_events() == []
+    fold(state, b"* OK [UIDVALIDITY 8] changed")
+    assert state.uids is None and state.take_events()[0].kind == "resync"
+
+
+def test_a_shrinking_exists_means_resync() -> None:
+    state = fresh([1, 2, 3])
+    fold(state, b"* 1 EXISTS")
+    assert state.uids is None and state.take_events()[-1].kind == "resync"
+
+
+def test_without_a_uid_list_only_counts_change() -> None:
+    state = MailboxState("INBOX", exists=5)
+    fold(state, b"* 3 EXPUNGE", b"* 6 EXISTS", b"* 1 FETCH (FLAGS ())")
+    assert state.exists == 6 and state.uids is None
+    assert [e.kind for e in state.take_events()] == ["expunged", "new"]
+
+
+@given(
+    uids=st.lists(st.integers(1, 10_000), min_size=1, max_size=40, unique=True),
+    picks=st.lists(st.integers(0, 10_000), max_size=30),
+)
+def test_expunges_agree_with_a_model(uids: list[int], picks: list[int]) -> None:
+    state = fresh(uids)
+    model = sorted(uids)
+    for pick in picks:
+        if not model:
+            break
+        seq = pick % len(model) + 1
+        fold(state, b"* %d EXPUNGE" % seq)
+        gone = model.pop(seq - 1)
+        assert state.take_events()[-1].uids == (gone,)
+    assert state.uids == model and state.exists == len(model)

@@ -1,0 +1,230 @@
+"""Modal dialogs that return a value through `dismiss`: confirm, prompt, pick a folder.
+
+Use with `await app.push_screen_wait(ConfirmDialog(...))` inside a worker, or `push_screen(...,
+callback)`. Questions and folder names often hold server text, so everything is drawn as `Text`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from widgets.safe import safe_line, safe_text
+
+_DIALOG_CSS = """
+    align: center middle;
+    background: $background 60%;
+    & > Vertical {
+        width: 70;
+        max-width: 95%;
+        height: auto;
+        max-height: 90%;
+        padding: 1 2;
+        background: $panel;
+        border: thick $primary;
+    }
+    & .dialog-title { text-style: bold; color: $text-primary; width: 1fr; margin-bottom: 1; }
+    & .dialog-buttons { height: auto; align-horizontal: right; margin-top: 1; }
+    & .dialog-buttons Button { margin-left: 2; min-width: 10; }
+    & .dialog-hint { color: $text-muted; height: auto; }
+"""
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """A yes/no question; dismisses with True (y, Enter on Yes) or False (n, Escape)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes", id="dialog.yes"),
+        Binding("n,escape", "answer(False)", "No", id="dialog.no"),
+    ]
+
+    DEFAULT_CSS = "ConfirmDialog {" + _DIALOG_CSS + "}"
+
+    def __init__(
+        self, question: str, *, yes: str = "Yes", no: str = "No", danger: bool = True
+    ) -> None:
+        """Args:
+        question: The question; may hold server text (shown literally).
+        yes: Label of the affirmative button.
+        no: Label of the negative button (focused first, so Enter alone never destroys).
+        danger: Style the affirmative button as an error.
+        """
+        super().__init__()
+        self.question = question
+        self._yes = yes
+        self._no = no
+        self._danger = danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(safe_text(self.question), classes="dialog-title", id="dialog-question")
+            yield Static(Text("y: yes   n / Esc: no", end=""), classes="dialog-hint")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(
+                    Text(self._yes), id="dialog-yes", variant="error" if self._danger else "primary"
+                )
+                yield Button(Text(self._no), id="dialog-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#dialog-no", Button).focus()
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "dialog-yes")
+
+
+class PromptDialog(ModalScreen[str | None]):
+    """Ask for one line of text; dismisses with the text (Enter) or None (Escape)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
+    ]
+
+    DEFAULT_CSS = "PromptDialog {" + _DIALOG_CSS + "}"
+
+    def __init__(
+        self,
+        title: str,
+        default: str = "",
+        *,
+        placeholder: str = "",
+        password: bool = False,
+        allow_empty: bool = False,
+    ) -> None:
+        """Args:
+        title: What is asked (may name a server folder; shown literally).
+        default: Initial text, the cursor after it (a path to complete, a name to edit).
+        placeholder: Hint shown while the input is empty.
+        password: Hide what is typed.
+        allow_empty: Accept an empty answer (else Enter on empty does nothing).
+        """
+        super().__init__()
+        self.prompt_title = title
+        self.default = default
+        self._placeholder = placeholder
+        self._password = password
+        self._allow_empty = allow_empty
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(safe_text(self.prompt_title), classes="dialog-title", id="dialog-title")
+            yield Input(
+                self.default,
+                placeholder=self._placeholder,
+                password=self._password,
+                select_on_focus=False,
+                id="dialog-input",
+            )
+            yield Static(Text("Enter: OK   Esc: cancel", end=""), classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        field = self.query_one(Input)
+        field.cursor_position = len(field.value)
+        field.focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value or self._allow_empty:
+            self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class FolderPicker(ModalScreen[str | None]):
+    """Choose one folder name from a list, filtered as you type; None on Escape."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
+        Binding("down", "move(1)", "Next", id="dialog.next", show=False),
+        Binding("up", "move(-1)", "Previous", id="dialog.previous", show=False),
+    ]
+
+    DEFAULT_CSS = (
+        "FolderPicker {"
+        + _DIALOG_CSS
+        + """
+    & OptionList { height: auto; max-height: 16; margin-top: 1; }
+    """
+        + "}"
+    )
+
+    def __init__(self, title: str, names: Sequence[str], *, current: str | None = None) -> None:
+        """Args:
+        title: What the folder is for ("Move 3 messages to").
+        names: Folder names to offer (decoded, untrusted).
+        current: A name to highlight first.
+        """
+        super().__init__()
+        self.picker_title = title
+        self.names = list(names)
+        self._current = current
+        self._shown: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(safe_text(self.picker_title), classes="dialog-title", id="dialog-title")
+            yield Input(placeholder="type to filter", id="picker-filter")
+            yield OptionList(id="picker-options")
+            yield Static(Text("Enter: choose   Esc: cancel", end=""), classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self._fill("")
+        if self._current in self._shown:
+            self.query_one(OptionList).highlighted = self._shown.index(self._current)
+        self.query_one(Input).focus()
+
+    def _fill(self, needle: str) -> None:
+        lowered = needle.casefold()
+        shown = [n for n in self.names if lowered in n.casefold()] if lowered else list(self.names)
+        # Prefix matches first: typing "in" should land on INBOX.
+        shown.sort(key=lambda n: (not n.casefold().startswith(lowered), 0))
+        self._shown = shown
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_options([Option(Text(safe_line(n), no_wrap=True, end="")) for n in shown])
+        if shown:
+            options.highlighted = 0
+
+    @on(Input.Changed, "#picker-filter")
+    def _filter(self, event: Input.Changed) -> None:
+        event.stop()
+        self._fill(event.value)
+
+    @on(Input.Submitted, "#picker-filter")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        options = self.query_one(OptionList)
+        index = options.highlighted
+        if index is not None and 0 <= index < len(self._shown):
+            self.dismiss(self._shown[index])
+
+    @on(OptionList.OptionSelected, "#picker-options")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if 0 <= event.option_index < len(self._shown):
+            self.dismiss(self._shown[event.option_index])
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one(OptionList)
+        if not self._shown:
+            return
+        index = options.highlighted if options.highlighted is not None else -step
+        options.highlighted = min(max(index + step, 0), len(self._shown) - 1)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

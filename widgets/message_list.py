@@ -1,0 +1,741 @@
+"""The message list: a virtual list over a folder's UIDs, one rendered line per visible row.
+
+A folder may hold 100,000 messages, so this is a Line API widget (`ScrollView.render_line`), not a
+DataTable (which blocked the UI for 11 s on 100,000 rows, ../shared/docs/libraries.md) and never a
+widget per row. The widget knows the UID order and whatever summaries it was given; for rows near
+the screen that have none it shows a placeholder and asks for them with `SummariesWanted`,
+remembering what is in flight so scrolling never asks twice (aerc's `lib/msgstore.go` approach).
+Rendered lines live in an LRU cache keyed by row and a generation counter; the generation moves
+whenever the row order, the width or the styles change.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import var
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from app.models import MessageSummary
+from widgets.safe import addresses_text, decode_header_text, human_size, safe_line, theme_style
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+CacheKey = tuple[int, int]
+
+
+def _local_now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def message_date(summary: MessageSummary) -> datetime | None:
+    """The Date header as an aware datetime, else INTERNALDATE, else None; never raises."""
+    raw = summary.envelope.date
+    found: datetime | None = None
+    if raw:
+        try:
+            found = parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            found = None
+    if found is None:
+        found = summary.internaldate
+    if found is not None and found.tzinfo is None:
+        found = found.replace(tzinfo=UTC)
+    return found
+
+
+def format_date(when: datetime | None, now: datetime, *, compact: bool = False) -> str:
+    """Today: `14:05`; this year: `Nov 29`; else `2019-03-02` (`2019` when `compact`)."""
+    if when is None:
+        return ""
+    try:
+        local = when.astimezone(now.tzinfo)
+    except (ValueError, OverflowError, OSError):
+        local = when
+    if local.date() == now.date():
+        return f"{local.hour:02d}:{local.minute:02d}"
+    if local.year == now.year:
+        return f"{_MONTHS[local.month - 1]} {local.day:2d}"
+    if compact:
+        return f"{local.year:04d}"
+    return f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
+
+
+class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
+    """A virtual list of the messages of one folder (or of search results)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j,down", "cursor_down", "Next", id="list.down", show=False),
+        Binding("k,up", "cursor_up", "Previous", id="list.up", show=False),
+        Binding("g,home", "first", "First", id="list.first", show=False),
+        Binding("G,end", "last", "Last", id="list.last", show=False),
+        Binding("pagedown,space", "page_down", "Page down", id="list.page_down", show=False),
+        Binding("pageup", "page_up", "Page up", id="list.page_up", show=False),
+        Binding("enter", "open", "Open", id="list.open"),
+        Binding("t,semicolon", "toggle_mark", "Mark", id="list.mark"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "message-list--cursor",
+        "message-list--unread",
+        "message-list--flagged",
+        "message-list--marked",
+        "message-list--placeholder",
+        "message-list--flags",
+        "message-list--date",
+        "message-list--address",
+        "message-list--size",
+        "message-list--hover",
+        "message-list--empty",
+        "message-list--thread",
+    }
+
+    DEFAULT_CSS = """
+    MessageList {
+        background: $surface;
+        color: $foreground;
+        overflow-x: hidden;
+        overflow-y: auto;
+        & > .message-list--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .message-list--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+        }
+        & > .message-list--unread { text-style: bold; }
+        & > .message-list--flagged { color: $text-warning; }
+        & > .message-list--marked { background: $secondary-muted; }
+        & > .message-list--placeholder { color: $foreground-disabled; }
+        & > .message-list--flags { color: $text-accent; }
+        & > .message-list--date { color: $foreground-muted; }
+        & > .message-list--address { }
+        & > .message-list--size { color: $foreground-muted; }
+        & > .message-list--thread { color: $foreground-muted; }
+        & > .message-list--hover { background: $block-hover-background; }
+        & > .message-list--empty { color: $foreground-muted; text-style: italic; }
+    }
+    """
+
+    class SummariesWanted(Message):
+        """Rows near the screen have no summary: fetch these UIDs and call `update_summaries`.
+
+        Handle with `on_message_list_summaries_wanted`. `epoch` identifies the UID list the
+        request was made for; pass it back to `update_summaries` to drop answers that arrive
+        after the folder changed.
+        """
+
+        def __init__(self, message_list: MessageList, uids: list[int], epoch: int) -> None:
+            super().__init__()
+            self.message_list = message_list
+            self.uids = uids
+            """UIDs wanted, the visible rows first."""
+            self.epoch = epoch
+
+        @property
+        def control(self) -> MessageList:
+            return self.message_list
+
+    class Highlighted(Message):
+        """The cursor moved to another message. Handle with `on_message_list_highlighted`."""
+
+        def __init__(self, message_list: MessageList, uid: int | None) -> None:
+            super().__init__()
+            self.message_list = message_list
+            self.uid = uid
+
+        @property
+        def control(self) -> MessageList:
+            return self.message_list
+
+    class Opened(Message):
+        """Enter (or a double click) on a message. Handle with `on_message_list_opened`."""
+
+        def __init__(self, message_list: MessageList, uid: int) -> None:
+            super().__init__()
+            self.message_list = message_list
+            self.uid = uid
+
+        @property
+        def control(self) -> MessageList:
+            return self.message_list
+
+    class MarksChanged(Message):
+        """The set of marked messages changed. Handle with `on_message_list_marks_changed`."""
+
+        def __init__(self, message_list: MessageList, count: int) -> None:
+            super().__init__()
+            self.message_list = message_list
+            self.count = count
+
+        @property
+        def control(self) -> MessageList:
+            return self.message_list
+
+    sent_mode: var[bool] = var(False)
+    """Show the recipients (To) instead of the sender: for Sent and Drafts."""
+
+    def __init__(
+        self,
+        *,
+        summary_limit: int = 5_000,
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002 - Textual's name
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        """Create an empty list.
+
+        Args:
+            summary_limit: How many summaries to keep; the oldest given are dropped first (and
+                asked for again if they come back into view), so memory stays bounded on huge
+                folders.
+        """
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self._uids: list[int] = []
+        self._depths: list[int] | None = None
+        self._summaries: OrderedDict[int, MessageSummary] = OrderedDict()
+        self._requested: set[int] = set()
+        self._summary_limit = max(100, summary_limit)
+        self._cursor = -1
+        self._hover = -1
+        self._generation = 0
+        self._epoch = 0
+        self._cache: LRUCache[CacheKey, Strip] = LRUCache(1024)
+        self._styles: dict[str, Style] = {}
+        """Resolved component styles ("" is the widget's own), cleared on any style change."""
+        self._content_w = 1
+        self._width_generation = -1
+        self._request_scheduled = False
+        self.marked: set[int] = set()
+        """UIDs marked for a bulk action (t / ;). The owner may change it, then call
+        `refresh_uids` with the UIDs changed (`set_uids` and `remove_uids` repaint anyway)."""
+        self.now: Callable[[], datetime] = _local_now
+        """Clock used for the date column (today / this year); tests fix it."""
+        self.empty_text = "No messages"
+        """What an empty list says."""
+        self.render_count = 0
+        """Rows rendered (not served from the cache) so far: for tests and benchmarks."""
+
+    # -- data in ------------------------------------------------------------------------------
+    @property
+    def uids(self) -> Sequence[int]:
+        """The UIDs in display order (read only)."""
+        return self._uids
+
+    @property
+    def row_count(self) -> int:
+        return len(self._uids)
+
+    @property
+    def epoch(self) -> int:
+        """Changes whenever the summaries are reset (another folder)."""
+        return self._epoch
+
+    @property
+    def cursor_row(self) -> int:
+        """Row of the cursor, -1 when the list is empty."""
+        return self._cursor
+
+    @property
+    def cursor_uid(self) -> int | None:
+        """UID under the cursor, or None when the list is empty."""
+        if 0 <= self._cursor < len(self._uids):
+            return self._uids[self._cursor]
+        return None
+
+    def summary(self, uid: int) -> MessageSummary | None:
+        """The summary held for `uid`, if any."""
+        return self._summaries.get(uid)
+
+    def set_uids(
+        self,
+        uids: Sequence[int],
+        *,
+        keep_cursor: bool = True,
+        reset_summaries: bool | None = None,
+        depths: Sequence[int] | None = None,
+    ) -> None:
+        """Show these UIDs, in this order.
+
+        Args:
+            uids: The folder's UIDs as displayed (sorted by the core).
+            keep_cursor: Keep the cursor on the same message (and that message at the same
+                place on the screen) if it is still listed, else on the same row. False puts
+                the cursor on the first row: a new folder or new search results.
+            reset_summaries: Forget held summaries and in-flight requests (the UIDs now belong
+                to another folder). Defaults to `not keep_cursor`.
+            depths: Optional thread depth of each row (same length as `uids`), indenting the
+                subject.
+        """
+        old_uid = self.cursor_uid
+        old_row = self._cursor
+        screen_offset = old_row - int(self.scroll_offset.y)
+        self._uids = list(uids)
+        self._depths = list(depths) if depths is not None and len(depths) == len(uids) else None
+        if reset_summaries if reset_summaries is not None else not keep_cursor:
+            self._summaries.clear()
+            self._requested.clear()
+            self._epoch += 1
+            self.marked.clear()
+        self._invalidate_all()
+        count = len(self._uids)
+        new_row = -1
+        if count:
+            if keep_cursor and old_uid is not None:
+                try:
+                    new_row = self._uids.index(old_uid)
+                except ValueError:
+                    new_row = min(max(old_row, 0), count - 1)
+            else:
+                new_row = 0
+        self._cursor = new_row
+        self.virtual_size = Size(self._content_width(), count)
+        if keep_cursor and new_row >= 0 and 0 <= screen_offset < self._page_height():
+            self.scroll_to(y=max(0, new_row - screen_offset), animate=False, immediate=True)
+        elif not keep_cursor:
+            self.scroll_to(y=0, animate=False, immediate=True)
+        self._scroll_cursor_visible()
+        self.refresh()
+        self._schedule_request()
+        if self.cursor_uid != old_uid:
+            self.post_message(self.Highlighted(self, self.cursor_uid))
+
+    def remove_uids(self, uids: Iterable[int]) -> None:
+        """Drop these UIDs from the list (deleted, moved); the cursor goes to the next row."""
+        gone = set(uids)
+        if not gone:
+            return
+        keep = [i for i, uid in enumerate(self._uids) if uid not in gone]
+        if len(keep) == len(self._uids):
+            return
+        old_uid = self.cursor_uid
+        cursor = self._cursor
+        # The cursor stays on its message, or on the first survivor after it.
+        new_cursor = -1
+        for new_index, old_index in enumerate(keep):
+            if old_index >= cursor:
+                new_cursor = new_index
+                break
+        else:
+            new_cursor = len(keep) - 1
+        depths = self._depths
+        self._uids = [self._uids[i] for i in keep]
+        self._depths = [depths[i] for i in keep] if depths is not None else None
+        for uid in gone:
+            self._summaries.pop(uid, None)
+            self._requested.discard(uid)
+        self.marked.difference_update(gone)
+        self._cursor = new_cursor
+        self._invalidate_all()
+        self.virtual_size = Size(self._content_width(), len(self._uids))
+        self._scroll_cursor_visible()
+        self.refresh()
+        self._schedule_request()
+        if self.cursor_uid != old_uid:
+            self.post_message(self.Highlighted(self, self.cursor_uid))
+
+    def update_summaries(
+        self, summaries: Iterable[MessageSummary], *, epoch: int | None = None
+    ) -> None:
+        """Take summaries (new, or changed flags) and repaint their rows if on screen.
+
+        Args:
+            summaries: Summaries for any UIDs; those not listed are kept for later.
+            epoch: The `SummariesWanted.epoch` they answer; stale answers are dropped.
+        """
+        if epoch is not None and epoch != self._epoch:
+            return
+        changed: set[int] = set()
+        store = self._summaries
+        for summary in summaries:
+            uid = summary.uid
+            store[uid] = summary
+            store.move_to_end(uid)
+            self._requested.discard(uid)
+            changed.add(uid)
+        if not changed:
+            return
+        evicted = False
+        while len(store) > self._summary_limit:
+            store.popitem(last=False)
+            evicted = True
+        self._refresh_uids(changed)
+        if evicted:
+            self._schedule_request()
+
+    def forget_requested(self, uids: Iterable[int]) -> None:
+        """These requests failed: ask again when the rows are next on screen."""
+        self._requested.difference_update(uids)
+        self._schedule_request()
+
+    def refresh_uids(self, uids: Iterable[int]) -> None:
+        """Repaint the rows of these UIDs (after changing `marked` or a summary in place)."""
+        self._refresh_uids(set(uids))
+
+    def select_uid(self, uid: int) -> bool:
+        """Put the cursor on `uid` (scrolling it into view); False when it is not listed."""
+        try:
+            row = self._uids.index(uid)
+        except ValueError:
+            return False
+        self._move_cursor(row)
+        return True
+
+    def toggle_mark(self) -> None:
+        """Mark or unmark the message under the cursor, then move to the next one."""
+        uid = self.cursor_uid
+        if uid is None:
+            return
+        if uid in self.marked:
+            self.marked.discard(uid)
+        else:
+            self.marked.add(uid)
+        self._refresh_row(self._cursor)
+        self.post_message(self.MarksChanged(self, len(self.marked)))
+        if self._cursor < len(self._uids) - 1:
+            self._move_cursor(self._cursor + 1)
+
+    def clear_marks(self) -> None:
+        """Unmark everything."""
+        if self.marked:
+            self.marked.clear()
+            self._invalidate_all()
+            self.refresh()
+            self.post_message(self.MarksChanged(self, 0))
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_cursor_down(self) -> None:
+        self._move_cursor(self._cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self._move_cursor(self._cursor - 1)
+
+    def action_first(self) -> None:
+        self._move_cursor(0)
+
+    def action_last(self) -> None:
+        self._move_cursor(len(self._uids) - 1)
+
+    def action_page_down(self) -> None:
+        """Cursor and view one page down, like mutt."""
+        page = self._page_height()
+        self._move_cursor(self._cursor + page, scroll_by=page)
+
+    def action_page_up(self) -> None:
+        page = self._page_height()
+        self._move_cursor(self._cursor - page, scroll_by=-page)
+
+    def action_open(self) -> None:
+        uid = self.cursor_uid
+        if uid is not None:
+            self.post_message(self.Opened(self, uid))
+
+    def action_toggle_mark(self) -> None:
+        self.toggle_mark()
+
+    # -- cursor -------------------------------------------------------------------------------
+    def _page_height(self) -> int:
+        return max(1, self.scrollable_content_region.height)
+
+    def _content_width(self) -> int:
+        return max(1, self.scrollable_content_region.width)
+
+    def _move_cursor(self, row: int, *, scroll_by: int = 0) -> None:
+        count = len(self._uids)
+        if not count:
+            return
+        row = min(max(row, 0), count - 1)
+        if scroll_by:
+            self.scroll_to(y=self.scroll_offset.y + scroll_by, animate=False, immediate=True)
+        if row == self._cursor:
+            self._scroll_cursor_visible()
+            return
+        old = self._cursor
+        self._cursor = row
+        self._refresh_row(old)
+        self._refresh_row(row)
+        self._scroll_cursor_visible()
+        self.post_message(self.Highlighted(self, self._uids[row]))
+
+    def _scroll_cursor_visible(self) -> None:
+        if self._cursor < 0:
+            return
+        top = int(self.scroll_offset.y)
+        height = self._page_height()
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False, immediate=True)
+        elif self._cursor >= top + height:
+            self.scroll_to(y=self._cursor - height + 1, animate=False, immediate=True)
+
+    # -- repaint bookkeeping ------------------------------------------------------------------
+    def _invalidate_all(self) -> None:
+        self._generation += 1
+        self._cache.clear()
+
+    def _refresh_row(self, row: int) -> None:
+        if row < 0:
+            return
+        self._cache.discard((row, self._generation))
+        top = int(self.scroll_offset.y)
+        if top <= row < top + self._page_height():
+            self.refresh_line(row)
+
+    def _refresh_uids(self, uids: set[int]) -> None:
+        if not uids:
+            return
+        uid_list = self._uids
+        count = len(uid_list)
+        # Only cached rows and visible rows can show a stale line: check those, not the folder.
+        for row, generation in list(self._cache.keys()):
+            if generation == self._generation and row < count and uid_list[row] in uids:
+                self._cache.discard((row, generation))
+        top = int(self.scroll_offset.y)
+        for row in range(top, min(count, top + self._page_height())):
+            if uid_list[row] in uids:
+                self._cache.discard((row, self._generation))
+                self.refresh_line(row)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._invalidate_all()
+
+    def _on_focus(self, event: events.Focus) -> None:
+        self._styles.clear()
+        self._invalidate_all()
+        self.refresh()
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self._styles.clear()
+        self._invalidate_all()
+        self.refresh()
+
+    def _on_resize(self, event: events.Resize) -> None:
+        self._cache.grow(max(1024, event.size.height * 4))
+        self._invalidate_all()
+        self.virtual_size = Size(self._content_width(), len(self._uids))
+        self._scroll_cursor_visible()
+        self._schedule_request()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self._schedule_request()
+
+    def watch_sent_mode(self, sent_mode: bool) -> None:
+        self._invalidate_all()
+        self.refresh()
+
+    # -- asking for summaries -----------------------------------------------------------------
+    def _schedule_request(self) -> None:
+        if not self._request_scheduled and self.is_attached:
+            self._request_scheduled = True
+            self.call_after_refresh(self._request_visible)
+
+    def _request_visible(self) -> None:
+        """Post `SummariesWanted` for the rows on screen and one screen above and below."""
+        self._request_scheduled = False
+        count = len(self._uids)
+        if not count:
+            return
+        height = self._page_height()
+        top = min(max(0, int(self.scroll_offset.y)), count - 1)
+        bottom = min(count, top + height)
+        rows = [
+            *range(top, bottom),
+            *range(bottom, min(count, bottom + height)),
+            *range(top - 1, max(-1, top - height - 1), -1),
+        ]
+        have = self._summaries
+        asked = self._requested
+        wanted: list[int] = []
+        for row in rows:
+            uid = self._uids[row]
+            if uid not in have and uid not in asked:
+                wanted.append(uid)
+        if wanted:
+            asked.update(wanted)
+            self.post_message(self.SummariesWanted(self, wanted, self._epoch))
+
+    # -- rendering ----------------------------------------------------------------------------
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            if name == "message-list--cursor":
+                style = self.get_component_rich_style(name, partial=False)
+            else:
+                style = theme_style(self, name)
+            self._styles[name] = style
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        row = int(self.scroll_offset.y) + y
+        width = self.size.width
+        key = (row, self._generation)
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._render_row(row, width)
+            if row < len(self._uids):
+                self._cache[key] = strip
+        return strip
+
+    def _columns(self, width: int) -> tuple[int, int, int, int]:
+        """Widths of the date, address, subject and size columns for this content width.
+
+        Wide lists show full dates and sizes; below 70 cells dates shrink to six cells and the
+        size goes; the subject always keeps what is left.
+        """
+        if width >= 70:
+            date_w, size_w, addr_w = 10, 6, min(30, max(10, width // 4))
+        elif width >= 50:
+            date_w, size_w, addr_w = 6, 0, min(20, max(10, width // 4))
+        else:
+            date_w, size_w, addr_w = 6, 0, max(6, width // 4)
+        fixed = 6 + date_w + 1 + addr_w + 1 + (size_w + 1 if size_w else 0)
+        subject_w = max(1, width - fixed)
+        return date_w, addr_w, subject_w, size_w
+
+    def _render_row(self, row: int, width: int) -> Strip:
+        base = self._styles.get("")
+        if base is None:
+            base = self._styles[""] = self.rich_style
+        if self._width_generation != self._generation:
+            self._width_generation = self._generation
+            self._content_w = self._content_width()
+        content_width = min(width, self._content_w)
+        if row >= len(self._uids):
+            if row == 0:
+                text = Text(f" {self.empty_text}", end="")
+                text.stylize(base + self._style("message-list--empty"))
+                text.truncate(content_width, pad=True)
+                return Strip(text.render(self.app.console), content_width).extend_cell_length(
+                    width, base
+                )
+            return Strip.blank(width, base)
+        self.render_count += 1
+        uid = self._uids[row]
+        summary = self._summaries.get(uid)
+        date_w, addr_w, subject_w, size_w = self._columns(content_width)
+        text = Text(no_wrap=True, end="")
+        depth = self._depths[row] if self._depths is not None else 0
+        if summary is None:
+            flags = "*" if uid in self.marked else " "
+            text.append(f"{flags:<5} ", self._style("message-list--flags"))
+            text.append(" " * (date_w + 1))
+            text.append(_cell("…", addr_w))
+            text.append(" ")
+            text.append(_cell("loading…", subject_w, self._style("message-list--placeholder")))
+            if size_w:
+                text.append(" " + " " * size_w)
+        else:
+            text.append(self._flags(summary), self._style("message-list--flags"))
+            text.append(" ")
+            date = format_date(message_date(summary), self.now(), compact=date_w < 10)
+            text.append(_cell(date, date_w, self._style("message-list--date")))
+            text.append(" ")
+            text.append(_cell(self._who(summary), addr_w, self._style("message-list--address")))
+            text.append(" ")
+            subject = safe_line(decode_header_text(summary.envelope.subject)) or "(no subject)"
+            if depth > 0:
+                indent = "  " * min(depth - 1, 10) + "└ "
+                text.append(indent[:subject_w], self._style("message-list--thread"))
+                subject_w = max(0, subject_w - len(indent))
+            if subject_w:
+                text.append(_cell(subject, subject_w))
+            if size_w:
+                text.append(" ")
+                text.append(
+                    human_size(summary.size).rjust(size_w)[:size_w],
+                    self._style("message-list--size"),
+                )
+            if not summary.seen:
+                text.stylize(self._style("message-list--unread"))
+            if summary.flagged:
+                text.stylize(self._style("message-list--flagged"))
+        if uid in self.marked:
+            text.stylize(self._style("message-list--marked"))
+        if row == self._hover and row != self._cursor:
+            text.stylize(self._style("message-list--hover"))
+        if row == self._cursor:
+            text.stylize(self._style("message-list--cursor"))
+        text.truncate(content_width, pad=True)
+        text.stylize_before(base)  # Text.render ignores its own style; the base must be a span
+        strip = Strip(text.render(self.app.console), content_width)
+        return strip.extend_cell_length(width, base)
+
+    def _flags(self, summary: MessageSummary) -> str:
+        return "".join(
+            (
+                "*" if summary.uid in self.marked else " ",
+                "●" if not summary.seen else " ",
+                "!" if summary.flagged else " ",
+                "r" if summary.answered else " ",
+                "@" if summary.has_attachment else " ",
+            )
+        )
+
+    def _who(self, summary: MessageSummary) -> str:
+        envelope = summary.envelope
+        if self.sent_mode:
+            shown = addresses_text(envelope.to or envelope.cc or envelope.bcc)
+            return "To: " + safe_line(shown or "?")
+        return safe_line(addresses_text(envelope.from_ or envelope.sender) or "?")
+
+    # -- mouse --------------------------------------------------------------------------------
+    def _row_at(self, event: events.MouseEvent) -> int | None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return None
+        row = int(self.scroll_offset.y) + offset.y
+        return row if 0 <= row < len(self._uids) else None
+
+    async def _on_click(self, event: events.Click) -> None:
+        row = self._row_at(event)
+        if row is None:
+            return
+        event.stop()
+        was_cursor = row == self._cursor
+        self._move_cursor(row)
+        if event.chain >= 2 or was_cursor:
+            self.action_open()
+
+    def _on_mouse_move(self, event: events.MouseMove) -> None:
+        row = self._row_at(event)
+        new = -1 if row is None else row
+        if new != self._hover:
+            old = self._hover
+            self._hover = new
+            self._refresh_row(old)
+            self._refresh_row(new)
+
+    def _on_leave(self, event: events.Leave) -> None:
+        if self._hover >= 0:
+            old = self._hover
+            self._hover = -1
+            self._refresh_row(old)
+
+
+def _cell(value: str, width: int, style: Style | str = "") -> Text:
+    """`value` cut or padded to exactly `width` cells (wide characters counted right)."""
+    text = Text(value, style=style, no_wrap=True, end="")
+    text.truncate(width, overflow="ellipsis", pad=True)
+    return text

@@ -1,0 +1,245 @@
+"""The status bar: connection state, account, folder, counts, a message, and fetch progress.
+
+The screen sets plain attributes (`connection`, `account`, `folder`, `message`) and calls
+`set_counts` / `set_progress`; the bar draws them as one `Text` line (server text is untrusted),
+counts down to the next reconnection attempt by itself, and shows the progress bar only for work
+lasting longer than `progress_delay` seconds, so quick fetches do not flicker.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.timer import Timer
+from textual.widgets import ProgressBar, Static
+
+from widgets.safe import safe_line, theme_style
+
+
+class StatusBar(Horizontal):
+    """One line at the bottom of the main screen."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "status-bar--connected",
+        "status-bar--connecting",
+        "status-bar--offline",
+        "status-bar--account",
+        "status-bar--folder",
+        "status-bar--counts",
+        "status-bar--separator",
+        "status-bar--message",
+        "status-bar--error",
+    }
+
+    DEFAULT_CSS = """
+    StatusBar {
+        height: 1;
+        background: $panel;
+        color: $foreground;
+        & > .status-bar--connected { color: $text-success; }
+        & > .status-bar--connecting { color: $text-warning; }
+        & > .status-bar--offline { color: $text-error; text-style: bold; }
+        & > .status-bar--account { text-style: bold; }
+        & > .status-bar--folder { color: $text-primary; text-style: bold; }
+        & > .status-bar--counts { color: $foreground-muted; }
+        & > .status-bar--separator { color: $foreground-disabled; }
+        & > .status-bar--message { }
+        & > .status-bar--error { color: $text-error; }
+        & > #status-line { width: 1fr; height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+        & > #status-progress-label { width: auto; max-width: 30; height: 1; padding: 0 1; color: $text-muted; }
+        & > ProgressBar { width: 24; height: 1; display: none; }
+        & > ProgressBar Bar { width: 14; }
+        &.-progress > ProgressBar { display: block; }
+        & > #status-progress-label { display: none; }
+        &.-progress > #status-progress-label { display: block; }
+    }
+    """
+
+    account: reactive[str] = reactive("", init=False)
+    """Account name."""
+    connection: reactive[str] = reactive("offline", init=False)
+    """Connection state as shown: "connected", "connecting", "offline", or a longer text starting
+    with one of these (e.g. "offline, retrying in 4 s")."""
+    folder: reactive[str] = reactive("", init=False)
+    """Open folder (or search) name."""
+    message: reactive[str] = reactive("", init=False)
+    """A short message: what is happening, a result, an error."""
+
+    def __init__(
+        self,
+        *,
+        progress_delay: float = 0.5,
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002 - Textual's name
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.progress_delay = progress_delay
+        """Seconds a job must run before its progress bar appears."""
+        self._total: int | None = None
+        self._unseen: int | None = None
+        self._message_error = False
+        self._retry_at: float | None = None
+        self._countdown: Timer | None = None
+        self._message_timer: Timer | None = None
+        self._progress_started: float | None = None
+        self._progress_timer: Timer | None = None
+        self._progress_label = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status-line", markup=False)
+        yield Static(id="status-progress-label", markup=False)
+        yield ProgressBar(id="status-progress", show_eta=False)
+
+    def on_mount(self) -> None:
+        self._redraw()
+
+    # -- data in ------------------------------------------------------------------------------
+    def set_counts(self, total: int | None, unseen: int | None = None) -> None:
+        """Message counts of the open folder (None hides them)."""
+        self._total = total
+        self._unseen = unseen
+        self._redraw()
+
+    def set_offline(self, retry_in: float | None = None, reason: str = "") -> None:
+        """Offline; with `retry_in`, count down to the next reconnection attempt each second."""
+        self._stop_countdown()
+        self._retry_at = None if retry_in is None else time.monotonic() + max(0.0, retry_in)
+        self.set_reactive(StatusBar.connection, "offline" + (f": {reason}" if reason else ""))
+        if self._retry_at is not None and self.is_mounted:
+            self._countdown = self.set_interval(1.0, self._redraw)
+        self._redraw()
+
+    def show_message(self, text: str, *, error: bool = False, timeout: float | None = None) -> None:
+        """Show `text` in the message area; cleared after `timeout` seconds if given."""
+        if self._message_timer is not None:
+            self._message_timer.stop()
+            self._message_timer = None
+        self._message_error = error
+        self.set_reactive(StatusBar.message, text)
+        self._redraw()
+        if timeout is not None and self.is_mounted:
+            self._message_timer = self.set_timer(timeout, self._clear_message)
+
+    def set_progress(self, done: int, total: int | None, label: str = "") -> None:
+        """Progress of a long job; the bar appears once it has run `progress_delay` seconds.
+
+        A call with `done >= total` ends the job and hides the bar. `total` None means unknown
+        (an indeterminate bar).
+        """
+        if total is not None and done >= total:
+            self.clear_progress()
+            return
+        self._progress_label = label
+        bar = self.query_one(ProgressBar)
+        bar.update(total=total, progress=max(0, done))
+        self.query_one("#status-progress-label", Static).update(
+            Text(safe_line(label, max_len=28), no_wrap=True, end="")
+        )
+        if self._progress_started is None:
+            self._progress_started = time.monotonic()
+            if self.progress_delay <= 0:
+                self.add_class("-progress")
+            else:
+                self._progress_timer = self.set_timer(self.progress_delay, self._reveal_progress)
+
+    def clear_progress(self) -> None:
+        """The job ended: hide the bar."""
+        self._progress_started = None
+        if self._progress_timer is not None:
+            self._progress_timer.stop()
+            self._progress_timer = None
+        self.remove_class("-progress")
+
+    @property
+    def progress_visible(self) -> bool:
+        return self.has_class("-progress")
+
+    @property
+    def text(self) -> str:
+        """The status line as plain text (for tests)."""
+        return self._line().plain
+
+    # -- internals ----------------------------------------------------------------------------
+    def _reveal_progress(self) -> None:
+        self._progress_timer = None
+        if self._progress_started is not None:
+            self.add_class("-progress")
+
+    def _clear_message(self) -> None:
+        self._message_timer = None
+        self.set_reactive(StatusBar.message, "")
+        self._redraw()
+
+    def _stop_countdown(self) -> None:
+        if self._countdown is not None:
+            self._countdown.stop()
+            self._countdown = None
+        self._retry_at = None
+
+    def watch_connection(self, value: str) -> None:
+        self._stop_countdown()
+        self._redraw()
+
+    def watch_account(self, value: str) -> None:
+        self._redraw()
+
+    def watch_folder(self, value: str) -> None:
+        self._redraw()
+
+    def watch_message(self, value: str) -> None:
+        self._message_error = False
+        self._redraw()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self.is_mounted:
+            self.call_later(self._redraw)
+
+    def _style(self, name: str) -> Style:
+        return theme_style(self, f"status-bar--{name}")
+
+    def _line(self) -> Text:
+        line = Text(no_wrap=True, end="", overflow="ellipsis")
+        sep = (" │ ", self._style("separator"))
+        state = safe_line(self.connection, max_len=120) or "offline"
+        lowered = state.lower()
+        if lowered.startswith("connected"):
+            kind, dot = "connected", "●"
+        elif lowered.startswith("connecting") or lowered.startswith("reconnecting"):
+            kind, dot = "connecting", "◌"
+        else:
+            kind, dot = "offline", "○"
+        if self._retry_at is not None:
+            left = max(0, math.ceil(self._retry_at - time.monotonic()))
+            state = f"{state}, retrying in {left} s" if left else f"{state}, retrying now"
+        line.append(f" {dot} {state}", self._style(kind))
+        if self.account:
+            line.append(*sep)
+            line.append(safe_line(self.account, max_len=60), self._style("account"))
+        if self.folder:
+            line.append(*sep)
+            line.append(safe_line(self.folder, max_len=80), self._style("folder"))
+        if self._total is not None:
+            line.append(*sep)
+            counts = f"{self._total:,} messages"
+            if self._unseen:
+                counts += f", {self._unseen:,} unread"
+            line.append(counts, self._style("counts"))
+        if self.message:
+            line.append(*sep)
+            style = self._style("error" if self._message_error else "message")
+            line.append(safe_line(self.message, max_len=500), style)
+        return line
+
+    def _redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one("#status-line", Static).update(self._line())
