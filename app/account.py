@@ -214,6 +214,7 @@ class Account:
             return []
         async with self.lock:
             await self._ensure_selected()
+            await self.client.noop()  # lets the server tell this connection of the changes
             uids = await self._uid_list()
         gone = set(self.current.uids) - set(uids)
         self.summaries.drop(self.current.folder.name, gone)
@@ -221,8 +222,16 @@ class Account:
         return uids
 
     async def _ensure_selected(self) -> None:
-        if self.current is not None:
-            await self.client.select(self.current.folder.name)
+        """Re-select the open folder only when the connection has another one selected."""
+        if self.current is None:
+            return
+        selected = getattr(self.client, "_selected", None)
+        name = self.current.folder.name
+        if selected is not None:
+            sel_name = selected[0].name if isinstance(selected[0], Folder) else selected[0]
+            if sel_name == name and not selected[1]:
+                return
+        await self.client.select(name)
 
     async def summaries_for(self, uids: Sequence[int]) -> list[MessageSummary]:
         """Summaries of `uids` in the open folder: cached ones at once, the rest fetched."""
@@ -250,21 +259,28 @@ class Account:
         """Header, structure and only the text parts: never the whole message."""
         from app.mime.render import parts_to_fetch, render_from_parts
 
-        summary = (await self.summaries_for([uid]) or [None])[0]
+        found = await self.summaries_for([uid])
+        summary = found[0] if found else None
         async with self.lock:
+            await self._ensure_selected()
             header: bytes = await self.client.fetch_header(uid)
             structure = summary.bodystructure if summary else None
             parts: dict[str, bytes] = {}
             if structure is not None:
                 for part in parts_to_fetch(structure, prefer_html=prefer_html):
-                    parts[part.part_id] = await self.client.fetch_part(uid, part.part_id)
+                    parts[part.part_id] = await self.client.fetch_part(
+                        uid, part.part_id, chunk_size=1 << 20
+                    )
         if structure is None:
             from app.mime.render import render_message
 
             async with self.lock:
                 raw: bytes = await self.client.fetch_raw(uid)
-            return render_message(raw, prefer_html=prefer_html)
-        return render_from_parts(header, structure, parts, prefer_html=prefer_html)
+            return await asyncio.to_thread(render_message, raw, prefer_html=prefer_html)
+        # Rendering is CPU work (HTML conversion can take seconds): keep it off the event loop.
+        return await asyncio.to_thread(
+            render_from_parts, header, structure, parts, prefer_html=prefer_html
+        )
 
     async def fetch_raw(self, uid: int) -> bytes:
         async with self.lock:
@@ -280,13 +296,26 @@ class Account:
         folder: Path,
         filename: str,
         progress: Callable[[int, int | None], None] | None = None,
+        size_hint: int | None = None,
     ) -> Path:
-        """Fetch one part in chunks and decode it into a new file inside `folder`."""
-        from app.mime.attachments import save_part
+        """Fetch one part in 64 KB chunks, decoding each into a new file inside `folder`."""
+        from app.mime.attachments import PartWriter
 
-        async with self.lock:
-            data: bytes = await self.client.fetch_part(uid, part_id, progress=progress)
-        return save_part(data, encoding, folder, filename)
+        writer = PartWriter(folder, filename, encoding)
+        try:
+            async with self.lock:
+                await self._ensure_selected()
+                async for chunk in self.client.iter_part(
+                    uid, part_id, progress=progress, size_hint=size_hint
+                ):
+                    writer.write(chunk)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                path = writer.close()
+                path.unlink()
+            raise
+        path: Path = writer.close()
+        return path
 
     # -- actions -------------------------------------------------------------------------------------------
     async def set_flag(self, uids: Sequence[int], flag: str, on: bool) -> None:
@@ -310,8 +339,8 @@ class Account:
         source = self.current.folder.name
         async with self.lock:
             await self._ensure_selected()
-            dest_uids = await self.client.move(list(uids), dest)
-        self.undo = UndoAction(description, source, dest, list(dest_uids or []))
+            mapping = await self.client.move(list(uids), dest)
+        self.undo = UndoAction(description, source, dest, sorted((mapping or {}).values()))
         self.summaries.drop(source, uids)
         self.current.uids = [u for u in self.current.uids if u not in set(uids)]
 

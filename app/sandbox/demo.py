@@ -213,13 +213,15 @@ def build_messages() -> dict[str, list[tuple[bytes, str, float]]]:
     return folders
 
 
-def load_demo(sandbox: Sandbox) -> None:
-    """Create the demo users and fill the demo user's folders."""
-    if DEMO_USER not in sandbox.users:
-        sandbox.add_user(DEMO_USER, DEMO_PASSWORD)
-    if FRIEND_USER not in sandbox.users:
-        sandbox.add_user(FRIEND_USER, FRIEND_PASSWORD)
+def load_demo(sandbox: Sandbox, user: str | None = None) -> None:
+    """Fill `user`'s folders with the demo mailbox (by default: create the demo users)."""
+    if user is None:
+        user = DEMO_USER
+        if DEMO_USER not in sandbox.users:
+            sandbox.add_user(DEMO_USER, DEMO_PASSWORD)
+        if FRIEND_USER not in sandbox.users:
+            sandbox.add_user(FRIEND_USER, FRIEND_PASSWORD)
     for folder, messages in build_messages().items():
-        sandbox.ensure_maildir(DEMO_USER, folder)
+        sandbox.ensure_maildir(user, folder)
         for data, flags, ts in messages:
-            sandbox.deliver(DEMO_USER, data, folder, flags or "", when=ts)
+            sandbox.deliver(user, data, folder, flags or "", when=ts)

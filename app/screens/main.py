@@ -84,6 +84,7 @@ class MainScreen(Screen[None]):
         self._search_uids: list[int] | None = None
         self._folder_uids: list[int] = []
         self._idle_task: asyncio.Task[None] | None = None
+        self.idle_watcher: Any = None
 
     # -- layout -------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -140,7 +141,7 @@ class MainScreen(Screen[None]):
                     self.status.connection = "offline"
                     self.notify(_error_text(exc), title="Cannot connect", severity="error", markup=False)
                     return
-                self.status.connection = f"offline, retrying in {delay:.0f} s"
+                self.status.set_offline(delay, _error_text(exc))
                 self.notify(_error_text(exc), title="Connection failed", severity="warning", markup=False)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60)
@@ -178,11 +179,16 @@ class MainScreen(Screen[None]):
             self._report(exc, f"Cannot open {folder.name}")
             return
         self._search_uids = None
+        self.remove_class("-reading")
         self._folder_uids = opened.uids
         self.message_list.sent_mode = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
         self.message_list.set_uids(opened.uids, keep_cursor=False)
+        self.message_list.focus()
         self.status.message = f"{len(opened.uids)} messages"
-        self.viewer.show_loading("")
+        self.viewer.show_loading("Select a message and press Enter")
+        status = self.account.statuses.get(folder.name)
+        if status is not None:
+            self.status.set_counts(status.messages, status.unseen)
         self._start_idle(folder)
 
     def _start_idle(self, folder: Folder) -> None:
@@ -207,8 +213,12 @@ class MainScreen(Screen[None]):
             folder.name,
             on_change,
         )
-        runner = asyncio.create_task(watcher.run())
+        self.idle_watcher = watcher
+        watcher.start()
         try:
+            # Mail that arrived between our SELECT and the watcher's: one refresh covers it.
+            await watcher.connected.wait()
+            await self._refresh_open_folder(notify_new=True)
             while True:
                 await changed.wait()
                 changed.clear()
@@ -217,7 +227,6 @@ class MainScreen(Screen[None]):
         except asyncio.CancelledError:
             pass
         finally:
-            runner.cancel()
             with contextlib.suppress(BaseException):
                 await watcher.stop()
 
@@ -242,17 +251,17 @@ class MainScreen(Screen[None]):
     # -- the list -----------------------------------------------------------------------------------
     @on(MessageList.SummariesWanted)
     def _summaries_wanted(self, event: MessageList.SummariesWanted) -> None:
-        self.fetch_summaries(list(event.uids))
+        self.fetch_summaries(list(event.uids), event.epoch)
 
     @work(group="summaries", description="fetching headers")
-    async def fetch_summaries(self, uids: list[int]) -> None:
+    async def fetch_summaries(self, uids: list[int], epoch: int | None = None) -> None:
         try:
             summaries = await self.account.summaries_for(uids)
         except Exception as exc:  # noqa: BLE001
             self.message_list.forget_requested(uids)
             self._report(exc, "Fetching headers failed")
             return
-        self.message_list.update_summaries(summaries)
+        self.message_list.update_summaries(summaries, epoch=epoch)
 
     @on(MessageList.Opened)
     def _opened(self, event: MessageList.Opened) -> None:
@@ -446,7 +455,8 @@ class MainScreen(Screen[None]):
             self._report(exc, "Search failed")
             return
         self._search_uids = found
-        self.message_list.set_uids(found, keep_cursor=False)
+        self.remove_class("-reading")
+        self.message_list.set_uids(found, keep_cursor=False, reset_summaries=False)
         self.status.message = f"{len(found)} match(es) for {text!r}; Esc clears"
         self.message_list.focus()
 
@@ -455,10 +465,14 @@ class MainScreen(Screen[None]):
         self.action_clear_search()
 
     def action_clear_search(self) -> None:
+        if self.has_class("-reading"):
+            self.remove_class("-reading")  # narrow screens: back from the viewer to the list
+            self.message_list.focus()
+            return
         if self._search_uids is None:
             return
         self._search_uids = None
-        self.message_list.set_uids(self._folder_uids, keep_cursor=True)
+        self.message_list.set_uids(self._folder_uids, keep_cursor=True, reset_summaries=False)
         self.status.message = f"{len(self._folder_uids)} messages"
 
     def action_next_match(self) -> None:

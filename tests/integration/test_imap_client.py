@@ -4,7 +4,6 @@ and a fault proxy cutting the connection in the middle of a large FETCH."""
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -578,14 +577,15 @@ async def test_a_connection_that_keeps_failing_gives_a_clean_retryable_error(
 async def test_stall_times_out_and_reconnects(sandbox: Any, mail_user: Any) -> None:
     sandbox.seed_generated(mail_user.name, 1500)
     async with FaultProxy(sandbox.host, sandbox.imap_port) as proxy:
-        client = await _proxied(sandbox, mail_user, proxy, timeout=1.0)
+        client = await _proxied(sandbox, mail_user, proxy, timeout=2.0)
         await client.select("INBOX")
         uids = await client.uid_list()
-        proxy.add(Fault("stall", at=proxy.stats[0].down + 200_000, seconds=30))
-        started = time.monotonic()
+        proxy.add(Fault("stall", at=proxy.stats[0].down + 200_000, seconds=120))
         summaries = await client.fetch_summaries(uids)
-        assert len(summaries) == 1500 and client.reconnects == 1
-        assert time.monotonic() - started < 25  # not the 30 s stall: the timeout cut it short
+        # Complete although the first connection stalled for longer than the test may run:
+        # the 2 s inactivity timeout dropped it and the windows left were fetched anew.
+        assert [s.uid for s in summaries] == uids and len(uids) == 1500
+        assert client.reconnects >= 1 and proxy.stats[0].faults[0].startswith("stall")
         await client.close()
 
 
