@@ -311,11 +311,10 @@ class Account:
                     writer.write(chunk)
         except BaseException:
             with contextlib.suppress(Exception):
-                path = writer.close()
-                path.unlink()
+                writer.close().unlink()  # no half-written file is left behind
             raise
-        path: Path = writer.close()
-        return path
+        saved: Path = writer.close()
+        return saved
 
     # -- actions -------------------------------------------------------------------------------------------
     async def set_flag(self, uids: Sequence[int], flag: str, on: bool) -> None:

@@ -95,7 +95,7 @@ class TermailApp(App[None]):
         if self._theme_name:
             try:
                 self.theme = self._theme_name
-            except Exception:  # noqa: BLE001 - an unknown theme falls back to the default
+            except Exception:
                 self.notify(f"Unknown theme {self._theme_name}", severity="warning", markup=False)
 
     def watch_theme(self, theme: str) -> None:
@@ -116,9 +116,9 @@ class TermailApp(App[None]):
             screen = MainScreen(account, mark_read_delay=self.mark_read_delay)
             self._screens[account.name] = screen
             self.install_screen(screen, name=f"account:{account.name}")
-        self.switch_screen(f"account:{account.name}") if self.screen_stack[1:] else self.push_screen(
-            f"account:{account.name}"
-        )
+        self.switch_screen(f"account:{account.name}") if self.screen_stack[
+            1:
+        ] else self.push_screen(f"account:{account.name}")
         self.sub_title = account.name
 
     def action_switch_account(self) -> None:
@@ -201,19 +201,25 @@ def demo_accounts(sandbox: Sandbox) -> list[Account]:
     accounts = []
     for name, tls in ((DEMO_USER, TlsMode.IMPLICIT), (FRIEND_USER, TlsMode.STARTTLS)):
         user = sandbox.user(name)
-        creds = user.credentials()
         accounts.append(
             Account(
                 name,
                 user.imap_settings(tls),
-                lambda creds=creds: creds,
+                user.credentials,
                 smtp=user.smtp_settings(TlsMode.STARTTLS),
                 addresses=[user.address],
                 display_name=name.capitalize() + " User",
-                data_dir=sandbox.root / "client" / name,
+                data_dir=demo_data_dir() / name,
             )
         )
     return accounts
+
+
+def demo_data_dir() -> Path:
+    """Drafts and cache of the demo accounts: kept across demo runs, like a real account's."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("termail")) / "demo"
 
 
 def run_demo_app(sandbox: Sandbox) -> int:

@@ -13,7 +13,6 @@ import contextlib
 import os
 import shlex
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +55,11 @@ class ComposeScreen(Screen[None]):
     """Write one message."""
 
     BINDINGS = [
-        Binding("ctrl+s", "send", "Send", id="compose.send"),
+        Binding("ctrl+s", "send", "Send", id="compose.send", priority=True),
         Binding("ctrl+p", "postpone", "Postpone", id="compose.postpone", priority=True),
-        Binding("ctrl+e", "editor", "$EDITOR", id="compose.editor"),
-        Binding("ctrl+t", "attach", "Attach", id="compose.attach"),
-        Binding("ctrl+x", "remove_attachment", "Remove att.", id="compose.detach"),
+        Binding("ctrl+o", "editor", "$EDITOR", id="compose.editor", priority=True),
+        Binding("ctrl+t", "attach", "Attach", id="compose.attach", priority=True),
+        Binding("ctrl+r", "remove_attachment", "Remove att.", id="compose.detach", priority=True),
         Binding("escape", "close", "Close", id="compose.close"),
     ]
 
@@ -90,7 +89,7 @@ class ComposeScreen(Screen[None]):
         super().__init__()
         self.account = account
         self.draft = draft
-        self.draft_id = draft_id or uuid.uuid4().hex
+        self.draft_id = draft_id or _new_draft_id()
         self.original_uid = original_uid
         self.original_folder = original_folder
         self.mode = mode
@@ -156,7 +155,7 @@ class ComposeScreen(Screen[None]):
         try:
             self.draft_store.save(self.draft_id, self._collect())
             self._status("Draft saved")
-        except Exception as exc:  # noqa: BLE001 - a failed autosave is shown, never fatal
+        except Exception as exc:
             self._error(f"Autosave failed: {exc}")
 
     def _status(self, text: str) -> None:
@@ -170,18 +169,21 @@ class ComposeScreen(Screen[None]):
         view = self.query_one("#attachments", ListView)
         view.clear()
         for item in self.draft.attachments:
-            path = Path(str(getattr(item, "path", item)))
-            try:
-                size = path.stat().st_size
-                label = f"📎 {path.name}  ({_human(size)})"
-            except OSError:
-                label = f"📎 {path.name}  (missing!)"
+            if isinstance(item, Path):
+                try:
+                    label = f"📎 {item.name}  ({_human(item.stat().st_size)})"
+                except OSError:
+                    label = f"📎 {item.name}  (missing!)"
+            else:  # held in memory, e.g. forwarded
+                label = f"📎 {item.filename}  ({_human(item.size)})"
             view.append(ListItem(Label(safe_text(label))))
         view.display = bool(self.draft.attachments)
 
     @work(group="compose-dialog")
     async def action_attach(self) -> None:
-        text = await self.app.push_screen_wait(PromptDialog("Attach file (path)", str(Path.cwd()) + "/"))
+        text = await self.app.push_screen_wait(
+            PromptDialog("Attach file (path)", str(Path.cwd()) + "/")
+        )
         if not text:
             return
         path = Path(text).expanduser()
@@ -209,11 +211,17 @@ class ComposeScreen(Screen[None]):
         fd, name = tempfile.mkstemp(prefix="termail-", suffix=".txt")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(body.text)
-        try:
-            with self.app.suspend():
-                import subprocess
+        import subprocess
 
-                subprocess.run([*shlex.split(editor), name], check=False)
+        from textual.app import SuspendNotSupported
+
+        try:
+            try:
+                with self.app.suspend():
+                    subprocess.run([*shlex.split(editor), name], check=False)
+            except SuspendNotSupported:
+                # Headless (tests, no terminal): a non-interactive editor still works.
+                subprocess.run([*shlex.split(editor), name], check=False, stdin=subprocess.DEVNULL)
             body.text = Path(name).read_text(encoding="utf-8", errors="replace")
             self._dirty = True
             self._autosave()
@@ -269,7 +277,7 @@ class ComposeScreen(Screen[None]):
         draft = self._collect()
         try:
             await postpone(self.account, draft)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._error(f"Could not save to Drafts on the server: {exc}. The local draft is kept.")
             self._autosave(force=True)
             return
@@ -284,7 +292,9 @@ class ComposeScreen(Screen[None]):
     async def action_close(self) -> None:
         self._autosave(force=True)
         keep = await self.app.push_screen_wait(
-            ConfirmDialog("Close the message? The draft stays saved locally (termail offers it next time).")
+            ConfirmDialog(
+                "Close the message? The draft stays saved locally (termail offers it next time)."
+            )
         )
         if keep:
             self.dismiss()
@@ -313,7 +323,9 @@ async def open_compose(
     """Build the draft for `mode` (new, reply, reply_all, forward) and show the compose screen."""
     from app.mime import compose
 
-    identity = compose.Identity(account.display_name, account.addresses[0] if account.addresses else "")
+    identity = compose.Identity(
+        account.display_name, account.addresses[0] if account.addresses else ""
+    )
     if mode == "new" or original is None:
         draft = compose.Draft(from_=identity)
     elif mode in ("reply", "reply_all"):
@@ -340,13 +352,49 @@ async def open_compose(
     )
 
 
+def _new_draft_id() -> str:
+    from app.outbox import DraftStore
+
+    return DraftStore.new_id()
+
+
 def _draft_store(account: Account) -> Any:
-    try:
-        from app.outbox import DraftStore
-    except ImportError:
-        return None
+    from app.outbox import DraftStore, DraftStoreError
+
     base = account.data_dir or _default_data_dir() / account.name
-    return DraftStore(base / "drafts")
+    try:
+        return DraftStore(base)
+    except DraftStoreError:
+        return None
+
+
+async def offer_unfinished_drafts(screen: Any, account: Account) -> None:
+    """After a crash: offer each draft found on disk, newest first, to finish or discard."""
+    store = _draft_store(account)
+    if store is None:
+        return
+    for info in store.list_unfinished():
+        subject = info.subject or "(no subject)"
+        to = ", ".join(info.to) or "nobody yet"
+        resume = await screen.app.push_screen_wait(
+            ConfirmDialog(
+                f"An unsent draft was found: {subject!r} to {to}. Open it to finish it?",
+                danger=False,
+            )
+        )
+        if not resume:
+            continue
+        draft = store.load(info.draft_id)
+        await screen.app.push_screen_wait(
+            ComposeScreen(
+                account,
+                draft,
+                draft_id=info.draft_id,
+                known_addresses=_known_addresses(account),
+                draft_store=store,
+            )
+        )
+        return
 
 
 def _default_data_dir() -> Path:

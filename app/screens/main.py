@@ -120,6 +120,7 @@ class MainScreen(Screen[None]):
         self.status.account = self.account.name
         self._apply_width(self.size.width)
         self.connect_account()
+        self.set_interval(60, self.flush_outbox)
 
     def on_resize(self) -> None:
         self._apply_width(self.size.width)
@@ -136,21 +137,52 @@ class MainScreen(Screen[None]):
             try:
                 await self.account.connect()
                 break
-            except Exception as exc:  # noqa: BLE001 - every failure is shown, then retried
+            except Exception as exc:
                 if _is_fatal(exc):
                     self.status.connection = "offline"
-                    self.notify(_error_text(exc), title="Cannot connect", severity="error", markup=False)
+                    self.notify(
+                        _error_text(exc), title="Cannot connect", severity="error", markup=False
+                    )
                     return
                 self.status.set_offline(delay, _error_text(exc))
-                self.notify(_error_text(exc), title="Connection failed", severity="warning", markup=False)
+                self.notify(
+                    _error_text(exc), title="Connection failed", severity="warning", markup=False
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60)
         self.status.connection = "connected"
+        self.status.account = self.account.name
         await self._reload_folders()
         inbox = self.account.folder_by_role(FolderRole.INBOX) or self.account.folder("INBOX")
         if inbox is not None:
             self.folder_tree.select_folder(inbox.name)
             await self._open_folder(inbox)
+        self.resume_drafts()
+
+    @work(group="drafts")
+    async def resume_drafts(self) -> None:
+        from app.screens.compose import offer_unfinished_drafts
+
+        await offer_unfinished_drafts(self, self.account)
+
+    @work(exclusive=True, group="outbox")
+    async def flush_outbox(self) -> None:
+        """Retry what waits in the outbox (a 4xx earlier); shown, never silent."""
+        from app.sending import flush_outbox
+
+        try:
+            attempts = await flush_outbox(self.account)
+        except Exception as exc:
+            self._report(exc, "Outbox retry failed")
+            return
+        for attempt in attempts:
+            text = {"sent": "A queued message was sent", "retry": "Still waiting to send"}.get(
+                attempt.status, "A queued message failed"
+            )
+            if attempt.error:
+                text += f": {attempt.error}"
+            severity = "error" if attempt.status == "failed" else "information"
+            self.notify(text, title="Outbox", severity=severity, markup=False)
 
     async def _reload_folders(self) -> None:
         folders = await self.account.load_folders()
@@ -175,7 +207,7 @@ class MainScreen(Screen[None]):
         self.status.message = f"Opening {folder.name}…"
         try:
             opened = await self.account.open_folder(folder)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, f"Cannot open {folder.name}")
             return
         self._search_uids = None
@@ -234,7 +266,7 @@ class MainScreen(Screen[None]):
         before = set(self._folder_uids)
         try:
             uids = await self.account.reload_uids()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, "Refresh failed")
             return
         self._folder_uids = uids
@@ -257,7 +289,7 @@ class MainScreen(Screen[None]):
     async def fetch_summaries(self, uids: list[int], epoch: int | None = None) -> None:
         try:
             summaries = await self.account.summaries_for(uids)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.message_list.forget_requested(uids)
             self._report(exc, "Fetching headers failed")
             return
@@ -274,7 +306,7 @@ class MainScreen(Screen[None]):
         self.viewer.show_loading("Loading…")
         try:
             rendered = await self.account.load_message(uid, prefer_html=self.prefer_html)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.viewer.show_error(_error_text(exc))
             self._report(exc, "Cannot show the message")
             return
@@ -297,7 +329,7 @@ class MainScreen(Screen[None]):
     async def _set_flag(self, uids: list[int], flag: str, on: bool) -> None:
         try:
             await self.account.set_flag(uids, flag, on)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, "Changing flags failed")
             return
         self.message_list.update_summaries(
@@ -325,7 +357,7 @@ class MainScreen(Screen[None]):
             return
         try:
             what = await self.account.delete(uids)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, "Delete failed")
             return
         self._after_removal(uids)
@@ -343,7 +375,7 @@ class MainScreen(Screen[None]):
     async def action_undo(self) -> None:
         try:
             result = await self.account.undo_last()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, "Undo failed")
             return
         self.notify(result or "Nothing to undo", markup=False)
@@ -365,7 +397,7 @@ class MainScreen(Screen[None]):
             return
         try:
             await self.account.move(uids, dest)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, "Move failed")
             return
         self._after_removal(uids)
@@ -381,7 +413,7 @@ class MainScreen(Screen[None]):
             return
         try:
             await self.account.copy(uids, dest)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, "Copy failed")
             return
         self.notify(f"Copied {len(uids)} message(s) to {dest}", markup=False)
@@ -390,7 +422,7 @@ class MainScreen(Screen[None]):
     async def action_expunge(self) -> None:
         try:
             await self.account.expunge()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, "Expunge failed")
             return
         await self._refresh_open_folder()
@@ -427,7 +459,7 @@ class MainScreen(Screen[None]):
         if uid is not None and mode != "new":
             try:
                 original = await self.account.fetch_raw(uid)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._report(exc, "Cannot load the original")
                 return
         await open_compose(self, self.account, mode, original, uid)
@@ -451,7 +483,7 @@ class MainScreen(Screen[None]):
             self.query_bar.show_error(exc.message, exc.position)
             self.status.message = ""
             return
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, "Search failed")
             return
         self._search_uids = found
@@ -501,7 +533,7 @@ class MainScreen(Screen[None]):
             return
         try:
             raw = await self.account.fetch_raw(uid)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, "Cannot fetch the source")
             return
         self.viewer.show_raw(raw.decode("utf-8", "replace"))
@@ -524,7 +556,7 @@ class MainScreen(Screen[None]):
         except FileExistsError:
             self.notify(f"{path_text} exists; not overwritten", severity="error", markup=False)
             return
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, "Cannot save the source")
             return
         self.notify(f"Saved to {path}", markup=False)
@@ -556,7 +588,7 @@ class MainScreen(Screen[None]):
             path = await self.account.save_attachment(
                 uid, info.part_id, info.encoding, folder, info.filename, progress
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, "Saving the attachment failed")
             return
         self.notify(f"Saved {path}", markup=False)
@@ -582,7 +614,7 @@ class MainScreen(Screen[None]):
             path = await self.account.save_attachment(
                 uid, info.part_id, info.encoding, folder, info.filename
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, "Opening the attachment failed")
             return
         await asyncio.create_subprocess_exec(
@@ -602,7 +634,7 @@ class MainScreen(Screen[None]):
         try:
             await self.account.create_folder(name)
             await self._reload_folders()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, f"Cannot create {name}")
             return
         self.notify(f"Created {name}", markup=False)
@@ -621,7 +653,7 @@ class MainScreen(Screen[None]):
         try:
             await self.account.rename_folder(folder.name, new)
             await self._reload_folders()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, f"Cannot rename {folder.name}")
             return
         self.notify(f"Renamed {folder.name} to {new}", markup=False)
@@ -644,7 +676,7 @@ class MainScreen(Screen[None]):
         try:
             await self.account.delete_folder(folder.name)
             await self._reload_folders()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, f"Cannot delete {folder.name}")
             return
         self.notify(f"Deleted {folder.name}", markup=False)
@@ -657,7 +689,7 @@ class MainScreen(Screen[None]):
             return
         try:
             await self.account.subscribe(folder.name, not folder.subscribed)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, "Subscription change failed")
             return
         state = "unsubscribed from" if folder.subscribed else "subscribed to"
@@ -671,7 +703,7 @@ class MainScreen(Screen[None]):
         sort = order[(current + 1) % len(order)]
         try:
             uids = await self.account.resort(sort, self.account.reverse)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report(exc, "Sorting failed")
             return
         self._folder_uids = uids

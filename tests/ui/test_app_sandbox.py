@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import imaplib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,9 @@ def folder_names(user: Any) -> set[str]:
     conn = imap(user)
     _, lines = conn.list()
     conn.logout()
-    return {line.rsplit(b'"/" ', 1)[1].decode().strip('"') for line in lines if isinstance(line, bytes)}
+    return {
+        line.rsplit(b'"/" ', 1)[1].decode().strip('"') for line in lines if isinstance(line, bytes)
+    }
 
 
 async def open_by_subject(pilot: Any, app: TermailApp, words: str) -> int:
@@ -106,7 +108,9 @@ async def test_browse_and_open_the_lecture_messages(sandbox: Any, mail_user: Any
         assert b"\\Seen" in data[0]
 
 
-async def test_save_attachment_is_byte_identical(sandbox: Any, mail_user: Any, tmp_path: Path) -> None:
+async def test_save_attachment_is_byte_identical(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
     load_demo(sandbox, mail_user.name)
     app = make_app(mail_user)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -118,7 +122,9 @@ async def test_save_attachment_is_byte_identical(sandbox: Any, mail_user: Any, t
         viewer.attachment_list.focus()
         await pilot.pause(0.1)
         viewer.action_save_attachment()
-        dialog = await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog) and app.screen)
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, PromptDialog) and app.screen
+        )
         dialog.query_one("Input").value = str(tmp_path)
         await pilot.press("enter")
         saved = tmp_path / "gibson-spec.doc"
@@ -127,12 +133,16 @@ async def test_save_attachment_is_byte_identical(sandbox: Any, mail_user: Any, t
     import email
     import email.policy
 
-    raw = (Path(__file__).parent.parent / "data" / "seed" / "03-multipart-enriched-base64.eml").read_bytes()
+    raw = (
+        Path(__file__).parent.parent / "data" / "seed" / "03-multipart-enriched-base64.eml"
+    ).read_bytes()
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     expected = next(p for p in msg.walk() if p.get_content_type() == "application/octet-stream")
     data = saved.read_bytes()
     assert len(data) == 2080
-    assert hashlib.sha256(data).digest() == hashlib.sha256(expected.get_payload(decode=True)).digest()
+    assert (
+        hashlib.sha256(data).digest() == hashlib.sha256(expected.get_payload(decode=True)).digest()
+    )
 
 
 async def test_search_shows_matches_and_clears(sandbox: Any, mail_user: Any) -> None:
@@ -172,7 +182,9 @@ async def test_move_with_undo(sandbox: Any, mail_user: Any) -> None:
         before = ml.row_count
         ml.focus()
         await pilot.press("g", "s")
-        picker = await wait_until(pilot, lambda: isinstance(app.screen, FolderPicker) and app.screen)
+        picker = await wait_until(
+            pilot, lambda: isinstance(app.screen, FolderPicker) and app.screen
+        )
         for ch in "Receipts":
             await pilot.press(ch)
         await pilot.press("enter")
@@ -230,13 +242,21 @@ async def test_create_rename_delete_folder(sandbox: Any, mail_user: Any) -> None
         folder = screen.account.folder("Käse/Neu")
         assert folder is not None
         screen.open_folder(folder)
-        await wait_until(pilot, lambda: screen.account.current and screen.account.current.folder.name == "Käse/Neu")
+        await wait_until(
+            pilot,
+            lambda: screen.account.current and screen.account.current.folder.name == "Käse/Neu",
+        )
         await _prompt(pilot, app, "E", "Käse/Alt")
         await wait_until(pilot, lambda: "Käse/Alt" in folder_names_cached(mail_user))
         assert "Käse/Neu" not in folder_names_cached(mail_user)
-        await wait_until(pilot, lambda: screen.account.current and screen.account.current.folder.name == "Käse/Alt")
+        await wait_until(
+            pilot,
+            lambda: screen.account.current and screen.account.current.folder.name == "Käse/Alt",
+        )
         await pilot.press("X")
-        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen)
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen
+        )
         assert "Käse/Alt" in str(dialog.question) if hasattr(dialog, "question") else True
         await pilot.press("y")
         await wait_until(pilot, lambda: "Käse/Alt" not in folder_names_cached(mail_user))
@@ -256,7 +276,10 @@ async def test_new_mail_arrives_through_idle(sandbox: Any, mail_user: Any) -> No
         ml = message_list(app)
         assert ml.row_count == 1
         screen: Any = app.screen
-        await wait_until(pilot, lambda: screen.idle_watcher is not None and screen.idle_watcher.connected.is_set())
+        await wait_until(
+            pilot,
+            lambda: screen.idle_watcher is not None and screen.idle_watcher.connected.is_set(),
+        )
         sandbox.deliver(mail_user.name, b"Subject: pushed by IDLE\r\nFrom: a@b.c\r\n\r\ny\r\n")
         await wait_until(pilot, lambda: ml.row_count == 2, timeout=30)
 

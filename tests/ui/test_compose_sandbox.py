@@ -1,0 +1,164 @@
+"""The compose screen against the sandbox: send with an attachment, $EDITOR, drafts kept."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.account import Account
+from app.main import TermailApp
+from app.models import TlsMode
+from app.screens.compose import ComposeScreen
+from tests.ui.test_app_sandbox import imap, list_filled, wait_until
+from widgets.dialogs import ConfirmDialog, PromptDialog
+
+pytestmark = [pytest.mark.integration, pytest.mark.ui]
+
+
+def make_app(user: Any, data_dir: Path) -> TermailApp:
+    account = Account(
+        user.name,
+        user.imap_settings(TlsMode.IMPLICIT),
+        user.credentials,
+        smtp=user.smtp_settings(TlsMode.STARTTLS),
+        addresses=[user.address],
+        display_name="Zoë Tester",
+        data_dir=data_dir,
+    )
+    return TermailApp([account])
+
+
+async def type_text(pilot: Any, text: str) -> None:
+    for ch in text:
+        await pilot.press({" ": "space", "@": "at", ".": "full_stop"}.get(ch, ch))
+
+
+def fetch_inbox(user: Any, subject_word: str) -> list[bytes]:
+    conn = imap(user)
+    conn.select("INBOX")
+    _, data = conn.uid("SEARCH", None, "SUBJECT", subject_word)
+    found = []
+    for uid in data[0].split():
+        _, fetched = conn.uid("FETCH", uid, "(BODY.PEEK[])")
+        found.append(fetched[0][1])
+    conn.logout()
+    return found
+
+
+async def test_compose_and_send_with_attachment(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    friend = sandbox.add_user(mail_user.name + "f")
+    sandbox.deliver(mail_user.name, b"Subject: hello\r\nFrom: x@y.z\r\n\r\nhi\r\n")
+    attachment = tmp_path / "Überblick.bin"
+    payload = os.urandom(50_000)
+    attachment.write_bytes(payload)
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        await pilot.press("m")
+        screen = await wait_until(
+            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+        )
+        screen.query_one("#to").value = friend.address
+        screen.query_one("#subject").value = "Grüße aus dem Test"
+        screen.query_one("#body").text = "Hello,\n\nthe file is attached.\n"
+        await pilot.press("ctrl+t")
+        prompt = await wait_until(
+            pilot, lambda: isinstance(app.screen, PromptDialog) and app.screen
+        )
+        prompt.query_one("Input").value = str(attachment)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(screen.draft.attachments) == 1)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ComposeScreen), timeout=30)
+    arrived: list[bytes] = []
+    for _ in range(50):
+        arrived = fetch_inbox(friend, "Test")
+        if arrived:
+            break
+        import time
+
+        time.sleep(0.1)
+    assert len(arrived) == 1
+    msg = email.message_from_bytes(arrived[0], policy=email.policy.default)
+    assert str(msg["Subject"]) == "Grüße aus dem Test"
+    parts = list(msg.iter_attachments())
+    assert parts[0].get_filename() == "Überblick.bin"
+    assert parts[0].get_payload(decode=True) == payload
+    conn = imap(mail_user)
+    _, data = conn.status("Sent", "(MESSAGES)")
+    conn.logout()
+    assert b"MESSAGES 1" in data[0]
+
+
+async def test_editor_round_trip(
+    sandbox: Any, mail_user: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "Written in the editor.\\n" >> "$1"\n')
+    editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("VISUAL", str(editor))
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_until(
+            pilot,
+            lambda: (
+                app.screen.query("#status")
+                and app.screen.query_one("#status").connection == "connected"
+            ),
+        )
+        await pilot.press("m")
+        screen = await wait_until(
+            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+        )
+        screen.query_one("#body").text = "Typed in termail.\n"
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: "Written in the editor." in screen.query_one("#body").text)
+        assert screen.query_one("#body").text.startswith("Typed in termail.")
+
+
+async def test_unsent_draft_is_offered_again(sandbox: Any, mail_user: Any, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    app = make_app(mail_user, data_dir)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_until(
+            pilot,
+            lambda: (
+                app.screen.query("#status")
+                and app.screen.query_one("#status").connection == "connected"
+            ),
+        )
+        await pilot.press("m")
+        screen = await wait_until(
+            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+        )
+        screen.query_one("#to").focus()
+        await type_text(pilot, "someone@example.org")
+        screen.query_one("#subject").value = "Unfinished thoughts"
+        screen.query_one("#body").text = "Half a sentence that must not be lost"
+        screen._dirty = True
+        await pilot.pause(3.5)  # the autosave interval
+    # The app is gone without sending or closing the draft, as after a crash.
+    assert list((data_dir / "drafts").glob("*.json"))
+    app2 = make_app(mail_user, data_dir)
+    async with app2.run_test(size=(120, 35)) as pilot:
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app2.screen, ConfirmDialog) and app2.screen
+        )
+        del dialog
+        await pilot.press("y")
+        screen = await wait_until(
+            pilot, lambda: isinstance(app2.screen, ComposeScreen) and app2.screen
+        )
+        assert screen.query_one("#subject").value == "Unfinished thoughts"
+        assert "must not be lost" in screen.query_one("#body").text
+        assert screen.query_one("#to").value == "someone@example.org"
