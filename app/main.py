@@ -144,6 +144,22 @@ class TermailApp(App[None]):
         for account in self.accounts:
             await account.close()
 
+    def _fatal_error(self) -> None:
+        """Textual's crash report prints local variables, where a library frame may hold a
+        password as a plain string: print the traceback without them."""
+        _fatal_error_without_locals(self)
+
+
+def _fatal_error_without_locals(app: App[Any]) -> None:
+    import rich
+    from rich.segment import Segments
+    from rich.traceback import Traceback
+
+    app.bell()
+    traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+    app._exit_renderables.append(Segments(app.console.render(traceback, app.console.options)))
+    app._close_messages_no_wait()
+
 
 class ViewerApp(App[None]):
     """`termail view FILE.eml`: the message viewer on a local file, no server needed."""

@@ -181,8 +181,10 @@ class MainScreen(Screen[None]):
             )
             if attempt.error:
                 text += f": {attempt.error}"
-            severity = "error" if attempt.status == "failed" else "information"
-            self.notify(text, title="Outbox", severity=severity, markup=False)
+            if attempt.status == "failed":
+                self.notify(text, title="Outbox", severity="error", markup=False)
+            else:
+                self.notify(text, title="Outbox", markup=False)
 
     async def _reload_folders(self) -> None:
         folders = await self.account.load_folders()
