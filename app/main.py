@@ -92,6 +92,12 @@ class TermailApp(App[None]):
             self.register_theme(theme)
         for path, error in failures:
             self.notify(f"Theme {path} not loaded: {error}", severity="warning", markup=False)
+        if not self._theme_name:
+            from app.state import recall
+            from app.themes import DEFAULT_THEME
+
+            remembered = recall("theme")
+            self._theme_name = remembered if isinstance(remembered, str) else DEFAULT_THEME
         if self._theme_name:
             try:
                 self.theme = self._theme_name

@@ -24,6 +24,15 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# Keep tests away from the user's own termail state, data and cache.
+_ISOLATED = tempfile.mkdtemp(
+    prefix="termail-home-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None
+)
+os.environ.setdefault("TERMAIL_STATE_DIR", _ISOLATED + "/state")
+os.environ["XDG_DATA_HOME"] = _ISOLATED + "/data"
+os.environ["XDG_CACHE_HOME"] = _ISOLATED + "/cache"
+os.environ["TEXTUAL_ANIMATIONS"] = "none"
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SHARED = ROOT.parent / "shared"

@@ -240,6 +240,7 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
         self.dead_reason = ""
         self.bye_text: str | None = None
         self.last_activity = loop.time()
+        self.lost = asyncio.Event()  # set once the transport is really gone
 
     # -- aioimaplib overrides --
 
@@ -320,6 +321,7 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
         elif exc is not None:
             reason = f"connection lost: {exc}"
         self.mark_dead(reason)
+        self.lost.set()
         super().connection_lost(exc)
 
     # -- our machinery --
@@ -1288,9 +1290,16 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
             await self._client_task
         if not proto.dead:
             proto.mark_dead("closed by the client")
-        if proto.transport is not None:
-            proto.transport.close()
-        if self._sock is not None and proto.transport is None:
+        transport = proto.transport
+        if transport is not None and not proto.lost.is_set():
+            transport.close()
+            # A TLS close waits for the peer's close_notify: give it a moment, then abort, so
+            # no socket is left behind when the event loop ends soon after.
+            try:
+                await asyncio.wait_for(proto.lost.wait(), 1.0)
+            except TimeoutError:
+                transport.abort()
+        if self._sock is not None and transport is None:
             self._sock.close()
         if self._tunnel is not None:
             await self._tunnel.stop()
