@@ -1015,8 +1015,12 @@ class ImapClient:
             return await self._resolve_events()
         conn = await self._connection()
         self._fold_raw(conn.take_unsolicited())
-        await conn.idle_start()
         pushed: list[bytes] = []
+        try:
+            await conn.idle_start()
+        except asyncio.CancelledError:
+            await conn.disconnect(logout=False)
+            raise
         try:
             pushed = await conn.idle_wait(max_wait)
             if pushed:

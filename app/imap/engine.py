@@ -49,10 +49,13 @@ Added: STARTTLS (`loop.start_tls`, refusing to go on when the server does not of
 rejecting any bytes the server sent after its OK in plaintext), AUTHENTICATE PLAIN (SASL-IR when
 offered), XOAUTH2, LOGIN, CAPABILITY again after STARTTLS and login, ID, ENABLE (CONDSTORE,
 QRESYNC, UTF8=ACCEPT where offered), and a tunnel transport (a shell command speaking IMAP on its
-stdin/stdout through a socketpair, PREAUTH accepted). No credential is ever written to a
-connection that is neither TLS nor a tunnel unless the account says `allow_insecure`, and a PREAUTH
-greeting on a connection that should have been upgraded or authenticated stops the connection
-before anything is sent (a man in the middle could otherwise keep the session in plaintext).
+stdin/stdout, PREAUTH accepted). The tunnel uses pipes, not the socketpair aioimaplib's
+`create_client` could take: Dovecot's imap binary run as root refuses a socket on its stdout
+("imap binary must not be started from inetd"); `Connection(sock=...)` still takes a ready
+socket. No credential is ever written to a connection that is neither TLS nor a tunnel unless
+the account says `allow_insecure`, and a PREAUTH greeting on a connection that should have been
+upgraded or authenticated stops the connection before anything is sent (a man in the middle
+could otherwise keep the session in plaintext).
 """
 
 from __future__ import annotations
@@ -568,21 +571,23 @@ class _TunnelProtocol(asyncio.SubprocessProtocol):
         sub = self.transport
         if sub is None:
             return
-        for action in ("close", "terminate", "kill"):
-            if self.exited.done() or sub.get_returncode() is not None:
-                break
-            with contextlib.suppress(ProcessLookupError, OSError):
-                if action == "close":
-                    pipe = sub.get_pipe_transport(0)
-                    if pipe is not None:
-                        pipe.close()
-                elif action == "terminate":
-                    sub.terminate()
-                else:
-                    sub.kill()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self.exited), 1.0)
-        sub.close()
+        try:
+            for action in ("close", "terminate", "kill"):
+                if self.exited.done() or sub.get_returncode() is not None:
+                    break
+                with contextlib.suppress(ProcessLookupError, OSError):
+                    if action == "close":
+                        pipe = sub.get_pipe_transport(0)
+                        if pipe is not None:
+                            pipe.close()
+                    elif action == "terminate":
+                        sub.terminate()
+                    else:
+                        sub.kill()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self.exited), 1.0)
+        finally:
+            sub.close()  # kills the process if it is still there
 
 
 # -- the connection ---------------------------------------------------------------------------
@@ -1279,27 +1284,43 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
         return resp
 
     async def disconnect(self, *, logout: bool = True) -> None:
-        """LOGOUT (when still connected and asked to), close the transport, stop a tunnel."""
+        """LOGOUT (when idle and asked to), close the transport, stop a tunnel.
+
+        Whatever happens (a timeout, cancellation), the transport is closed and, if the peer
+        does not finish the close within a second, aborted: no socket is left behind.
+        """
         proto = self.protocol
-        if logout and not proto.dead and proto.state in (NONAUTH, AUTH, SELECTED):
-            with contextlib.suppress(ImapError, ValueError):
-                await self.logout()
-        if not self._client_task.done():
-            self._client_task.cancel()
-        with contextlib.suppress(BaseException):
-            await self._client_task
+        try:
+            polite = not proto.dead and not proto.inflight and self._idle is None
+            if logout and polite and proto.state in (NONAUTH, AUTH, SELECTED):
+                with contextlib.suppress(ImapError, ValueError):
+                    await self.logout()
+        finally:
+            transport = self._close_now()
+        if transport is not None and not proto.lost.is_set():
+            try:
+                await asyncio.wait_for(proto.lost.wait(), 1.0)
+            except TimeoutError:
+                transport.abort()
+            except asyncio.CancelledError:
+                transport.abort()
+                raise
+        if self._tunnel is not None:
+            await self._tunnel.stop()
+
+    def _close_now(self) -> asyncio.Transport | None:
+        """Start closing at once (no await): cancel a pending connect, close the transport."""
+        proto = self.protocol
+        task = self._client_task
+        if not task.done():
+            task.cancel()
+        elif not task.cancelled():
+            task.exception()  # retrieved: a failed connect was already reported
         if not proto.dead:
             proto.mark_dead("closed by the client")
         transport = proto.transport
         if transport is not None and not proto.lost.is_set():
             transport.close()
-            # A TLS close waits for the peer's close_notify: give it a moment, then abort, so
-            # no socket is left behind when the event loop ends soon after.
-            try:
-                await asyncio.wait_for(proto.lost.wait(), 1.0)
-            except TimeoutError:
-                transport.abort()
         if self._sock is not None and transport is None:
             self._sock.close()
-        if self._tunnel is not None:
-            await self._tunnel.stop()
+        return transport

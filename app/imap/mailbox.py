@@ -218,6 +218,7 @@ class IdleWatcher:
         poll_interval: float = 60.0,
         backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 15.0, 60.0),
         use_idle: bool = True,
+        callback_timeout: float = 30.0,
     ) -> None:
         self.settings = settings
         self.credentials = credentials
@@ -227,6 +228,7 @@ class IdleWatcher:
         self.poll_interval = poll_interval
         self.backoff = backoff
         self.use_idle = use_idle
+        self.callback_timeout = callback_timeout
         self.error: ImapError | None = None
         self.connected = asyncio.Event()
         self.reconnects = 0
@@ -261,8 +263,8 @@ class IdleWatcher:
             try:
                 result = self.on_change(event)
                 if inspect.isawaitable(result):
-                    await result
-            except Exception:  # the UI's problem must not stop the watch
+                    await asyncio.wait_for(result, self.callback_timeout)
+            except Exception:  # the UI's problem (or slowness) must not stop the watch
                 log.exception("on_change failed for %s", event)
 
     async def _run(self) -> None:

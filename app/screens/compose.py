@@ -56,7 +56,7 @@ class ComposeScreen(Screen[None]):
 
     BINDINGS = [
         Binding("ctrl+s", "send", "Send", id="compose.send", priority=True),
-        Binding("ctrl+p", "postpone", "Postpone", id="compose.postpone", priority=True),
+        Binding("ctrl+d", "postpone", "Postpone", id="compose.postpone", priority=True),
         Binding("ctrl+o", "editor", "$EDITOR", id="compose.editor", priority=True),
         Binding("ctrl+t", "attach", "Attach", id="compose.attach", priority=True),
         Binding("ctrl+r", "remove_attachment", "Remove att.", id="compose.detach", priority=True),
@@ -328,13 +328,16 @@ async def open_compose(
     )
     if mode == "new" or original is None:
         draft = compose.Draft(from_=identity)
+    elif mode == "draft":
+        draft = compose.draft_from_message(original, identity)
+        draft.meta["drafts_uid"] = uid  # sending or postponing replaces the server copy
     elif mode in ("reply", "reply_all"):
         draft = compose.reply(
             original, identity, reply_all=mode == "reply_all", own_addresses=account.addresses
         )
     else:
         draft = compose.forward(original, identity)
-    if account.signature and "\n-- \n" not in draft.body:
+    if account.signature and mode != "draft" and "\n-- \n" not in draft.body:
         draft.body = draft.body + "\n-- \n" + account.signature
     store = _draft_store(account)
     folder = account.current.folder.name if account.current else None

@@ -299,6 +299,10 @@ class MainScreen(Screen[None]):
 
     @on(MessageList.Opened)
     def _opened(self, event: MessageList.Opened) -> None:
+        folder = self.account.current.folder if self.account.current else None
+        if folder is not None and folder.role is FolderRole.DRAFTS:
+            self._open_compose(event.uid, "draft")  # a draft opens to be finished, not read
+            return
         self.open_uid = event.uid
         self.add_class("-reading")
         self.load_message(event.uid)

@@ -162,3 +162,62 @@ async def test_unsent_draft_is_offered_again(sandbox: Any, mail_user: Any, tmp_p
         assert screen.query_one("#subject").value == "Unfinished thoughts"
         assert "must not be lost" in screen.query_one("#body").text
         assert screen.query_one("#to").value == "someone@example.org"
+
+
+async def test_postpone_then_finish_from_drafts(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    friend = sandbox.add_user(mail_user.name + "d")
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_until(
+            pilot,
+            lambda: (
+                app.screen.query("#status")
+                and app.screen.query_one("#status").connection == "connected"
+            ),
+        )
+        main = app.screen
+        await pilot.press("m")
+        screen = await wait_until(
+            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+        )
+        screen.query_one("#to").value = friend.address
+        screen.query_one("#subject").value = "Postponed plan"
+        screen.query_one("#body").text = "To be finished later.\n"
+        await pilot.press("ctrl+d")
+        await wait_until(pilot, lambda: app.screen is main, timeout=20)
+        conn = imap(mail_user)
+        _, data = conn.status("Drafts", "(MESSAGES)")
+        assert b"MESSAGES 1" in data[0]
+        drafts = main.account.folder("Drafts")
+        main.open_folder(drafts)
+        ml = main.message_list
+        await wait_until(
+            pilot, lambda: main.account.current.folder.name == "Drafts" and ml.row_count == 1
+        )
+        ml.focus()
+        await pilot.press("g", "enter")
+        screen = await wait_until(
+            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+        )
+        assert screen.query_one("#subject").value == "Postponed plan"
+        assert screen.query_one("#to").value == friend.address
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_until(
+            pilot, lambda: not isinstance(app.screen, (ComposeScreen, ConfirmDialog)), timeout=30
+        )
+        await pilot.pause(0.5)
+        conn.select("Drafts")
+        _, data = conn.uid("SEARCH", None, "NOT", "DELETED")
+        conn.logout()
+        assert data[0].split() == []  # the server copy is gone once sent
+    for _ in range(50):
+        if fetch_inbox(friend, "Postponed"):
+            break
+        import time
+
+        time.sleep(0.1)
+    assert fetch_inbox(friend, "Postponed")
