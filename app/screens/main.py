@@ -58,6 +58,7 @@ class MainScreen(Screen[None]):
         Binding("X", "delete_folder", "Delete folder", id="folder.delete", show=False),
         Binding("S", "toggle_subscribe", "(Un)subscribe", id="folder.subscribe", show=False),
         Binding("o", "sort", "Sort", id="list.sort", show=False),
+        Binding("T", "toggle_threads", "Threads", id="list.threads", show=False),
         Binding("ctrl+b", "toggle_folders", "Folders pane", id="view.folders", show=False),
         Binding("ctrl+l", "refresh", "Refresh", id="folder.refresh", show=False),
     ]
@@ -85,6 +86,7 @@ class MainScreen(Screen[None]):
         self._folder_uids: list[int] = []
         self._idle_task: asyncio.Task[None] | None = None
         self.idle_watcher: Any = None
+        self.threaded = False
 
     # -- layout -------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -205,6 +207,7 @@ class MainScreen(Screen[None]):
         await self._open_folder(folder)
 
     async def _open_folder(self, folder: Folder) -> None:
+        self.threaded = False
         self.status.folder = folder.name
         self.status.message = f"Opening {folder.name}…"
         try:
@@ -272,8 +275,16 @@ class MainScreen(Screen[None]):
             self._report(exc, "Refresh failed")
             return
         self._folder_uids = uids
-        if self._search_uids is None:
-            self.message_list.set_uids(uids, keep_cursor=True)
+        if self._search_uids is None and self.threaded:
+            from app.threads import thread_order
+
+            with contextlib.suppress(Exception):
+                order, depths = await thread_order(self.account)
+                self.message_list.set_uids(
+                    order, keep_cursor=True, reset_summaries=False, depths=depths
+                )
+        elif self._search_uids is None:
+            self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False)
         new = [u for u in uids if u not in before]
         if notify_new and new:
             self.notify(f"{len(new)} new message(s) in {self.status.folder}", markup=False)
@@ -715,6 +726,25 @@ class MainScreen(Screen[None]):
         self._folder_uids = uids
         self.message_list.set_uids(uids, keep_cursor=True)
         self.notify(f"Sorted by {sort}", markup=False)
+
+    @work(group="folder")
+    async def action_toggle_threads(self) -> None:
+        """Thread view from the server's THREAD=REFERENCES, or back to the sorted list."""
+        from app.threads import thread_order
+
+        self.threaded = not self.threaded
+        if not self.threaded:
+            self.message_list.set_uids(self._folder_uids, keep_cursor=True, reset_summaries=False)
+            self.notify("Threads off", markup=False)
+            return
+        try:
+            uids, depths = await thread_order(self.account)
+        except Exception as exc:
+            self.threaded = False
+            self._report(exc, "Threads are not available")
+            return
+        self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False, depths=depths)
+        self.notify("Threads on", markup=False)
 
     @work(group="folder")
     async def action_refresh(self) -> None:

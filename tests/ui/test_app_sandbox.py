@@ -302,3 +302,18 @@ async def test_hostile_subject_is_shown_literally(sandbox: Any, mail_user: Any) 
         assert "[bold]x[/]" in screen_text.replace("&#91;", "[").replace("&#93;", "]")
         assert "\x1b]0" not in screen_text and "\u202e" not in screen_text
         assert ml.row_count == 1
+
+
+async def test_thread_view_from_the_server(sandbox: Any, mail_user: Any) -> None:
+    load_demo(sandbox, mail_user.name)
+    app = make_app(mail_user)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        ml = message_list(app)
+        ml.focus()
+        await pilot.press("T")
+        await wait_until(pilot, lambda: ml._depths is not None and max(ml._depths) >= 3)
+        # The four-message "Release plan" discussion is one chain: depths 0, 1, 2, 3 in a row.
+        depths = ml._depths
+        assert any(depths[i : i + 4] == [0, 1, 2, 3] for i in range(len(depths) - 3))
+        assert sorted(ml.uids) == sorted(app.screen._folder_uids)
