@@ -245,14 +245,17 @@ class ImapClient:
                 await asyncio.sleep(self.backoff[min(attempt - 1, len(self.backoff) - 1)])
             try:
                 conn = await Connection.open(self.settings, self.credentials)
+                self._conn = conn
+                self.reconnects += 1
+                log.info("reconnected to %s", self.settings.host or "the tunnel")
+                if self._selected is not None:
+                    await self._reselect(conn)
             except ImapConnectionError as exc:
                 last = exc
+                dead, self._conn = self._conn, None
+                if dead is not None:
+                    await dead.disconnect(logout=False)
                 continue
-            self._conn = conn
-            self.reconnects += 1
-            log.info("reconnected to %s", self.settings.host or "the tunnel")
-            if self._selected is not None:
-                await self._reselect(conn)
             return conn
         assert last is not None
         raise last

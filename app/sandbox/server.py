@@ -43,9 +43,21 @@ class SandboxError(RuntimeError):
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: all held open together, so none is handed out twice."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def _die_with_parent() -> None:
@@ -85,10 +97,11 @@ def _wait_greeting(port: int, deadline: float, *, tls: ssl.SSLContext | None = N
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
-                sock: socket.socket = raw
                 if tls is not None:
-                    sock = tls.wrap_socket(raw, server_hostname="localhost")
-                data = sock.recv(4096)
+                    with tls.wrap_socket(raw, server_hostname="localhost") as wrapped:
+                        data = wrapped.recv(4096)
+                else:
+                    data = raw.recv(4096)
                 if data.startswith((b"* OK", b"220")):
                     return data
         except OSError as exc:
@@ -216,8 +229,8 @@ class Sandbox:
         _become_subreaper()
         for sub in ("etc", "run", "state", "log", "mail", "external", "smtp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
-        self.imap_port, self.imaps_port, self.lmtp_port = free_port(), free_port(), free_port()
-        self.smtp_port, self.smtps_port = free_port(), free_port()
+        ports = free_ports(5)
+        self.imap_port, self.imaps_port, self.lmtp_port, self.smtp_port, self.smtps_port = ports
         self._make_certificates()
         self._write_users()
         self._write_dovecot_conf()
