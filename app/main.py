@@ -65,8 +65,10 @@ class TermailApp(App[None]):
         keymap: dict[str, str] | None = None,
         mark_read_delay: float = 0.0,
         theme_dirs: Iterable[Path] = (),
+        ui: Any = None,
     ) -> None:
         super().__init__()
+        self.ui = ui
         self.accounts = accounts
         self._theme_name = theme
         self._keymap = keymap or {}
@@ -119,7 +121,7 @@ class TermailApp(App[None]):
         account = self.accounts[index]
         screen = self._screens.get(account.name)
         if screen is None:
-            screen = MainScreen(account, mark_read_delay=self.mark_read_delay)
+            screen = MainScreen(account, mark_read_delay=self.mark_read_delay, ui=self.ui)
             self._screens[account.name] = screen
             self.install_screen(screen, name=f"account:{account.name}")
         self.switch_screen(f"account:{account.name}") if self.screen_stack[
@@ -268,5 +270,6 @@ def client_main(argv: list[str]) -> int:
         theme=getattr(ui, "theme", None),
         keymap=dict(getattr(config, "keys", {}) or {}),
         mark_read_delay=float(getattr(ui, "mark_read_delay", 0.0) or 0.0),
+        ui=ui,
     ).run()
     return 0

@@ -229,6 +229,8 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         """UIDs marked for a bulk action (t / ;). The owner may change it, then call
         `refresh_uids` with the UIDs changed (`set_uids` and `remove_uids` repaint anyway)."""
         self.now: Callable[[], datetime] = _local_now
+        self.date_formats: tuple[str, str, str] | None = None
+        """strftime formats for today, this year and older dates (the config's); None: built-in."""
         """Clock used for the date column (today / this year); tests fix it."""
         self.empty_text = "No messages"
         """What an empty list says."""
@@ -598,6 +600,19 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
                 self._cache[key] = strip
         return strip
 
+    def _format_date(self, when: datetime | None, *, compact: bool) -> str:
+        if self.date_formats is None or when is None or compact:
+            return format_date(when, self.now(), compact=compact)
+        now = self.now()
+        try:
+            local = when.astimezone(now.tzinfo)
+            today, this_year, older = self.date_formats
+            if local.date() == now.date():
+                return local.strftime(today)
+            return local.strftime(this_year if local.year == now.year else older)
+        except (ValueError, OverflowError, OSError):
+            return format_date(when, now, compact=compact)
+
     def _columns(self, width: int) -> tuple[int, int, int, int]:
         """Widths of the date, address, subject and size columns for this content width.
 
@@ -649,7 +664,7 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         else:
             text.append(self._flags(summary), self._style("message-list--flags"))
             text.append(" ")
-            date = format_date(message_date(summary), self.now(), compact=date_w < 10)
+            date = self._format_date(message_date(summary), compact=date_w < 10)
             text.append(_cell(date, date_w, self._style("message-list--date")))
             text.append(" ")
             text.append(_cell(self._who(summary), addr_w, self._style("message-list--address")))

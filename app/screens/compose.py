@@ -206,7 +206,12 @@ class ComposeScreen(Screen[None]):
 
     # -- external editor ---------------------------------------------------------------------------
     def action_editor(self) -> None:
-        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        editor = (
+            getattr(self.app, "editor_command", None)
+            or os.environ.get("VISUAL")
+            or os.environ.get("EDITOR")
+            or "vi"
+        )
         body = self.query_one("#body", TextArea)
         fd, name = tempfile.mkstemp(prefix="termail-", suffix=".txt")
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -47,6 +47,8 @@ async def test_two_accounts_from_one_config(sandbox: Any, mail_user: Any, tmp_pa
     config_path = tmp_path / "config.toml"
     config_path.write_text(
         'default_account = "work"\n'
+        + '[ui]\nprefer_html = true\nfolder_pane_width = 20\ndate_format = "%d.%m.%Y"\n'
+        + '[keys]\n"msg.flag" = "x"\n'
         + account_block("work", mail_user, sandbox, True)
         + account_block("home", other, sandbox, False)
     )
@@ -54,10 +56,19 @@ async def test_two_accounts_from_one_config(sandbox: Any, mail_user: Any, tmp_pa
     config = load_config(config_path)
     accounts = accounts_from_config(config)
     assert [a.name for a in accounts] == ["work", "home"]
-    app = TermailApp(accounts)
+    app = TermailApp(accounts, ui=config.ui, keymap=dict(config.keys))
     async with app.run_test(size=(120, 35)) as pilot:
         await wait_until(pilot, lambda: list_filled(app))
         assert message_list(app).row_count == 1
+        screen: Any = app.screen
+        assert screen.prefer_html is True
+        assert screen.folder_tree.size.width == 20
+        assert message_list(app).date_formats[2] == "%d.%m.%Y"
+        # The keymap from the config: "x" flags now.
+        message_list(app).focus()
+        uid = message_list(app).cursor_uid
+        await pilot.press("x")
+        await wait_until(pilot, lambda: message_list(app).summary(uid).flagged)
         await pilot.press("ctrl+a")
         await wait_until(pilot, lambda: list_filled(app) and message_list(app).row_count == 3)
         assert app.sub_title == "home"
