@@ -121,7 +121,8 @@ class TermailApp(App[None]):
         account = self.accounts[index]
         screen = self._screens.get(account.name)
         if screen is None:
-            screen = MainScreen(account, mark_read_delay=self.mark_read_delay, ui=self.ui)
+            screen = MainScreen(account, mark_read_delay=self.mark_read_delay)
+            screen.ui = self.ui
             self._screens[account.name] = screen
             self.install_screen(screen, name=f"account:{account.name}")
         self.switch_screen(f"account:{account.name}") if self.screen_stack[
