@@ -3,6 +3,13 @@
 UI-free (no Textual): the App calls these coroutines from workers and turns results into
 messages. Every method that needs the selected mailbox takes the lock, so a folder switch in one
 worker can never interleave with a fetch of another: IMAP state is per connection.
+
+With a header cache (`app.store.HeaderCache`, given or opened from `cache_path` / `data_dir`) a
+folder opens in two steps: `open_folder_cached` answers from the cache alone (no server, so also
+offline), then `open_folder` brings the cache up to date with `app.sync.resync` (QRESYNC or
+CONDSTORE where offered) and answers the server's list. Summaries come from memory, then the
+cache, then the server; the text parts of messages read are kept too, so cached messages can be
+read without a connection.
 """
 
 from __future__ import annotations
@@ -25,8 +32,16 @@ from app.models import (
     MessageSummary,
     ServerSettings,
 )
+from app.store import HeaderCache
+from app.sync import SyncResult, resync, warm_start
 
 log = logging.getLogger(__name__)
+
+#: The cache file inside an account's `data_dir` when no `cache_path` is given.
+CACHE_FILE_NAME = "headers.sqlite3"
+#: Summaries fetched with the UID list when a folder is opened (first screen and the next one):
+#: the list then finds them in memory instead of asking the server again.
+FIRST_FETCH = 100
 
 #: Sort orders offered in the list, as IMAP SORT keys.
 SORT_KEYS = {
@@ -47,6 +62,10 @@ class OpenFolder:
     uidvalidity: int | None = None
     exists: int = 0
     query: str | None = None
+    cached: bool = False
+    """True when the list comes from the header cache alone and is not checked with the server."""
+    updated: list[MessageSummary] = field(default_factory=list)
+    """Summaries held before whose flags the server changed meanwhile (to repaint their rows)."""
 
 
 @dataclass
@@ -63,7 +82,7 @@ class UndoAction:
 class SummaryCache:
     """Summaries by (folder, uidvalidity, uid), bounded: the list never holds a whole folder."""
 
-    def __init__(self, limit: int = 20_000) -> None:
+    def __init__(self, limit: int = 5_000) -> None:
         self.limit = limit
         self._items: OrderedDict[tuple[str, int | None, int], MessageSummary] = OrderedDict()
 
@@ -83,6 +102,8 @@ class SummaryCache:
 
     def drop(self, folder: str, uids: Iterable[int]) -> None:
         gone = set(uids)
+        if not gone:
+            return
         for key in [k for k in self._items if k[0] == folder and k[2] in gone]:
             del self._items[key]
 
@@ -103,7 +124,11 @@ class Account:
         display_name: str = "",
         signature: str = "",
         data_dir: Path | None = None,
+        cache: HeaderCache | None = None,
+        cache_path: Path | None = None,
     ) -> None:
+        """`cache` is used as given (the caller closes it); else the cache file at `cache_path`,
+        else `data_dir / CACHE_FILE_NAME`, is opened on first use. Neither: no cache."""
         self.name = name
         self.imap_settings = imap
         self.smtp_settings = smtp
@@ -123,6 +148,30 @@ class Account:
         self.sort = "date"
         self.reverse = True
         self.undo: UndoAction | None = None
+        self._cache = cache
+        self._own_cache = cache is None
+        if cache_path is None and data_dir is not None:
+            cache_path = Path(data_dir) / CACHE_FILE_NAME
+        self.cache_path = cache_path if cache is None else cache.path
+        self.first_fetch = FIRST_FETCH
+
+    @property
+    def header_cache(self) -> HeaderCache | None:
+        """The account's header cache, opened on first use; None when the account has none."""
+        cache = self._cache
+        if cache is not None and not (cache.closed and self._own_cache):
+            return cache
+        if not self._own_cache or self.cache_path is None:
+            return None
+        # Never raises: a damaged or unwritable file becomes an empty (or in-memory) cache.
+        self._cache = HeaderCache.open(self.cache_path)
+        return self._cache
+
+    def close_cache(self) -> None:
+        """Close the cache file when this account opened it (it reopens on the next use)."""
+        if self._own_cache and self._cache is not None:
+            self._cache.close()
+            self._cache = None
 
     # -- connection ------------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -136,6 +185,15 @@ class Account:
             with contextlib.suppress(Exception):
                 await self.client.close()
         self.client = None
+        self.close_cache()
+
+    def _require_client(self) -> Any:
+        """The connected client, or the typed error the screen reports as "offline"."""
+        if self.client is None:
+            from app.imap.errors import ImapConnectionError
+
+            raise ImapConnectionError("not connected to the server", applied=False)
+        return self.client
 
     def smtp_credentials(self) -> Credentials | None:
         return self._smtp_credentials()
@@ -183,28 +241,88 @@ class Account:
         return status
 
     # -- the open folder -----------------------------------------------------------------------------
-    async def open_folder(self, folder: Folder) -> OpenFolder:
-        async with self.lock:
-            info = await self.client.select(folder.name)
-            uids = await self._uid_list()
+    def sort_spec(self) -> str:
+        """The IMAP SORT keys of the list's order ("REVERSE DATE")."""
+        key = SORT_KEYS.get(self.sort, "DATE")
+        return f"{'REVERSE ' if self.reverse else ''}{key}"
+
+    def open_folder_cached(self, folder: Folder) -> OpenFolder | None:
+        """The folder as the cache last saw it, without the server (so also offline), or None.
+
+        None when nothing is cached or it was cached in another order. The summaries of the
+        first screen are loaded into memory, so the list fills at once; `open_folder` then
+        checks the list with the server.
+        """
+        cache = self.header_cache
+        if cache is None:
+            return None
+        warm = warm_start(cache, folder.name, self.first_fetch)
+        if warm is None or (warm.state.sort or None) != self.sort_spec():
+            return None
+        state = warm.state
+        for summary in warm.summaries.values():
+            self.summaries.put(folder.name, state.uidvalidity, summary)
         self.current = OpenFolder(
-            folder, uids, getattr(info, "uidvalidity", None), getattr(info, "exists", len(uids))
+            folder, list(state.uids), state.uidvalidity, state.exists, cached=True
         )
         return self.current
 
+    async def open_folder(self, folder: Folder) -> OpenFolder:
+        cache = self.header_cache
+        if cache is None:
+            async with self.lock:
+                info = await self._require_client().select(folder.name)
+                uids = await self._uid_list()
+            self.current = OpenFolder(
+                folder, uids, getattr(info, "uidvalidity", None), getattr(info, "exists", len(uids))
+            )
+            return self.current
+        async with self.lock:
+            result = await self._resync(cache, folder.name)
+        updated = self._apply_sync(folder.name, result)
+        self.current = OpenFolder(
+            folder, result.uids, result.uidvalidity, result.exists, updated=updated
+        )
+        return self.current
+
+    async def _resync(self, cache: HeaderCache, name: str) -> SyncResult:
+        """`app.sync.resync` of `name` in the list's order; the caller holds the lock."""
+        return await resync(
+            self._require_client(), cache, name, sort=self.sort_spec(), new_limit=self.first_fetch
+        )
+
+    def _apply_sync(self, name: str, result: SyncResult) -> list[MessageSummary]:
+        """Bring the summaries in memory in line with a resync; returns those whose flags changed."""
+        validity = result.uidvalidity
+        self.summaries.drop(name, result.vanished)
+        for summary in result.fetched:
+            self.summaries.put(name, validity, summary)
+        updated: list[MessageSummary] = []
+        for uid, flags in result.flag_changes.items():
+            held = self.summaries.get(name, validity, uid)
+            if held is not None and held.flags != flags:
+                held.flags = frozenset(flags)
+                updated.append(held)
+        return updated
+
     async def _uid_list(self) -> list[int]:
-        key = SORT_KEYS.get(self.sort, "DATE")
-        sort = f"{'REVERSE ' if self.reverse else ''}{key}"
-        uids: list[int] = await self.client.uid_list(sort=sort)
+        uids: list[int] = await self._require_client().uid_list(sort=self.sort_spec())
         return uids
 
     async def resort(self, sort: str, reverse: bool) -> list[int]:
         self.sort, self.reverse = sort, reverse
         if self.current is None:
             return []
+        cache = self.header_cache
+        uids: list[int]
         async with self.lock:
-            await self._ensure_selected()
-            uids = await self._uid_list()
+            if cache is not None:
+                # The new order is remembered, so the next warm start shows it.
+                result = await self._resync(cache, self.current.folder.name)
+                uids = result.uids
+            else:
+                await self._ensure_selected()
+                uids = await self._uid_list()
         self.current.uids = uids
         return uids
 
@@ -212,29 +330,64 @@ class Account:
         """After IDLE news: the new UID list of the open folder, cursor kept by the caller."""
         if self.current is None:
             return []
+        current = self.current
+        cache = self.header_cache
+        if cache is not None:
+            async with self.lock:
+                # QRESYNC / CONDSTORE: one SELECT when nothing changed, not the whole list again.
+                result = await self._resync(cache, current.folder.name)
+            self._apply_sync(current.folder.name, result)
+            current.uids, current.exists = result.uids, result.exists
+            current.uidvalidity, current.cached = result.uidvalidity, False
+            return result.uids
         async with self.lock:
             await self._ensure_selected()
-            await self.client.noop()  # lets the server tell this connection of the changes
+            await self._require_client().noop()  # lets the server tell us of the changes
             uids = await self._uid_list()
-        gone = set(self.current.uids) - set(uids)
-        self.summaries.drop(self.current.folder.name, gone)
-        self.current.uids = uids
+        gone = set(current.uids) - set(uids)
+        self.summaries.drop(current.folder.name, gone)
+        current.uids = uids
         return uids
 
     async def _ensure_selected(self) -> None:
         """Re-select the open folder only when the connection has another one selected."""
         if self.current is None:
             return
-        selected = getattr(self.client, "_selected", None)
+        client = self._require_client()
+        selected = getattr(client, "_selected", None)
         name = self.current.folder.name
         if selected is not None:
             sel_name = selected[0].name if isinstance(selected[0], Folder) else selected[0]
             if sel_name == name and not selected[1]:
                 return
-        await self.client.select(name)
+        await client.select(name)
+
+    def held_summaries(self, uids: Sequence[int]) -> list[MessageSummary]:
+        """The summaries of `uids` in the open folder found in memory or the cache, at once
+        (no server): what the list can show in its very first frame."""
+        if self.current is None:
+            return []
+        name, validity = self.current.folder.name, self.current.uidvalidity
+        have: list[MessageSummary] = []
+        missing: list[int] = []
+        for uid in uids:
+            held = self.summaries.get(name, validity, uid)
+            if held is None:
+                missing.append(uid)
+            else:
+                have.append(held)
+        cache = self.header_cache
+        if missing and cache is not None and validity is not None:
+            for summary in cache.get_summaries(name, validity, missing).values():
+                self.summaries.put(name, validity, summary)
+                have.append(summary)
+        return have
 
     async def summaries_for(self, uids: Sequence[int]) -> list[MessageSummary]:
-        """Summaries of `uids` in the open folder: cached ones at once, the rest fetched."""
+        """Summaries of `uids` in the open folder: from memory, the cache, then the server.
+
+        Offline (never connected) only the cached ones come back.
+        """
         if self.current is None:
             return []
         name, validity = self.current.folder.name, self.current.uidvalidity
@@ -246,37 +399,83 @@ class Account:
                 missing.append(uid)
             else:
                 have.append(cached)
-        if missing:
-            async with self.lock:
-                fetched: list[MessageSummary] = await self.client.fetch_summaries(missing)
-            for summary in fetched:
-                self.summaries.put(name, validity, summary)
-            have.extend(fetched)
+        cache = self.header_cache
+        if missing and cache is not None and validity is not None:
+            stored = cache.get_summaries(name, validity, missing)
+            if stored:
+                for summary in stored.values():
+                    self.summaries.put(name, validity, summary)
+                have.extend(stored.values())
+                missing = [u for u in missing if u not in stored]
+        if not missing or self.client is None:
+            return have
+        async with self.lock:
+            now = self.current
+            if now is None or now.folder.name != name or now.uidvalidity != validity:
+                return have  # another folder was opened meanwhile: these UIDs mean nothing now
+            await self._ensure_selected()
+            fetched: list[MessageSummary] = await self.client.fetch_summaries(missing)
+        for summary in fetched:
+            self.summaries.put(name, validity, summary)
+        if cache is not None and validity is not None and fetched:
+            cache.put_summaries(name, validity, _complete(fetched))
+        have.extend(fetched)
         return have
 
     # -- one message -----------------------------------------------------------------------------------
     async def load_message(self, uid: int, *, prefer_html: bool = False) -> Any:
-        """Header, structure and only the text parts: never the whole message."""
+        """Header, structure and only the text parts: never the whole message.
+
+        Parts read before come from the cache (so a cached message shows offline); what is
+        fetched is kept there, in the cache's size-bounded LRU.
+        """
         from app.mime.render import parts_to_fetch, render_from_parts
 
         found = await self.summaries_for([uid])
         summary = found[0] if found else None
-        async with self.lock:
-            await self._ensure_selected()
-            header: bytes = await self.client.fetch_header(uid)
-            structure = summary.bodystructure if summary else None
-            parts: dict[str, bytes] = {}
-            if structure is not None:
-                for part in parts_to_fetch(structure, prefer_html=prefer_html):
-                    parts[part.part_id] = await self.client.fetch_part(
-                        uid, part.part_id, chunk_size=1 << 20
-                    )
+        structure = summary.bodystructure if summary else None
+        current = self.current
+        cache = self.header_cache
+        name = current.folder.name if current is not None else None
+        validity = current.uidvalidity if current is not None else None
+        keep = cache is not None and name is not None and validity is not None
+
+        def cached(part_id: str) -> bytes | None:
+            if not keep:
+                return None
+            assert cache is not None and name is not None
+            return cache.get_body(name, validity, uid, part_id)
+
         if structure is None:
             from app.mime.render import render_message
 
             async with self.lock:
-                raw: bytes = await self.client.fetch_raw(uid)
+                await self._ensure_selected()
+                raw: bytes = await self._require_client().fetch_raw(uid)
             return await asyncio.to_thread(render_message, raw, prefer_html=prefer_html)
+        header = cached("HEADER")
+        parts: dict[str, bytes] = {}
+        wanted = parts_to_fetch(structure, prefer_html=prefer_html)
+        for part in wanted:
+            data = cached(part.part_id)
+            if data is not None:
+                parts[part.part_id] = data
+        fetched: dict[str, bytes] = {}
+        if header is None or len(parts) < len(wanted):
+            client = self._require_client()
+            async with self.lock:
+                await self._ensure_selected()
+                if header is None:
+                    header = await client.fetch_header(uid)
+                    fetched["HEADER"] = header
+                for part in wanted:
+                    if part.part_id not in parts:
+                        data = await client.fetch_part(uid, part.part_id, chunk_size=1 << 20)
+                        parts[part.part_id] = fetched[part.part_id] = data
+        if keep and fetched and self.current is current:
+            assert cache is not None and name is not None and validity is not None
+            for part_id, data in fetched.items():
+                cache.put_body(name, validity, uid, part_id, data)
         # Rendering is CPU work (HTML conversion can take seconds): keep it off the event loop.
         return await asyncio.to_thread(
             render_from_parts, header, structure, parts, prefer_html=prefer_html
@@ -320,17 +519,37 @@ class Account:
     async def set_flag(self, uids: Sequence[int], flag: str, on: bool) -> None:
         async with self.lock:
             await self._ensure_selected()
-            await self.client.store_flags(list(uids), [flag], "+" if on else "-")
+            await self._require_client().store_flags(list(uids), [flag], "+" if on else "-")
         self._update_cached_flags(uids, flag, on)
 
     def _update_cached_flags(self, uids: Sequence[int], flag: str, on: bool) -> None:
         if self.current is None:
             return
         name, validity = self.current.folder.name, self.current.uidvalidity
+        new_flags: dict[int, frozenset[str]] = {}
+        unknown: list[int] = []
         for uid in uids:
             summary = self.summaries.get(name, validity, uid)
             if summary is not None:
                 summary.flags = (summary.flags | {flag}) if on else (summary.flags - {flag})
+                new_flags[uid] = summary.flags
+            else:
+                unknown.append(uid)
+        cache = self.header_cache
+        if cache is None or validity is None:
+            return
+        for uid, stored in cache.get_summaries(name, validity, unknown).items():
+            new_flags[uid] = (stored.flags | {flag}) if on else (stored.flags - {flag})
+        if new_flags:
+            cache.update_flags(name, validity, new_flags)
+
+    def _forget(self, folder: str, uids: Sequence[int]) -> None:
+        """Messages that left `folder` (moved, expunged): out of memory and the cache."""
+        self.summaries.drop(folder, uids)
+        cache = self.header_cache
+        validity = self.current.uidvalidity if self.current is not None else None
+        if cache is not None and validity is not None:
+            cache.remove_uids(folder, validity, uids)
 
     async def move(self, uids: Sequence[int], dest: str, *, description: str = "move") -> None:
         if self.current is None or not uids:
@@ -340,7 +559,7 @@ class Account:
             await self._ensure_selected()
             mapping = await self.client.move(list(uids), dest)
         self.undo = UndoAction(description, source, dest, sorted((mapping or {}).values()))
-        self.summaries.drop(source, uids)
+        self._forget(source, uids)
         self.current.uids = [u for u in self.current.uids if u not in set(uids)]
 
     async def copy(self, uids: Sequence[int], dest: str) -> None:
@@ -360,7 +579,7 @@ class Account:
             await self._ensure_selected()
             await self.client.store_flags(list(uids), [Flag.DELETED], "+")
             await self.client.expunge(list(uids))
-        self.summaries.drop(self.current.folder.name, uids)
+        self._forget(self.current.folder.name, uids)
         self.current.uids = [u for u in self.current.uids if u not in set(uids)]
         return "deleted"
 
@@ -405,12 +624,22 @@ class Account:
     async def rename_folder(self, old: str, new: str) -> None:
         async with self.lock:
             await self.client.rename_folder(old, new)
+        cache = self.header_cache
+        if cache is not None:
+            known = self.folder(old)
+            delimiter = (known.delimiter if known is not None else None) or "/"
+            for name in cache.mailboxes():  # the folder and its children: cached under old names
+                if name == old or name.startswith(old + delimiter):
+                    cache.drop_mailbox(name)
 
     async def delete_folder(self, name: str) -> None:
         async with self.lock:
             if self.current is not None and self.current.folder.name == name:
                 self.current = None
             await self.client.delete_folder(name)
+        cache = self.header_cache
+        if cache is not None:
+            cache.drop_mailbox(name)
 
     async def subscribe(self, name: str, on: bool) -> None:
         async with self.lock:
@@ -423,3 +652,11 @@ class Account:
         async with self.lock:
             uid: int | None = await self.client.append(folder, data, flags=tuple(flags))
         return uid
+
+
+def _complete(summaries: Sequence[MessageSummary]) -> list[MessageSummary]:
+    """Leave out the placeholders the client makes for a FETCH it could not read (UID only):
+    cached, they would stand in for the real summary for good."""
+    return [
+        s for s in summaries if s.bodystructure is not None or s.internaldate is not None or s.size
+    ]

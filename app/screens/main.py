@@ -80,6 +80,8 @@ class MainScreen(Screen[None]):
 
     def __init__(self, account: Account, *, mark_read_delay: float = 0.0) -> None:
         super().__init__()
+        self.ui: Any = None
+        """The config's UiSettings, set by the App before mounting (None: defaults)."""
         self.account = account
         self.mark_read_delay = mark_read_delay
         self._search_uids: list[int] | None = None
@@ -118,7 +120,27 @@ class MainScreen(Screen[None]):
     def query_bar(self) -> QueryBar:
         return self.query_one(QueryBar)
 
+    def _apply_ui_settings(self) -> None:
+        """The config's [ui] choices: HTML preference, pane sizes, date formats, editor."""
+        ui = self.ui
+        if ui is None:
+            return
+        self.prefer_html = bool(getattr(ui, "prefer_html", False))
+        self.folder_tree.styles.width = int(getattr(ui, "folder_pane_width", 28))
+        share = max(10, min(90, int(getattr(ui, "message_list_height", 50))))
+        self.message_list.styles.width = f"{share}fr"
+        self.viewer.styles.width = f"{100 - share}fr"
+        self.message_list.date_formats = (
+            ui.date_format_today,
+            ui.date_format_this_year,
+            ui.date_format,
+        )
+        editor = getattr(ui, "editor", None)
+        if editor:
+            self.app.editor_command = editor  # type: ignore[attr-defined]
+
     def on_mount(self) -> None:
+        self._apply_ui_settings()
         self.status.account = self.account.name
         self._apply_width(self.size.width)
         self.connect_account()
@@ -210,19 +232,45 @@ class MainScreen(Screen[None]):
         self.threaded = False
         self.status.folder = folder.name
         self.status.message = f"Opening {folder.name}…"
+        ml = self.message_list
+        # Focus first: the footer's re-layout for the list's keys runs while the server works.
+        ml.focus()
+        # The header cache's list first (no server), then the server's answer over it.
+        cached = self.account.open_folder_cached(folder)
+        if cached is not None:
+            self._search_uids = None
+            self.remove_class("-reading")
+            self._folder_uids = cached.uids
+            ml.sent_mode = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
+            ml.set_uids(cached.uids, keep_cursor=False)
+            # The first rows' summaries at once, not after a round of SummariesWanted.
+            ml.update_summaries(
+                self.account.held_summaries(cached.uids[: self.account.first_fetch])
+            )
+            self.viewer.show_loading("Select a message and press Enter")
+            self.status.message = f"{len(cached.uids)} messages (checking with the server…)"
         try:
             opened = await self.account.open_folder(folder)
         except Exception as exc:
             self._report(exc, f"Cannot open {folder.name}")
             return
-        self._search_uids = None
-        self.remove_class("-reading")
         self._folder_uids = opened.uids
-        self.message_list.sent_mode = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
-        self.message_list.set_uids(opened.uids, keep_cursor=False)
-        self.message_list.focus()
         self.status.message = f"{len(opened.uids)} messages"
-        self.viewer.show_loading("Select a message and press Enter")
+        if cached is not None and cached.uidvalidity == opened.uidvalidity:
+            # Same messages: keep what the list holds, and the cursor if the user moved it
+            # (or the results of a search started meanwhile); unchanged, nothing is redrawn.
+            if self._search_uids is None and opened.uids != list(ml.uids):
+                ml.set_uids(opened.uids, keep_cursor=ml.cursor_row > 0, reset_summaries=False)
+            ml.update_summaries(opened.updated)
+        else:
+            self._search_uids = None
+            self.remove_class("-reading")
+            ml.sent_mode = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
+            ml.set_uids(opened.uids, keep_cursor=False)
+            ml.update_summaries(
+                self.account.held_summaries(opened.uids[: self.account.first_fetch])
+            )
+            self.viewer.show_loading("Select a message and press Enter")
         status = self.account.statuses.get(folder.name)
         if status is not None:
             self.status.set_counts(status.messages, status.unseen)
