@@ -59,6 +59,7 @@ class MainScreen(Screen[None]):
         Binding("S", "toggle_subscribe", "(Un)subscribe", id="folder.subscribe", show=False),
         Binding("o", "sort", "Sort", id="list.sort", show=False),
         Binding("T", "toggle_threads", "Threads", id="list.threads", show=False),
+        Binding("O", "show_outbox", "Outbox", id="outbox.show", show=False),
         Binding("ctrl+b", "toggle_folders", "Folders pane", id="view.folders", show=False),
         Binding("ctrl+l", "refresh", "Refresh", id="folder.refresh", show=False),
     ]
@@ -188,6 +189,12 @@ class MainScreen(Screen[None]):
         from app.screens.compose import offer_unfinished_drafts
 
         await offer_unfinished_drafts(self, self.account)
+
+    def action_show_outbox(self) -> None:
+        from app.screens.outbox import OutboxScreen
+        from app.sending import account_outbox
+
+        self.app.push_screen(OutboxScreen(account_outbox(self.account)))
 
     @work(exclusive=True, group="outbox")
     async def flush_outbox(self) -> None:

@@ -221,3 +221,50 @@ async def test_postpone_then_finish_from_drafts(
 
         time.sleep(0.1)
     assert fetch_inbox(friend, "Postponed")
+
+
+async def test_temporary_failure_goes_to_the_visible_outbox(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    from app.screens.outbox import OutboxScreen
+
+    target = f"later-{mail_user.name}@example.com"
+    sandbox.force_smtp_reply(451, recipient=target)
+    app = make_app(mail_user, tmp_path / "data")
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await wait_until(
+                pilot,
+                lambda: (
+                    app.screen.query("#status")
+                    and app.screen.query_one("#status").connection == "connected"
+                ),
+            )
+            main = app.screen
+            await pilot.press("m")
+            screen = await wait_until(
+                pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+            )
+            screen.query_one("#to").value = target
+            screen.query_one("#subject").value = "Try again later"
+            screen.query_one("#body").text = "Queued.\n"
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.press("y")
+            await wait_until(pilot, lambda: app.screen is main, timeout=30)
+            await pilot.press("O")
+            outbox = await wait_until(
+                pilot, lambda: isinstance(app.screen, OutboxScreen) and app.screen
+            )
+            entries = outbox.outbox.list()
+            assert len(entries) == 1 and entries[0].last_code == 451
+            from textual.widgets import OptionList
+
+            text = str(outbox.query_one(OptionList).get_option_at_index(0).prompt)
+            assert target in text and "451" in text
+            # Cancel it: gone from disk, never sent.
+            outbox.query_one(OptionList).highlighted = 0
+            await pilot.press("d")
+            await wait_until(pilot, lambda: outbox.outbox.list() == [])
+    finally:
+        sandbox.clear_smtp_rules()
