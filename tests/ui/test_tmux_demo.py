@@ -78,3 +78,37 @@ def test_demo_in_tmux(tmp_path: Path) -> None:
         tmux.wait_for("TERMAIL-EXITED 0", timeout=20)
     finally:
         tmux.run("kill-server")
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed (make test installs it)")
+def test_sigkill_while_composing_keeps_the_draft(tmp_path: Path) -> None:
+    termail = Path(sys.executable).parent / "termail"
+    tmux = Tmux(f"termail-kill-{os.getpid()}")
+    env_file = tmp_path / "env.sh"
+    env_file.write_text(
+        f"export TERMAIL_STATE_DIR={tmp_path}\nexport TEXTUAL_ANIMATIONS=none\n"
+        f"export XDG_DATA_HOME={tmp_path}/data\n"
+    )
+    pid_file = tmp_path / "pid"
+    command = f"bash -c '. {env_file}; echo $$ > {pid_file}; exec {termail} demo'"
+    tmux.run("new-session", "-d", "-s", "demo", "-x", "140", "-y", "40", command)
+    try:
+        tmux.wait_for("Café opening")
+        tmux.keys("m")
+        tmux.wait_for("Subject")
+        for keys in ("nobody@example.org", "Tab", "Tab", "Tab", "Lost in a crash", "Tab"):
+            tmux.keys(keys)
+            time.sleep(0.3)
+        tmux.keys("These words must survive a kill -9.")
+        time.sleep(4.5)  # autosave runs every 3 s
+        pid = int(pid_file.read_text())
+        os.kill(pid, 9)
+        time.sleep(0.5)
+        tmux.run("kill-server")
+        tmux.run("new-session", "-d", "-s", "demo", "-x", "140", "-y", "40", command)
+        screen = tmux.wait_for("unsent draft")
+        assert "Lost in a crash" in screen
+        tmux.keys("y")
+        screen = tmux.wait_for("These words must survive")
+    finally:
+        tmux.run("kill-server")
