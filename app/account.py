@@ -262,9 +262,7 @@ class Account:
         state = warm.state
         for summary in warm.summaries.values():
             self.summaries.put(folder.name, state.uidvalidity, summary)
-        self.current = OpenFolder(
-            folder, list(state.uids), state.uidvalidity, state.exists, cached=True
-        )
+        self.current = OpenFolder(folder, state.uids, state.uidvalidity, state.exists, cached=True)
         return self.current
 
     async def open_folder(self, folder: Folder) -> OpenFolder:
@@ -334,7 +332,9 @@ class Account:
         cache = self.header_cache
         if cache is not None:
             async with self.lock:
-                # QRESYNC / CONDSTORE: one SELECT when nothing changed, not the whole list again.
+                if await self._unchanged_since_select(current):
+                    return current.uids
+                # QRESYNC / CONDSTORE: the changes only, not the whole list again.
                 result = await self._resync(cache, current.folder.name)
             self._apply_sync(current.folder.name, result)
             current.uids, current.exists = result.uids, result.exists
@@ -348,6 +348,36 @@ class Account:
         self.summaries.drop(current.folder.name, gone)
         current.uids = uids
         return uids
+
+    async def _unchanged_since_select(self, current: OpenFolder) -> bool:
+        """True when a NOOP on the open folder reports nothing new (caller holds the lock).
+
+        Since the SELECT of the last resync the server tells this connection of every change
+        (EXISTS, EXPUNGE or VANISHED, FETCH of flags) as the NOOP's untagged answers, which the
+        client folds into its mailbox state; none means the cache is still exact, and the
+        resync (a SELECT, and sets of the whole UID list) can be skipped.
+        """
+        client = self._require_client()
+        selected = getattr(client, "_selected", None)
+        state = getattr(client, "mailbox", None)
+        if current.cached or selected is None or state is None:
+            return False
+        sel_name = selected[0].name if isinstance(selected[0], Folder) else selected[0]
+        if sel_name != current.folder.name or selected[1]:
+            return False
+
+        def mark(s: Any) -> tuple[Any, ...]:
+            return (id(s), s.exists, s.highestmodseq, s.uidvalidity, s.uidnext)
+
+        before = mark(state)
+        events = await client.noop()
+        after = getattr(client, "mailbox", None)
+        return (
+            not events
+            and after is not None
+            and mark(after) == before
+            and after.exists == len(current.uids)
+        )
 
     async def _ensure_selected(self) -> None:
         """Re-select the open folder only when the connection has another one selected."""

@@ -291,6 +291,14 @@ class Bench:
         free = shutil.disk_usage(sb.root).free
         fits = int(free * 0.8 / BYTES_PER_MESSAGE)
         real = min(count, fits)
+        # Dovecot's imap processes may use 256 MB by default, too little to index a Maildir of
+        # a million messages: raise it in this sandbox's generated config and restart.
+        conf = Path(sb.conf)
+        if "default_vsz_limit" not in conf.read_text():
+            with open(conf, "a") as f:
+                f.write("\ndefault_vsz_limit = 4G\n")
+            sb.stop_dovecot()
+            sb.start_dovecot()
         user = sb.add_user("million")
         log(f"seeding {real} messages (the 1M figure)")
         t0 = time.perf_counter()
@@ -307,11 +315,18 @@ class Bench:
         result = launch(self.spec(user, self.fresh_cache(), steps))
         note = (
             f"peak RSS (VmHWM) of the app process, cold launch on an INBOX of {real} real "
-            "messages, 5 page-downs and a jump to the end"
+            "messages, 5 page-downs and a jump to the end (Dovecot run with "
+            "default_vsz_limit = 4G for this folder)"
         )
         if real < count:
             note += f" (only {real} fit in {sb.root}'s free space, not {count})"
         emit("rss_1m_mb", result.vm_hwm_mb, "MB", note=note)
+        emit(
+            "rss_1m_first_screen_mb",
+            float(result.steps["vm_hwm_first_screen_mb"]),
+            "MB",
+            note="the same process's peak RSS at its first screen",
+        )
         emit("launch_cold_1m_first_screen_s", result.first_screen_s, "s")
         emit("jump_end_filled_1m_ms", float(result.steps["jump_end"]) * 1e3, "ms")
         emit("page_down_1m_ms", median(result.steps["page_down"]) * 1e3, "ms")
@@ -373,8 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     (root / "work").mkdir()
     sb = Sandbox(root / "sandbox")
     emit("cpu_cores", os.cpu_count() or 0, "cores")
-    sb.start()
     try:
+        sb.start()
         bench = Bench(sb, root / "work", args.messages, args.runs)
         bench.user = sb.add_user("bench")
         log(f"seeding {args.messages} messages in INBOX and in {OTHER}")

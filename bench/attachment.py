@@ -168,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
     root = Path(tempfile.mkdtemp(prefix="termail-attbench-", dir=base))
     sb = Sandbox(root)
-    sb.start()
     try:
+        sb.start()
         run(sb)
     finally:
         sb.stop(remove=True)

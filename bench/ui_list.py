@@ -320,8 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     os.chmod(root, 0o755)  # Dovecot's unprivileged processes must reach the sandbox inside
     (root / "sandbox").mkdir()
     sb = Sandbox(root / "sandbox")
-    sb.start()
     try:
+        sb.start()
         user = sb.add_user("uilist")
         sb.seed_generated(user.name, 50)
         sb.seed_generated(user.name, args.messages, mailbox="Big", seed=1)

@@ -355,3 +355,27 @@ async def test_the_screen_shows_cached_rows_before_the_server_answers(
         assert gated.current is not None and not gated.current.cached
         await pilot.pause(0.2)
         assert list(ml.uids) == folder.uids and filled()
+
+
+async def test_reload_without_changes_skips_the_resync(
+    sandbox: Any, mail_user: Any, tmp_path_fast: Path
+) -> None:
+    sandbox.seed_generated(mail_user.name, 8)
+    path = tmp_path_fast / "cache.sqlite3"
+    account, folder = await opened(mail_user, path)
+    try:
+        state = account.client.mailbox
+        assert await account.reload_uids() == folder.uids
+        assert account.client.mailbox is state  # no new SELECT: a NOOP said nothing changed
+
+        conn = other_client(sandbox, mail_user)
+        conn.select("INBOX")
+        conn.uid("STORE", str(folder.uids[0]), "+FLAGS", "(\\Flagged)")
+        conn.logout()
+        assert await account.reload_uids() == folder.uids
+        cache = account.header_cache
+        assert cache is not None and folder.uidvalidity is not None
+        stored = cache.get_summaries("INBOX", folder.uidvalidity, [folder.uids[0]])
+        assert Flag.FLAGGED in stored[folder.uids[0]].flags  # the change reached the cache
+    finally:
+        await account.close()
