@@ -9,6 +9,7 @@ from typing import Any
 
 from app.account import Account
 from app.models import Credentials
+from app.store import account_cache_path
 
 
 def _prompt(label: str) -> str:
@@ -53,6 +54,7 @@ def accounts_from_config(config: Any, only: str | None = None) -> list[Account]:
                 folder_roles=dict(acc.folders),
                 display_name=first.name if first else "",
                 signature=(first.signature or "") if first else "",
+                cache_path=account_cache_path(name),
             )
         )
     return accounts
