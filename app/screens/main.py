@@ -157,6 +157,7 @@ class MainScreen(Screen[None]):
     @work(exclusive=True, group="connect", description="connecting")
     async def connect_account(self) -> None:
         self.status.connection = "connecting"
+        self._show_cached_inbox()
         delay = 1.0
         while True:
             try:
@@ -216,6 +217,21 @@ class MainScreen(Screen[None]):
                 self.notify(text, title="Outbox", severity="error", markup=False)
             else:
                 self.notify(text, title="Outbox", markup=False)
+
+    def _show_cached_inbox(self) -> None:
+        """Before the server answers (or when it cannot be reached): the INBOX as last cached."""
+        inbox = Folder("INBOX", "INBOX", "/", frozenset(), FolderRole.INBOX)
+        try:
+            cached = self.account.open_folder_cached(inbox)
+        except Exception:
+            return
+        if cached is None:
+            return
+        self._folder_uids = cached.uids
+        self.message_list.set_uids(cached.uids, keep_cursor=False)
+        self.message_list.focus()
+        self.status.folder = "INBOX"
+        self.status.message = f"{len(cached.uids)} messages (from the cache)"
 
     async def _reload_folders(self) -> None:
         folders = await self.account.load_folders()

@@ -317,3 +317,33 @@ async def test_thread_view_from_the_server(sandbox: Any, mail_user: Any) -> None
         depths = ml._depths
         assert any(depths[i : i + 4] == [0, 1, 2, 3] for i in range(len(depths) - 3))
         assert sorted(ml.uids) == sorted(app.screen._folder_uids)
+
+
+async def test_cached_inbox_is_shown_when_the_server_is_down(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    for n in range(5):
+        sandbox.deliver(mail_user.name, f"Subject: cached {n}\r\nFrom: a@b.c\r\n\r\nx\r\n".encode())
+
+    def app_with_cache() -> TermailApp:
+        account = Account(
+            mail_user.name,
+            mail_user.imap_settings(TlsMode.IMPLICIT),
+            mail_user.credentials,
+            data_dir=tmp_path / "data",
+        )
+        return TermailApp([account])
+
+    app = app_with_cache()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app) and message_list(app).row_count == 5)
+    sandbox.stop_dovecot()
+    try:
+        offline = app_with_cache()
+        async with offline.run_test(size=(120, 30)) as pilot:
+            await wait_until(pilot, lambda: list_filled(offline))
+            ml = message_list(offline)
+            assert ml.row_count == 5
+            assert (ml.summary(ml.uids[0]).envelope.subject or "").startswith("cached")
+    finally:
+        sandbox.start_dovecot()
