@@ -45,6 +45,17 @@ async def wait_until(pilot: Any, check: Callable[[], Any], timeout: float = 20.0
     raise AssertionError("condition not reached in time")
 
 
+async def wait_connected(pilot: Any, app: TermailApp) -> None:
+    """Until the account's status bar says the IMAP connection is up."""
+    await wait_until(
+        pilot,
+        lambda: (
+            app.screen.query("#status")
+            and app.screen.query_one("#status").connection == "connected"
+        ),
+    )
+
+
 def message_list(app: TermailApp) -> MessageList:
     return app.screen.query_one(MessageList)
 
@@ -233,7 +244,7 @@ async def _prompt(pilot: Any, app: TermailApp, key: str, value: str) -> None:
 async def test_create_rename_delete_folder(sandbox: Any, mail_user: Any) -> None:
     app = make_app(mail_user)
     async with app.run_test(size=(160, 45)) as pilot:
-        await wait_until(pilot, lambda: app.screen.query_one("#status").connection == "connected")
+        await wait_connected(pilot, app)
         await pilot.pause(0.3)
         await _prompt(pilot, app, "A", "Käse/Neu")
         await wait_until(pilot, lambda: "Käse/Neu" in folder_names_cached(mail_user))

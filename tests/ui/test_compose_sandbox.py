@@ -15,7 +15,7 @@ from app.account import Account
 from app.main import TermailApp
 from app.models import TlsMode
 from app.screens.compose import ComposeScreen
-from tests.ui.test_app_sandbox import imap, list_filled, wait_until
+from tests.ui.test_app_sandbox import imap, list_filled, wait_connected, wait_until
 from widgets.dialogs import ConfirmDialog, PromptDialog
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
@@ -32,6 +32,15 @@ def make_app(user: Any, data_dir: Path) -> TermailApp:
         data_dir=data_dir,
     )
     return TermailApp([account])
+
+
+async def open_compose(pilot: Any, app: TermailApp) -> ComposeScreen:
+    """Press `m` on the main screen and wait for the compose screen."""
+    await pilot.press("m")
+    screen: ComposeScreen = await wait_until(
+        pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+    )
+    return screen
 
 
 async def type_text(pilot: Any, text: str) -> None:
@@ -62,10 +71,7 @@ async def test_compose_and_send_with_attachment(
     app = make_app(mail_user, tmp_path / "data")
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_until(pilot, lambda: list_filled(app))
-        await pilot.press("m")
-        screen = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
-        )
+        screen = await open_compose(pilot, app)
         screen.query_one("#to").value = friend.address
         screen.query_one("#subject").value = "Grüße aus dem Test"
         screen.query_one("#body").text = "Hello,\n\nthe file is attached.\n"
@@ -109,17 +115,8 @@ async def test_editor_round_trip(
     monkeypatch.setenv("VISUAL", str(editor))
     app = make_app(mail_user, tmp_path / "data")
     async with app.run_test(size=(120, 35)) as pilot:
-        await wait_until(
-            pilot,
-            lambda: (
-                app.screen.query("#status")
-                and app.screen.query_one("#status").connection == "connected"
-            ),
-        )
-        await pilot.press("m")
-        screen = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
-        )
+        await wait_connected(pilot, app)
+        screen = await open_compose(pilot, app)
         screen.query_one("#body").text = "Typed in termail.\n"
         await pilot.press("ctrl+o")
         await wait_until(pilot, lambda: "Written in the editor." in screen.query_one("#body").text)
@@ -130,17 +127,8 @@ async def test_unsent_draft_is_offered_again(sandbox: Any, mail_user: Any, tmp_p
     data_dir = tmp_path / "data"
     app = make_app(mail_user, data_dir)
     async with app.run_test(size=(120, 35)) as pilot:
-        await wait_until(
-            pilot,
-            lambda: (
-                app.screen.query("#status")
-                and app.screen.query_one("#status").connection == "connected"
-            ),
-        )
-        await pilot.press("m")
-        screen = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
-        )
+        await wait_connected(pilot, app)
+        screen = await open_compose(pilot, app)
         screen.query_one("#to").focus()
         await type_text(pilot, "someone@example.org")
         screen.query_one("#subject").value = "Unfinished thoughts"
@@ -170,18 +158,9 @@ async def test_postpone_then_finish_from_drafts(
     friend = sandbox.add_user(mail_user.name + "d")
     app = make_app(mail_user, tmp_path / "data")
     async with app.run_test(size=(140, 40)) as pilot:
-        await wait_until(
-            pilot,
-            lambda: (
-                app.screen.query("#status")
-                and app.screen.query_one("#status").connection == "connected"
-            ),
-        )
+        await wait_connected(pilot, app)
         main = app.screen
-        await pilot.press("m")
-        screen = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
-        )
+        screen = await open_compose(pilot, app)
         screen.query_one("#to").value = friend.address
         screen.query_one("#subject").value = "Postponed plan"
         screen.query_one("#body").text = "To be finished later.\n"
@@ -233,18 +212,9 @@ async def test_temporary_failure_goes_to_the_visible_outbox(
     app = make_app(mail_user, tmp_path / "data")
     try:
         async with app.run_test(size=(140, 40)) as pilot:
-            await wait_until(
-                pilot,
-                lambda: (
-                    app.screen.query("#status")
-                    and app.screen.query_one("#status").connection == "connected"
-                ),
-            )
+            await wait_connected(pilot, app)
             main = app.screen
-            await pilot.press("m")
-            screen = await wait_until(
-                pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
-            )
+            screen = await open_compose(pilot, app)
             screen.query_one("#to").value = target
             screen.query_one("#subject").value = "Try again later"
             screen.query_one("#body").text = "Queued.\n"
