@@ -358,12 +358,8 @@ class Account:
         resync (a SELECT, and sets of the whole UID list) can be skipped.
         """
         client = self._require_client()
-        selected = getattr(client, "_selected", None)
         state = getattr(client, "mailbox", None)
-        if current.cached or selected is None or state is None:
-            return False
-        sel_name = selected[0].name if isinstance(selected[0], Folder) else selected[0]
-        if sel_name != current.folder.name or selected[1]:
+        if current.cached or state is None or not self._has_selected(client, current.folder.name):
             return False
 
         def mark(s: Any) -> tuple[Any, ...]:
@@ -384,13 +380,18 @@ class Account:
         if self.current is None:
             return
         client = self._require_client()
-        selected = getattr(client, "_selected", None)
         name = self.current.folder.name
-        if selected is not None:
-            sel_name = selected[0].name if isinstance(selected[0], Folder) else selected[0]
-            if sel_name == name and not selected[1]:
-                return
-        await client.select(name)
+        if not self._has_selected(client, name):
+            await client.select(name)
+
+    @staticmethod
+    def _has_selected(client: Any, name: str) -> bool:
+        """Whether the connection has `name` selected read-write (not EXAMINEd)."""
+        selected = getattr(client, "_selected", None)
+        if selected is None:
+            return False
+        sel_name = selected[0].name if isinstance(selected[0], Folder) else selected[0]
+        return bool(sel_name == name and not selected[1])
 
     def held_summaries(self, uids: Sequence[int]) -> list[MessageSummary]:
         """The summaries of `uids` in the open folder found in memory or the cache, at once
