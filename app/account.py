@@ -42,6 +42,8 @@ CACHE_FILE_NAME = "headers.sqlite3"
 #: Summaries fetched with the UID list when a folder is opened (first screen and the next one):
 #: the list then finds them in memory instead of asking the server again.
 FIRST_FETCH = 100
+#: Text parts up to this size are fetched whole, with the header, in the FETCH that opens a message.
+INLINE_PART_BYTES = 256 * 1024
 
 #: Sort orders offered in the list, as IMAP SORT keys.
 SORT_KEYS = {
@@ -494,15 +496,21 @@ class Account:
         fetched: dict[str, bytes] = {}
         if header is None or len(parts) < len(wanted):
             client = self._require_client()
+            missing = [part for part in wanted if part.part_id not in parts]
+            # Small parts come with the header in one FETCH (one round trip); big ones in chunks.
+            small = [p.part_id for p in missing if 0 < p.size <= INLINE_PART_BYTES]
+            sections = (["HEADER"] if header is None else []) + small
             async with self.lock:
                 await self._ensure_selected()
-                if header is None:
-                    header = await client.fetch_header(uid)
-                    fetched["HEADER"] = header
-                for part in wanted:
-                    if part.part_id not in parts:
+                if sections:
+                    fetched.update(await client.fetch_sections(uid, sections))
+                    header = fetched.get("HEADER", header)
+                for part in missing:
+                    if part.part_id not in fetched:
                         data = await client.fetch_part(uid, part.part_id, chunk_size=1 << 20)
-                        parts[part.part_id] = fetched[part.part_id] = data
+                        fetched[part.part_id] = data
+                    parts[part.part_id] = fetched[part.part_id]
+            assert header is not None
         if keep and fetched and self.current is current:
             assert cache is not None and name is not None and validity is not None
             for part_id, data in fetched.items():

@@ -372,6 +372,23 @@ async def test_fetch_header_part_raw(sandbox: Any, mail_user: Any) -> None:
     await client.close()
 
 
+async def test_fetch_sections_in_one_command(sandbox: Any, mail_user: Any) -> None:
+    sandbox.deliver(mail_user.name, MULTIPART)
+    client = await connect(mail_user)
+    await client.select("INBOX")
+    got = await client.fetch_sections(1, ["HEADER", "1", "HEADER"])
+    assert set(got) == {"HEADER", "1"}
+    assert got["HEADER"] == await client.fetch_header(1)
+    assert got["1"] == b"See attached."
+    assert await client.fetch_sections(1, []) == {}
+    with pytest.raises(ValueError):
+        await client.fetch_sections(1, ["1)(BODY[]"])
+    with pytest.raises(ImapNoError):
+        await client.fetch_sections(77, ["HEADER", "1"])
+    assert Flag.SEEN not in (await client.fetch_flags([1]))[1]
+    await client.close()
+
+
 # -- changing ------------------------------------------------------------------------------------
 
 
