@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from app.models import (
+    BodyPart,
     Credentials,
     Flag,
     Folder,
@@ -462,11 +463,46 @@ class Account:
         Parts read before come from the cache (so a cached message shows offline); what is
         fetched is kept there, in the cache's size-bounded LRU.
         """
-        from app.mime.render import parts_to_fetch, render_from_parts
+        from app.mime.render import render_from_parts, render_message
+
+        got = await self._text_of(uid, prefer_html=prefer_html)
+        if got is None:  # no BODYSTRUCTURE known: the whole message is the only way
+            async with self.lock:
+                await self._ensure_selected()
+                raw: bytes = await self._require_client().fetch_raw(uid)
+            return await asyncio.to_thread(render_message, raw, prefer_html=prefer_html)
+        header, structure, parts = got
+        # Rendering is CPU work (HTML conversion can take seconds): keep it off the event loop.
+        return await asyncio.to_thread(
+            render_from_parts, header, structure, parts, prefer_html=prefer_html
+        )
+
+    async def prefetch_message(self, uid: int, *, prefer_html: bool = False) -> bool:
+        """Put the header and text parts of `uid` in the cache, so that opening it is instant.
+
+        Called for the next message while the user reads one. Only small text parts are
+        fetched (one FETCH); nothing happens without a cache or when a text part is big.
+        Returns whether the message's text is now cached.
+        """
+        if self.header_cache is None or self.current is None:
+            return False
+        got = await self._text_of(uid, prefer_html=prefer_html, small_only=True)
+        return got is not None
+
+    async def _text_of(
+        self, uid: int, *, prefer_html: bool, small_only: bool = False
+    ) -> tuple[bytes, BodyPart, dict[str, bytes]] | None:
+        """(header, BODYSTRUCTURE, text parts by part id) from the cache, else the server.
+
+        None when the structure is unknown, or (`small_only`) when a text part is too big to
+        fetch whole in one FETCH.
+        """
+        from app.mime.render import parts_to_fetch
 
         found = await self.summaries_for([uid])
-        summary = found[0] if found else None
-        structure = summary.bodystructure if summary else None
+        structure = found[0].bodystructure if found else None
+        if structure is None:
+            return None
         current = self.current
         cache = self.header_cache
         name = current.folder.name if current is not None else None
@@ -479,13 +515,6 @@ class Account:
             assert cache is not None and name is not None
             return cache.get_body(name, validity, uid, part_id)
 
-        if structure is None:
-            from app.mime.render import render_message
-
-            async with self.lock:
-                await self._ensure_selected()
-                raw: bytes = await self._require_client().fetch_raw(uid)
-            return await asyncio.to_thread(render_message, raw, prefer_html=prefer_html)
         header = cached("HEADER")
         parts: dict[str, bytes] = {}
         wanted = parts_to_fetch(structure, prefer_html=prefer_html)
@@ -493,12 +522,14 @@ class Account:
             data = cached(part.part_id)
             if data is not None:
                 parts[part.part_id] = data
+        missing = [part for part in wanted if part.part_id not in parts]
+        # Small parts come with the header in one FETCH (one round trip); big ones in chunks.
+        small = [p.part_id for p in missing if 0 < p.size <= INLINE_PART_BYTES]
+        if small_only and len(small) < len(missing):
+            return None
         fetched: dict[str, bytes] = {}
-        if header is None or len(parts) < len(wanted):
+        if header is None or missing:
             client = self._require_client()
-            missing = [part for part in wanted if part.part_id not in parts]
-            # Small parts come with the header in one FETCH (one round trip); big ones in chunks.
-            small = [p.part_id for p in missing if 0 < p.size <= INLINE_PART_BYTES]
             sections = (["HEADER"] if header is None else []) + small
             async with self.lock:
                 await self._ensure_selected()
@@ -510,15 +541,12 @@ class Account:
                         data = await client.fetch_part(uid, part.part_id, chunk_size=1 << 20)
                         fetched[part.part_id] = data
                     parts[part.part_id] = fetched[part.part_id]
-            assert header is not None
+        assert header is not None
         if keep and fetched and self.current is current:
             assert cache is not None and name is not None and validity is not None
             for part_id, data in fetched.items():
                 cache.put_body(name, validity, uid, part_id, data)
-        # Rendering is CPU work (HTML conversion can take seconds): keep it off the event loop.
-        return await asyncio.to_thread(
-            render_from_parts, header, structure, parts, prefer_html=prefer_html
-        )
+        return header, structure, parts
 
     async def fetch_raw(self, uid: int) -> bytes:
         async with self.lock:

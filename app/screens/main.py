@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from widgets.message_list import MessageList
 from widgets.message_view import MessageView
 from widgets.query_bar import QueryBar
 from widgets.status_bar import StatusBar
+
+log = logging.getLogger(__name__)
 
 
 class MainScreen(Screen[None]):
@@ -399,12 +402,27 @@ class MainScreen(Screen[None]):
             self._report(exc, "Cannot show the message")
             return
         self.viewer.show(rendered)
+        self._prefetch_after(uid)
         summary = self.message_list.summary(uid)
         if summary is not None and Flag.SEEN not in summary.flags:
             if self.mark_read_delay:
                 await asyncio.sleep(self.mark_read_delay)
             if self.open_uid == uid:
                 await self._set_flag([uid], Flag.SEEN, True)
+
+    def _prefetch_after(self, uid: int) -> None:
+        """While the user reads `uid`, get the next message's text into the cache."""
+        ml = self.message_list
+        row = ml.cursor_row if ml.cursor_uid == uid else -1
+        if 0 <= row < ml.row_count - 1:
+            self.prefetch_message(ml.uids[row + 1])
+
+    @work(group="prefetch", description="prefetching the next message")
+    async def prefetch_message(self, uid: int) -> None:
+        try:
+            await self.account.prefetch_message(uid, prefer_html=self.prefer_html)
+        except Exception as exc:  # a prefetch is a guess: a failure here is not the user's
+            log.debug("prefetch of UID %s failed: %s", uid, exc)
 
     # -- message actions ----------------------------------------------------------------------------
     def _targets(self) -> list[int]:
