@@ -141,6 +141,8 @@ class ServerConfig:
     allow_insecure: bool = False
     auth: str = "auto"
     timeout: float = 30.0
+    compress: bool = True
+    """IMAP only: COMPRESS=DEFLATE where offered (on a slow link it shrinks fetches severalfold)."""
     password_command: str | None = None
     oauth2_token_command: str | None = None
     password_env: str | None = None
@@ -163,6 +165,7 @@ class ServerConfig:
             allow_insecure=self.allow_insecure,
             auth=self.effective_auth,
             timeout=self.timeout,
+            compress=self.compress,
         )
 
     @property
@@ -195,6 +198,7 @@ class ServerConfig:
             allow_insecure=settings.allow_insecure,
             auth=auth,
             timeout=settings.timeout,
+            compress=settings.compress,
             secret_override=secret,
         )
 
@@ -699,7 +703,7 @@ _SERVER_KEYS = (
     "timeout",
     *_CREDENTIAL_KEYS,
 )
-_IMAP_KEYS = (*_SERVER_KEYS, "tunnel")
+_IMAP_KEYS = (*_SERVER_KEYS, "tunnel", "compress")
 _TLS_CHOICES = ("implicit", "starttls", "none")
 _AUTH_CHOICES = ("auto", "plain", "login", "xoauth2")
 _FOLDER_ROLES = tuple(r.value for r in FolderRole if r is not FolderRole.NONE)
@@ -853,6 +857,7 @@ def _server(
         ca_file = str(ca_path)
     auth = table.choice("auth", _AUTH_CHOICES) or "auto"
     timeout = table.number("timeout", 30.0, 1.0, 3600.0)
+    compress = table.boolean("compress", True) if which == "imap" else True
 
     own_sources = any(table.has(k) for k in _CREDENTIAL_KEYS)
     if which == "smtp" and imap is not None and not own_sources:
@@ -896,6 +901,7 @@ def _server(
         allow_insecure=allow_insecure,
         auth=auth,
         timeout=timeout,
+        compress=compress,
         password_command=password_command,
         oauth2_token_command=oauth2_command,
         password_env=password_env,
@@ -931,6 +937,8 @@ def _account(ctx: _Context, name: str, value: Any) -> AccountConfig:
         table.fail("smtp", "missing; expected an [smtp] table with at least host")
     if smtp_t.has("tunnel"):
         smtp_t.fail("tunnel", "a tunnel is for IMAP only; SMTP needs host and port")
+    if smtp_t.has("compress"):
+        smtp_t.fail("compress", "COMPRESS=DEFLATE is an IMAP extension; SMTP has none")
     imap = _server(imap_t, "imap", name, identities[0].address, None)
     smtp = _server(smtp_t, "smtp", name, identities[0].address, imap)
     return AccountConfig(

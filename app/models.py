@@ -230,7 +230,8 @@ class ServerSettings:
     """Where and how to reach an IMAP or SMTP server; no secret is kept here.
 
     `tunnel` (IMAP only) is a shell command whose stdin/stdout speak IMAP, as mutt's `tunnel`.
-    `allow_insecure` must be true for `tls = NONE` to send any credential.
+    `allow_insecure` must be true for `tls = NONE` to send any credential. `compress` (IMAP
+    only) turns on COMPRESS=DEFLATE where the server offers it, as mutt's `imap_deflate`.
     """
 
     host: str
@@ -242,6 +243,7 @@ class ServerSettings:
     allow_insecure: bool = False
     auth: str = "auto"  # "auto" | "login" | "plain" | "xoauth2"
     timeout: float = 30.0
+    compress: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,7 @@ from typing import Any, TypeAlias, cast
 from aioimaplib import aioimaplib as _aio
 
 from app.imap import parser
+from app.imap.compress import DeflateTransport
 from app.imap.errors import (
     ImapAuthError,
     ImapBadError,
@@ -615,6 +616,7 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
         self._lock = asyncio.Lock()
         self._idle: tuple[_Pending, deque[bytes], asyncio.Event] | None = None
         self.is_tls = ssl_context is not None
+        self.is_compressed = False
         self.is_tunnel = bool(settings.tunnel)
         self.preauth = False
         self.enabled: frozenset[str] = frozenset()
@@ -739,6 +741,12 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
             if credentials is None:
                 raise ImapAuthError("the server asks for a login and no credentials were given")
             await self.authenticate(credentials)
+        if (
+            self.settings.compress
+            and not self.is_tunnel
+            and self.has_capability("COMPRESS=DEFLATE")
+        ):
+            await self.start_compression()
         if self.has_capability("ID"):
             await self.send_id(client_id)
         await self.enable_extensions()
@@ -860,6 +868,21 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
         self.protocol.resume_after_tls(transport)
         self.is_tls = True
         await self.refresh_capabilities()  # what was said in plaintext is void
+
+    async def start_compression(self) -> None:
+        """COMPRESS DEFLATE (RFC 4978): from the server's OK on, both directions are deflated."""
+        resp = await self.execute("COMPRESS", "DEFLATE", _pause_on_ok=True)
+        if not resp.ok:
+            log.info("COMPRESS refused, going on uncompressed: %s", resp.text)
+            return
+        if self.protocol.tls_leftover:
+            raise ImapProtocolError("the server sent data after COMPRESS before it began")
+        transport = self.protocol.transport
+        if transport is None or self.protocol.dead:
+            raise ImapConnectionError("connection lost before compression", applied=False)
+        self.protocol.resume_after_tls(DeflateTransport(transport, self.protocol))
+        self.is_compressed = True
+        transport.resume_reading()
 
     def _require_secure(self) -> None:
         if not self.secure and not self.settings.allow_insecure:

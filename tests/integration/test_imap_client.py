@@ -554,6 +554,8 @@ async def test_uidvalidity_change_after_reconnect(mail_user: Any) -> None:
 
 
 async def _proxied(sandbox: Any, user: Any, proxy: FaultProxy, **overrides: Any) -> ImapClient:
+    # Faults are placed at byte offsets of the uncompressed protocol unless a test says otherwise.
+    overrides.setdefault("compress", False)
     settings = user.imap_settings(tls=TlsMode.STARTTLS, port=proxy.port, **overrides)
     return await ImapClient.connect(settings, user.credentials(), backoff=(0.05, 0.1, 0.2))
 
@@ -571,6 +573,40 @@ async def test_cut_in_the_middle_of_a_large_fetch_is_survived(sandbox: Any, mail
         assert all(s.envelope.subject for s in summaries)
         assert client.reconnects == 1 and proxy.connections == 2
         assert proxy.stats[0].faults and proxy.stats[0].faults[0].startswith("cut@down")
+        await client.close()
+
+
+async def test_cut_in_a_compressed_fetch_is_survived(sandbox: Any, mail_user: Any) -> None:
+    sandbox.seed_generated(mail_user.name, 3000)
+    async with FaultProxy(sandbox.host, sandbox.imap_port) as proxy:
+        client = await _proxied(sandbox, mail_user, proxy, compress=True)
+        assert client.connection is not None and client.connection.is_compressed
+        await client.select("INBOX")
+        uids = await client.uid_list()
+        proxy.add(Fault("cut", at=proxy.stats[0].down + 60_000))  # inside the deflated answer
+        summaries = await client.fetch_summaries(uids)
+        assert [s.uid for s in summaries] == uids and len(uids) == 3000
+        assert client.reconnects == 1 and client.connection.is_compressed  # type: ignore[union-attr]
+        await client.close()
+
+
+async def test_corrupt_compressed_stream_is_a_clean_reconnect(sandbox: Any, mail_user: Any) -> None:
+    sandbox.seed_generated(mail_user.name, 500)
+    async with FaultProxy(sandbox.host, sandbox.imap_port) as proxy:
+        # Plaintext, so that the flipped bytes reach the inflater (under TLS they break the MAC).
+        settings = mail_user.imap_settings(
+            tls=TlsMode.NONE, port=proxy.port, allow_insecure=True, compress=True
+        )
+        client = await ImapClient.connect(
+            settings, mail_user.credentials(), backoff=(0.05, 0.1, 0.2)
+        )
+        assert client.connection is not None and client.connection.is_compressed
+        await client.select("INBOX")
+        uids = await client.uid_list()
+        proxy.add(Fault("corrupt", at=proxy.stats[0].down + 2_000, data=b"\xff" * 8))
+        summaries = await client.fetch_summaries(uids)
+        assert [s.uid for s in summaries] == uids
+        assert client.reconnects >= 1
         await client.close()
 
 
@@ -611,7 +647,9 @@ async def test_cut_after_a_move_was_sent_says_it_may_have_been_applied(
 ) -> None:
     deliver_many(sandbox, mail_user, 3)
     async with FaultProxy(sandbox.host, sandbox.imap_port) as proxy:
-        settings = mail_user.imap_settings(tls=TlsMode.NONE, allow_insecure=True, port=proxy.port)
+        settings = mail_user.imap_settings(
+            tls=TlsMode.NONE, allow_insecure=True, port=proxy.port, compress=False
+        )  # the fault waits for the command's plaintext bytes
         client = await ImapClient.connect(settings, mail_user.credentials(), backoff=(0.05,))
         await client.select("INBOX")
         proxy.add(Fault("cut", after=b"UID MOVE 2 Trash\r\n", direction="up"))

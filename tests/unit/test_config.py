@@ -162,6 +162,14 @@ def test_tunnel_account_needs_no_host() -> None:
     assert account.smtp_settings().port == 587
 
 
+def test_compress_is_on_by_default_and_can_be_turned_off(tmp_path: Path) -> None:
+    assert load_text(tmp_path, base()).default_account.imap_settings().compress is True
+    account = load_text(tmp_path, base(imap="compress = false")).default_account
+    assert account.imap_settings().compress is False
+    with pytest.raises(ConfigError, match="compress"):
+        load_text(tmp_path, base(smtp="compress = false"))  # SMTP has no COMPRESS
+
+
 def test_tls_and_port_inference(tmp_path: Path) -> None:
     config = load_text(
         tmp_path,
