@@ -146,7 +146,9 @@ def main() -> None:
         t0 = time.perf_counter()
         sb.seed_generated(user.name, args.messages)
         emit("seed_s", round(time.perf_counter() - t0, 2), "s")
-        settings = user.imap_settings(tls=TlsMode.NONE, allow_insecure=True, timeout=120.0)
+        settings = user.imap_settings(
+            tls=TlsMode.NONE, allow_insecure=True, timeout=120.0, compress=False
+        )
         credentials = user.credentials()
         # Warm Dovecot's index and cache so both clients read the same warm folder.
         bare_fetch(sb, user)
