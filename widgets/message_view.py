@@ -672,12 +672,14 @@ class MessageView(Vertical):
             return
         check = rendered.sender_check
         line = Text(end="")
+        # The summary carries the verdict's words ("verified by ...", "failed at ..."); the
+        # mark and the style say it at a glance, as `termail render` says "Sender check: ...".
         if check.verdict is Verdict.VERIFIED:
-            line.append("✓ Sender verified: ", self._component("message-view--verified"))
+            line.append("✓ Sender check: ", self._component("message-view--verified"))
         elif check.verdict is Verdict.FAILED:
-            line.append("✗ Sender check FAILED: ", self._component("message-view--failed"))
+            line.append("✗ Sender check: ", self._component("message-view--failed"))
         else:
-            line.append("? Sender not verified: ", self._component("message-view--unknown"))
+            line.append("? Sender check: ", self._component("message-view--unknown"))
         line.append_text(safe_text(check.summary, single_line=True))
         warning_style = self._component("message-view--warning")
         for warning in check.warnings:

@@ -47,7 +47,7 @@ async def test_headers_check_notices_body_and_attachments_are_shown() -> None:
         text = screen_text(app)
         assert "From: Bob Builder <bob@builder.test>" in text
         assert "Subject: " + samples.INJECTION_SUBJECT in text
-        assert "✗ Sender check FAILED: DKIM signature does not match" in text
+        assert "✗ Sender check: DKIM signature does not match" in text
         assert "⚠ The From domain differs from the signing domain" in text
         assert "ℹ Charset guessed as windows-1252" in text
         assert "Heading of a section" in text
@@ -75,8 +75,8 @@ async def test_full_headers_toggle_shows_the_received_path() -> None:
 @pytest.mark.parametrize(
     ("verdict", "expected"),
     [
-        (Verdict.VERIFIED, "✓ Sender verified: DKIM signature of builder.test verified"),
-        (Verdict.UNKNOWN, "? Sender not verified: No authentication results"),
+        (Verdict.VERIFIED, "✓ Sender check: DKIM signature of builder.test verified"),
+        (Verdict.UNKNOWN, "? Sender check: No authentication results"),
     ],
 )
 async def test_sender_check_verdicts(verdict: Verdict, expected: str) -> None:
