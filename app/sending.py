@@ -33,18 +33,24 @@ from app.smtp import (
     SmtpError,
     SmtpRecipientsRefused,
     SmtpTlsError,
+    probe_size_limit,
     send_bytes,
 )
 
 __all__ = [
+    "SIZE_LIMITS",
     "ImapAppender",
     "PostponeError",
     "SendOutcome",
+    "SizeLimits",
     "SubmitOutcome",
     "account_outbox",
     "describe_error",
+    "encoded_attachment_size",
+    "estimate_message_size",
     "file_sent_copy",
     "flush_outbox",
+    "learn_size_limit",
     "mark_original",
     "postpone",
     "send_draft",
@@ -172,6 +178,111 @@ async def mark_original(imap_client: ImapAppender, folder: str, uid: int, forwar
     await imap_client.store_flags([uid], [Flag.FORWARDED if forwarded else Flag.ANSWERED], mode="+")
 
 
+# -- the server's SIZE limit, known while composing ----------------------------------------------
+
+HEADER_ALLOWANCE = 2048
+"""Bytes counted for the header block and the MIME boundaries: generous, so a warning comes early."""
+
+PART_ALLOWANCE = 320
+"""Bytes counted for each attachment's part header (type, disposition, RFC 2231 name)."""
+
+
+def encoded_attachment_size(size: int) -> int:
+    """What `size` bytes take as base64 in 76-character lines ending in CRLF (about 4/3 + 3%)."""
+    chars = 4 * ((max(size, 0) + 2) // 3)
+    return chars + 2 * ((chars + 75) // 76)
+
+
+_ASCII = bytes(range(128))
+
+
+def _body_size(body: str) -> int:
+    """The text part as sent: CRLF line ends; quoted-printable (3 bytes a non-ASCII byte) if needed."""
+    data = body.encode("utf-8", "replace")
+    size = len(data) + data.count(b"\n")
+    non_ascii = len(data.translate(None, _ASCII))
+    if non_ascii:
+        size += 2 * (non_ascii + data.count(b"="))
+        size += 3 * (size // 75)  # soft line breaks
+    return size
+
+
+def estimate_message_size(body: str, attachment_sizes: Sequence[int]) -> int:
+    """The submitted size of a message with this body and attachments of these raw sizes.
+
+    An estimate on the safe side (headers and part headers are allowances), cheap enough to
+    run on every change in the compose screen without reading any attachment.
+    """
+    total = HEADER_ALLOWANCE + _body_size(body)
+    for size in attachment_sizes:
+        total += PART_ALLOWANCE + encoded_attachment_size(size)
+    return total
+
+
+class SizeLimits:
+    """The SIZE each account's server announced (RFC 1870), learned by a probe or a send.
+
+    Kept in memory only, per account and server: a server may change its limit, and learning
+    it again costs one EHLO per run. `None` remembered means "announces no limit".
+    """
+
+    def __init__(self) -> None:
+        self._limits: dict[tuple[str, str, int], int | None] = {}
+
+    @staticmethod
+    def _key(account: Any) -> tuple[str, str, int] | None:
+        settings = getattr(account, "smtp_settings", None)
+        if settings is None:
+            return None
+        return (str(getattr(account, "name", "")), str(settings.host), int(settings.port))
+
+    def known(self, account: Any) -> bool:
+        """True once the account's limit (or its absence) was learned."""
+        key = self._key(account)
+        return key is not None and key in self._limits
+
+    def get(self, account: Any) -> int | None:
+        """The remembered limit in bytes; None when unknown or when the server has none."""
+        key = self._key(account)
+        return self._limits.get(key) if key is not None else None
+
+    def remember(self, account: Any, limit: int | None) -> None:
+        key = self._key(account)
+        if key is not None:
+            self._limits[key] = limit if limit is None or limit > 0 else None
+
+    def forget(self, account: Any) -> None:
+        key = self._key(account)
+        if key is not None:
+            self._limits.pop(key, None)
+
+
+SIZE_LIMITS = SizeLimits()
+"""The App's memory of SIZE limits (one per process)."""
+
+
+SizeProber = Callable[[ServerSettings, Credentials | None], Awaitable[int | None]]
+
+
+async def learn_size_limit(
+    account: Any, *, limits: SizeLimits | None = None, prober: SizeProber | None = None
+) -> int | None:
+    """The account's SIZE limit: remembered from a send or an earlier probe, else probed now.
+
+    One EHLO without AUTH (`app.smtp.probe_size_limit`); the answer is remembered. Raises
+    SmtpError when the server cannot be asked (nothing is remembered: a later call retries).
+    """
+    limits = limits if limits is not None else SIZE_LIMITS
+    settings = getattr(account, "smtp_settings", None)
+    if settings is None:
+        return None
+    if limits.known(account):
+        return limits.get(account)
+    limit = await (prober or probe_size_limit)(settings, None)
+    limits.remember(account, limit)
+    return limit
+
+
 # -- the App's entry points (the compose screen calls these) --------------------------------------
 
 
@@ -282,7 +393,11 @@ async def send_draft(
             sender=sender,
         )
     except (SmtpError, ComposeError) as exc:
+        if isinstance(exc, MessageTooLarge) and exc.limit is not None:
+            SIZE_LIMITS.remember(account, exc.limit)
         return SendOutcome(False, False, describe_error(exc), error=exc)
+    if outcome.result is not None:
+        SIZE_LIMITS.remember(account, outcome.result.size_limit)
     if outcome.status == "queued":
         error = outcome.error
         reason = f"{error}" if error is not None else "temporary failure"

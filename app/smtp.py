@@ -34,6 +34,7 @@ __all__ = [
     "SmtpSenderRefused",
     "SmtpTlsError",
     "check_login",
+    "probe_size_limit",
     "send",
     "send_bytes",
 ]
@@ -132,6 +133,8 @@ class SendResult:
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
     response: str = ""
     """The server's answer to DATA (often holds its queue id)."""
+    size_limit: int | None = None
+    """The SIZE the server announced in EHLO (RFC 1870); None when it announced no limit."""
 
 
 _ADDR_RE = re.compile(r"^[^\s<>()\[\],;:\\\"@]+@[^\s<>()\[\],;:\\\"@]+$")
@@ -262,6 +265,15 @@ async def _quit(client: aiosmtplib.SMTP) -> None:
     client.close()
 
 
+def _announced_size(client: aiosmtplib.SMTP) -> int | None:
+    """The SIZE limit from the last EHLO; None when absent, zero ("no fixed limit") or garbled."""
+    text = client.esmtp_extensions.get("size", "").strip()
+    if not text.isdigit() or len(text) > 18:
+        return None
+    limit = int(text)
+    return limit if limit > 0 else None
+
+
 def _normalized_size(data: bytes) -> int:
     """The size as transmitted: every line end counted as CRLF (RFC 1870)."""
     return len(re.sub(rb"\r\n|\r|\n", b"\r\n", data))
@@ -291,9 +303,8 @@ async def send_bytes(
         await _authenticate(client, settings, credentials)
         await _ehlo(client)
         size = _normalized_size(data)
-        limit_text = client.esmtp_extensions.get("size", "")
-        if limit_text.strip().isdigit() and int(limit_text) > 0 and size > int(limit_text):
-            limit = int(limit_text)
+        limit = _announced_size(client)
+        if limit is not None and size > limit:
             raise MessageTooLarge(
                 f"the message is {size} bytes, the server takes at most {limit}",
                 None,
@@ -318,7 +329,7 @@ async def send_bytes(
         except smtp_errors.SMTPDataError as exc:
             if exc.code == 552:
                 raise MessageTooLarge(
-                    f"refused after DATA: {exc.message}", exc.code, size=size, limit=None
+                    f"refused after DATA: {exc.message}", exc.code, size=size, limit=limit
                 ) from exc
             raise SmtpDataError(f"message refused: {exc.message}", exc.code) from exc
         except smtp_errors.SMTPResponseException as exc:
@@ -331,7 +342,7 @@ async def send_bytes(
         await _quit(client)
     refused_map = {r: (resp.code, resp.message) for r, resp in refused.items()}
     accepted = [r for r in rcpts if r not in refused_map]
-    return SendResult(accepted=accepted, refused=refused_map, response=response)
+    return SendResult(accepted=accepted, refused=refused_map, response=response, size_limit=limit)
 
 
 async def send(
@@ -347,6 +358,27 @@ async def send(
     except ComposeError as exc:
         raise SmtpError(str(exc), transient=False) from exc
     return await send_bytes(data, envelope_from, recipients, settings, credentials)
+
+
+async def probe_size_limit(
+    settings: ServerSettings, credentials: Credentials | None = None
+) -> int | None:
+    """Connect (TLS as for sending), EHLO and quit: the SIZE the server announces, or None.
+
+    Lets the compose screen warn about a message too large while it is written, not only at
+    send. Without `credentials` nothing is authenticated (EHLO after TLS is enough for most
+    servers); with them the limit is read after AUTH, for servers that announce it only then.
+    Raises the same typed SmtpError subclasses as `send_bytes`.
+    """
+    client = _client(settings)
+    await _connect(client, settings)
+    try:
+        if credentials is not None:
+            await _authenticate(client, settings, credentials)
+        await _ehlo(client)
+        return _announced_size(client)
+    finally:
+        await _quit(client)
 
 
 async def check_login(settings: ServerSettings, credentials: Credentials) -> str:

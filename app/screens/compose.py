@@ -4,6 +4,10 @@ Every change is saved to the local draft store within a few seconds (and on ever
 so a crash or a kill loses at most the last few seconds of typing. Sending goes through
 `app.smtp`; a temporary failure puts the message in the outbox, a permanent one keeps the draft
 open with the server's reason.
+
+Attachments come from a typed path with Tab completion (ctrl+t) or a file picker (ctrl+f). The
+server's SIZE limit is learned once per account (an EHLO in a worker when compose opens, or from
+the last send) so a message too large is flagged while it is written, not at send.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,8 +30,10 @@ from textual.suggester import Suggester
 from textual.widgets import Footer, Input, Label, ListItem, ListView, Static, TextArea
 
 from app.account import Account
-from widgets.dialogs import ConfirmDialog, PromptDialog
-from widgets.safe import safe_text
+from widgets.dialogs import ConfirmDialog
+from widgets.file_picker import FilePicker, remember_folder, start_folder
+from widgets.path_input import PathPrompt, unreadable_reason
+from widgets.safe import safe_line, safe_text
 
 AUTOSAVE_SECONDS = 3.0
 
@@ -58,7 +65,8 @@ class ComposeScreen(Screen[None]):
         Binding("ctrl+s", "send", "Send", id="compose.send", priority=True),
         Binding("ctrl+d", "postpone", "Postpone", id="compose.postpone", priority=True),
         Binding("ctrl+o", "editor", "$EDITOR", id="compose.editor", priority=True),
-        Binding("ctrl+t", "attach", "Attach", id="compose.attach", priority=True),
+        Binding("ctrl+t", "attach", "Attach path", id="compose.attach", priority=True),
+        Binding("ctrl+f", "pick_files", "Pick files", id="compose.pick", priority=True),
         Binding("ctrl+r", "remove_attachment", "Remove att.", id="compose.detach", priority=True),
         Binding("escape", "close", "Close", id="compose.close"),
     ]
@@ -72,6 +80,7 @@ class ComposeScreen(Screen[None]):
     ComposeScreen #attachments { height: auto; max-height: 6; border-top: solid $primary; }
     ComposeScreen #compose-status { height: 1; color: $text-muted; }
     ComposeScreen #compose-error { height: auto; color: $error; }
+    ComposeScreen #compose-size { height: auto; color: $warning; text-style: bold; }
     """
 
     def __init__(
@@ -97,6 +106,11 @@ class ComposeScreen(Screen[None]):
         self.draft_store = draft_store
         self._dirty = False
         self._sent = False
+        self._attachment_sizes: list[int] = []
+        self.size_limit: int | None = None
+        """The server's SIZE in bytes once learned (None: unknown or no limit)."""
+        self.estimated_size = 0
+        """The message's estimated submitted size, attachments base64-encoded."""
 
     def compose(self) -> ComposeResult:
         suggester = AddressSuggester(self.known_addresses)
@@ -116,16 +130,21 @@ class ComposeScreen(Screen[None]):
                         suggester=suggester if field_id != "subject" else None,
                     )
             yield TextArea(d.body, id="body", soft_wrap=True, show_line_numbers=False)
-            yield ListView(id="attachments")
+            yield ListView(
+                *[self._attachment_item(item) for item in d.attachments], id="attachments"
+            )
+            yield Static("", id="compose-size")
             yield Static("", id="compose-error")
             yield Static("", id="compose-status")
         yield Footer()
 
     def on_mount(self) -> None:
-        self._refresh_attachments()
+        self.query_one("#attachments", ListView).display = bool(self.draft.attachments)
+        self._measure_attachments()
         (self.query_one("#to", Input) if not self.draft.to else self.query_one("#body")).focus()
         self.set_interval(AUTOSAVE_SECONDS, self._autosave)
         self._autosave(force=True)
+        self._learn_size_limit()
 
     # -- draft state -------------------------------------------------------------------------------
     def _collect(self) -> Any:
@@ -140,9 +159,13 @@ class ComposeScreen(Screen[None]):
         return d
 
     @on(Input.Changed)
-    @on(TextArea.Changed)
     def _changed(self) -> None:
         self._dirty = True
+
+    @on(TextArea.Changed)
+    def _body_changed(self) -> None:
+        self._dirty = True
+        self._check_size()
 
     @on(Input.Blurred)
     def _field_left(self) -> None:
@@ -165,44 +188,119 @@ class ComposeScreen(Screen[None]):
         self.query_one("#compose-error", Static).update(safe_text(text))
 
     # -- attachments -------------------------------------------------------------------------------
-    def _refresh_attachments(self) -> None:
+    @staticmethod
+    def _attachment_size(item: Any) -> int | None:
+        """The raw size of a draft attachment; None for a file gone from the disk."""
+        if isinstance(item, Path):
+            try:
+                return item.stat().st_size
+            except OSError:
+                return None
+        return int(item.size)  # held in memory, e.g. forwarded
+
+    def _attachment_item(self, item: Any) -> ListItem:
+        """One row of the list: the (untrusted) file name as Text, and its size."""
+        size = self._attachment_size(item)
+        name = item.name if isinstance(item, Path) else item.filename
+        detail = f"  ({_human(size)})" if size is not None else "  (missing!)"
+        label = Text.assemble("📎 ", safe_line(name), detail, no_wrap=True, end="")
+        return ListItem(Label(label))
+
+    def _measure_attachments(self) -> None:
+        """Sizes read again (a file may have grown on disk), then the SIZE check."""
+        sizes = [self._attachment_size(item) for item in self.draft.attachments]
+        self._attachment_sizes = [size for size in sizes if size is not None]
+        self._check_size()
+
+    def attach_path(self, path: Path) -> str | None:
+        """Add a file to the draft; returns why not (unreadable, already attached) or None."""
+        reason = unreadable_reason(path)
+        if reason is not None:
+            return f"Cannot attach {path.name}: {reason}"
+        if path in self.draft.attachments:
+            return f"{path.name} is attached already"
+        self.draft.attachments.append(path)
+        remember_folder(path.parent)
         view = self.query_one("#attachments", ListView)
-        view.clear()
-        for item in self.draft.attachments:
-            if isinstance(item, Path):
-                try:
-                    label = f"📎 {item.name}  ({_human(item.stat().st_size)})"
-                except OSError:
-                    label = f"📎 {item.name}  (missing!)"
-            else:  # held in memory, e.g. forwarded
-                label = f"📎 {item.filename}  ({_human(item.size)})"
-            view.append(ListItem(Label(safe_text(label))))
-        view.display = bool(self.draft.attachments)
+        view.append(self._attachment_item(path))
+        view.display = True
+        view.index = len(self.draft.attachments) - 1
+        self._dirty = True
+        self._error("")
+        self._measure_attachments()
+        self._autosave()
+        return None
 
     @work(group="compose-dialog")
     async def action_attach(self) -> None:
-        text = await self.app.push_screen_wait(
-            PromptDialog("Attach file (path)", str(Path.cwd()) + "/")
-        )
-        if not text:
+        """Ask for a path (Tab completes); the prompt itself refuses unreadable files."""
+        default = str(start_folder()).rstrip("/") + "/"
+        path = await self.app.push_screen_wait(PathPrompt("Attach file (path)", default))
+        if path is None:
             return
-        path = Path(text).expanduser()
-        if not path.is_file():
-            self._error(f"Not a file: {path}")
-            return
-        self.draft.attachments.append(path)
-        self._dirty = True
-        self._refresh_attachments()
-        self._autosave()
+        refused = self.attach_path(path)
+        if refused:
+            self._error(refused)
+
+    def action_pick_files(self) -> None:
+        """Browse for files; each Enter attaches one, the picker stays open until Esc."""
+        self.app.push_screen(FilePicker(on_pick=self.attach_path))
 
     def action_remove_attachment(self) -> None:
         view = self.query_one("#attachments", ListView)
         index = view.index
-        if index is None or not self.draft.attachments:
+        if index is None or not 0 <= index < len(self.draft.attachments):
+            if self.draft.attachments:
+                self._error("Highlight an attachment in the list first (Tab to it).")
             return
         del self.draft.attachments[index]
+        view.pop(index)  # keeps a highlighted row for the next ctrl+r
+        view.display = bool(self.draft.attachments)
         self._dirty = True
-        self._refresh_attachments()
+        self._measure_attachments()
+        self._autosave()
+
+    # -- the server's SIZE -------------------------------------------------------------------------
+    @work(exclusive=True, group="compose-size", exit_on_error=False)
+    async def _learn_size_limit(self) -> None:
+        """Learn the account's SIZE once (remembered per account); silent when offline."""
+        from app.sending import SIZE_LIMITS, learn_size_limit
+        from app.smtp import SmtpError
+
+        if SIZE_LIMITS.known(self.account):
+            self.size_limit = SIZE_LIMITS.get(self.account)
+            self._check_size()
+            return
+        try:
+            limit = await learn_size_limit(self.account)
+        except (SmtpError, OSError):
+            return  # sending will tell; the next compose asks again
+        self.size_limit = limit
+        self._check_size()
+
+    def _check_size(self) -> None:
+        """Show the warning as soon as body + encoded attachments exceed the server's SIZE."""
+        from app.sending import SIZE_LIMITS, estimate_message_size
+
+        if SIZE_LIMITS.known(self.account):  # a send may have taught a newer figure
+            self.size_limit = SIZE_LIMITS.get(self.account)
+        body = self.query_one("#body", TextArea).text
+        self.estimated_size = estimate_message_size(body, self._attachment_sizes)
+        warning = self.size_warning()
+        field = self.query_one("#compose-size", Static)
+        field.update(Text(warning or "", end=""))
+        field.display = warning is not None
+
+    def size_warning(self) -> str | None:
+        """The over-SIZE warning naming both sizes, or None when within the limit (or unknown)."""
+        limit = self.size_limit
+        if limit is None or self.estimated_size <= limit:
+            return None
+        return (
+            f"Too large for the server: about {_human(self.estimated_size)} "
+            f"({self.estimated_size:,} bytes) with attachments encoded; the server takes at most "
+            f"{_human(limit)} ({limit:,} bytes)."
+        )
 
     # -- external editor ---------------------------------------------------------------------------
     def action_editor(self) -> None:
@@ -248,6 +346,11 @@ class ComposeScreen(Screen[None]):
         bad = [r for r in recipients if not _looks_like_address(r)]
         if bad:
             self._error("Not an address: " + ", ".join(bad))
+            return
+        self._measure_attachments()  # a file may have changed on disk since it was listed
+        too_large = self.size_warning()
+        if too_large is not None:
+            self._error(f"Not sent. {too_large} Remove an attachment (ctrl+r).")
             return
         question = f"Send to {len(recipients)} recipient(s)?"
         if detect_forgotten_attachment(draft):

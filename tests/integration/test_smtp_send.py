@@ -37,10 +37,12 @@ from app.smtp import (
     MessageTooLarge,
     SendResult,
     SmtpAuthError,
+    SmtpConnectError,
     SmtpDataError,
     SmtpRecipientsRefused,
     SmtpTlsError,
     check_login,
+    probe_size_limit,
     send,
     send_bytes,
 )
@@ -145,7 +147,9 @@ async def test_attachments_and_subject_arrive_intact_bcc_hidden(
         mail_user.smtp_settings(tls),
         mail_user.credentials(),
     )
-    assert result == SendResult([bob.address, carol.address], {}, result.response)
+    assert result == SendResult(
+        [bob.address, carol.address], {}, result.response, size_limit=33_554_432
+    )
     (got,) = _inbox(sandbox, bob)
     _check_delivered(got, carol.address)
     assert got["Message-ID"] == message["Message-ID"]
@@ -455,6 +459,44 @@ async def test_size_limit_is_checked_before_data(sandbox: Any, mail_user: Any) -
     assert info.value.limit == 33_554_432 and info.value.size > info.value.limit
     assert info.value.permanent
     assert _inbox(sandbox, bob) == []
+
+
+@pytest.mark.parametrize("tls", [TlsMode.STARTTLS, TlsMode.IMPLICIT])
+async def test_probe_learns_the_announced_size(sandbox: Any, mail_user: Any, tls: TlsMode) -> None:
+    settings = mail_user.smtp_settings(tls)
+    assert await probe_size_limit(settings) == 33_554_432
+    assert await probe_size_limit(settings, mail_user.credentials()) == 33_554_432
+
+
+async def test_a_send_reports_the_announced_size(sandbox: Any, mail_user: Any) -> None:
+    bob = _other(sandbox, mail_user, "bob")
+    result = await send_bytes(
+        b"Subject: sized\r\n\r\nsmall\r\n",
+        mail_user.address,
+        [bob.address],
+        mail_user.smtp_settings(),
+        mail_user.credentials(),
+    )
+    assert result.accepted == [bob.address] and result.size_limit == 33_554_432
+
+
+async def test_probe_without_size_and_with_a_small_one() -> None:
+    async with RecordingServer() as server:
+        assert await probe_size_limit(_plain(server.port)) is None
+    assert not any(line.upper().startswith(b"AUTH") for line in server.lines)
+    async with RecordingServer(size=1000) as server:
+        assert await probe_size_limit(_plain(server.port)) == 1000
+        settings = _plain(server.port)
+        assert await probe_size_limit(settings, Credentials("me", password="pw")) == 1000
+    assert any(line.upper().startswith(b"AUTH PLAIN") for line in server.lines)
+
+
+async def test_probe_of_an_unreachable_server_is_a_typed_transient_error() -> None:
+    with _listener() as sock:
+        port = sock.getsockname()[1]
+    with pytest.raises(SmtpConnectError) as info:
+        await probe_size_limit(_plain(port))
+    assert info.value.transient
 
 
 def _plain(port: int, auth: str = "auto") -> ServerSettings:

@@ -16,7 +16,8 @@ from app.main import TermailApp
 from app.models import TlsMode
 from app.screens.compose import ComposeScreen
 from tests.ui.test_app_sandbox import imap, list_filled, wait_connected, wait_until
-from widgets.dialogs import ConfirmDialog, PromptDialog
+from widgets.dialogs import ConfirmDialog
+from widgets.path_input import PathPrompt
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
 
@@ -76,9 +77,7 @@ async def test_compose_and_send_with_attachment(
         screen.query_one("#subject").value = "Grüße aus dem Test"
         screen.query_one("#body").text = "Hello,\n\nthe file is attached.\n"
         await pilot.press("ctrl+t")
-        prompt = await wait_until(
-            pilot, lambda: isinstance(app.screen, PromptDialog) and app.screen
-        )
+        prompt = await wait_until(pilot, lambda: isinstance(app.screen, PathPrompt) and app.screen)
         prompt.query_one("Input").value = str(attachment)
         await pilot.press("enter")
         await wait_until(pilot, lambda: len(screen.draft.attachments) == 1)
