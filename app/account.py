@@ -30,8 +30,10 @@ from app.models import (
     Folder,
     FolderRole,
     FolderStatus,
+    Identity,
     MessageSummary,
     ServerSettings,
+    choose_identity,
 )
 from app.store import HeaderCache
 from app.sync import SyncResult, resync, warm_start
@@ -126,12 +128,15 @@ class Account:
         folder_roles: dict[str, str] | None = None,
         display_name: str = "",
         signature: str = "",
+        identities: Sequence[Identity] = (),
         data_dir: Path | None = None,
         cache: HeaderCache | None = None,
         cache_path: Path | None = None,
     ) -> None:
         """`cache` is used as given (the caller closes it); else the cache file at `cache_path`,
-        else `data_dir / CACHE_FILE_NAME`, is opened on first use. Neither: no cache."""
+        else `data_dir / CACHE_FILE_NAME`, is opened on first use. Neither: no cache.
+        `identities` (from the configuration) default to one per address, the first with
+        `display_name` and `signature`."""
         self.name = name
         self.imap_settings = imap
         self.smtp_settings = smtp
@@ -140,6 +145,10 @@ class Account:
         self.addresses = [a.lower() for a in addresses]
         self.display_name = display_name
         self.signature = signature
+        self.identities: list[Identity] = list(identities) or [
+            Identity(display_name, address, signature if i == 0 else "")
+            for i, address in enumerate(addresses)
+        ]
         self.folder_roles = folder_roles or {}
         self.data_dir = data_dir
         self.client: Any = None
@@ -157,6 +166,11 @@ class Account:
             cache_path = Path(data_dir) / CACHE_FILE_NAME
         self.cache_path = cache_path if cache is None else cache.path
         self.first_fetch = FIRST_FETCH
+        self._connecting: asyncio.Future[None] | None = None
+
+    def identity_for(self, recipients: Sequence[str]) -> Identity | None:
+        """The identity to answer a message sent to `recipients` from (None: no identity)."""
+        return choose_identity(self.identities, recipients)
 
     @property
     def header_cache(self) -> HeaderCache | None:
@@ -169,6 +183,12 @@ class Account:
         # Never raises: a damaged or unwritable file becomes an empty (or in-memory) cache.
         self._cache = HeaderCache.open(self.cache_path)
         return self._cache
+
+    def has_cache_file(self) -> bool:
+        """Whether a header cache is there to show from (a file test: nothing is opened)."""
+        if self._cache is not None and not self._cache.closed:
+            return True
+        return self.cache_path is not None and self.cache_path.exists()
 
     def close_cache(self) -> None:
         """Close the cache file when this account opened it (it reopens on the next use)."""
@@ -183,7 +203,31 @@ class Account:
         creds = None if self.imap_settings.tunnel else self._credentials()
         self.client = await ImapClient.connect(self.imap_settings, creds)
 
+    def connect_soon(self) -> None:
+        """Start `connect` now, in the background: at app start the TLS handshake and login
+        then overlap the building of the screens. `connected` waits for this attempt."""
+        if self.client is not None or self._connecting is not None:
+            return
+        task = asyncio.ensure_future(self.connect())
+        # A failure nobody waits for (the app quit first) is not reported as never retrieved.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._connecting = task
+
+    async def connected(self) -> None:
+        """Wait for the attempt `connect_soon` started (its error is raised here), else
+        `connect` now: each call after a failure is a new attempt."""
+        pending, self._connecting = self._connecting, None
+        if pending is None:
+            await self.connect()
+        else:
+            await pending
+
     async def close(self) -> None:
+        pending, self._connecting = self._connecting, None
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await pending
         if self.client is not None:
             with contextlib.suppress(Exception):
                 await self.client.close()

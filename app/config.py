@@ -34,11 +34,17 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, NoReturn
 
-from app.models import Credentials, FolderRole, ServerSettings, TlsMode
+from app.models import (
+    Credentials,
+    FolderRole,
+    Identity,
+    ServerSettings,
+    TlsMode,
+    choose_identity,
+)
 
 __all__ = [
     "AccountConfig",
@@ -92,36 +98,6 @@ class ConfigError(Exception):
 
 
 # -- the typed settings -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Identity:
-    """One address the user sends as.
-
-    `reply_from` holds glob patterns (`*@example.com`, `ada+*@example.com`, case-insensitive):
-    a reply to a message addressed to a matching recipient is sent from this identity.
-    """
-
-    name: str
-    address: str
-    signature: str = ""
-    reply_from: list[str] = field(default_factory=list)
-
-    def matches(self, address: str) -> bool:
-        """Whether a recipient address belongs to this identity (its own or a pattern)."""
-        lowered = address.strip().lower()
-        if not lowered:
-            return False
-        if lowered == self.address.lower():
-            return True
-        return any(fnmatchcase(lowered, pattern.lower()) for pattern in self.reply_from)
-
-    @property
-    def formatted(self) -> str:
-        """`Name <address>` for a From header (the caller encodes non-ASCII names)."""
-        from email.utils import formataddr
-
-        return formataddr((self.name, self.address)) if self.name else self.address
 
 
 @dataclass(frozen=True)
@@ -231,14 +207,9 @@ class AccountConfig:
         An identity whose own address is among the recipients wins, then one whose `reply_from`
         pattern matches, then the first identity.
         """
-        addresses = [a for a in recipients if a]
-        for identity in self.identities:
-            if any(a.strip().lower() == identity.address.lower() for a in addresses):
-                return identity
-        for identity in self.identities:
-            if any(identity.matches(a) for a in addresses):
-                return identity
-        return self.identities[0]
+        found = choose_identity(self.identities, recipients)
+        assert found is not None  # an account has at least one identity
+        return found
 
     @classmethod
     def in_memory(

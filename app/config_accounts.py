@@ -54,6 +54,7 @@ def accounts_from_config(config: Any, only: str | None = None) -> list[Account]:
                 folder_roles=dict(acc.folders),
                 display_name=first.name if first else "",
                 signature=(first.signature or "") if first else "",
+                identities=identities,
                 cache_path=account_cache_path(name),
             )
         )

@@ -8,9 +8,11 @@ layer's job (`app.mime.headers`), making text safe to show is `app.mime.sanitize
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from fnmatch import fnmatchcase
 
 
 class Flag:
@@ -256,3 +258,46 @@ class Credentials:
 
     def __str__(self) -> str:
         return f"Credentials(username={self.username!r}, secret=<hidden>)"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """One address the user sends as.
+
+    `reply_from` holds glob patterns (`*@example.com`, `ada+*@example.com`, case-insensitive):
+    a reply to a message addressed to a matching recipient is sent from this identity.
+    """
+
+    name: str
+    address: str
+    signature: str = ""
+    reply_from: list[str] = field(default_factory=list)
+
+    def matches(self, address: str) -> bool:
+        """Whether a recipient address belongs to this identity (its own or a pattern)."""
+        lowered = address.strip().lower()
+        if not lowered:
+            return False
+        if lowered == self.address.lower():
+            return True
+        return any(fnmatchcase(lowered, pattern.lower()) for pattern in self.reply_from)
+
+    @property
+    def formatted(self) -> str:
+        """`Name <address>` for a From header (the caller encodes non-ASCII names)."""
+        from email.utils import formataddr
+
+        return formataddr((self.name, self.address)) if self.name else self.address
+
+
+def choose_identity(identities: Sequence[Identity], recipients: Iterable[str]) -> Identity | None:
+    """The identity whose own address is among `recipients`, else one whose `reply_from`
+    pattern matches, else the first (None when there is none)."""
+    addresses = [a for a in recipients if a]
+    for identity in identities:
+        if any(a.strip().lower() == identity.address.lower() for a in addresses):
+            return identity
+    for identity in identities:
+        if any(identity.matches(a) for a in addresses):
+            return identity
+    return identities[0] if identities else None

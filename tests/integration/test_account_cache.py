@@ -379,3 +379,81 @@ async def test_reload_without_changes_skips_the_resync(
         assert Flag.FLAGGED in stored[folder.uids[0]].flags  # the change reached the cache
     finally:
         await account.close()
+
+
+# -- connecting early (app start) ----------------------------------------------------------------
+
+
+async def test_connect_soon_is_the_attempt_connected_waits_for(
+    mail_user: Any, tmp_path_fast: Path
+) -> None:
+    creds = mail_user.credentials()
+    account = Account(
+        mail_user.name,
+        mail_user.imap_settings(TlsMode.IMPLICIT),
+        lambda: creds,
+        cache_path=tmp_path_fast / "c.sqlite3",
+    )
+    calls = 0
+    connect = account.connect
+
+    async def counted() -> None:
+        nonlocal calls
+        calls += 1
+        await connect()
+
+    account.connect = counted  # type: ignore[method-assign]
+    assert not account.has_cache_file()
+    try:
+        account.connect_soon()
+        account.connect_soon()  # one attempt in flight, not two
+        await account.connected()
+        assert calls == 1 and account.client is not None
+        opened = await account.open_folder(INBOX)
+        assert opened.folder.name == "INBOX" and not opened.cached
+        assert account.has_cache_file()
+    finally:
+        await account.close()
+
+
+async def test_a_failed_early_connect_is_raised_once_then_retried(
+    mail_user: Any, tmp_path_fast: Path
+) -> None:
+    settings = mail_user.imap_settings(TlsMode.IMPLICIT)
+    creds = mail_user.credentials()
+    account = Account(mail_user.name, settings, lambda: creds)
+    attempts = 0
+    connect = account.connect
+
+    async def flaky() -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise ImapConnectionError("refused", applied=False)
+        await connect()
+
+    account.connect = flaky  # type: ignore[method-assign]
+    try:
+        account.connect_soon()
+        with pytest.raises(ImapConnectionError):
+            await account.connected()
+        await account.connected()  # a new attempt, as the screen's retry loop makes
+        assert attempts == 2 and account.client is not None
+    finally:
+        await account.close()
+
+
+async def test_close_cancels_an_early_connect(mail_user: Any) -> None:
+    creds = mail_user.credentials()
+    account = Account(mail_user.name, mail_user.imap_settings(TlsMode.IMPLICIT), lambda: creds)
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    account.connect = slow  # type: ignore[method-assign]
+    account.connect_soon()
+    await started.wait()
+    await asyncio.wait_for(account.close(), 5)
+    assert account.client is None

@@ -314,3 +314,16 @@ async def test_a_folder_emptied_elsewhere(
     state = cache.mailbox_state("INBOX")
     assert state is not None and (state.uids, state.exists) == ([], 0)
     assert cache.cached_uids("INBOX", first.uidvalidity) == set()
+
+
+async def test_first_sorted_sync_fetches_the_first_rows_in_display_order(
+    sandbox: Any, mail_user: Any, client: Any, cache: Any
+) -> None:
+    sandbox.seed_generated(mail_user.name, 30)
+    result = await resync(client, cache, "INBOX", sort="REVERSE DATE", new_limit=10)
+    assert result.full_reload and len(result.uids) == 30
+    assert result.uids == await client.uid_list(sort="REVERSE DATE")
+    assert [s.uid for s in result.fetched] == result.uids[:10]
+    assert cache.cached_uids("INBOX", result.uidvalidity) == set(result.uids[:10])
+    again = await resync(client, cache, "INBOX", sort="REVERSE DATE", new_limit=10)
+    assert again.method != "full" and again.uids == result.uids and not again.fetched

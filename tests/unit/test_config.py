@@ -154,6 +154,40 @@ def test_reply_from_chooses_the_identity() -> None:
     assert main.formatted == "Ada Lovelace <ada@work.example>"
 
 
+def test_accounts_built_from_config_carry_every_identity() -> None:
+    from app.config_accounts import accounts_from_config
+
+    config = load_config(DATA / "full.toml")
+    account = accounts_from_config(config, "work")[0]
+    main, support = config.accounts["work"].identities
+    assert account.identities == [main, support]
+    assert account.identity_for(["support+billing@work.example"]) == support
+    assert account.identity_for(["stranger@else.example"]) == main
+
+
+def test_account_in_code_gets_one_identity_per_address() -> None:
+    from app.account import Account
+
+    account = Account(
+        "x",
+        ServerSettings(host="h", port=993, user="u"),
+        lambda: None,
+        addresses=["a@x.example", "b@x.example"],
+        display_name="Ada",
+        signature="sig",
+    )
+    first, second = account.identities
+    assert (first.name, first.address, first.signature) == ("Ada", "a@x.example", "sig")
+    assert (second.address, second.signature) == ("b@x.example", "")
+    assert account.identity_for(["B@x.example"]) == second
+    assert (
+        Account("y", ServerSettings(host="h", port=993, user="u"), lambda: None).identity_for(
+            ["a@x.example"]
+        )
+        is None
+    )
+
+
 def test_tunnel_account_needs_no_host() -> None:
     account = load_config(DATA / "tunnel.toml").default_account
     imap = account.imap_settings()
