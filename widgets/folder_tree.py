@@ -51,7 +51,15 @@ def _role_of(folder: Folder) -> FolderRole:
 
 
 class FolderTree(Tree[Folder]):
-    """Mailboxes of one account. Enter (or a click) on a selectable folder posts `FolderSelected`."""
+    """Mailboxes of one account. Enter (or a click) on a selectable folder posts `FolderSelected`.
+
+    Nodes are built lazily: the top level at once, a folder's children when it is expanded
+    (Enter, Space, →/l, a click on the arrow, or `select_folder` revealing a folder), and they
+    are dropped again when it is collapsed. The full hierarchy lives in a plain index, so
+    thousands of folders cost nothing until they are looked at. Small trees (at most
+    `auto_expand_limit` folders) start fully expanded, as a mutt user expects; bigger ones start
+    with the top level only.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", id="folders.down", show=False),
@@ -100,6 +108,7 @@ class FolderTree(Tree[Folder]):
         self,
         label: TextType = "Folders",
         *,
+        auto_expand_limit: int = 60,
         name: str | None = None,
         id: str | None = None,  # noqa: A002 - Textual's name
         classes: str | None = None,
@@ -109,12 +118,28 @@ class FolderTree(Tree[Folder]):
         self.show_root = False
         self.auto_expand = False
         self.guide_depth = 3
+        self.auto_expand_limit = auto_expand_limit
+        """Trees of at most this many folders start fully expanded, bigger ones collapsed."""
         self._folders: dict[str, Folder] = {}
+        """The listed folders by name."""
+        self._entries: dict[str, Folder] = {}
+        """The listed folders plus virtual \\Noselect parents for unlisted path parts."""
+        self._child_names: dict[str | None, list[str]] = {}
+        """Child names of each entry (None: the top level), in display order."""
+        self._parent_of: dict[str, str | None] = {}
+        """Parent name of each entry (None: top level; special-use folders are hoisted)."""
         self._folder_nodes: dict[str, TreeNode[Folder]] = {}
+        """Nodes built now: the top level and the children of expanded nodes."""
         self._counts: dict[str, FolderStatus] = {}
-        self._collapsed: set[str] = set()
+        self._opened_names: set[str] = set()
+        """Entries expanded by the user or by `select_folder`."""
+        self._closed_names: set[str] = set()
+        """Entries collapsed by the user (they stay so across `set_folders`)."""
+        self._expand_by_default = False
         self._current: str | None = None
         self._label_styles: dict[tuple[str, bool], Style] = {}
+        self._unseen_below: dict[str, int] | None = None
+        """Unread messages in each entry's descendants; None until needed after a change."""
 
     # -- data in ------------------------------------------------------------------------------
     @property
@@ -122,12 +147,21 @@ class FolderTree(Tree[Folder]):
         """Name of the folder shown as open (set by `select_folder` or a selection)."""
         return self._current
 
+    @property
+    def built_count(self) -> int:
+        """How many folder nodes exist now (the others wait for their parent's expansion)."""
+        return len(self._folder_nodes)
+
     def folder(self, name: str) -> Folder | None:
         """The listed folder called `name`."""
         return self._folders.get(name)
 
+    def node_for(self, name: str) -> TreeNode[Folder] | None:
+        """The node of `name`, or None while it is not built (an ancestor is collapsed)."""
+        return self._folder_nodes.get(name)
+
     def set_folders(self, folders: Iterable[Folder], counts: Mapping[str, FolderStatus]) -> None:
-        """Show these folders (replacing the old ones), keeping cursor and collapsed nodes.
+        """Show these folders (replacing the old ones), keeping cursor and expanded nodes.
 
         Args:
             folders: Folders as listed by the server (decoded names).
@@ -135,48 +169,52 @@ class FolderTree(Tree[Folder]):
         """
         cursor = self.cursor_node
         cursor_name = cursor.data.name if cursor is not None and cursor.data is not None else None
-        for name, node in self._folder_nodes.items():
-            if node.allow_expand and not node.is_expanded:
-                self._collapsed.add(name)
-            else:
-                self._collapsed.discard(name)
         self._folders = {f.name: f for f in folders}
         self._counts = dict(counts)
+        self._unseen_below = None
+        self._index()
+        self._expand_by_default = len(self._entries) <= self.auto_expand_limit
         self._folder_nodes = {}
         self.clear()
-        self._build_nodes()
-        for name, node in self._folder_nodes.items():
-            if node.children and name not in self._collapsed:
-                node.expand()
+        for name in self._child_names.get(None, []):
+            self._build_node(self.root, name)
+        if self._current is not None and self._current in self._entries:
+            self._reveal(self._current)
         target = cursor_name if cursor_name in self._folder_nodes else self._current
         if target in self._folder_nodes:
             self.call_after_refresh(self._put_cursor, target)
 
     def update_counts(self, name: str, status: FolderStatus) -> None:
-        """New STATUS figures for one folder."""
+        """New STATUS figures for one folder; drawn now if its node (or an ancestor's) shows."""
+        if self._counts.get(name) == status:
+            return
         self._counts[name] = status
+        self._unseen_below = None
         node = self._folder_nodes.get(name)
         if node is not None:
             node.refresh()
-            self._invalidate()
+        # Collapsed ancestors show the unread total below them.
+        parent = self._parent_of.get(name)
+        while parent is not None:
+            ancestor = self._folder_nodes.get(parent)
+            if ancestor is not None:
+                ancestor.refresh()
+            parent = self._parent_of.get(parent)
+        self._invalidate()
 
     def select_folder(self, name: str) -> bool:
         """Show `name` as the open folder and put the cursor on it (posts nothing).
 
+        Its ancestors are expanded (and built) so the cursor can reach it.
         Returns False when no such folder is listed.
         """
         previous = self._folder_nodes.get(self._current) if self._current else None
         self._current = name
         if previous is not None:
             previous.refresh()
-        node = self._folder_nodes.get(name)
-        if node is None:
+        if name not in self._entries:
             return False
-        parent = node.parent
-        while parent is not None:
-            parent.expand()
-            parent = parent.parent
-        node.refresh()
+        self._reveal(name).refresh()
         self.call_after_refresh(self._put_cursor, name)
         return True
 
@@ -185,43 +223,176 @@ class FolderTree(Tree[Folder]):
         if node is not None:
             self.move_cursor(node)
 
-    # -- building -----------------------------------------------------------------------------
-    def _build_nodes(self) -> None:
-        """Attach every folder under its parent path; special-use folders go to the top."""
+    # -- the index ----------------------------------------------------------------------------
+    def _index(self) -> None:
+        """Parent and children of every entry; special-use folders go first, at the top."""
         folders = list(self._folders.values())
+        entries: dict[str, Folder] = dict(self._folders)
+        parents: dict[str, str | None] = {}
+        children: dict[str | None, list[str]] = {None: []}
         top_roles = sorted(
             (f for f in folders if _role_of(f) is not FolderRole.NONE),
             key=lambda f: (_role_rank(f), f.name.casefold()),
         )
-        hoisted = {f.name for f in top_roles}
         for folder in top_roles:
-            self._folder_nodes[folder.name] = self.root.add(folder.name, folder, expand=False)
-        rest = sorted(
-            (f for f in folders if f.name not in hoisted),
-            key=lambda f: [p.casefold() for p in f.parts],
-        )
-        for folder in rest:
-            self._attach_folder(folder)
+            parents[folder.name] = None
+            children[None].append(folder.name)
 
-    def _attach_folder(self, folder: Folder) -> TreeNode[Folder]:
-        existing = self._folder_nodes.get(folder.name)
-        if existing is not None:
-            return existing
-        parts = folder.parts
-        delimiter = folder.delimiter
-        parent = self.root
-        if delimiter and len(parts) > 1:
-            parent_name = delimiter.join(parts[:-1])
-            parent_folder = self._folders.get(parent_name) or Folder(
-                name=parent_name,
-                raw_name=parent_name,
-                delimiter=delimiter,
-                attributes=frozenset({"\\Noselect"}),
-            )
-            parent = self._attach_folder(parent_folder)
-        node = parent.add(folder.name, folder, expand=False)
-        self._folder_nodes[folder.name] = node
+        def place(folder: Folder) -> None:
+            # Iterative up the path: names from a server may be thousands of parts deep.
+            pending: list[Folder] = []
+            current: Folder | None = folder
+            while current is not None and current.name not in parents:
+                pending.append(current)
+                parts = current.parts
+                current = None
+                if pending[-1].delimiter and len(parts) > 1:
+                    delimiter = pending[-1].delimiter
+                    parent_name = delimiter.join(parts[:-1])
+                    current = entries.get(parent_name)
+                    if current is None:
+                        current = entries[parent_name] = Folder(
+                            name=parent_name,
+                            raw_name=parent_name,
+                            delimiter=delimiter,
+                            attributes=frozenset({"\\Noselect"}),
+                        )
+            for entry in reversed(pending):
+                parts = entry.parts
+                parent = (
+                    entry.delimiter.join(parts[:-1]) if entry.delimiter and len(parts) > 1 else None
+                )
+                parents[entry.name] = parent
+                children.setdefault(parent, []).append(entry.name)
+
+        for folder in sorted(
+            (f for f in folders if f.name not in parents),
+            key=lambda f: [p.casefold() for p in f.parts],
+        ):
+            place(folder)
+        for parent, names in children.items():
+            if parent is not None:
+                names.sort(key=lambda n: [p.casefold() for p in entries[n].parts])
+        self._entries = entries
+        self._parent_of = parents
+        self._child_names = children
+
+    def _should_open(self, name: str) -> bool:
+        if name in self._closed_names:
+            return False
+        return name in self._opened_names or self._expand_by_default
+
+    def _unseen_under(self, name: str) -> int:
+        """Unread messages in the descendants of `name` (for a collapsed node's label)."""
+        if self._unseen_below is None:
+            totals: dict[str, int] = {}
+            for entry, status in self._counts.items():
+                if status.unseen <= 0 or entry not in self._entries:
+                    continue
+                parent = self._parent_of.get(entry)
+                while parent is not None:
+                    totals[parent] = totals.get(parent, 0) + status.unseen
+                    parent = self._parent_of.get(parent)
+            self._unseen_below = totals
+        return self._unseen_below.get(name, 0)
+
+    # -- building -----------------------------------------------------------------------------
+    def _build_node(self, parent: TreeNode[Folder], name: str) -> TreeNode[Folder]:
+        """Add the node of `name` under `parent`, with its children if it starts expanded."""
+        has_children = bool(self._child_names.get(name))
+        expand = has_children and self._should_open(name)
+        node = parent.add(name, self._entries[name], expand=expand, allow_expand=has_children)
+        self._folder_nodes[name] = node
+        if expand:
+            self._build_children(node)
         return node
+
+    def _build_children(self, node: TreeNode[Folder]) -> None:
+        """Make the children of a node being expanded (once: a collapse drops them again)."""
+        folder = node.data
+        if folder is None or node.children:
+            return
+        for child in self._child_names.get(folder.name, []):
+            self._build_node(node, child)
+
+    def _prune(self, node: TreeNode[Folder]) -> None:
+        """Drop the nodes under a collapsed node; its expansion builds them again."""
+        cursor = self.cursor_node
+        stack = list(node.children)
+        while stack:
+            child = stack.pop()
+            stack.extend(child.children)
+            if child is cursor:
+                self.move_cursor(node)
+            if child.data is not None and self._folder_nodes.get(child.data.name) is child:
+                del self._folder_nodes[child.data.name]
+        node.remove_children()
+
+    def _reveal(self, name: str) -> TreeNode[Folder]:
+        """Build and expand the ancestors of `name` (top level first); returns its node."""
+        chain: list[str] = []
+        parent = self._parent_of.get(name)
+        while parent is not None:
+            chain.append(parent)
+            parent = self._parent_of.get(parent)
+        for ancestor in reversed(chain):
+            self._expand_node(self._folder_nodes[ancestor])
+        return self._folder_nodes[name]
+
+    def _expand_node(self, node: TreeNode[Folder]) -> None:
+        if not node.allow_expand:
+            return
+        if node.data is not None:
+            self._opened_names.add(node.data.name)
+            self._closed_names.discard(node.data.name)
+        self._build_children(node)
+        if not node.is_expanded:
+            node.expand()
+
+    def _collapse_node(self, node: TreeNode[Folder]) -> None:
+        if node.data is not None:
+            self._closed_names.add(node.data.name)
+            self._opened_names.discard(node.data.name)
+        if node.is_expanded:
+            node.collapse()
+        self._prune(node)
+
+    def _toggle_node(self, node: TreeNode[Folder]) -> None:
+        """Space and a click on the arrow land here: build or drop the children too."""
+        if not node.allow_expand:
+            return
+        if node.is_expanded:
+            self._collapse_node(node)
+        else:
+            self._expand_node(node)
+
+    def _sync_node(self, node: TreeNode[Folder]) -> None:
+        """An expansion or collapse made elsewhere (Textual's own code): catch up with it."""
+        if node.data is None or self._folder_nodes.get(node.data.name) is not node:
+            return
+        if node.is_expanded and not node.children:
+            self._expand_node(node)
+        elif not node.is_expanded and node.children:
+            self._collapse_node(node)
+
+    def _on_tree_node_expanded(self, event: Tree.NodeExpanded[Folder]) -> None:
+        self._sync_node(event.node)
+
+    def _on_tree_node_collapsed(self, event: Tree.NodeCollapsed[Folder]) -> None:
+        self._sync_node(event.node)
+
+    def action_toggle_expand_all(self) -> None:
+        """shift+space: expand every sibling at this level if all are collapsed, else collapse."""
+        node = self.cursor_node
+        if node is None or node.parent is None:
+            return
+        siblings = [s for s in node.parent.children if s.allow_expand]
+        if all(not s.is_expanded for s in siblings):
+            for sibling in siblings:
+                self._expand_node(sibling)
+        else:
+            for sibling in siblings:
+                self._collapse_node(sibling)
 
     # -- rendering ----------------------------------------------------------------------------
     def process_label(self, label: TextType) -> Text:
@@ -238,7 +409,7 @@ class FolderTree(Tree[Folder]):
         parts = folder.parts
         shown = parts[-1] if parts else folder.name
         label = Text(no_wrap=True, end="")
-        if node.allow_expand and node.children:
+        if node.allow_expand:
             icon = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
             label.append(icon, base_style + _TOGGLE)
         elif node.parent is self.root:
@@ -264,6 +435,11 @@ class FolderTree(Tree[Folder]):
                 label.append(f"/{status.messages}", style + get("folder-tree--count"))
             else:
                 label.append(f"{status.messages}", style + get("folder-tree--count"))
+        if node.allow_expand and not node.is_expanded:
+            below = self._unseen_under(folder.name)
+            if below:
+                # Unread mail hidden in collapsed subfolders.
+                label.append(f" +{below}", style + get("folder-tree--unread"))
         return label
 
     def _component(self, name: str) -> Style:
@@ -286,8 +462,10 @@ class FolderTree(Tree[Folder]):
         if folder is None:
             return
         if not folder.selectable:
-            event.node.toggle()
+            self._toggle_node(event.node)
             return
+        # Opening a folder shows its subfolders too (never folds them away).
+        self._expand_node(event.node)
         previous = self._folder_nodes.get(self._current) if self._current else None
         self._current = folder.name
         if previous is not None:
@@ -297,14 +475,18 @@ class FolderTree(Tree[Folder]):
 
     def action_expand(self) -> None:
         node = self.cursor_node
-        if node is not None and node.children:
-            node.expand()
+        if node is None:
+            return
+        if node.allow_expand and not node.is_expanded:
+            self._expand_node(node)
+        elif node.is_expanded and node.children:
+            self.move_cursor(node.children[0])  # → again steps into the subfolders
 
     def action_collapse(self) -> None:
         node = self.cursor_node
         if node is None:
             return
-        if node.children and node.is_expanded:
-            node.collapse()
+        if node.allow_expand and node.is_expanded:
+            self._collapse_node(node)
         elif node.parent is not None and node.parent is not self.root:
             self.move_cursor(node.parent)

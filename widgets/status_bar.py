@@ -1,15 +1,20 @@
 """The status bar: connection state, account, folder, counts, a message, and fetch progress.
 
 The screen sets plain attributes (`connection`, `account`, `folder`, `message`) and calls
-`set_counts` / `set_progress`; the bar draws them as one `Text` line (server text is untrusted),
-counts down to the next reconnection attempt by itself, and shows the progress bar only for work
-lasting longer than `progress_delay` seconds, so quick fetches do not flicker.
+`set_counts`, and reports work through named jobs (`start_job` / `update_job` / `end_job`, or the
+`job` context manager; `set_progress` for a single one); the bar draws them as one `Text` line
+(server text is untrusted), counts down to the next reconnection attempt by itself, and shows the
+progress bar with the newest job's label and count only once some job has lasted `progress_delay`
+seconds, so quick fetches do not flicker.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.style import Style
@@ -21,6 +26,16 @@ from textual.timer import Timer
 from textual.widgets import ProgressBar, Static
 
 from widgets.safe import safe_line, theme_style
+
+_PLAIN_JOB = "progress"
+"""The job `set_progress` drives (the single-job interface)."""
+
+
+@dataclass(slots=True)
+class _Job:
+    label: str
+    done: int
+    total: int | None
 
 
 class StatusBar(Horizontal):
@@ -53,7 +68,7 @@ class StatusBar(Horizontal):
         & > .status-bar--message { }
         & > .status-bar--error { color: $text-error; }
         & > #status-line { width: 1fr; height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
-        & > #status-progress-label { width: auto; max-width: 30; height: 1; padding: 0 1; color: $text-muted; }
+        & > #status-progress-label { width: auto; max-width: 40; height: 1; padding: 0 1; color: $text-muted; }
         & > ProgressBar { width: 24; height: 1; display: none; }
         & > ProgressBar Bar { width: 14; }
         &.-progress > ProgressBar { display: block; }
@@ -91,7 +106,9 @@ class StatusBar(Horizontal):
         self._message_timer: Timer | None = None
         self._progress_started: float | None = None
         self._progress_timer: Timer | None = None
-        self._progress_label = ""
+        self._jobs: dict[str, _Job] = {}
+        """Running jobs by key, oldest first."""
+        self._job_serial = 0
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-line", markup=False)
@@ -100,6 +117,8 @@ class StatusBar(Horizontal):
 
     def on_mount(self) -> None:
         self._redraw()
+        if self._jobs:
+            self._sync_progress()  # jobs started before the bar was on screen
 
     # -- data in ------------------------------------------------------------------------------
     def set_counts(self, total: int | None, unseen: int | None = None) -> None:
@@ -132,31 +151,77 @@ class StatusBar(Horizontal):
         """Progress of a long job; the bar appears once it has run `progress_delay` seconds.
 
         A call with `done >= total` ends the job and hides the bar. `total` None means unknown
-        (an indeterminate bar).
+        (an indeterminate bar). The same as `update_job` on the job called "progress".
         """
         if total is not None and done >= total:
-            self.clear_progress()
+            self.end_job(_PLAIN_JOB)
             return
-        self._progress_label = label
-        bar = self.query_one(ProgressBar)
-        bar.update(total=total, progress=max(0, done))
-        self.query_one("#status-progress-label", Static).update(
-            Text(safe_line(label, max_len=28), no_wrap=True, end="")
-        )
-        if self._progress_started is None:
-            self._progress_started = time.monotonic()
-            if self.progress_delay <= 0:
-                self.add_class("-progress")
-            else:
-                self._progress_timer = self.set_timer(self.progress_delay, self._reveal_progress)
+        self.update_job(_PLAIN_JOB, done, total, label)
 
     def clear_progress(self) -> None:
-        """The job ended: hide the bar."""
-        self._progress_started = None
-        if self._progress_timer is not None:
-            self._progress_timer.stop()
-            self._progress_timer = None
-        self.remove_class("-progress")
+        """Every job ended: hide the bar."""
+        self._jobs.clear()
+        self._sync_progress()
+
+    def start_job(self, key: str, label: str, total: int | None = None) -> None:
+        """A job began (a folder open, a header fetch, a search, a move of many).
+
+        Several jobs may run at once; the bar shows the newest and counts the others, and
+        appears only once some job has lasted `progress_delay` seconds.
+
+        Args:
+            key: Names the job for `update_job` / `end_job` (starting it again restarts it).
+            label: What the job does, shown beside the bar ("Fetching headers").
+            total: How many items it has, or None when unknown (an indeterminate bar).
+        """
+        self._jobs.pop(key, None)
+        self._jobs[key] = _Job(label, 0, total)
+        self._sync_progress()
+
+    def update_job(
+        self, key: str, done: int, total: int | None = None, label: str | None = None
+    ) -> None:
+        """How far job `key` has got (starting it if it is not running)."""
+        job = self._jobs.get(key)
+        if job is None:
+            job = self._jobs[key] = _Job(label or "", 0, total)
+        job.done = max(0, done)
+        if total is not None:
+            job.total = total
+        if label is not None:
+            job.label = label
+        self._sync_progress()
+
+    def end_job(self, key: str) -> None:
+        """Job `key` finished (or failed): the bar hides when no job is left."""
+        if self._jobs.pop(key, None) is not None:
+            self._sync_progress()
+
+    @contextmanager
+    def job(self, label: str, total: int | None = None, *, key: str | None = None) -> Iterator[str]:
+        """`start_job` on entry and `end_job` on exit, however the block is left.
+
+        Without `key` each use is its own job (a cancelled folder open cannot end the next
+        one's). Yields the key, for `update_job` inside the block.
+        """
+        if key is None:
+            self._job_serial += 1
+            key = f"job-{self._job_serial}"
+        self.start_job(key, label, total)
+        try:
+            yield key
+        finally:
+            self.end_job(key)
+
+    @property
+    def jobs(self) -> list[str]:
+        """Keys of the running jobs, oldest first."""
+        return list(self._jobs)
+
+    @property
+    def progress_text(self) -> str:
+        """The text beside the bar (for tests)."""
+        return self._progress_line().plain
 
     @property
     def progress_visible(self) -> bool:
@@ -168,6 +233,43 @@ class StatusBar(Horizontal):
         return self._line().plain
 
     # -- internals ----------------------------------------------------------------------------
+    def _sync_progress(self) -> None:
+        """Show the newest job (bar and label), or hide both when none is left."""
+        if not self._jobs:
+            self._progress_started = None
+            if self._progress_timer is not None:
+                self._progress_timer.stop()
+                self._progress_timer = None
+            self.remove_class("-progress")
+            return
+        if not self.is_mounted:
+            return
+        job = self._jobs[next(reversed(self._jobs))]
+        bar = self.query_one(ProgressBar)
+        if job.total is None or job.total <= 0:
+            bar.update(total=None)
+        else:
+            bar.update(total=job.total, progress=min(job.done, job.total))
+        self.query_one("#status-progress-label", Static).update(self._progress_line())
+        if self._progress_started is None:
+            self._progress_started = time.monotonic()
+            if self.progress_delay <= 0:
+                self.add_class("-progress")
+            else:
+                self._progress_timer = self.set_timer(self.progress_delay, self._reveal_progress)
+
+    def _progress_line(self) -> Text:
+        line = Text(no_wrap=True, end="", overflow="ellipsis")
+        if not self._jobs:
+            return line
+        job = self._jobs[next(reversed(self._jobs))]
+        line.append(safe_line(job.label, max_len=28))
+        if job.total is not None and job.total > 0:
+            line.append(f" {min(job.done, job.total):,}/{job.total:,}")
+        if len(self._jobs) > 1:
+            line.append(f" +{len(self._jobs) - 1}")
+        return line
+
     def _reveal_progress(self) -> None:
         self._progress_timer = None
         if self._progress_started is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +23,20 @@ from textual.widgets import Footer
 
 from app.account import Account
 from app.models import Flag, Folder, FolderRole
+from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.folder_tree import FolderTree
 from widgets.message_list import MessageList
 from widgets.message_view import MessageView
 from widgets.query_bar import QueryBar
+from widgets.splitter import Splitter
 from widgets.status_bar import StatusBar
 
 log = logging.getLogger(__name__)
+
+
+#: The INBOX before the folder list is known (RFC 3501: every server has it, by this name).
+_INBOX = Folder("INBOX", "INBOX", "/", frozenset(), FolderRole.INBOX)
 
 
 class MainScreen(Screen[None]):
@@ -64,6 +71,11 @@ class MainScreen(Screen[None]):
         Binding("T", "toggle_threads", "Threads", id="list.threads", show=False),
         Binding("O", "show_outbox", "Outbox", id="outbox.show", show=False),
         Binding("ctrl+b", "toggle_folders", "Folders pane", id="view.folders", show=False),
+        Binding("greater_than_sign", "resize_pane(1)", "Wider pane", id="view.wider", show=False),
+        Binding(
+            "less_than_sign", "resize_pane(-1)", "Narrower pane", id="view.narrower", show=False
+        ),
+        Binding("equals_sign", "reset_panes", "Default pane sizes", id="view.reset", show=False),
         Binding("ctrl+l", "refresh", "Refresh", id="folder.refresh", show=False),
     ]
 
@@ -77,7 +89,13 @@ class MainScreen(Screen[None]):
     MainScreen.-narrow MessageView { display: none; }
     MainScreen.-narrow.-reading MessageList { display: none; }
     MainScreen.-narrow.-reading MessageView { display: block; width: 1fr; }
+    MainScreen.-zoom Splitter, MainScreen.-no-folders #split-folders { display: none; }
+    MainScreen.-narrow #split-viewer { display: none; }
     """
+
+    #: The list has the focus from the start: no other widget's bindings get into the footer
+    #: first (each focus change rebuilds the footer while the first screen is drawn).
+    AUTO_FOCUS = "#messages"
 
     open_uid: reactive[int | None] = reactive(None)
     prefer_html: reactive[bool] = reactive(False)
@@ -91,14 +109,23 @@ class MainScreen(Screen[None]):
         self._search_uids: list[int] | None = None
         self._folder_uids: list[int] = []
         self._idle_task: asyncio.Task[None] | None = None
+        self._idle_folder: Folder | None = None
         self.idle_watcher: Any = None
         self.threaded = False
+        self.folder_width = 28
+        """Preferred columns of the folder tree (narrower when the terminal is)."""
+        self.list_share = 50.0
+        """Percent of the width right of the folder tree given to the list (the rest: viewer)."""
+        self._headers_wanted = 0
+        self._headers_done = 0
 
     # -- layout -------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
             yield FolderTree("Folders", id="folders")
+            yield Splitter(id="split-folders")
             yield MessageList(id="messages")
+            yield Splitter(id="split-viewer")
             yield MessageView(id="viewer")
         yield QueryBar(id="query")
         yield StatusBar(id="status")
@@ -127,13 +154,10 @@ class MainScreen(Screen[None]):
     def _apply_ui_settings(self) -> None:
         """The config's [ui] choices: HTML preference, pane sizes, date formats, editor."""
         ui = self.ui
+        self._load_pane_sizes()
         if ui is None:
             return
         self.prefer_html = bool(getattr(ui, "prefer_html", False))
-        self.folder_tree.styles.width = int(getattr(ui, "folder_pane_width", 28))
-        share = max(10, min(90, int(getattr(ui, "message_list_height", 50))))
-        self.message_list.styles.width = f"{share}fr"
-        self.viewer.styles.width = f"{100 - share}fr"
         self.message_list.date_formats = (
             ui.date_format_today,
             ui.date_format_this_year,
@@ -155,16 +179,21 @@ class MainScreen(Screen[None]):
 
     def _apply_width(self, width: int) -> None:
         self.set_class(width < 100, "-narrow")
+        self._apply_pane_sizes()
 
     # -- connection ---------------------------------------------------------------------------------
     @work(exclusive=True, group="connect", description="connecting")
     async def connect_account(self) -> None:
         self.status.connection = "connecting"
-        self._show_cached_inbox()
+        if self._show_cached_inbox():
+            # Its rows are drawn first; connecting (imports, TLS) would hold that frame back.
+            drawn = asyncio.Event()
+            self.call_after_refresh(drawn.set)
+            await drawn.wait()
         delay = 1.0
         while True:
             try:
-                await self.account.connect()
+                await self.account.connected()  # started at app start (`connect_soon`)
                 break
             except Exception as exc:
                 if _is_fatal(exc):
@@ -181,12 +210,33 @@ class MainScreen(Screen[None]):
                 delay = min(delay * 2, 60)
         self.status.connection = "connected"
         self.status.account = self.account.name
-        await self._reload_folders()
-        inbox = self.account.folder_by_role(FolderRole.INBOX) or self.account.folder("INBOX")
-        if inbox is not None:
-            self.folder_tree.select_folder(inbox.name)
-            await self._open_folder(inbox)
+        if "inbox" not in self.account.folder_roles:
+            # INBOX exists on every server: open it first, and list the folder tree (LIST and
+            # a STATUS of every folder) after, so the first screen does not wait for the tree.
+            self.folder_tree.select_folder("INBOX")
+            await self._open_folder(_INBOX)
+            await self._reload_folders()
+            self._adopt_listed_inbox()
+        else:
+            await self._reload_folders()
+            inbox = self.account.folder_by_role(FolderRole.INBOX) or self.account.folder("INBOX")
+            if inbox is not None:
+                self.folder_tree.select_folder(inbox.name)
+                await self._open_folder(inbox)
         self.resume_drafts()
+
+    def _adopt_listed_inbox(self) -> None:
+        """INBOX was opened before the folder list came: take the listed folder (its real
+        attributes and delimiter) and its counts."""
+        current = self.account.current
+        listed = self.account.folder(_INBOX.name)
+        if current is None or listed is None or current.folder.name != listed.name:
+            return
+        current.folder = listed
+        self.folder_tree.select_folder(listed.name)
+        status = self.account.statuses.get(listed.name)
+        if status is not None:
+            self.status.set_counts(status.messages, status.unseen)
 
     @work(group="drafts")
     async def resume_drafts(self) -> None:
@@ -221,20 +271,25 @@ class MainScreen(Screen[None]):
             else:
                 self.notify(text, title="Outbox", markup=False)
 
-    def _show_cached_inbox(self) -> None:
-        """Before the server answers (or when it cannot be reached): the INBOX as last cached."""
-        inbox = Folder("INBOX", "INBOX", "/", frozenset(), FolderRole.INBOX)
+    def _show_cached_inbox(self) -> bool:
+        """Before the server answers (or when it cannot be reached): the INBOX as last cached.
+        False when nothing is cached."""
         try:
-            cached = self.account.open_folder_cached(inbox)
+            cached = self.account.open_folder_cached(_INBOX)
         except Exception:
-            return
+            return False
         if cached is None:
-            return
+            return False
         self._folder_uids = cached.uids
         self.message_list.set_uids(cached.uids, keep_cursor=False)
+        # The first rows' summaries at once, not after a round of SummariesWanted.
+        self.message_list.update_summaries(
+            self.account.held_summaries(cached.uids[: self.account.first_fetch])
+        )
         self.message_list.focus()
         self.status.folder = "INBOX"
         self.status.message = f"{len(cached.uids)} messages (from the cache)"
+        return True
 
     async def _reload_folders(self) -> None:
         folders = await self.account.load_folders()
@@ -258,6 +313,10 @@ class MainScreen(Screen[None]):
         self.threaded = False
         self.status.folder = folder.name
         self.status.message = f"Opening {folder.name}…"
+        # The old folder's watcher goes now, not once this one is open: its connection and its
+        # copy of the old UID list are freed before the new list is loaded (peak memory).
+        watched = self._idle_folder
+        self._stop_idle()
         ml = self.message_list
         # Focus first: the footer's re-layout for the list's keys runs while the server works.
         ml.focus()
@@ -276,9 +335,13 @@ class MainScreen(Screen[None]):
             self.viewer.show_loading("Select a message and press Enter")
             self.status.message = f"{len(cached.uids)} messages (checking with the server…)"
         try:
-            opened = await self.account.open_folder(folder)
+            with self.status.job(f"Opening {folder.name}"):
+                opened = await self.account.open_folder(folder)
         except Exception as exc:
             self._report(exc, f"Cannot open {folder.name}")
+            current = self.account.current
+            if watched is not None and current is not None and current.folder.name == watched.name:
+                self._start_idle(watched)  # still on the folder watched before
             return
         self._folder_uids = opened.uids
         self.status.message = f"{len(opened.uids)} messages"
@@ -300,12 +363,19 @@ class MainScreen(Screen[None]):
         status = self.account.statuses.get(folder.name)
         if status is not None:
             self.status.set_counts(status.messages, status.unseen)
-        self._start_idle(folder)
+        # The watcher's connection (TLS, login, SELECT) after this folder's rows are drawn.
+        self.call_after_refresh(self._start_idle, folder)
 
     def _start_idle(self, folder: Folder) -> None:
+        self._stop_idle()
+        self._idle_task = asyncio.create_task(self._idle_loop(folder))
+        self._idle_folder = folder
+
+    def _stop_idle(self) -> None:
         if self._idle_task is not None:
             self._idle_task.cancel()
-        self._idle_task = asyncio.create_task(self._idle_loop(folder))
+            self._idle_task = None
+        self._idle_folder = None
 
     async def _idle_loop(self, folder: Folder) -> None:
         """A second connection waits in IDLE on the open folder and tells us of changes."""
@@ -342,13 +412,15 @@ class MainScreen(Screen[None]):
                 await watcher.stop()
 
     async def _refresh_open_folder(self, *, notify_new: bool = False) -> None:
-        before = set(self._folder_uids)
+        previous = self._folder_uids
         try:
             uids = await self.account.reload_uids()
         except Exception as exc:
             self._report(exc, "Refresh failed")
             return
         self._folder_uids = uids
+        # Nothing changed (the same list back): no set over the whole folder (4 MB at 100,000).
+        unchanged = uids is previous
         if self._search_uids is None and self.threaded:
             from app.threads import thread_order
 
@@ -357,9 +429,10 @@ class MainScreen(Screen[None]):
                 self.message_list.set_uids(
                     order, keep_cursor=True, reset_summaries=False, depths=depths
                 )
-        elif self._search_uids is None:
+        elif self._search_uids is None and not unchanged:
             self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False)
-        new = [u for u in uids if u not in before]
+        before = set() if unchanged else set(previous)
+        new = [] if unchanged else [u for u in uids if u not in before]
         if notify_new and new:
             self.notify(f"{len(new)} new message(s) in {self.status.folder}", markup=False)
         with contextlib.suppress(Exception):
@@ -375,7 +448,8 @@ class MainScreen(Screen[None]):
     @work(group="summaries", description="fetching headers")
     async def fetch_summaries(self, uids: list[int], epoch: int | None = None) -> None:
         try:
-            summaries = await self.account.summaries_for(uids)
+            with self._header_progress(len(uids)):
+                summaries = await self.account.summaries_for(uids)
         except Exception as exc:
             self.message_list.forget_requested(uids)
             self._report(exc, "Fetching headers failed")
@@ -462,7 +536,8 @@ class MainScreen(Screen[None]):
         if not uids:
             return
         try:
-            what = await self.account.delete(uids)
+            with self.status.job(f"Deleting {len(uids):,} message(s)"):
+                what = await self.account.delete(uids)
         except Exception as exc:
             self._report(exc, "Delete failed")
             return
@@ -502,7 +577,8 @@ class MainScreen(Screen[None]):
         if not dest:
             return
         try:
-            await self.account.move(uids, dest)
+            with self.status.job(f"Moving {len(uids):,} message(s)"):
+                await self.account.move(uids, dest)
         except Exception as exc:
             self._report(exc, "Move failed")
             return
@@ -518,7 +594,8 @@ class MainScreen(Screen[None]):
         if not dest:
             return
         try:
-            await self.account.copy(uids, dest)
+            with self.status.job(f"Copying {len(uids):,} message(s)"):
+                await self.account.copy(uids, dest)
         except Exception as exc:
             self._report(exc, "Copy failed")
             return
@@ -584,7 +661,8 @@ class MainScreen(Screen[None]):
 
         self.status.message = "Searching…"
         try:
-            found = await self.account.search(text)
+            with self.status.job("Searching"):
+                found = await self.account.search(text)
         except QueryError as exc:
             self.query_bar.show_error(exc.message, exc.position)
             self.status.message = ""
@@ -623,6 +701,152 @@ class MainScreen(Screen[None]):
 
     def action_toggle_folders(self) -> None:
         self.toggle_class("-no-folders")
+        self._apply_pane_sizes()
+
+    # -- panes --------------------------------------------------------------------------------------
+    # Sizes live here, not in the splitters: the screen knows the bounds, what is shown (zoom,
+    # narrow, folders hidden) and where sizes are remembered (app.state, beside the theme).
+    FOLDERS_MIN = 12
+    LIST_MIN = 20
+    VIEWER_MIN = 20
+
+    def _pane_defaults(self) -> tuple[int, float]:
+        """The config's sizes (or the built-in ones): folder columns, list percent."""
+        ui = self.ui
+        if ui is None:
+            return 28, 50.0
+        folders = int(getattr(ui, "folder_pane_width", 28))
+        share = max(10, min(90, int(getattr(ui, "message_list_height", 50))))
+        return folders, float(share)
+
+    def _load_pane_sizes(self) -> None:
+        """The config's sizes, unless the user resized the panes since (then the remembered ones).
+
+        The remembered sizes carry the config's values they were made under: a config edited
+        afterwards wins again.
+        """
+        folders, share = self._pane_defaults()
+        remembered = recall("panes")
+        if isinstance(remembered, dict) and remembered.get("config") == [folders, share]:
+            width = remembered.get("folders")
+            if isinstance(width, int) and not isinstance(width, bool):
+                folders = width
+            value = remembered.get("list")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                share = float(value)
+        self.folder_width = max(self.FOLDERS_MIN, min(500, folders))
+        self.list_share = max(10.0, min(90.0, share))
+        self._apply_pane_sizes()
+
+    def _remember_panes(self) -> None:
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            remember(
+                "panes",
+                {
+                    "folders": self.folder_width,
+                    "list": self.list_share,
+                    "config": list(self._pane_defaults()),
+                },
+            )
+
+    def _folders_fit(self, cells: int, width: int) -> int:
+        """`cells` within what a `width`-column screen allows the folder tree."""
+        upper = max(self.FOLDERS_MIN, min(width // 2, width - self.LIST_MIN - 2))
+        return max(self.FOLDERS_MIN, min(upper, cells))
+
+    def _apply_pane_sizes(self) -> None:
+        """Put the preferred sizes on the panes, within what this terminal's width allows.
+
+        The list gets whole columns (its share of what is right of the folder tree) and the
+        viewer the rest, so no column is lost to rounding; recomputed on every resize.
+        """
+        if not self.is_mounted:
+            return
+        width = self.size.width or self.app.size.width
+        folders = self._folders_fit(self.folder_width, width)
+        self.folder_tree.styles.width = folders
+        if self.has_class("-narrow"):
+            self.message_list.styles.width = "1fr"  # alone beside the tree
+            return
+        right = width - (0 if self.has_class("-no-folders") else folders + 1) - 1
+        cells = round(right * self.list_share / 100)
+        if right >= self.LIST_MIN + self.VIEWER_MIN:
+            cells = max(self.LIST_MIN, min(right - self.VIEWER_MIN, cells))
+        self.message_list.styles.width = max(1, cells)
+        self.viewer.styles.width = "1fr"
+
+    def _set_folder_width(self, cells: int) -> None:
+        self.folder_width = self._folders_fit(cells, self.size.width)
+        self._apply_pane_sizes()
+
+    def _set_list_share(self, share: float) -> None:
+        self.list_share = round(max(10.0, min(90.0, share)), 1)
+        self._apply_pane_sizes()
+
+    @on(Splitter.Moved, "#split-folders")
+    def _drag_folders(self, event: Splitter.Moved) -> None:
+        self._set_folder_width(event.x - self.folder_tree.region.x)
+
+    @on(Splitter.Moved, "#split-viewer")
+    def _drag_viewer(self, event: Splitter.Moved) -> None:
+        listed, viewer = self.message_list.region, self.viewer.region
+        right = listed.width + viewer.width
+        if right > 0:
+            self._set_list_share((event.x - listed.x) * 100 / right)
+
+    @on(Splitter.Released)
+    def _drag_done(self) -> None:
+        self._remember_panes()
+
+    @on(Splitter.Reset)
+    def _splitter_reset(self) -> None:
+        self.action_reset_panes()
+
+    def action_resize_pane(self, direction: int) -> None:
+        """`>` widens the focused pane, `<` narrows it, by moving the nearest splitter."""
+        zoom, narrow = self.has_class("-zoom"), self.has_class("-narrow")
+        folders_shown = not zoom and not self.has_class("-no-folders")
+        list_shown = not zoom and not (narrow and self.has_class("-reading"))
+        viewer_shown = not narrow or self.has_class("-reading")
+        between = list_shown and viewer_shown  # the list | viewer splitter is there
+        share_step = 5.0 * direction
+        folder_step = 2 * direction
+        if self.folder_tree.has_focus:
+            if folders_shown:
+                self._set_folder_width(self.folder_width + folder_step)
+        elif self.viewer.has_focus_within:
+            if between:
+                self._set_list_share(self.list_share - share_step)
+            elif folders_shown:
+                self._set_folder_width(self.folder_width - folder_step)
+        elif between:
+            self._set_list_share(self.list_share + share_step)
+        elif folders_shown:
+            self._set_folder_width(self.folder_width - folder_step)
+        self._remember_panes()
+
+    def action_reset_panes(self) -> None:
+        """Back to the config's pane sizes (and forget the remembered ones)."""
+        self.folder_width, self.list_share = self._pane_defaults()
+        self._apply_pane_sizes()
+        self._remember_panes()
+
+    @contextlib.contextmanager
+    def _header_progress(self, count: int) -> Iterator[None]:
+        """One status-bar job for all header fetches in flight: "Fetching headers 150/400"."""
+        self._headers_wanted += count
+        self.status.update_job(
+            "headers", self._headers_done, self._headers_wanted, "Fetching headers"
+        )
+        try:
+            yield
+        finally:
+            self._headers_done += count
+            if self._headers_done >= self._headers_wanted:
+                self._headers_wanted = self._headers_done = 0
+                self.status.end_job("headers")
+            else:
+                self.status.update_job("headers", self._headers_done, self._headers_wanted)
 
     def action_toggle_html(self) -> None:
         self.prefer_html = not self.prefer_html

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
 import pytest
 from textual.app import App, ComposeResult
 from textual.message import Message
@@ -141,3 +145,88 @@ async def test_status_bar_progress_appears_only_for_slow_jobs() -> None:
         assert "headers" in screen_text(app)
         status.set_progress(10, 10)
         assert not status.progress_visible
+
+
+async def test_status_bar_jobs_overlap_and_show_the_newest_with_a_count() -> None:
+    app = BarsApp(progress_delay=0.2)
+    async with app.run_test(size=(120, 10)) as pilot:
+        status = app.query_one(StatusBar)
+        status.start_job("headers", "Fetching headers", total=400)
+        status.update_job("headers", 150)
+        await pilot.pause(0.3)
+        assert status.progress_visible
+        assert status.progress_text == "Fetching headers 150/400"
+        with status.job("Opening [b]Lists[/b]") as key:  # untrusted folder name
+            await pilot.pause()
+            assert status.jobs == ["headers", key]
+            assert status.progress_text == "Opening [b]Lists[/b] +1"
+            assert "Opening [b]Lists[/b] +1" in screen_text(app)
+        assert status.progress_text == "Fetching headers 150/400"
+        status.end_job("headers")
+        assert not status.progress_visible and status.jobs == []
+
+
+async def test_status_bar_job_ends_when_its_block_fails() -> None:
+    app = BarsApp(progress_delay=0.0)
+    async with app.run_test(size=(100, 10)) as pilot:
+        status = app.query_one(StatusBar)
+        with pytest.raises(RuntimeError), status.job("Moving 5,000 message(s)"):
+            await pilot.pause()
+            assert status.progress_visible and "Moving 5,000" in screen_text(app)
+            raise RuntimeError("server said NO")
+        assert not status.progress_visible and status.jobs == []
+        status.end_job("never-started")  # harmless
+        assert status.jobs == []
+
+
+# -- the main screen's slow operations ---------------------------------------------------------
+async def test_main_screen_shows_progress_for_slow_opens_fetches_and_searches(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.main import TermailApp
+    from app.models import Folder, MessageSummary
+    from tests.ui.test_app_sandbox import wait_until
+    from tests.ui.test_app_snapshots import RecordedAccount
+
+    monkeypatch.setenv("TERMAIL_STATE_DIR", str(tmp_path))
+
+    class SlowAccount(RecordedAccount):
+        """Each server call waits for the test to let it go."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.gates = {name: asyncio.Event() for name in ("open", "headers", "search")}
+
+        async def open_folder(self, folder: Folder) -> Any:
+            await self.gates["open"].wait()
+            return await super().open_folder(folder)
+
+        async def summaries_for(self, uids: Sequence[int]) -> list[MessageSummary]:
+            await self.gates["headers"].wait()
+            return await super().summaries_for(uids)
+
+        async def search(self, query_text: str) -> list[int]:
+            await self.gates["search"].wait()
+            return [3, 2]
+
+    account = SlowAccount()
+    app = TermailApp([account], theme="termail-dark")
+    async with app.run_test(size=(120, 30)) as pilot:
+        status = await wait_until(pilot, lambda: app.screen.query("#status") and app.screen.status)
+        await wait_until(pilot, lambda: status.progress_visible)  # after progress_delay
+        assert status.progress_text == "Opening INBOX"
+        assert "Opening INBOX" in screen_text(app)
+        account.gates["open"].set()
+        await wait_until(pilot, lambda: status.progress_text.startswith("Fetching headers"))
+        await wait_until(pilot, lambda: status.progress_visible)
+        assert "/" in status.progress_text  # "Fetching headers 0/24"
+        account.gates["headers"].set()
+        await wait_until(pilot, lambda: not status.jobs)
+        assert not status.progress_visible
+
+        await pilot.press("slash", "x", "enter")
+        await wait_until(pilot, lambda: status.progress_visible)
+        assert status.progress_text == "Searching"
+        account.gates["search"].set()
+        await wait_until(pilot, lambda: "2 match(es)" in status.message)
+        assert not status.progress_visible and not status.jobs
