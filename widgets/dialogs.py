@@ -1,4 +1,4 @@
-"""Modal dialogs that return a value through `dismiss`: confirm, prompt, pick a folder.
+"""Modal dialogs that return a value through `dismiss`: confirm, choose, prompt, pick a folder.
 
 Use with `await app.push_screen_wait(ConfirmDialog(...))` inside a worker, or `push_screen(...,
 callback)`. Questions and folder names often hold server text, so everything is drawn as `Text`.
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -84,6 +84,53 @@ class ConfirmDialog(ModalScreen[bool]):
     def _pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.dismiss(event.button.id == "dialog-yes")
+
+
+class ChoiceDialog(ModalScreen[str | None]):
+    """A question with a few named answers, each on a key; dismisses with its key, or None
+    on Escape (the "not now" answer, which must never destroy anything)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "choose('')", "Cancel", id="dialog.cancel"),
+    ]
+
+    DEFAULT_CSS = "ChoiceDialog {" + _DIALOG_CSS + "}"
+
+    def __init__(self, question: str, choices: Sequence[tuple[str, str]]) -> None:
+        """Args:
+        question: The question; may hold untrusted text (shown literally).
+        choices: (key, label) pairs, the first focused; a key is one character.
+        """
+        super().__init__()
+        self.question = question
+        self.choices = list(choices)
+
+    def compose(self) -> ComposeResult:
+        hint = "   ".join(f"{key}: {label.lower()}" for key, label in self.choices)
+        with Vertical():
+            yield Label(safe_text(self.question), classes="dialog-title", id="dialog-question")
+            yield Static(Text(hint + "   Esc: cancel", end=""), classes="dialog-hint")
+            with Horizontal(classes="dialog-buttons"):
+                for key, label in self.choices:
+                    yield Button(Text(label), id=f"choice-{ord(key)}")
+
+    def on_mount(self) -> None:
+        self.query(Button).first().focus()
+
+    def on_key(self, event: events.Key) -> None:
+        for key, _ in self.choices:
+            if event.character == key:
+                event.stop()
+                self.dismiss(key)
+                return
+
+    def action_choose(self, key: str) -> None:
+        self.dismiss(key or None)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(chr(int((event.button.id or "choice-0").removeprefix("choice-"))))
 
 
 class PromptDialog(ModalScreen[str | None]):

@@ -996,6 +996,23 @@ def unflow_text(text: str, *, delsp: bool = False) -> str:
     return "\n".join(out)
 
 
+#: Headers naming who a message was delivered to: the identity to answer from is among them.
+_DELIVERED_TO = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
+
+
+def recipients_of(original: bytes | Message) -> list[str]:
+    """The addresses a received message was sent or delivered to; [] for an unreadable one."""
+    try:
+        orig = _Original(original)
+    except ComposeError:
+        return []
+    seen: dict[str, None] = {}
+    for name in _DELIVERED_TO:
+        for _, address in orig.addresses(name):
+            seen.setdefault(address, None)
+    return list(seen)
+
+
 def draft_from_message(data: bytes | Message, identity: Identity | None = None) -> Draft:
     """A Draft back from a message saved in the Drafts folder (or any message: "edit as new").
 

@@ -27,10 +27,21 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.suggester import Suggester
-from textual.widgets import Footer, Input, Label, ListItem, ListView, Static, TextArea
+from textual.widget import Widget
+from textual.widgets import (
+    Footer,
+    Input,
+    Label,
+    ListItem,
+    ListView,
+    Select,
+    Static,
+    TextArea,
+)
 
 from app.account import Account
-from widgets.dialogs import ConfirmDialog
+from app.models import Identity
+from widgets.dialogs import ChoiceDialog, ConfirmDialog
 from widgets.file_picker import FilePicker, remember_folder, start_folder
 from widgets.path_input import PathPrompt, unreadable_reason
 from widgets.safe import safe_line, safe_text
@@ -73,9 +84,17 @@ class ComposeScreen(Screen[None]):
 
     DEFAULT_CSS = """
     ComposeScreen { layout: vertical; }
-    ComposeScreen .row { height: 3; }
-    ComposeScreen .row Label { width: 10; padding: 1 1 0 0; text-align: right; }
-    ComposeScreen .row Input { width: 1fr; }
+    ComposeScreen .row { height: 1; margin-bottom: 0; }
+    ComposeScreen .row Label { width: 10; padding: 0 1 0 0; text-align: right; color: $text-muted; }
+    ComposeScreen .row Input {
+        width: 1fr; height: 1; border: none; padding: 0 1; background: $boost;
+        &:focus { background: $primary 20%; border: none; }
+    }
+    ComposeScreen .row #from { width: 1fr; height: 1; padding: 0 1; }
+    ComposeScreen .row Select { width: 1fr; height: 1; }
+    ComposeScreen .row Select > SelectCurrent { border: none; height: 1; padding: 0 1; }
+    ComposeScreen .row Select:focus > SelectCurrent { border: none; background: $primary 20%; }
+    ComposeScreen #body { margin-top: 1; }
     ComposeScreen #body { height: 1fr; }
     ComposeScreen #attachments { height: auto; max-height: 6; border-top: solid $primary; }
     ComposeScreen #compose-status { height: 1; color: $text-muted; }
@@ -104,6 +123,8 @@ class ComposeScreen(Screen[None]):
         self.mode = mode
         self.known_addresses = known_addresses or []
         self.draft_store = draft_store
+        self._resumed = draft_id is not None
+        self._initial: dict[str, Any] = {}
         self._dirty = False
         self._sent = False
         self._attachment_sizes: list[int] = []
@@ -116,6 +137,9 @@ class ComposeScreen(Screen[None]):
         suggester = AddressSuggester(self.known_addresses)
         d = self.draft
         with Vertical():
+            with Horizontal(classes="row"):
+                yield Label("From")
+                yield self._from_field()
             for field_id, label, value in (
                 ("to", "To", ", ".join(d.to)),
                 ("cc", "Cc", ", ".join(d.cc)),
@@ -138,13 +162,42 @@ class ComposeScreen(Screen[None]):
             yield Static("", id="compose-status")
         yield Footer()
 
+    def _from_field(self) -> Widget:
+        """The sender: a choice among the account's identities, or just the one there is."""
+        identities = self.account.identities
+        if len(identities) < 2:
+            return Static(safe_line(_formatted(self.draft.from_)), id="from")
+        options = [(safe_line(identity.formatted), i) for i, identity in enumerate(identities)]
+        current = _identity_index(identities, self.draft.from_.address)
+        return Select(options, value=current, allow_blank=False, id="from")
+
     def on_mount(self) -> None:
         self.query_one("#attachments", ListView).display = bool(self.draft.attachments)
         self._measure_attachments()
         (self.query_one("#to", Input) if not self.draft.to else self.query_one("#body")).focus()
         self.set_interval(AUTOSAVE_SECONDS, self._autosave)
-        self._autosave(force=True)
+        # What the screen opened with: closing it unchanged keeps nothing (mutt: "Aborted
+        # unmodified message"). A draft resumed from disk is saved already.
+        self._initial = self._collect().to_dict()
         self._learn_size_limit()
+
+    @on(Select.Changed, "#from")
+    def _identity_chosen(self, event: Select.Changed) -> None:
+        """Send as another identity: its address, and its signature in place of the old one."""
+        from app.mime.compose import Identity as Sender
+
+        identities = self.account.identities
+        if not isinstance(event.value, int) or not 0 <= event.value < len(identities):
+            return
+        new = identities[event.value]
+        old_index = _identity_index(identities, self.draft.from_.address)
+        old = identities[old_index] if old_index is not None else None
+        self.draft.from_ = Sender(new.name, new.address)
+        body = self.query_one("#body", TextArea)
+        swapped = _swap_signature(body.text, old.signature if old else "", new.signature)
+        if swapped != body.text:
+            body.text = swapped
+        self._dirty = True
 
     # -- draft state -------------------------------------------------------------------------------
     def _collect(self) -> Any:
@@ -175,6 +228,8 @@ class ComposeScreen(Screen[None]):
         if self.draft_store is None or self._sent or not (self._dirty or force):
             return
         self._dirty = False
+        if not force and not self._resumed and self._initial and self.unchanged():
+            return  # nothing written yet: nothing to keep after a crash either
         try:
             self.draft_store.save(self.draft_id, self._collect())
             self._status("Draft saved")
@@ -380,6 +435,9 @@ class ComposeScreen(Screen[None]):
 
     @work(exclusive=True, group="compose-send")
     async def action_postpone(self) -> None:
+        await self._postpone()
+
+    async def _postpone(self) -> None:
         from app.sending import postpone
 
         draft = self._collect()
@@ -396,16 +454,43 @@ class ComposeScreen(Screen[None]):
         self.app.notify("Draft saved to Drafts", markup=False)
         self.dismiss()
 
+    def unchanged(self) -> bool:
+        """Nothing written since the screen opened (a reply's quote alone is not writing)."""
+        current: dict[str, Any] = self._collect().to_dict()
+        return current == self._initial
+
     @work(exclusive=True, group="compose-dialog")
     async def action_close(self) -> None:
+        """Unchanged: close, keeping nothing. Else ask: postpone, leave here, or discard."""
+        if self.unchanged():
+            if not self._resumed:
+                self._discard_local()
+            self._sent = True
+            self.app.notify("Message not changed: nothing kept", markup=False)
+            self.dismiss()
+            return
         self._autosave(force=True)
-        keep = await self.app.push_screen_wait(
-            ConfirmDialog(
-                "Close the message? The draft stays saved locally (termail offers it next time)."
+        choice = await self.app.push_screen_wait(
+            ChoiceDialog(
+                "Close this message?",
+                [("p", "Postpone to Drafts"), ("l", "Leave it here"), ("d", "Discard")],
             )
         )
-        if keep:
+        if choice == "p":
+            await self._postpone()
+        elif choice == "l":
+            self.app.notify("The draft stays saved here: termail offers it next time", markup=False)
             self.dismiss()
+        elif choice == "d":
+            self._discard_local()
+            self._sent = True
+            self.app.notify("Message discarded", markup=False)
+            self.dismiss()
+
+    def _discard_local(self) -> None:
+        if self.draft_store is not None:
+            with contextlib.suppress(Exception):
+                self.draft_store.discard(self.draft_id)
 
 
 def _looks_like_address(text: str) -> bool:
@@ -414,6 +499,32 @@ def _looks_like_address(text: str) -> bool:
     _, addr = parseaddr(text)
     local, _, domain = addr.rpartition("@")
     return bool(local) and bool(domain) and " " not in addr
+
+
+def _formatted(sender: Any) -> str:
+    """`Name <address>` of a draft's sender (a compose.Identity)."""
+    from email.utils import formataddr
+
+    return formataddr((sender.name, sender.address)) if sender.name else sender.address
+
+
+def _identity_index(identities: list[Identity], address: str) -> int | None:
+    """Which configured identity sends from `address` (case-insensitive), if any."""
+    lowered = address.strip().lower()
+    return next((i for i, x in enumerate(identities) if x.address.lower() == lowered), None)
+
+
+def _swap_signature(body: str, old: str, new: str) -> str:
+    """`body` with the last "-- " block holding `old` replaced by `new` (or `new` appended)."""
+    marker = "\n-- \n"
+    if old:
+        at = body.rfind(marker + old)
+        if at >= 0:
+            tail = body[at + len(marker) + len(old) :]
+            return body[:at] + (marker + new if new else "") + tail
+    if new and marker not in body:
+        return body + marker + new
+    return body
 
 
 def _human(size: int) -> str:
@@ -431,13 +542,14 @@ async def open_compose(
     """Build the draft for `mode` (new, reply, reply_all, forward) and show the compose screen."""
     from app.mime import compose
 
-    identity = compose.Identity(
-        account.display_name, account.addresses[0] if account.addresses else ""
-    )
+    # Answer from the identity the original was sent to (mutt's reverse_name), with its signature.
+    chosen = account.identity_for(compose.recipients_of(original) if original else [])
+    identity = compose.Identity(chosen.name, chosen.address) if chosen else compose.Identity("", "")
+    signature = chosen.signature if chosen else account.signature
     if mode == "new" or original is None:
         draft = compose.Draft(from_=identity)
     elif mode == "draft":
-        draft = compose.draft_from_message(original, identity)
+        draft = compose.draft_from_message(original)  # keeps the From it was written with
         draft.meta["drafts_uid"] = uid  # sending or postponing replaces the server copy
     elif mode in ("reply", "reply_all"):
         draft = compose.reply(
@@ -445,8 +557,8 @@ async def open_compose(
         )
     else:
         draft = compose.forward(original, identity)
-    if account.signature and mode != "draft" and "\n-- \n" not in draft.body:
-        draft.body = draft.body + "\n-- \n" + account.signature
+    if signature and mode != "draft" and "\n-- \n" not in draft.body:
+        draft.body = draft.body + "\n-- \n" + signature
     store = _draft_store(account)
     folder = account.current.folder.name if account.current else None
     await asyncio.sleep(0)
@@ -487,14 +599,18 @@ async def offer_unfinished_drafts(screen: Any, account: Account) -> None:
     for info in store.list_unfinished():
         subject = info.subject or "(no subject)"
         to = ", ".join(info.to) or "nobody yet"
-        resume = await screen.app.push_screen_wait(
-            ConfirmDialog(
+        choice = await screen.app.push_screen_wait(
+            ChoiceDialog(
                 f"An unsent draft was found: {subject!r} to {to}. Open it to finish it?",
-                danger=False,
+                [("o", "Open it"), ("d", "Discard it"), ("l", "Later")],
             )
         )
-        if not resume:
+        if choice == "d":
+            with contextlib.suppress(Exception):
+                store.discard(info.draft_id)
             continue
+        if choice != "o":
+            continue  # kept: offered again next time
         draft = store.load(info.draft_id)
         await screen.app.push_screen_wait(
             ComposeScreen(

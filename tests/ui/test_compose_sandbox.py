@@ -16,7 +16,7 @@ from app.main import TermailApp
 from app.models import TlsMode
 from app.screens.compose import ComposeScreen
 from tests.ui.test_app_sandbox import imap, list_filled, wait_connected, wait_until
-from widgets.dialogs import ConfirmDialog
+from widgets.dialogs import ChoiceDialog, ConfirmDialog
 from widgets.path_input import PathPrompt
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
@@ -138,11 +138,8 @@ async def test_unsent_draft_is_offered_again(sandbox: Any, mail_user: Any, tmp_p
     assert list((data_dir / "drafts").glob("*.json"))
     app2 = make_app(mail_user, data_dir)
     async with app2.run_test(size=(120, 35)) as pilot:
-        dialog = await wait_until(
-            pilot, lambda: isinstance(app2.screen, ConfirmDialog) and app2.screen
-        )
-        del dialog
-        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app2.screen, ChoiceDialog))
+        await pilot.press("o")  # open it
         screen = await wait_until(
             pilot, lambda: isinstance(app2.screen, ComposeScreen) and app2.screen
         )
@@ -237,3 +234,69 @@ async def test_temporary_failure_goes_to_the_visible_outbox(
             await wait_until(pilot, lambda: outbox.outbox.list() == [])
     finally:
         sandbox.clear_smtp_rules()
+
+
+def drafts_on_disk(data_dir: Path) -> list[Path]:
+    return list((data_dir / "drafts").glob("*.json"))
+
+
+async def test_closing_an_unchanged_message_keeps_nothing(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    app = make_app(mail_user, data_dir)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_connected(pilot, app)
+        await open_compose(pilot, app)
+        await pilot.pause(3.5)  # an autosave tick passes: nothing was written, nothing saved
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ComposeScreen | ChoiceDialog))
+    assert drafts_on_disk(data_dir) == []
+    app2 = make_app(mail_user, data_dir)
+    async with app2.run_test(size=(120, 35)) as pilot:
+        await wait_connected(pilot, app2)
+        await pilot.pause(0.5)
+        assert not isinstance(app2.screen, ChoiceDialog)  # nothing offered after a restart
+
+
+@pytest.mark.parametrize(("key", "kept"), [("d", False), ("l", True)])
+async def test_closing_a_changed_message_asks_discard_or_leave(
+    sandbox: Any, mail_user: Any, tmp_path: Path, key: str, kept: bool
+) -> None:
+    data_dir = tmp_path / "data"
+    app = make_app(mail_user, data_dir)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_connected(pilot, app)
+        screen = await open_compose(pilot, app)
+        screen.query_one("#subject").value = "Second thoughts"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceDialog))
+        assert drafts_on_disk(data_dir)  # saved before the question
+        await pilot.press("escape")  # not now: back to writing, nothing lost
+        await wait_until(pilot, lambda: app.screen is screen)
+        assert screen.query_one("#subject").value == "Second thoughts"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceDialog))
+        await pilot.press(key)
+        await wait_until(pilot, lambda: not isinstance(app.screen, ComposeScreen | ChoiceDialog))
+    assert bool(drafts_on_disk(data_dir)) is kept
+
+
+async def test_a_draft_offered_at_start_can_be_discarded(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    app = make_app(mail_user, data_dir)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_connected(pilot, app)
+        screen = await open_compose(pilot, app)
+        screen.query_one("#subject").value = "Never mind"
+        screen._dirty = True
+        await pilot.pause(3.5)
+    assert drafts_on_disk(data_dir)
+    app2 = make_app(mail_user, data_dir)
+    async with app2.run_test(size=(120, 35)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app2.screen, ChoiceDialog))
+        await pilot.press("d")
+        await wait_until(pilot, lambda: not isinstance(app2.screen, ChoiceDialog))
+    assert drafts_on_disk(data_dir) == []

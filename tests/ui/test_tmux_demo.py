@@ -108,7 +108,7 @@ def test_sigkill_while_composing_keeps_the_draft(tmp_path: Path) -> None:
         tmux.run("new-session", "-d", "-s", "demo", "-x", "140", "-y", "40", command)
         screen = tmux.wait_for("unsent draft")
         assert "Lost in a crash" in screen
-        tmux.keys("y")
+        tmux.keys("o")  # open it
         screen = tmux.wait_for("These words must survive")
     finally:
         tmux.run("kill-server")

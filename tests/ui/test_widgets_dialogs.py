@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from tests.ui.apps.screen import screen_text, terminal_bytes
-from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
+from widgets.dialogs import ChoiceDialog, ConfirmDialog, FolderPicker, PromptDialog
 from widgets.help_screen import HelpScreen, collect_bindings
 from widgets.message_list import MessageList
 
@@ -55,6 +55,41 @@ async def test_confirm_dialog_answers(keys: list[str], expected: bool) -> None:
         await pilot.press(*keys)
         await pilot.pause()
         assert app.results == [expected]
+
+
+CHOICES = [("p", "Postpone"), ("l", "Leave it"), ("d", "Discard")]
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        (["p"], "p"),
+        (["d"], "d"),
+        (["escape"], None),
+        (["x", "escape"], None),  # a key that is no choice does nothing
+        (["enter"], "p"),  # the first choice has the focus
+        (["tab", "tab", "enter"], "d"),
+    ],
+)
+async def test_choice_dialog_answers(keys: list[str], expected: str | None) -> None:
+    app = DialogApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.ask(ChoiceDialog(HOSTILE, CHOICES))
+        await pilot.pause()
+        await pilot.press(*keys)
+        await pilot.pause()
+        assert app.results == [expected]
+        assert not app.quit_requested
+
+
+async def test_choice_dialog_shows_untrusted_text_literally() -> None:
+    app = DialogApp()
+    async with app.run_test(size=(100, 24)) as pilot:
+        app.ask(ChoiceDialog(HOSTILE, CHOICES))
+        await pilot.pause()
+        text = screen_text(app)
+        assert "[@click=app.quit]Old[/]" in text and "\x1b[2J" not in terminal_bytes(app)
+        assert "p: postpone" in text and "Esc: cancel" in text
 
 
 async def test_confirm_dialog_shows_server_text_literally() -> None:
