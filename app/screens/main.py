@@ -59,6 +59,8 @@ class MainScreen(Screen[None]):
         Binding("n", "next_match", "Next match", id="search.next", show=False),
         Binding("escape", "clear_search", "Clear search", id="search.clear", show=False),
         Binding("v", "toggle_viewer", "Viewer", id="view.zoom", show=False),
+        # q in the viewer goes back to the list, as in mutt's pager; from the list it quits.
+        Binding("q", "close_viewer", "Back to the list", id="view.close", show=False),
         Binding("H", "toggle_html", "HTML/text", id="view.html", show=False),
         Binding("h", "toggle_headers", "Headers", id="view.headers", show=False),
         Binding("V", "show_raw", "Raw source", id="view.raw", show=False),
@@ -87,7 +89,10 @@ class MainScreen(Screen[None]):
     MainScreen.-zoom FolderTree, MainScreen.-zoom MessageList { display: none; }
     MainScreen.-no-folders FolderTree { display: none; }
     MainScreen.-narrow MessageView { display: none; }
-    MainScreen.-narrow.-reading MessageList { display: none; }
+    MainScreen.-narrow.-reading MessageList, MainScreen.-narrow.-reading FolderTree {
+        display: none;  /* a narrow screen reads full width, as mutt's pager */
+    }
+    MainScreen.-narrow.-reading #split-folders { display: none; }
     MainScreen.-narrow.-reading MessageView { display: block; width: 1fr; }
     MainScreen.-zoom Splitter, MainScreen.-no-folders #split-folders { display: none; }
     MainScreen.-narrow #split-viewer { display: none; }
@@ -698,6 +703,21 @@ class MainScreen(Screen[None]):
     # -- viewer -------------------------------------------------------------------------------------
     def action_toggle_viewer(self) -> None:
         self.toggle_class("-zoom")
+
+    def _in_viewer(self) -> bool:
+        """The user is reading: the viewer fills the screen or holds the focus."""
+        narrow_reading = self.has_class("-narrow") and self.has_class("-reading")
+        return self.has_class("-zoom") or narrow_reading or self.viewer.has_focus_within
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "close_viewer":
+            return self._in_viewer()  # False: the key goes on to the app's quit
+        return True
+
+    def action_close_viewer(self) -> None:
+        self.remove_class("-zoom")
+        self.remove_class("-reading")
+        self.message_list.focus()
 
     def action_toggle_folders(self) -> None:
         self.toggle_class("-no-folders")
