@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from app.account import Account
-from app.models import Flag, Folder, FolderRole
+from app.models import Flag, Folder, FolderRole, FolderStatus
 from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.folder_tree import FolderTree
@@ -242,6 +242,8 @@ class MainScreen(Screen[None]):
         status = self.account.statuses.get(listed.name)
         if status is not None:
             self.status.set_counts(status.messages, status.unseen)
+            if self.status.message == f"{len(current.uids)} messages":
+                self.status.message = ""  # said beside it now
 
     @work(group="drafts")
     async def resume_drafts(self) -> None:
@@ -349,7 +351,8 @@ class MainScreen(Screen[None]):
                 self._start_idle(watched)  # still on the folder watched before
             return
         self._folder_uids = opened.uids
-        self.status.message = f"{len(opened.uids)} messages"
+        known = self.account.statuses.get(folder.name) is not None
+        self.status.message = "" if known else f"{len(opened.uids)} messages"
         if cached is not None and cached.uidvalidity == opened.uidvalidity:
             # Same messages: keep what the list holds, and the cursor if the user moved it
             # (or the results of a search started meanwhile); unchanged, nothing is redrawn.
@@ -443,7 +446,16 @@ class MainScreen(Screen[None]):
         with contextlib.suppress(Exception):
             if self.account.current is not None:
                 name = self.account.current.folder.name
-                self.folder_tree.update_counts(name, await self.account.refresh_status(name))
+                self._show_counts(name, await self.account.refresh_status(name))
+
+    def _show_counts(self, name: str, status: FolderStatus | None) -> None:
+        """New counts of folder `name`: in the tree, and in the status bar if it is open."""
+        if status is None:
+            return
+        self.folder_tree.update_counts(name, status)
+        current = self.account.current
+        if current is not None and current.folder.name == name:
+            self.status.set_counts(status.messages, status.unseen)
 
     # -- the list -----------------------------------------------------------------------------------
     @on(MessageList.SummariesWanted)
@@ -694,7 +706,7 @@ class MainScreen(Screen[None]):
             return
         self._search_uids = None
         self.message_list.set_uids(self._folder_uids, keep_cursor=True, reset_summaries=False)
-        self.status.message = f"{len(self._folder_uids)} messages"
+        self.status.message = ""  # the folder's counts are shown beside it
 
     def action_next_match(self) -> None:
         if self._search_uids is not None:
