@@ -275,6 +275,28 @@ class Account:
                 return folder
         return None
 
+    async def address_book(self) -> list[str]:
+        """Completion candidates, most used first: recipients of Sent, then people seen.
+
+        From the header cache (up to 20,000 newest messages of INBOX and of Sent) and the
+        summaries in memory; read in a thread, no server command."""
+        from app.addressbook import rank_addresses
+
+        sent_folder = self.folder_by_role(FolderRole.SENT)
+        sent_name = sent_folder.name if sent_folder is not None else "Sent"
+        held = list(self.summaries._items.items())
+        cache = self.header_cache
+
+        def build() -> list[str]:
+            received = [s.envelope for (name, _, _), s in held if name != sent_name]
+            sent = [s.envelope for (name, _, _), s in held if name == sent_name]
+            if cache is not None:
+                received += cache.recent_envelopes("INBOX")
+                sent += cache.recent_envelopes(sent_name)
+            return rank_addresses(received, sent, own=self.addresses)
+
+        return await asyncio.to_thread(build)
+
     def folder(self, name: str) -> Folder | None:
         for folder in self.folders:
             if folder.name == name:

@@ -655,6 +655,28 @@ class HeaderCache:
 
         return self._run({}, go, write=False)
 
+    def recent_envelopes(self, mailbox: str, limit: int = 20_000) -> list[Envelope]:
+        """The envelopes of the newest `limit` cached messages of `mailbox` (any UIDVALIDITY
+        still cached): what address completion learns from; damaged rows are skipped."""
+
+        def go(conn: sqlite3.Connection) -> list[Envelope]:
+            row = conn.execute("SELECT id FROM mailboxes WHERE name = ?", (mailbox,)).fetchone()
+            if row is None:
+                return []
+            out: list[Envelope] = []
+            rows = conn.execute(
+                "SELECT data FROM summaries WHERE mbox = ? ORDER BY uid DESC LIMIT ?",
+                (row[0], max(0, int(limit))),
+            )
+            for (data,) in rows:
+                try:
+                    out.append(_dec_env(_loads(data)[0]))
+                except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+                    continue
+            return out
+
+        return self._run([], go, write=False)
+
     def cached_uids(self, mailbox: str, uidvalidity: int | None) -> set[int]:
         """The UIDs that have a summary cached (cheap: read from the primary key only)."""
         if uidvalidity is None:

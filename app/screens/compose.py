@@ -50,22 +50,31 @@ AUTOSAVE_SECONDS = 3.0
 
 
 class AddressSuggester(Suggester):
-    """Completes the last address of a comma-separated list from addresses already seen."""
+    """Completes the last address of a comma-separated list from addresses already seen.
+
+    `known` holds "Name <address>" strings, most used first. A candidate whose name or address
+    starts with what was typed (any case) is offered; what is typed is kept as typed, so the
+    grey completion shown after the cursor is exactly what accepting it (→) adds.
+    """
 
     def __init__(self, known: list[str]) -> None:
-        super().__init__(use_cache=False, case_sensitive=False)
+        super().__init__(use_cache=False, case_sensitive=True)
         self.known = known
 
     async def get_suggestion(self, value: str) -> str | None:
-        head, _, last = value.rpartition(",")
-        last = last.lstrip()
-        if len(last) < 2:
+        head, comma, last = value.rpartition(",")
+        typed = last.lstrip()
+        if len(typed) < 2:
             return None
-        needle = last.lower()
-        for address in self.known:
-            if address.lower().startswith(needle) or needle in address.lower():
-                prefix = f"{head}, " if head else ""
-                return prefix + address
+        prefix = value[: len(value) - len(typed)]
+        needle = typed.lower()
+        for candidate in self.known:
+            if candidate.lower().startswith(needle):
+                return prefix + typed + candidate[len(typed) :]
+            _, _, address = candidate.rpartition("<")
+            address = address.rstrip(">")
+            if address.lower().startswith(needle):
+                return prefix + typed + address[len(typed) :]
         return None
 
 
@@ -180,6 +189,14 @@ class ComposeScreen(Screen[None]):
         # unmodified message"). A draft resumed from disk is saved already.
         self._initial = self._collect().to_dict()
         self._learn_size_limit()
+        self._load_addresses()
+
+    @work(exclusive=True, group="compose-addresses", exit_on_error=False)
+    async def _load_addresses(self) -> None:
+        """Completion from everyone in the cached INBOX and Sent, read in a thread."""
+        book = await self.account.address_book()
+        if book:
+            self.known_addresses[:] = book  # the suggester holds this very list
 
     @on(Select.Changed, "#from")
     def _identity_chosen(self, event: Select.Changed) -> None:
@@ -631,11 +648,9 @@ def _default_data_dir() -> Path:
 
 
 def _known_addresses(account: Account) -> list[str]:
-    """Addresses seen in fetched headers: completion candidates."""
-    seen: dict[str, None] = {}
-    for summary in list(account.summaries._items.values())[-5000:]:
-        env = summary.envelope
-        for addr in (*env.from_, *env.to, *env.cc):
-            if addr.mailbox and addr.host:
-                seen.setdefault(f"{addr.mailbox}@{addr.host}".lower(), None)
-    return list(seen)
+    """Addresses seen in the headers in memory, for the first key presses; the fuller address
+    book (the cache's INBOX and Sent) replaces it once read (`ComposeScreen._load_addresses`)."""
+    from app.addressbook import rank_addresses
+
+    held = list(account.summaries._items.values())[-5000:]
+    return rank_addresses((s.envelope for s in held), (), own=account.addresses)
