@@ -114,13 +114,27 @@ def _raw_items(msg: email.message.Message) -> list[tuple[str, str]]:
     return items
 
 
+def _raw_payload(msg: email.message.Message) -> object:
+    """The payload as parsed: a list of parts, or the body as a str.
+
+    Not `get_payload()`: for a body with 8-bit bytes it decodes them with the declared charset,
+    and raises TypeError when that charset is an RFC 2231 `charset*=` triple (a stdlib bug
+    found by the fuzzer).
+    """
+    payload = getattr(msg, "_payload", None)
+    if payload is not None:
+        return payload
+    try:
+        return msg.get_payload()
+    except Exception:
+        return None
+
+
 def _payload_bytes(msg: email.message.Message) -> bytes:
     # Not get_payload(): for 8-bit text it decodes with the declared charset and replaces
     # errors, losing the bytes needed to notice a mislabelled charset. `_payload` holds the
     # body as parsed (ASCII with surrogate escapes for 8-bit bytes) in every CPython 3 version.
-    payload = getattr(msg, "_payload", None)
-    if payload is None:
-        payload = msg.get_payload()
+    payload = _raw_payload(msg)
     if isinstance(payload, bytes):
         return payload
     if not isinstance(payload, str):
@@ -168,7 +182,7 @@ def _build(msg: email.message.Message, part_id: str, depth: int, parsed: _Parsed
         parsed.damaged = True
     headers = _raw_items(msg)
     node = _node_from_headers(headers, part_id, msg.get_default_type())
-    payload = msg.get_payload()
+    payload = _raw_payload(msg)
     if not isinstance(payload, list):
         data = _payload_bytes(msg)
         node.size = len(data)

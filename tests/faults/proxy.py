@@ -6,12 +6,20 @@
         proxy.add(Fault("corrupt", at=5000, data=b"\\x00garbage"))
         proxy.add(Fault("slow", at=0, rate=50_000))           # bytes per second from there on
         proxy.add(Fault("cut", after=b"UID MOVE", direction="up"))  # when the client sends it
+        proxy.add(Fault("cut", chunk=5, direction="up"))  # before the client's 6th read passes
+        proxy.add(Fault("cut", record=4, direction="up"))  # before the 5th TLS record passes
         ... connect the client to ("127.0.0.1", proxy.port) ...
 
 Offsets count the bytes of one direction of one connection (TLS bytes, when the client speaks
 TLS through it). `connections` says which connections a fault hits: a set of 0-based indexes,
 or None for every one (default: only the first). The proxy records what passed
-(`proxy.stats`) so tests can assert where a fault struck.
+(`proxy.stats`, with every read as a chunk) so tests can assert where a fault struck.
+
+`chunk` faults strike before the n-th read (0-based) of one direction is passed on; `record`
+faults before the n-th TLS record (counted from the first byte, or from just after `after`, as
+STARTTLS needs). Through TLS the bytes cannot be matched, but a client that waits for each
+reply (SMTP without PIPELINING) sends each command as one TLS record, so "the client's n-th
+record" names an SMTP stage, however the records were packed into reads.
 """
 
 from __future__ import annotations
@@ -28,13 +36,18 @@ class Fault:
     """One misbehaviour: `kind` is "cut", "stall", "slow" or "corrupt".
 
     Triggered at byte offset `at` of `direction` ("down" = server to client, "up" = client to
-    server), or, when `after` is given, just after those bytes first pass.
+    server), or, when `after` is given, just after those bytes first pass, or, when `chunk` is
+    given, just before the chunk-th read of that direction (0-based) is passed on, or, when
+    `record` is given, just before the record-th TLS record of that direction (0-based; counted
+    from just after `after` when both are given).
     """
 
     kind: str
     at: int = 0
     direction: str = "down"
     after: bytes | None = None
+    chunk: int | None = None
+    record: int | None = None
     seconds: float = 0.0  # stall
     rate: float = 0.0  # slow: bytes per second
     data: bytes = b"\xff"  # corrupt: overwrites this many bytes
@@ -45,9 +58,37 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}")
         if self.direction not in ("up", "down"):
             raise ValueError("direction is 'up' or 'down'")
+        if self.chunk is not None and (self.after is not None or self.record is not None):
+            raise ValueError("a `chunk` fault cannot also have `after` or `record`")
 
     def hits(self, index: int) -> bool:
         return self.connections is None or index in self.connections
+
+
+class _Records:
+    """Finds where TLS records start in one direction's bytes, from offset `base` on.
+
+    A record is a 5-byte header (type, version, 2-byte length) and `length` bytes; the header
+    may arrive split over reads.
+    """
+
+    def __init__(self, base: int) -> None:
+        self.starts = [base]
+        self._head = b""
+
+    def feed(self, offset: int, data: bytes) -> None:
+        """`data` holds the stream's bytes from `offset` on (reads come in order)."""
+        end = offset + len(data)
+        while self.starts[-1] + len(self._head) < end:
+            i = self.starts[-1] + len(self._head) - offset
+            if i < 0:  # the record began before these reads were seen: cannot be parsed
+                return
+            self._head += data[i : i + 5 - len(self._head)]
+            if len(self._head) < 5:
+                return
+            length = int.from_bytes(self._head[3:5], "big")
+            self.starts.append(self.starts[-1] + 5 + length)
+            self._head = b""
 
 
 @dataclass
@@ -59,6 +100,15 @@ class ConnStats:
     down: int = 0
     faults: list[str] = field(default_factory=list)
     closed: bool = False
+    chunks: list[tuple[str, int, int]] = field(default_factory=list)
+    """Every read: (direction, offset, length), in the order they arrived."""
+    records: dict[str, list[int]] = field(default_factory=dict)
+    """Offsets where TLS records start, by direction, counted from the first byte (meaningful
+    for implicit TLS); the last one is where the next record will start."""
+
+    def count(self, direction: str) -> int:
+        """How many reads of `direction` passed (whole or in part)."""
+        return sum(1 for d, _, _ in self.chunks if d == direction)
 
 
 class FaultProxy:
@@ -140,10 +190,14 @@ class FaultProxy:
         writers: tuple[asyncio.StreamWriter, asyncio.StreamWriter],
     ) -> None:
         offset = 0
+        reads = 0
         rate = 0.0
         tail = b""  # the last bytes seen, to find `after` patterns across chunks
         done: set[int] = set()  # ids of faults already applied on this connection
-        resolved: dict[int, int] = {}  # pattern faults: id -> offset where they strike
+        resolved: dict[int, int] = {}  # placed faults: id -> offset where they strike
+        records = _Records(0)  # TLS records from the first byte
+        stats.records[direction] = records.starts
+        after_records: dict[int, _Records] = {}  # `after` + `record` faults: from the pattern on
 
         def pending() -> list[tuple[int, Fault]]:
             """Faults for this side (added at any time), with the offset each strikes at."""
@@ -151,7 +205,8 @@ class FaultProxy:
             for f in self.faults:
                 if id(f) in done or f.direction != direction or not f.hits(stats.index):
                     continue
-                at = f.at if f.after is None else resolved.get(id(f))
+                placed = f.after is not None or f.chunk is not None or f.record is not None
+                at = resolved.get(id(f)) if placed else f.at
                 if at is not None:
                     out.append((at, f))
             return out
@@ -165,12 +220,41 @@ class FaultProxy:
                     else:
                         writer.close()
                     return
+                mine = [
+                    f
+                    for f in self.faults
+                    if f.direction == direction
+                    and f.hits(stats.index)
+                    and id(f) not in resolved
+                    and id(f) not in done
+                ]
+                for f in mine:
+                    if f.chunk == reads:
+                        resolved[id(f)] = offset
+                stats.chunks.append((direction, offset, len(data)))
+                reads += 1
+                records.feed(offset, data)
+                for parser in after_records.values():
+                    parser.feed(offset, data)
                 window = tail + data
-                for f in self.faults:
-                    if f.after is not None and id(f) not in resolved and id(f) not in done:
+                for f in mine:
+                    if f.after is not None and id(f) not in after_records:
                         pos = window.find(f.after)
                         if pos >= 0:
-                            resolved[id(f)] = offset - len(tail) + pos + len(f.after)
+                            at = offset - len(tail) + pos + len(f.after)
+                            if f.record is None:
+                                resolved[id(f)] = at
+                            else:
+                                after_records[id(f)] = _Records(at)
+                                after_records[id(f)].feed(offset, data)
+                    if f.record is not None:
+                        found = records if f.after is None else after_records.get(id(f))
+                        # Placed once a byte of that record is here: a record that starts
+                        # where this read ends must not strike before it is even sent.
+                        end = offset + len(data)
+                        known = found.starts if found is not None else []
+                        if len(known) > f.record and known[f.record] < end:
+                            resolved[id(f)] = known[f.record]
                 tail = window[-64:]
                 while True:
                     # A fault due exactly at the end of this chunk strikes after sending it.
