@@ -55,7 +55,8 @@ demo: system-deps venv
 	$(VENV)/bin/termail demo
 
 fuzz: venv
-	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q -m "not integration" tests -k fuzz
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q -p no:cacheprovider --timeout=0 \
+	  -m "hypothesis and not integration" tests/unit --hypothesis-show-statistics
 
 bench: system-deps venv
 	$(PY) -m bench

@@ -270,9 +270,23 @@ class Sandbox:
         self.timings["dovecot_start_s"] = time.monotonic() - t0
 
     def stop_dovecot(self) -> None:
-        """Kill Dovecot and every child of it (fault tests restart it with start_dovecot)."""
+        """Kill Dovecot and every child of it (fault tests restart it with start_dovecot).
+
+        The servers are started with PR_SET_PDEATHSIG, which fires when the *thread* that
+        started them exits: start them again from a thread that lives as long as the test
+        (not through `asyncio.to_thread`, whose worker may end first).
+        """
         self._kill(self._dovecot)
         self._dovecot = None
+
+    def stop_smtpd(self) -> None:
+        """Kill the SMTP submission server (fault tests restart it with start_smtpd)."""
+        self._kill(self._smtpd)
+        self._smtpd = None
+
+    def start_smtpd(self) -> None:
+        """Start the SMTP submission server again on the same ports; returns once it greets."""
+        self._start_smtpd()
 
     def _start_smtpd(self) -> None:
         config = {

@@ -73,6 +73,8 @@ class OutboxScreen(ModalScreen[None]):
             options.add_option(Option(describe_entry(entry, now), id=entry.id))
         if not entries:
             options.add_option(Option(Text("The outbox is empty."), disabled=True))
+        else:
+            options.highlighted = 0  # r and d act at once on the oldest entry
 
     def _selected_id(self) -> str | None:
         options = self.query_one(OptionList)

@@ -41,22 +41,12 @@ async def _in_server_thread(fn: Callable[[], None]) -> None:
 
 def stop_smtpd(sandbox: Any) -> None:
     """Kill the sandbox's SMTP server (its whole process group)."""
-    stop = getattr(sandbox, "stop_smtpd", None)
-    if stop is not None:
-        stop()
-        return
-    # Until the sandbox has stop_smtpd(): the same steps stop_dovecot() takes for Dovecot.
-    sandbox._kill(sandbox._smtpd)
-    sandbox._smtpd = None
+    sandbox.stop_smtpd()
 
 
 def start_smtpd(sandbox: Any) -> None:
     """Start the SMTP server again on the same ports (returns once it greets)."""
-    start = getattr(sandbox, "start_smtpd", None)
-    if start is not None:
-        start()
-        return
-    sandbox._start_smtpd()
+    sandbox.start_smtpd()
 
 
 class Outage:

@@ -345,11 +345,6 @@ async def test_send_interrupted_by_the_network(
     assert await delivered(friend, message_id) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OutboxScreen opens with no entry highlighted, so r (retry) and d (cancel) do "
-    "nothing until an arrow key is pressed (app/screens/outbox.py)",
-)
 async def test_retry_right_after_opening_the_outbox(
     sandbox: Any, mail_user: Any, tmp_path_fast: Path, smtpd: Outage
 ) -> None:
