@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,6 +18,7 @@ from aioimaplib import aioimaplib as aio
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.imap import client as client_module
 from app.imap import parser
 from app.imap.engine import Connection, ImapProtocol, Response, _Pending
 from app.imap.errors import (
@@ -758,3 +760,37 @@ async def test_response_check_raises_typed_errors() -> None:
         no.check()
     assert info.value.code_name == "TRYCREATE" and "no such mailbox" in str(info.value)
     assert Response("OK", [], None, "fine").check().ok
+
+
+# -- the GC pause of bulk loads (app/imap/client.py, used by fetch_summaries) -----------------
+
+
+def test_gc_pause_restores_the_collector_and_promotes_what_it_kept() -> None:
+    """During a bulk load the collector is off; afterwards it is back on, and what was built
+    meanwhile sits in the oldest generation, so no collection has to walk it all at once."""
+    assert gc.isenabled()
+    frozen_before = gc.get_freeze_count()
+    with client_module._gc_paused():
+        with client_module._gc_paused():  # nested loads share one pause
+            assert not gc.isenabled()
+            kept = [[i] for i in range(5000)]
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen_before
+    if frozen_before == 0:  # otherwise the promotion is skipped on purpose (next test)
+        young = {id(o) for o in gc.get_objects(generation=0)}
+        assert not any(id(o) in young for o in kept)
+    with client_module._gc_paused(pause=False):
+        assert gc.isenabled()
+
+
+def test_gc_pause_leaves_objects_frozen_by_others_alone() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        with client_module._gc_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled() and gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

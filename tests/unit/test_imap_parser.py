@@ -53,7 +53,7 @@ from app.imap.parser import (
     section_key,
     split_responses,
 )
-from app.models import Address, BodyPart, Envelope
+from app.models import Address, BodyPart, Envelope, MessageSummary
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "imap" / "dovecot"
 INDEX: dict[str, str] = json.loads((DATA / "index.json").read_text())
@@ -82,6 +82,20 @@ def general_fetch(raw: bytes) -> FetchData:
     tokens = P._tokenize(P._strip_crlf(raw), m.end())
     assert len(tokens) == 1
     return P._fetch_items(FetchData(int(m.group(1))), tokens[0])
+
+
+def summary_of(fd: FetchData) -> MessageSummary:
+    """What the client keeps of a FetchData (what parse_fetch_summary must give directly)."""
+    assert fd.uid is not None and fd.envelope is not None
+    return MessageSummary(
+        fd.uid,
+        fd.flags or frozenset(),
+        fd.envelope,
+        fd.size or 0,
+        fd.internaldate,
+        fd.bodystructure,
+        fd.modseq,
+    )
 
 
 def parse_any(raw: bytes) -> object:
@@ -643,6 +657,116 @@ def test_recorded_fetch_fast_path_equals_general_path() -> None:
         assert parse_untagged(raw) == general_fetch(raw), raw[:120]
 
 
+def test_recorded_fetch_summaries_equal_general_path() -> None:
+    """parse_fetch_summary (the message-list path) agrees with the general decoder, and takes
+    every message-list answer Dovecot gave (else the fast path would silently be lost)."""
+    taken = 0
+    for raw in RECORDED_FETCH:
+        got = P.parse_fetch_summary(raw)
+        fd = general_fetch(raw)
+        if got is None:
+            assert fd.uid is None or fd.envelope is None or b"{" in raw or not raw.isascii()
+            continue
+        taken += 1
+        assert got == summary_of(fd), raw[:120]
+    listing = [r for r in recorded("fetch-generated") if r.startswith(b"* ")]
+    assert listing and all(P.parse_fetch_summary(r) is not None for r in listing)
+    assert taken >= len(listing)
+
+
+ENV_WIRE = (
+    '("Mon, 2 Feb 2026 10:00:00 +0100" "Hi \\"there\\"" (("A" NIL "a" "x.org")) '
+    '(("A" NIL "a" "x.org")) NIL (("B" NIL "b" "y.org")("C" NIL "c" "y.org")) NIL NIL '
+    'NIL "<m@x.org>")'
+)
+BODY_WIRE = (
+    '(("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 10 1 NIL NIL NIL NIL)'
+    '(("text" "plain" NIL NIL NIL "7bit" 3 1)("text" "html" NIL NIL NIL "7bit" 4 1) '
+    '"alternative") "mixed" ("boundary" "b\\\\1") NIL ("en" "de") NIL)'
+)
+
+
+@pytest.mark.parametrize(
+    ("items", "direct"),
+    [
+        # Dovecot's order, as the client asks for it, items after BODYSTRUCTURE, UID after
+        # ENVELOPE, the non-extensible BODY, an upper-case month, no BODYSTRUCTURE, unknown
+        # items (before ENVELOPE: not this path's shape), a literal, message/rfc822 (decoded by
+        # the general path from there on). `direct`: parse_fetch_summary decodes it itself.
+        (
+            f'UID 9 FLAGS (\\Seen $X) RFC822.SIZE 77 INTERNALDATE " 2-Feb-2026 10:00:00 +0100" '
+            f"MODSEQ (12) ENVELOPE {ENV_WIRE} BODYSTRUCTURE {BODY_WIRE}",
+            True,
+        ),
+        (
+            f"UID 9 FLAGS () ENVELOPE {ENV_WIRE} RFC822.SIZE 77 "
+            f'INTERNALDATE "02-Feb-2026 10:00:00 -0930" BODYSTRUCTURE {BODY_WIRE} MODSEQ (12)',
+            True,
+        ),
+        (f"ENVELOPE {ENV_WIRE} UID 9 BODYSTRUCTURE {BODY_WIRE}", True),
+        (
+            f'FLAGS (\\Seen) UID 9 ENVELOPE {ENV_WIRE} BODY ("text" "plain" NIL NIL NIL "7bit" 1 1)',
+            True,
+        ),
+        (f'UID 9 INTERNALDATE "02-FEB-2026 10:00:00 +0000" ENVELOPE {ENV_WIRE}', True),
+        (f"UID 9 ENVELOPE {ENV_WIRE} X-SOMETHING (a b)", True),
+        (f"UID 9 X-GM-THRID 123 ENVELOPE {ENV_WIRE}", False),
+        (f"UID 9 ENVELOPE {ENV_WIRE} BODY[HEADER.FIELDS (Subject)] {{9}}\r\nSubject:x", False),
+        (
+            f'UID 9 ENVELOPE {ENV_WIRE} BODYSTRUCTURE ("message" "rfc822" NIL NIL NIL "7bit" 5 '
+            f'{ENV_WIRE} ("text" "plain" NIL NIL NIL "7bit" 1 1) 2)',
+            True,
+        ),
+    ],
+)
+def test_fetch_summary_layouts_agree(items: str, direct: bool) -> None:
+    raw = f"* 3 FETCH ({items})\r\n".encode()
+    fd = parse_untagged(raw)
+    assert isinstance(fd, FetchData) and fd == general_fetch(raw)
+    assert fd.uid == 9 and fd.envelope is not None
+    assert fd.envelope.subject == 'Hi "there"' and len(fd.envelope.to) == 2
+    got = P.parse_fetch_summary(raw)
+    assert got == (summary_of(fd) if direct else None)
+
+
+def test_fetch_summary_declines_what_it_does_not_decode() -> None:
+    env = ENV_WIRE.encode()
+    assert P.parse_fetch_summary(b"* 3 FETCH (FLAGS () ENVELOPE " + env + b")") is None  # no UID
+    assert P.parse_fetch_summary(b"* 3 FETCH (UID 4 FLAGS (\\Seen))") is None  # no ENVELOPE
+    assert P.parse_fetch_summary(b"* 3 EXISTS") is None
+    assert P.parse_fetch_summary(b"* OK [UIDNEXT 5] x") is None
+    as_bytearray = bytearray(b"* 3 FETCH (UID 4 ENVELOPE " + env + b")")
+    assert P.parse_fetch_summary(as_bytearray) is None  # type: ignore[arg-type]
+    # Same answer as the general path once decoded: UID 4, no flags, size 0.
+    got = P.parse_fetch_summary(b"* 3 FETCH (UID 4 ENVELOPE " + env + b")")
+    assert got is not None and (got.uid, got.flags, got.size, got.modseq) == (
+        4,
+        frozenset(),
+        0,
+        None,
+    )
+    # Malformed: only ParseError, as from parse_untagged.
+    for bad in (
+        b'* 3 FETCH (UID 4 INTERNALDATE "31-Feb-2026 10:00:00 +0000" ENVELOPE ' + env + b")",
+        b'* 3 FETCH (UID 4 INTERNALDATE "01-Feb-2026 10:00:00 +2400" ENVELOPE ' + env + b")",
+        b"* 3 FETCH (UID 4 ENVELOPE " + env + b" BODYSTRUCTURE (x))",
+    ):
+        with pytest.raises(ParseError):
+            P.parse_fetch_summary(bad)
+        with pytest.raises(ParseError):
+            parse_untagged(bad)
+
+
+def test_envelope_built_fast_is_an_ordinary_envelope() -> None:
+    fields = ("d", "s", (Address("n", "m", "h"),), (), (), (), (), (), None, "<id>")
+    fast = P._new_envelope(*fields)
+    slow = Envelope(*fields)
+    assert type(fast) is Envelope and fast == slow and hash(fast) == hash(slow)
+    assert repr(fast) == repr(slow)
+    with pytest.raises(AttributeError):  # still frozen (FrozenInstanceError)
+        fast.subject = "x"  # type: ignore[misc]
+
+
 def test_recorded_headers_decode() -> None:
     by_uid = {}
     for raw in recorded("fetch-headers"):
@@ -879,6 +1003,9 @@ def test_mutated_real_responses_raise_only_parse_error(
         return
     repr(got)
     if isinstance(got, FetchData) and data.startswith(b"* ") and b"{" not in data:
+        summary = P.parse_fetch_summary(bytes(data))  # it decoded: so must this
+        if got.uid is not None and got.envelope is not None:
+            assert summary is None or summary == summary_of(got)
         try:
             slow = general_fetch(bytes(data))
         except ParseError:
@@ -1095,6 +1222,8 @@ def test_generated_structures_round_trip(
     assert fd.bodystructure == body
     assert (fd.uid, fd.flags, fd.size, fd.modseq) == (42, flags, 5, 9)
     assert fd == general_fetch(raw)
+    # The message-list path takes it unless a "{" (even quoted) sends it to the general one.
+    assert P.parse_fetch_summary(raw) == (None if b"{" in raw else summary_of(fd))
     assert parse_bodystructure(body_wire(body).encode()) == body
     assume(not literal)
     assert parse_envelope(envelope_wire(env, False).encode()) == env
