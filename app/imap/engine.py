@@ -63,7 +63,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import importlib.metadata
 import logging
 import re
 import socket
@@ -104,16 +103,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The aioimaplib release this module's replacements were written against (pinned in pyproject).
+#: The aioimaplib release this module's replacements were written against (pinned in pyproject;
+#: tests/unit/test_imap_engine.py checks the installed one: not done here, importlib.metadata
+#: costs 70 ms of every start).
 AIOIMAPLIB_VERSION = "2.0.3"
-try:
-    _installed = importlib.metadata.version("aioimaplib")
-except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a vendored copy
-    _installed = AIOIMAPLIB_VERSION
-if _installed != AIOIMAPLIB_VERSION:  # pragma: no cover - only on a wrong install
-    log.warning(
-        "aioimaplib %s installed; engine.py is written for %s", _installed, AIOIMAPLIB_VERSION
-    )
 
 # aioimaplib's states, reused as ours.
 CONNECTED, NONAUTH, AUTH, SELECTED, LOGOUT = (

@@ -794,3 +794,11 @@ def test_gc_pause_leaves_objects_frozen_by_others_alone() -> None:
         assert gc.isenabled() and gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+def test_the_installed_aioimaplib_is_the_one_the_engine_was_written_for() -> None:
+    import importlib.metadata
+
+    from app.imap.engine import AIOIMAPLIB_VERSION
+
+    assert importlib.metadata.version("aioimaplib") == AIOIMAPLIB_VERSION
