@@ -486,6 +486,7 @@ async def _child(spec: dict[str, Any]) -> None:
         user=spec["user"],
         tls=TlsMode.IMPLICIT,
         ca_file=spec["ca_file"],
+        compress=os.environ.get("BENCH_COMPRESS", "1") != "0",
     )
     creds = Credentials(spec["user"], spec["password"])
     account = Account(
