@@ -34,6 +34,7 @@ from textual.widgets import (
     Label,
     ListItem,
     ListView,
+    ProgressBar,
     Select,
     Static,
     TextArea,
@@ -107,6 +108,7 @@ class ComposeScreen(Screen[None]):
     ComposeScreen #body { height: 1fr; }
     ComposeScreen #attachments { height: auto; max-height: 6; border-top: solid $primary; }
     ComposeScreen #compose-status { height: 1; color: $text-muted; }
+    ComposeScreen #compose-busy { display: none; height: 1; padding: 0 1; }
     ComposeScreen #compose-error { height: auto; color: $error; }
     ComposeScreen #compose-size { height: auto; color: $warning; text-style: bold; }
     """
@@ -169,6 +171,7 @@ class ComposeScreen(Screen[None]):
             yield Static("", id="compose-size")
             yield Static("", id="compose-error")
             yield Static("", id="compose-status")
+            yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="compose-busy")
         yield Footer()
 
     def _from_field(self) -> Widget:
@@ -429,16 +432,21 @@ class ComposeScreen(Screen[None]):
             question = "The text mentions an attachment but nothing is attached. Send anyway?"
         if not await self.app.push_screen_wait(ConfirmDialog(question)):
             return
-        self._status("Sending…")
+        self._status(f"Sending (about {_human(self.estimated_size)})…")
         from app.sending import SendOutcome, send_draft
 
-        outcome: SendOutcome = await send_draft(
-            self.account,
-            draft,
-            original_uid=self.original_uid,
-            original_folder=self.original_folder,
-            mode=self.mode,
-        )
+        busy = self.query_one("#compose-busy", ProgressBar)
+        busy.display = True  # SMTP gives no count: a moving bar says it is not stuck
+        try:
+            outcome: SendOutcome = await send_draft(
+                self.account,
+                draft,
+                original_uid=self.original_uid,
+                original_folder=self.original_folder,
+                mode=self.mode,
+            )
+        finally:
+            busy.display = False
         if outcome.sent or outcome.queued:
             self._sent = True
             if self.draft_store is not None:

@@ -233,8 +233,9 @@ async def compose_and_send(
     to: str,
     subject: str,
     before_send: Callable[[], Awaitable[None]] | None = None,
-) -> None:
-    """m, fill in, ctrl+s, (`before_send`), y; returns once the compose screen is gone."""
+) -> bool:
+    """m, fill in, ctrl+s, (`before_send`), y; returns once the compose screen is gone,
+    saying whether its "sending" bar was seen moving meanwhile."""
     await pilot.press("m")
     await probe.until(lambda: isinstance(app.screen, ComposeScreen), what="compose")
     screen = app.screen
@@ -248,7 +249,15 @@ async def compose_and_send(
     await pilot.press("y")
     # While it sends, keys that do nothing in the editor (f12) measure the UI.
     quiet = KeyProbe(pilot, keys=("f12",), gaps=probe.gaps)
-    await quiet.until(lambda: isinstance(app.screen, MainScreen), timeout=TIMEOUT * 3)
+    busy_seen: list[bool] = []
+
+    def back_on_main() -> bool:
+        if isinstance(app.screen, ComposeScreen):
+            busy_seen.append(bool(app.screen.query_one("#compose-busy").display))
+        return isinstance(app.screen, MainScreen)
+
+    await quiet.until(back_on_main, timeout=TIMEOUT * 3)
+    return any(busy_seen)
 
 
 async def retry_from_outbox(pilot: Any, app: TermailApp, probe: KeyProbe, outbox: Outbox) -> None:
@@ -333,7 +342,9 @@ async def test_send_interrupted_by_the_network(
         async with app.run_test(size=(140, 40)) as pilot:
             probe = KeyProbe(pilot)
             await start(pilot, app, probe, 1)
-            await compose_and_send(pilot, app, probe, friend.address, stage, arm)
+            busy = await compose_and_send(pilot, app, probe, friend.address, stage, arm)
+            if stage.startswith("stall"):
+                assert busy  # a send that hangs shows its moving bar, not a frozen screen
             assert [s.faults for s in proxy.stats if s.faults], proxy.stats
             message_id = queued_message_id(outbox)
             assert await delivered(friend, message_id) == 0
