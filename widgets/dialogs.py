@@ -20,7 +20,9 @@ from textual.widgets.option_list import Option
 
 from widgets.safe import safe_line, safe_text
 
-_DIALOG_CSS = """
+#: The look every modal dialog shares (nest it in the screen's own selector); widgets that
+#: are dialogs of their own (path prompt, file picker) use it too.
+DIALOG_CSS = """
     align: center middle;
     background: $background 60%;
     & > Vertical {
@@ -47,7 +49,7 @@ class ConfirmDialog(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="dialog.no"),
     ]
 
-    DEFAULT_CSS = "ConfirmDialog {" + _DIALOG_CSS + "}"
+    DEFAULT_CSS = "ConfirmDialog {" + DIALOG_CSS + "}"
 
     def __init__(
         self, question: str, *, yes: str = "Yes", no: str = "No", danger: bool = True
@@ -94,7 +96,7 @@ class ChoiceDialog(ModalScreen[str | None]):
         Binding("escape", "choose('')", "Cancel", id="dialog.cancel"),
     ]
 
-    DEFAULT_CSS = "ChoiceDialog {" + _DIALOG_CSS + "}"
+    DEFAULT_CSS = "ChoiceDialog {" + DIALOG_CSS + "}"
 
     def __init__(self, question: str, choices: Sequence[tuple[str, str]]) -> None:
         """Args:
@@ -140,7 +142,7 @@ class PromptDialog(ModalScreen[str | None]):
         Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
     ]
 
-    DEFAULT_CSS = "PromptDialog {" + _DIALOG_CSS + "}"
+    DEFAULT_CSS = "PromptDialog {" + DIALOG_CSS + "}"
 
     def __init__(
         self,
@@ -203,7 +205,7 @@ class FolderPicker(ModalScreen[str | None]):
 
     DEFAULT_CSS = (
         "FolderPicker {"
-        + _DIALOG_CSS
+        + DIALOG_CSS
         + """
     & OptionList { height: auto; max-height: 16; margin-top: 1; }
     """

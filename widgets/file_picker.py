@@ -21,6 +21,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Label, Static
 
+from widgets.dialogs import DIALOG_CSS
 from widgets.path_input import describe_file, unreadable_reason
 from widgets.safe import safe_line, safe_text
 
@@ -81,26 +82,19 @@ class FilePicker(ModalScreen[list[Path]]):
         Binding("tilde", "home", "Home", id="picker.home"),
     ]
 
-    DEFAULT_CSS = """
-    FilePicker {
-        align: center middle;
-        background: $background 60%;
-        & > Vertical {
-            width: 100;
-            max-width: 95%;
-            height: 90%;
-            padding: 0 1;
-            background: $panel;
-            border: thick $primary;
-        }
-        & .dialog-title { text-style: bold; color: $text-primary; width: 1fr; }
+    DEFAULT_CSS = (
+        "FilePicker {"
+        + DIALOG_CSS
+        + """
+        & > Vertical { width: 100; height: 90%; max-height: 90%; padding: 0 1; }
+        & .dialog-title { margin-bottom: 0; }
         & #picker-folder { height: 1; color: $text-muted; }
         & AttachTree { height: 1fr; }
         & #picker-status { height: auto; max-height: 4; }
         & #picker-error { height: auto; color: $error; }
-        & .dialog-hint { color: $text-muted; height: 1; }
-    }
-    """
+        & .dialog-hint { height: 1; }
+    }"""
+    )
 
     def __init__(self, start: Path | None = None, *, on_pick: PickHandler | None = None) -> None:
         """Args:

@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from widgets.dialogs import DIALOG_CSS
 from widgets.safe import human_size, safe_line, safe_text
 
 __all__ = [
@@ -207,25 +208,15 @@ class PathPrompt(ModalScreen[Path | None]):
         Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
     ]
 
-    DEFAULT_CSS = """
-    PathPrompt {
-        align: center middle;
-        background: $background 60%;
-        & > Vertical {
-            width: 90;
-            max-width: 95%;
-            height: auto;
-            max-height: 90%;
-            padding: 1 2;
-            background: $panel;
-            border: thick $primary;
-        }
-        & .dialog-title { text-style: bold; color: $text-primary; width: 1fr; margin-bottom: 1; }
+    DEFAULT_CSS = (
+        "PathPrompt {"
+        + DIALOG_CSS
+        + """
+        & > Vertical { width: 90; }
         & #path-candidates { height: auto; max-height: 8; color: $text-muted; }
         & #path-error { height: auto; color: $error; }
-        & .dialog-hint { color: $text-muted; height: auto; }
-    }
-    """
+    }"""
+    )
 
     def __init__(self, title: str, default: str = "", *, cwd: Path | None = None) -> None:
         """Args:
