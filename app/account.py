@@ -63,7 +63,9 @@ class OpenFolder:
     """What the list shows: the folder, its UIDs in display order, and the mailbox state."""
 
     folder: Folder
-    uids: list[int]
+    uids: Sequence[int]
+    """In display order: the client's UidArray (4 bytes a UID) or the cache's list, shared with
+    the mailbox state and the message list, so replaced, never changed in place."""
     uidvalidity: int | None = None
     exists: int = 0
     query: str | None = None
@@ -372,16 +374,16 @@ class Account:
                 updated.append(held)
         return updated
 
-    async def _uid_list(self) -> list[int]:
-        uids: list[int] = await self._require_client().uid_list(sort=self.sort_spec())
+    async def _uid_list(self) -> Sequence[int]:
+        uids: Sequence[int] = await self._require_client().uid_list(sort=self.sort_spec())
         return uids
 
-    async def resort(self, sort: str, reverse: bool) -> list[int]:
+    async def resort(self, sort: str, reverse: bool) -> Sequence[int]:
         self.sort, self.reverse = sort, reverse
         if self.current is None:
             return []
         cache = self.header_cache
-        uids: list[int]
+        uids: Sequence[int]
         async with self.lock:
             if cache is not None:
                 # The new order is remembered, so the next warm start shows it.
@@ -393,7 +395,7 @@ class Account:
         self.current.uids = uids
         return uids
 
-    async def reload_uids(self) -> list[int]:
+    async def reload_uids(self) -> Sequence[int]:
         """After IDLE news: the new UID list of the open folder, cursor kept by the caller."""
         if self.current is None:
             return []
@@ -413,8 +415,8 @@ class Account:
             await self._ensure_selected()
             await self._require_client().noop()  # lets the server tell us of the changes
             uids = await self._uid_list()
-        gone = set(current.uids) - set(uids)
-        self.summaries.drop(current.folder.name, gone)
+        if uids != current.uids:  # one set of the old list, not two sets
+            self.summaries.drop(current.folder.name, set(current.uids).difference(uids))
         current.uids = uids
         return uids
 

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from itertools import islice
 from typing import ClassVar
 
 from rich.style import Style
@@ -28,6 +29,7 @@ from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from app.imap.parser import UidArray
 from app.models import MessageSummary
 from widgets.safe import addresses_text, decode_header_text, human_size, safe_line, theme_style
 
@@ -210,7 +212,8 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
                 folders.
         """
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self._uids: list[int] = []
+        self._uids: Sequence[int] = []
+        """Shared with the caller when a UidArray (never changed in place), else a copy."""
         self._depths: list[int] | None = None
         self._summaries: OrderedDict[int, MessageSummary] = OrderedDict()
         self._requested: set[int] = set()
@@ -291,7 +294,9 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         old_uid = self.cursor_uid
         old_row = self._cursor
         screen_offset = old_row - int(self.scroll_offset.y)
-        self._uids = list(uids)
+        # A folder's UidArray (400 KB at 100,000 messages) is shown as it is; a list of ints
+        # made from it would cost 3.6 MB more.
+        self._uids = uids if isinstance(uids, UidArray) else list(uids)
         self._depths = list(depths) if depths is not None and len(depths) == len(uids) else None
         if reset_summaries if reset_summaries is not None else not keep_cursor:
             self._summaries.clear()
@@ -326,22 +331,23 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         gone = set(uids)
         if not gone:
             return
-        keep = [i for i, uid in enumerate(self._uids) if uid not in gone]
-        if len(keep) == len(self._uids):
+        old = self._uids
+        if not any(map(gone.__contains__, old)):
             return
         old_uid = self.cursor_uid
         cursor = self._cursor
-        # The cursor stays on its message, or on the first survivor after it.
-        new_cursor = -1
-        for new_index, old_index in enumerate(keep):
-            if old_index >= cursor:
-                new_cursor = new_index
-                break
+        kept: Sequence[int]
+        if isinstance(old, UidArray):
+            kept = UidArray(u for u in old if u not in gone)
         else:
-            new_cursor = len(keep) - 1
+            kept = [u for u in old if u not in gone]
+        # The cursor stays on its message, or on the first survivor after it.
+        before = sum(1 for u in islice(old, max(cursor, 0)) if u not in gone)
+        new_cursor = before if before < len(kept) else len(kept) - 1
         depths = self._depths
-        self._uids = [self._uids[i] for i in keep]
-        self._depths = [depths[i] for i in keep] if depths is not None else None
+        self._uids = kept
+        if depths is not None:
+            self._depths = [d for u, d in zip(old, depths, strict=False) if u not in gone]
         for uid in gone:
             self._summaries.pop(uid, None)
             self._requested.discard(uid)

@@ -32,8 +32,8 @@ from app.imap.errors import (
     ImapProtocolError,
     ImapUidValidityChanged,
 )
-from app.imap.mailbox import MailboxEvent, MailboxState
-from app.imap.parser import FetchData, Literal, ThreadNode
+from app.imap.mailbox import MailboxEvent, MailboxState, ascending_uids
+from app.imap.parser import FetchData, Literal, ThreadNode, UidArray
 from app.imap.search import SearchCriteria
 from app.models import (
     Credentials,
@@ -127,6 +127,16 @@ def _gc_paused(pause: bool = True) -> Iterator[None]:
                 gc.freeze()
                 gc.unfreeze()
             gc.enable()
+
+
+def _joined(parts: Sequence[UidArray]) -> UidArray:
+    """The numbers of several answers as one UidArray (the only one as it is: no copy)."""
+    if len(parts) == 1:
+        return parts[0]
+    out = UidArray()
+    for part in parts:
+        out.extend(part)
+    return out
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:
@@ -558,40 +568,42 @@ class ImapClient:
 
     # -- UID lists, search, sort, thread ------------------------------------------------------
 
-    async def uid_list(self, sort: str | None = None) -> list[int]:
+    async def uid_list(self, sort: str | None = None) -> UidArray:
         """The folder's UIDs: ascending, or in `sort` order ("REVERSE DATE") where SORT exists.
 
         Without SORT the list is by UID (arrival order), reversed when `sort` starts with
         REVERSE: an approximation the caller can refine from the summaries.
+
+        The list is a UidArray (4 bytes a UID) and the selected mailbox's state shares it: the
+        caller must not change it in place (a new list is cheap to make).
         """
         self._require_selected()
 
-        async def op(conn: Connection) -> list[int]:
+        async def op(conn: Connection) -> UidArray:
             if sort and conn.has_capability("SORT"):
                 uids = await self._sort_on(conn, sort, None)
                 if self.mailbox is not None:
                     self.mailbox.set_uids(uids)
                 return uids
-            uids = await self._search_on(conn, SearchCriteria(None, ["ALL"]))
-            uids.sort()
+            uids = ascending_uids(await self._search_on(conn, SearchCriteria(None, ["ALL"])))
             if self.mailbox is not None:
                 self.mailbox.set_uids(uids)
             if sort and sort.strip("() ").upper().startswith("REVERSE"):
-                uids.reverse()
+                return uids[::-1]
             return uids
 
         return await self._run("UID list", op, idempotent=True)
 
-    async def search(self, criteria: SearchCriteria) -> list[int]:
+    async def search(self, criteria: SearchCriteria) -> UidArray:
         """UID SEARCH (ESEARCH's compact form where offered); UIDs ascending."""
         self._require_selected()
 
-        async def op(conn: Connection) -> list[int]:
-            return sorted(await self._search_on(conn, criteria))
+        async def op(conn: Connection) -> UidArray:
+            return ascending_uids(await self._search_on(conn, criteria))
 
         return await self._run("SEARCH", op, idempotent=True)
 
-    async def _search_on(self, conn: Connection, criteria: SearchCriteria) -> list[int]:
+    async def _search_on(self, conn: Connection, criteria: SearchCriteria) -> UidArray:
         args: list[Arg] = []
         esearch = conn.has_capability("ESEARCH")
         if esearch:
@@ -600,21 +612,21 @@ class ImapClient:
             args += ["CHARSET", criteria.charset]
         args += criteria.args or ["ALL"]
         resp = (await conn.execute("UID SEARCH", *args)).check()
-        uids: list[int] = []
+        parts: list[UidArray] = []
         for item in self._parsed(resp):
             if isinstance(item, parser.ESearchData) and item.all:
-                uids.extend(item.all)
+                parts.append(item.all)
             elif isinstance(item, parser.SearchData):
-                uids.extend(item.numbers)
-        return uids
+                parts.append(item.numbers)
+        return _joined(parts)
 
     async def sort(
         self, keys: str | Sequence[str], criteria: SearchCriteria | None = None
-    ) -> list[int]:
+    ) -> UidArray:
         """UID SORT by `keys` ("REVERSE DATE" or ["REVERSE", "ARRIVAL"]); needs SORT."""
         self._require_selected()
 
-        async def op(conn: Connection) -> list[int]:
+        async def op(conn: Connection) -> UidArray:
             if not conn.has_capability("SORT"):
                 raise ImapError("the server does not offer SORT")
             return await self._sort_on(conn, keys, criteria)
@@ -623,7 +635,7 @@ class ImapClient:
 
     async def _sort_on(
         self, conn: Connection, keys: str | Sequence[str], criteria: SearchCriteria | None
-    ) -> list[int]:
+    ) -> UidArray:
         words = keys.strip("() ").split() if isinstance(keys, str) else list(keys)
         for word in words:
             if word.upper() not in _SORT_KEYS and word.upper() != "REVERSE":
@@ -633,11 +645,9 @@ class ImapClient:
         args.append(criteria.charset or "UTF-8")
         args += criteria.args or ["ALL"]
         resp = (await conn.execute("UID SORT", *args)).check()
-        uids: list[int] = []
-        for item in self._parsed(resp):
-            if isinstance(item, parser.SortData):
-                uids.extend(item.numbers)
-        return uids
+        parts = [item.numbers for item in self._parsed(resp) if isinstance(item, parser.SortData)]
+        del resp  # the answer's bytes (700 KB at 100,000 UIDs) go before anything else is built
+        return _joined(parts)
 
     async def thread(
         self, algorithm: str = "REFERENCES", criteria: SearchCriteria | None = None
@@ -1108,8 +1118,8 @@ class ImapClient:
             return [MailboxEvent("resync", state.name, (), {}, state.exists)]
         new_uids: tuple[int, ...] = ()
         if any(e.kind == "new" for e in events) or state.unknown_new:
-            if state.uids is None:
-                await self.uid_list()  # no list to compare with: the caller reloads
+            if not state.has_uids and state.uidnext is None:
+                await self.uid_list()  # nothing to count from: the whole list, once
             else:
                 new_uids = await self._fetch_new_uids()
             if self.mailbox is state:
@@ -1130,10 +1140,25 @@ class ImapClient:
             out.append(MailboxEvent("flags", state.name, tuple(flags), flags, state.exists))
         return out
 
+    async def uids_from(self, first: int) -> list[int]:
+        """The UIDs from `first` on in the selected folder, ascending (UID FETCH first:*
+        (UID)): the new mail since a UIDNEXT, without the folder's whole UID list."""
+        self._require_selected()
+        found = await self._uids_above(max(1, first) - 1)
+        return sorted(set(found))
+
     async def _fetch_new_uids(self) -> tuple[int, ...]:
         state = self.mailbox
         assert state is not None
-        last = state.last_uid
+        # Without a list held (an IDLE watcher), what is new lies from UIDNEXT on.
+        last = state.last_uid if state.has_uids else (state.uidnext or 1) - 1
+        found = await self._uids_above(last)
+        if self.mailbox is not state:
+            return tuple(sorted(found))
+        return state.add_new_uids(found)
+
+    async def _uids_above(self, last: int) -> list[int]:
+        """UIDs greater than `last` (other untagged answers are folded as usual)."""
         found: list[int] = []
 
         async def op(conn: Connection) -> None:
@@ -1150,9 +1175,7 @@ class ImapClient:
             resp.check()
 
         await self._run("fetching new UIDs", op, idempotent=True)
-        if self.mailbox is not state:
-            return tuple(sorted(found))
-        return state.add_new_uids(found)
+        return found
 
 
 def _copyuid(code: parser.ResponseCode | None) -> dict[int, int] | None:

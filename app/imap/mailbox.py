@@ -16,18 +16,21 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import operator
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from app.imap import parser
 from app.imap.errors import ImapAuthError, ImapError, ImapTlsError
+from app.imap.parser import UidArray
 
 if TYPE_CHECKING:
     from app.imap.client import ImapClient
     from app.models import Credentials, ServerSettings
 
-__all__ = ["IdleWatcher", "MailboxEvent", "MailboxState"]
+__all__ = ["IdleWatcher", "MailboxEvent", "MailboxState", "ascending_uids"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,23 @@ class MailboxEvent:
     exists: int = 0
 
 
+def ascending_uids(uids: Iterable[int]) -> UidArray:
+    """`uids` ascending without duplicates, as a UidArray (a new one; `uids` is not changed).
+
+    A list already ascending (SEARCH, ESEARCH) or descending (a SORT by REVERSE ARRIVAL, often
+    by REVERSE DATE) is copied or reversed in C; only another order goes through a sorted
+    list of ints, for a moment.
+    """
+    arr = uids if isinstance(uids, UidArray) else UidArray(uids)
+    if len(arr) < 2:
+        return UidArray(arr)
+    if all(map(operator.lt, arr, islice(arr, 1, None))):
+        return UidArray(arr)
+    if all(map(operator.gt, arr, islice(arr, 1, None))):
+        return arr[::-1]
+    return UidArray(sorted(set(arr)))
+
+
 @dataclass(slots=True)
 class MailboxState:
     """What we know of the selected mailbox; `uids` is in sequence order (seq n = uids[n-1]).
@@ -58,6 +78,11 @@ class MailboxState:
     `uids` is None until a UID list was fetched; until then EXPUNGE only changes `exists`.
     `unknown_new` counts messages announced by EXISTS whose UIDs are not fetched yet (they are
     the last ones in sequence order).
+
+    The list given to `set_uids` (the folder in display order, 400 KB at 100,000 messages) is
+    kept as it is, shared with whoever holds it and never changed: sequence order is only
+    worked out when a sequence number must be read (EXPUNGE, or a FETCH without its UID, which
+    servers under QRESYNC never send), and a change copies the list first.
     """
 
     name: str
@@ -66,32 +91,76 @@ class MailboxState:
     recent: int = 0
     uidnext: int | None = None
     highestmodseq: int | None = None
-    uids: list[int] | None = None
     unknown_new: int = 0
     events: list[MailboxEvent] = field(default_factory=list)
+    _list: UidArray | None = field(default=None, init=False, repr=False, compare=False)
+    """The UIDs: ascending when `_ascending`, else in the order given to `set_uids`."""
+    _ascending: bool = field(default=True, init=False, repr=False, compare=False)
+    _owned: bool = field(default=True, init=False, repr=False, compare=False)
+    """False while `_list` is the caller's: copied before any change."""
+    _max: int = field(default=0, init=False, repr=False, compare=False)
+
+    @property
+    def uids(self) -> UidArray | None:
+        """The UIDs in sequence order (ascending), None when unknown."""
+        if self._list is not None and not self._ascending:
+            self._list = ascending_uids(self._list)
+            self._ascending = self._owned = True
+        return self._list
+
+    @uids.setter
+    def uids(self, value: Iterable[int] | None) -> None:
+        self._list = None if value is None else ascending_uids(value)
+        self._ascending = self._owned = True
+        self._max = self._list[-1] if self._list else 0
+
+    @property
+    def has_uids(self) -> bool:
+        """Whether the UID list is known (without putting it in sequence order)."""
+        return self._list is not None
+
+    @property
+    def known(self) -> int:
+        """How many UIDs the list holds (0 when unknown)."""
+        return len(self._list) if self._list is not None else 0
 
     def set_uids(self, uids: Iterable[int]) -> None:
-        """A complete UID list (any order) from UID SEARCH ALL or similar."""
-        self.uids = sorted(set(uids))
-        self.exists = len(self.uids)
+        """A complete UID list, in any order (UID SEARCH ALL, UID SORT). A UidArray is kept
+        as it is, not copied: the caller must not change it afterwards."""
+        arr = uids if isinstance(uids, UidArray) else UidArray(uids)
+        self._list = arr
+        self._ascending = False
+        self._owned = False
+        self._max = max(arr, default=0)
+        self.exists = len(arr)
         self.unknown_new = 0
 
+    def _writable(self) -> UidArray:
+        assert self._list is not None
+        if not self._owned:
+            self._list = UidArray(self._list)
+            self._owned = True
+        return self._list
+
     def add_new_uids(self, uids: Iterable[int]) -> tuple[int, ...]:
-        """UIDs fetched after EXISTS grew: append those not yet known, return them."""
-        if self.uids is None:
-            return ()
-        known = set(self.uids)
-        last = self.uids[-1] if self.uids else 0
-        fresh = sorted(u for u in set(uids) if u not in known and u > last)
-        self.uids.extend(fresh)
-        self.unknown_new = max(0, self.exists - len(self.uids))
+        """UIDs fetched after EXISTS grew: append those not yet known, return them.
+
+        Without a UID list, the UIDs above UIDNEXT are new (and UIDNEXT moves past them)."""
+        last = self.last_uid if self._list is not None else (self.uidnext or 1) - 1
+        fresh = sorted(u for u in set(uids) if u > last)  # all known UIDs are <= last
+        if self._list is not None:
+            self._writable().extend(fresh)
+            if fresh:
+                self._max = fresh[-1]
+            self.unknown_new = max(0, self.exists - len(self._list))
         if fresh and self.uidnext is not None and fresh[-1] >= self.uidnext:
             self.uidnext = fresh[-1] + 1
         return tuple(fresh)
 
     @property
     def last_uid(self) -> int:
-        return self.uids[-1] if self.uids else 0
+        """The largest UID known (0 without a list)."""
+        return self._max if self._list else 0
 
     def take_events(self) -> list[MailboxEvent]:
         out = self.events
@@ -123,14 +192,14 @@ class MailboxState:
         if n > self.exists:
             grown = n - self.exists
             self.exists = n
-            if self.uids is not None:
-                self.unknown_new = n - len(self.uids)
+            if self._list is not None:
+                self.unknown_new = n - len(self._list)
             self._emit("new")
             log.debug("%s: %d new", self.name, grown)
         elif n < self.exists:
             # Only EXPUNGE may shrink a mailbox; a smaller EXISTS means we lost track.
             self.exists = n
-            if self.uids is not None and len(self.uids) != n:
+            if self._list is not None and len(self._list) != n:
                 self.uids = None
                 self._emit("resync")
 
@@ -138,29 +207,34 @@ class MailboxState:
         if seq < 1:
             return
         self.exists = max(0, self.exists - 1)
-        if self.uids is None:
+        if self._list is None:
             self._emit("expunged")
             return
-        if seq <= len(self.uids):
-            uid = self.uids.pop(seq - 1)
+        if seq <= len(self._list):
+            self.uids  # noqa: B018 - puts the list in sequence order
+            uid = self._writable().pop(seq - 1)
+            if uid == self._max:
+                self._max = self._list[-1] if self._list else 0
             self._emit("expunged", (uid,))
         elif self.unknown_new:
             self.unknown_new -= 1
 
-    def _vanished(self, uids: list[int], earlier: bool) -> None:
-        if self.uids is None:
+    def _vanished(self, uids: Iterable[int], earlier: bool) -> None:
+        if self._list is None:
+            uids = tuple(uids)
             if not earlier:
                 self.exists = max(0, self.exists - len(uids))
             self._emit("expunged", uids)
             return
         gone = set(uids)
-        before = len(self.uids)
-        kept = [u for u in self.uids if u not in gone]
-        removed = before - len(kept)
-        if not removed:
+        old = self._list
+        removed_uids = [u for u in old if u in gone]
+        if not removed_uids:
             return
-        removed_uids = [u for u in self.uids if u in gone]
-        self.uids = kept
+        kept = UidArray(u for u in old if u not in gone)
+        removed = len(removed_uids)
+        self._list, self._owned = kept, True  # same order as before, a new array
+        self._max = max(kept, default=0) if self._max in gone else self._max
         if not earlier:
             self.exists = max(0, self.exists - removed)
         else:
@@ -175,8 +249,10 @@ class MailboxState:
         if data.flags is None:
             return
         uid = data.uid
-        if uid is None and self.uids is not None and 1 <= data.seq <= len(self.uids):
-            uid = self.uids[data.seq - 1]
+        if uid is None and self._list is not None and 1 <= data.seq <= len(self._list):
+            uids = self.uids
+            assert uids is not None
+            uid = uids[data.seq - 1]
         if uid is None:
             return
         self._emit("flags", (uid,), {uid: data.flags})
@@ -203,8 +279,14 @@ class IdleWatcher:
     """Watches one folder on a connection of its own and reports changes through `on_change`.
 
     Runs until `stop()`: connects (retrying with backoff; bad credentials or TLS end it, see
-    `error`), selects the folder read-only, learns its UIDs, then IDLEs (or polls with NOOP every
+    `error`), selects the folder read-only, then IDLEs (or polls with NOOP every
     `poll_interval` s where IDLE is missing). New messages are reported with their UIDs.
+
+    It never loads the folder's UID list (at 100,000 messages that would be 400 KB held, and
+    8 MB of ints and sets on every change): EXISTS, EXPUNGE, VANISHED and FETCH say that
+    something changed, the UIDs above the last UIDNEXT are the new mail, and after a
+    reconnect UIDVALIDITY, UIDNEXT and the message count tell what happened meanwhile (an
+    expunge is then reported without its UIDs; the account reloads the list anyway).
     """
 
     def __init__(
@@ -234,7 +316,8 @@ class IdleWatcher:
         self.reconnects = 0
         self._task: asyncio.Task[None] | None = None
         self._client: ImapClient | None = None
-        self._known: tuple[int | None, list[int]] | None = None
+        self._known: tuple[int | None, int | None, int] | None = None
+        """(UIDVALIDITY, UIDNEXT, message count) when last seen, to compare after a reconnect."""
 
     def start(self) -> None:
         if self._task is None or self._task.done():
@@ -276,8 +359,7 @@ class IdleWatcher:
                 client = await ImapClient.connect(self.settings, self.credentials, retries=0)
                 self._client = client
                 await client.select(self.folder, readonly=True)
-                await client.uid_list()
-                await self._emit(self._after_reconnect(client))
+                await self._emit(await self._after_reconnect(client))
                 self.connected.set()
                 attempt = 0
                 await self._watch(client)
@@ -296,28 +378,37 @@ class IdleWatcher:
             self.reconnects += 1
             await asyncio.sleep(delay)
 
-    def _after_reconnect(self, client: ImapClient) -> list[MailboxEvent]:
-        """What changed while we were away, judged from the UID lists."""
+    async def _after_reconnect(self, client: ImapClient) -> list[MailboxEvent]:
+        """What changed while we were away, judged from UIDVALIDITY, UIDNEXT and the count;
+        the new UIDs are asked for (UIDs only grow, so they lie from the old UIDNEXT on)."""
         state = client.mailbox
-        if state is None or state.uids is None:
+        if state is None:
             return []
-        previous, self._known = self._known, (state.uidvalidity, list(state.uids))
+        previous = self._known
+        self._remember(client)
         if previous is None:
             return []
-        old_validity, old_uids = previous
+        old_validity, old_next, old_exists = previous
         if old_validity != state.uidvalidity:
             return [MailboxEvent("resync", self.folder, (), {}, state.exists)]
-        old, new = set(old_uids), set(state.uids)
+        new: tuple[int, ...] = ()
+        if old_next is None or state.uidnext is None:
+            if state.exists != old_exists:  # no UIDNEXT to go by: say "reload"
+                return [MailboxEvent("resync", self.folder, (), {}, state.exists)]
+            return []
+        if state.uidnext > old_next:
+            new = tuple(await client.uids_from(old_next))
         events = []
-        if new - old:
-            events.append(
-                MailboxEvent("new", self.folder, tuple(sorted(new - old)), {}, state.exists)
-            )
-        if old - new:
-            events.append(
-                MailboxEvent("expunged", self.folder, tuple(sorted(old - new)), {}, state.exists)
-            )
+        if new:
+            events.append(MailboxEvent("new", self.folder, new, {}, state.exists))
+        if state.exists < old_exists + len(new):
+            events.append(MailboxEvent("expunged", self.folder, (), {}, state.exists))
         return events
+
+    def _remember(self, client: ImapClient) -> None:
+        state = client.mailbox
+        if state is not None:
+            self._known = (state.uidvalidity, state.uidnext, state.exists)
 
     async def _watch(self, client: ImapClient) -> None:
         idle = self.use_idle and client.has_capability("IDLE")
@@ -327,7 +418,5 @@ class IdleWatcher:
             else:
                 await asyncio.sleep(self.poll_interval)
                 events = await client.noop()
-            state = client.mailbox
-            if state is not None and state.uids is not None:
-                self._known = (state.uidvalidity, list(state.uids))
+            self._remember(client)
             await self._emit(events)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,7 @@ class MainScreen(Screen[None]):
         self.account = account
         self.mark_read_delay = mark_read_delay
         self._search_uids: list[int] | None = None
-        self._folder_uids: list[int] = []
+        self._folder_uids: Sequence[int] = []
         self._idle_task: asyncio.Task[None] | None = None
         self._idle_folder: Folder | None = None
         self.idle_watcher: Any = None
@@ -356,7 +356,7 @@ class MainScreen(Screen[None]):
         if cached is not None and cached.uidvalidity == opened.uidvalidity:
             # Same messages: keep what the list holds, and the cursor if the user moved it
             # (or the results of a search started meanwhile); unchanged, nothing is redrawn.
-            if self._search_uids is None and opened.uids != list(ml.uids):
+            if self._search_uids is None and opened.uids != ml.uids:
                 ml.set_uids(opened.uids, keep_cursor=ml.cursor_row > 0, reset_summaries=False)
             ml.update_summaries(opened.updated)
         else:

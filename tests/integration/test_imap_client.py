@@ -674,3 +674,29 @@ async def test_engine_connection_reports_dead_state_after_server_stop(mail_user:
         await conn.noop()
     assert info.value.applied is False
     await conn.disconnect()
+
+
+async def test_idle_watcher_holds_no_uid_list_and_tells_what_came_while_away(
+    sandbox: Any, mail_user: Any
+) -> None:
+    deliver_many(sandbox, mail_user, 3)
+    watcher = IdleWatcher(mail_user.imap_settings(), mail_user.credentials(), "INBOX", print)
+    watcher.start()
+    try:
+        await asyncio.wait_for(watcher.connected.wait(), 10)
+        client = watcher._client
+        assert client is not None and client.mailbox is not None
+        assert not client.mailbox.has_uids  # no whole-folder list on the watcher's side
+        # As if the watcher had last seen the folder with two messages (UIDNEXT 3): a
+        # reconnect now must report UID 3 as new and no expunge.
+        validity = client.mailbox.uidvalidity
+        assert validity is not None
+        watcher._known = (validity, 3, 2)
+        events = await watcher._after_reconnect(client)
+        assert [(e.kind, e.uids) for e in events] == [("new", (3,))]
+        watcher._known = (validity, 4, 4)  # one message fewer than seen: an expunge
+        assert [e.kind for e in await watcher._after_reconnect(client)] == ["expunged"]
+        watcher._known = (validity + 1, 4, 3)
+        assert [e.kind for e in await watcher._after_reconnect(client)] == ["resync"]
+    finally:
+        await watcher.stop()

@@ -372,3 +372,21 @@ async def test_rows_fit_any_width(width: int) -> None:
             assert strip.cell_length == messages.size.width
         text = screen_text(app)
         assert "王小明" in text.splitlines()[0] or width < 50
+
+
+async def test_a_uid_array_is_shown_as_it_is_and_removal_keeps_its_kind() -> None:
+    from app.imap.parser import UidArray
+
+    app = ListDemo(10)
+    async with app.run_test(size=(80, 12)) as pilot:
+        await pilot.pause()
+        messages = _list(app)
+        order = UidArray(range(10, 0, -1))  # a folder's UID SORT answer
+        messages.set_uids(order, keep_cursor=False)
+        assert messages.uids is order  # not copied into a list of ints
+        await pilot.press("j", "j")  # cursor on 8
+        messages.remove_uids([9, 8])
+        assert isinstance(messages.uids, UidArray) and messages.uids == [10, 7, 6, 5, 4, 3, 2, 1]
+        assert order == list(range(10, 0, -1)) and messages.cursor_uid == 7
+        messages.remove_uids([42])  # not listed: nothing changes
+        assert messages.uids == [10, 7, 6, 5, 4, 3, 2, 1]

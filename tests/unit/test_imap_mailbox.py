@@ -97,3 +97,41 @@ def test_expunges_agree_with_a_model(uids: list[int], picks: list[int]) -> None:
         gone = model.pop(seq - 1)
         assert state.take_events()[-1].uids == (gone,)
     assert state.uids == model and state.exists == len(model)
+
+
+def test_a_list_in_display_order_is_shared_until_sequence_order_is_needed() -> None:
+    listed = parser.UidArray([30, 10, 40, 20])  # a UID SORT answer
+    state = MailboxState("INBOX")
+    state.set_uids(listed)
+    assert state.has_uids and state.known == 4 and state.exists == 4 and state.last_uid == 40
+    fold(state, b"* 5 EXISTS")
+    assert state.unknown_new == 1 and state.add_new_uids([41, 40]) == (41,)
+    assert listed == [30, 10, 40, 20]  # the caller's list is never changed
+    fold(state, b"* 1 EXPUNGE")  # needs sequence order: sorted now, on a copy
+    assert state.uids == [20, 30, 40, 41] and listed == [30, 10, 40, 20]
+    assert state.take_events()[-1].uids == (10,)
+
+
+def test_vanished_on_a_shared_list_leaves_it_alone() -> None:
+    listed = parser.UidArray([5, 3, 9])
+    state = MailboxState("INBOX")
+    state.set_uids(listed)
+    fold(state, b"* VANISHED 9,11")
+    assert listed == [5, 3, 9] and state.uids == [3, 5] and state.last_uid == 5
+    assert state.take_events()[-1].uids == (9,)
+
+
+def test_without_a_list_new_uids_count_from_uidnext() -> None:
+    state = MailboxState("INBOX", exists=3, uidnext=8)
+    fold(state, b"* 4 EXISTS")
+    assert not state.has_uids and state.take_events()[0].kind == "new"
+    assert state.add_new_uids([7, 8, 9]) == (8, 9)
+    assert state.uidnext == 10 and state.uids is None
+
+
+@given(st.lists(st.integers(1, 10_000), max_size=60))
+def test_ascending_uids(uids: list[int]) -> None:
+    from app.imap.mailbox import ascending_uids
+
+    assert ascending_uids(uids) == sorted(set(uids))
+    assert ascending_uids(sorted(set(uids), reverse=True)) == sorted(set(uids))
