@@ -37,6 +37,7 @@ from app.models import (
 )
 from app.store import HeaderCache
 from app.sync import SyncResult, resync, warm_start
+from app.uids import UidArray
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,15 @@ class OpenFolder:
     """True when the list comes from the header cache alone and is not checked with the server."""
     updated: list[MessageSummary] = field(default_factory=list)
     """Summaries held before whose flags the server changed meanwhile (to repaint their rows)."""
+
+
+def _without(uids: Sequence[int], gone: Iterable[int]) -> Sequence[int]:
+    """`uids` less `gone`, as a new sequence of the same compact kind (UidArray stays one)."""
+    drop = set(gone)
+    kept = [u for u in uids if u not in drop]
+    if isinstance(uids, UidArray):
+        return UidArray(kept)
+    return kept
 
 
 @dataclass
@@ -695,7 +705,7 @@ class Account:
             mapping = await self.client.move(list(uids), dest)
         self.undo = UndoAction(description, source, dest, sorted((mapping or {}).values()))
         self._forget(source, uids)
-        self.current.uids = [u for u in self.current.uids if u not in set(uids)]
+        self.current.uids = _without(self.current.uids, uids)
 
     async def copy(self, uids: Sequence[int], dest: str) -> None:
         async with self.lock:
@@ -715,7 +725,7 @@ class Account:
             await self.client.store_flags(list(uids), [Flag.DELETED], "+")
             await self.client.expunge(list(uids))
         self._forget(self.current.folder.name, uids)
-        self.current.uids = [u for u in self.current.uids if u not in set(uids)]
+        self.current.uids = _without(self.current.uids, uids)
         return "deleted"
 
     async def undo_last(self) -> str | None:
@@ -746,8 +756,12 @@ class Account:
             found: list[int] = await self.client.search(criteria)
         if self.current is None:
             return found
-        order = {uid: i for i, uid in enumerate(self.current.uids)}
-        return sorted(found, key=lambda u: order.get(u, -1))
+        # In the list's order: one pass over the folder, no index of it (100,000 entries).
+        wanted = set(found)
+        ordered = [u for u in self.current.uids if u in wanted]
+        if len(ordered) < len(wanted):  # arrived since the list was read: first, as newest
+            ordered = sorted(wanted.difference(ordered), reverse=True) + ordered
+        return ordered
 
     # -- folder management ------------------------------------------------------------------------------
     async def create_folder(self, name: str) -> None:

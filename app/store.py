@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.models import Address, BodyPart, Envelope, MessageSummary
+from app.uids import UidArray
 
 log = logging.getLogger(__name__)
 
@@ -340,16 +341,16 @@ def _pack_uids(uids: Iterable[int]) -> bytes:
     return arr.tobytes()
 
 
-def _unpack_uids(blob: bytes | None) -> list[int]:
+def _unpack_uids(blob: bytes | None) -> UidArray:
+    """The stored list as a UidArray (400 KB at 100,000, not 3.6 MB of ints)."""
     if not blob:
-        return []
+        return UidArray()
     if len(blob) % 4:
         raise ValueError("UID list length is not a multiple of 4")
-    arr = array("I")
-    arr.frombytes(blob)
+    arr = UidArray(blob)
     if sys.byteorder != "little":
         arr.byteswap()
-    return arr.tolist()
+    return arr
 
 
 # -- the cache -------------------------------------------------------------------------------
@@ -364,7 +365,7 @@ class CachedMailbox:
     uidnext: int | None
     highestmodseq: int | None
     exists: int
-    uids: list[int]
+    uids: Sequence[int]
     """UIDs in display order (the order of `sort`; ascending UID when `sort` is None)."""
     sort: str | None = None
     synced: float | None = None
@@ -770,7 +771,7 @@ class HeaderCache:
                 try:
                     old = _unpack_uids(row[0])
                 except ValueError:
-                    old = []
+                    old = UidArray()
                 kept = [u for u in old if u not in gone]
                 if len(kept) != len(old):
                     conn.execute(

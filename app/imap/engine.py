@@ -274,7 +274,11 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
                     lit_end = i + 2 + int(m.group(1))
                     scan = i + 2
                     continue
-            resp = bytes(buf[start:i])
+            if i - start < 65536:
+                resp = bytes(buf[start:i])
+            else:  # a 100,000-UID SORT line: one copy, not a slice and then a copy of it
+                with memoryview(buf) as view:
+                    resp = bytes(view[start:i])
             start = scan = i + 2
             self._dispatch(resp)
         self.work += work

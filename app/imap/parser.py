@@ -21,17 +21,16 @@ straight into the MessageSummary the client keeps: about 10 us a message instead
 from __future__ import annotations
 
 import dataclasses
-import operator
 import re
 import typing
-from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, SupportsIndex, TypeAlias, overload
+from typing import Any, TypeAlias, overload
 
 from app.imap.utf7 import Utf7Error, decode_mailbox
 from app.models import Address, BodyPart, Envelope, MessageSummary
+from app.uids import UidArray
 
 __all__ = [
     "CapabilityData",
@@ -79,86 +78,6 @@ MAX_LIST_DEPTH = 256
 MAX_BODY_DEPTH = 100
 #: Most numbers one sequence set may expand to, so "1:4294967295" cannot exhaust memory.
 MAX_SEQUENCE_EXPANSION = 5_000_000
-
-
-if typing.TYPE_CHECKING:
-    _IntArray = array[int]
-else:
-    _IntArray = array  # not subscriptable at run time before Python 3.12
-
-
-class UidArray(_IntArray):
-    """A list of UIDs (or sequence numbers) at 4 bytes each: a 100,000-message folder's list
-    is 400 KB, against 3.6 MB as a list of ints, and never a heap of 100,000 int objects.
-
-    It behaves as the list it replaces: equal to a list with the same numbers, slices and
-    sums stay UidArrays, and `sort`, `clear` and `copy` exist. Values must fit 32 bits
-    unsigned, as every IMAP UID and sequence number does (OverflowError otherwise).
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, items: Iterable[int] | bytes = (), /) -> UidArray:
-        return typing.cast(UidArray, super().__new__(cls, "I", items))
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, array):
-            return array.__eq__(self, other)
-        if isinstance(other, list):
-            return len(self) == len(other) and all(map(operator.eq, self, other))
-        return NotImplemented
-
-    def __ne__(self, other: object) -> bool:
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
-
-    __hash__ = None  # type: ignore[assignment]
-
-    @overload
-    def __getitem__(self, key: SupportsIndex) -> int: ...
-    @overload
-    def __getitem__(self, key: slice) -> UidArray: ...
-    def __getitem__(self, key: SupportsIndex | slice) -> int | UidArray:
-        got: Any = array.__getitem__(self, key)  # type: ignore[call-overload]
-        if key.__class__ is slice:
-            return UidArray(got)
-        return got  # type: ignore[no-any-return]
-
-    def __add__(self, other: Iterable[int]) -> UidArray:  # type: ignore[override]
-        out = UidArray(self)
-        out.extend(other)
-        return out
-
-    def __radd__(self, other: Iterable[int]) -> UidArray:
-        out = UidArray(other)
-        out.extend(self)
-        return out
-
-    def __iadd__(self, other: Iterable[int]) -> UidArray:  # type: ignore[override,misc]
-        self.extend(other)
-        return self
-
-    def __copy__(self) -> UidArray:
-        return UidArray(self)
-
-    def __deepcopy__(self, memo: object) -> UidArray:
-        return UidArray(self)
-
-    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[type[UidArray], tuple[bytes]]:
-        return (UidArray, (self.tobytes(),))
-
-    def __repr__(self) -> str:
-        return f"UidArray({self.tolist()!r})"
-
-    def copy(self) -> UidArray:
-        return UidArray(self)
-
-    def clear(self) -> None:
-        del self[:]
-
-    def sort(self, *, reverse: bool = False) -> None:
-        """In place, as list.sort (the numbers pass through ints once, in one sorted list)."""
-        self[:] = UidArray(sorted(self, reverse=reverse))
 
 
 class ParseError(Exception):
