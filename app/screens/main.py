@@ -65,6 +65,9 @@ class MainScreen(Screen[None]):
         Binding("h", "toggle_headers", "Headers", id="view.headers", show=False),
         Binding("V", "show_raw", "Raw source", id="view.raw", show=False),
         Binding("w", "save_raw", "Save source", id="msg.save_raw", show=False),
+        # From the list too (mutt: save from the index): one attachment is saved at once,
+        # with several the attachment list takes the focus to choose.
+        Binding("a", "save_attachment", "Save attachment", id="msg.save_attachment", show=False),
         Binding("A", "create_folder", "New folder", id="folder.create", show=False),
         Binding("E", "rename_folder", "Rename folder", id="folder.rename", show=False),
         Binding("X", "delete_folder", "Delete folder", id="folder.delete", show=False),
@@ -725,6 +728,22 @@ class MainScreen(Screen[None]):
         if action == "close_viewer":
             return self._in_viewer()  # False: the key goes on to the app's quit
         return True
+
+    def action_save_attachment(self) -> None:
+        viewer = self.viewer
+        items = viewer.attachment_list.attachments if viewer.rendered is not None else []
+        if not items:
+            self.status.show_message("No attachment in the message shown", timeout=4)
+            return
+        if len(items) == 1:
+            viewer.action_save_attachment()
+            return
+        viewer.attachment_list.focus()
+        if viewer.attachment_list.highlighted is None:
+            viewer.attachment_list.highlighted = 0
+        self.status.show_message(
+            f"{len(items)} attachments: choose one (↑ ↓), then a to save or o to open", timeout=6
+        )
 
     def action_close_viewer(self) -> None:
         self.remove_class("-zoom")

@@ -1,4 +1,4 @@
-"""`q` reads like mutt: in the viewer it goes back to the list; from the list it quits."""
+"""Keys while reading, as in mutt: `q` back to the list (quit from it), `a` saves from the list."""
 
 from __future__ import annotations
 
@@ -44,3 +44,37 @@ async def test_q_leaves_the_viewer_then_quits(sandbox: Any, mail_user: Any, size
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_a_from_the_list_saves_the_only_attachment(
+    sandbox: Any, mail_user: Any, tmp_path: Any
+) -> None:
+    from tests.ui.test_app_sandbox import open_by_subject
+    from widgets.dialogs import PromptDialog
+
+    load_demo(sandbox, mail_user.name)
+    app = make_app(mail_user)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        await open_by_subject(pilot, app, "Gibson")
+        assert message_list(app).has_focus  # reading with the focus on the list
+        await pilot.press("a")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, PromptDialog) and app.screen
+        )
+        dialog.query_one("Input").value = str(tmp_path)
+        await pilot.press("enter")
+        await wait_until(pilot, (tmp_path / "gibson-spec.doc").exists)
+
+
+async def test_a_without_attachment_says_so(sandbox: Any, mail_user: Any) -> None:
+    load_demo(sandbox, mail_user.name)
+    app = make_app(mail_user)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await open_first(pilot, app)
+        viewer = app.screen.query_one(MessageView)
+        if viewer.rendered is not None and viewer.rendered.attachments:
+            pytest.skip("the newest demo message has attachments")
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        assert "No attachment" in str(app.screen.query_one("#status").message)
