@@ -543,6 +543,36 @@ def _add_plain(body: _Body, text: str) -> None:
         body.add("".join(run), *((run_style,) if run_style else ()))
 
 
+#: html2text's marks: **strong**, _em_, and "# " headings. Each alternative stops at the next
+#: mark character or the line's end, so a line of unmatched marks stays linear.
+_EMPHASIS = re.compile(r"\*\*([^*\n]+)\*\*|(?<![\w_])_([^_\n]+)_(?![\w_])")
+_HEADING = re.compile(r"^(#{1,6}) +(?=\S)")
+
+
+def _add_converted_html(body: _Body, text: str) -> None:
+    """Add html2text's output with its Markdown marks turned into styles, not shown: bold
+    and italic spans, headings, quoted lines (the signature is plain text's business only)."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        end = "\n" if index < len(lines) - 1 else ""
+        base: tuple[str, ...] = ()
+        heading = _HEADING.match(line)
+        if heading is not None:
+            line = line[heading.end() :]
+            base = ("heading",)
+        elif _QUOTE_LINE.match(line):
+            base = ("quote",)
+        pos = 0
+        for match in _EMPHASIS.finditer(line):
+            body.add(line[pos : match.start()], *base)
+            if match.group(1) is not None:
+                body.add(match.group(1), *base, "bold")
+            else:
+                body.add(match.group(2), *base, "italic")
+            pos = match.end()
+        body.add(line[pos:] + end, *base)
+
+
 def unflow(text: str, *, delsp: bool = False) -> str:
     """Undo RFC 3676 format=flowed: join soft-broken lines, keep quote depth as `> ` prefixes."""
     out: list[str] = []
@@ -613,7 +643,7 @@ def _render_leaf(ctx: _Context, node: BodyPart, data: bytes) -> None:
             ctx.note(notice)
         ctx.is_html = True
         ctx.note("HTML converted to text; images and remote content are not loaded")
-        _add_plain(ctx.body, result.text)
+        _add_converted_html(ctx.body, result.text)
     elif mime in ("text/enriched", "text/richtext"):
         for piece, styles in enriched_to_segments(text, richtext=mime == "text/richtext"):
             ctx.body.add(piece, *styles)

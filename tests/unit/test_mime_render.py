@@ -127,7 +127,8 @@ def test_alternative_prefers_plain_and_offers_html() -> None:
     assert _styled(message, "quote") == ["> quoted line\n"]
     assert _styled(message, "signature")[0].startswith("-- \nsig")
     html = render_message(ALT, prefer_html=True)
-    assert html.is_html and "**version**" in html.body and html.links == ["https://x.example"]
+    assert html.is_html and "html version" in html.body and "*" not in html.body
+    assert _styled(html, "bold") == ["version"] and html.links == ["https://x.example"]
     assert not html.has_html_alternative
 
 
@@ -224,7 +225,7 @@ def test_parts_to_fetch_and_render_from_parts() -> None:
     html = render_from_parts(
         header, structure, {"1.2": base64.b64encode(b"<i>hi</i>")}, prefer_html=True
     )
-    assert "_hi_" in html.body and html.is_html
+    assert html.body.startswith("hi") and _styled(html, "italic") == ["hi"] and html.is_html
     assert any("2.1" in n and "not fetched" in n for n in html.notices)
 
 
@@ -272,3 +273,26 @@ def test_empty_and_garbage_input() -> None:
     for raw in (b"", b"\x00\xff" * 100, b"\r\n\r\n", b"no headers at all"):
         message = render_message(raw)
         assert not any(INTERNAL_ERROR_NOTICE in n for n in message.notices)
+
+
+HTML_MARKS = b"""\
+From: a@b.c\r
+Subject: marks\r
+MIME-Version: 1.0\r
+Content-Type: text/html; charset=utf-8\r
+\r
+<h1>Title</h1><p>Some <strong>strong</strong> and <em>soft</em> words, snake_case_name kept,
+2 ** 3 kept.</p><blockquote><p>quoted <b>bold</b></p></blockquote>\r
+"""
+
+
+def test_converted_html_shows_styles_not_markdown_marks() -> None:
+    message = render_message(HTML_MARKS, prefer_html=True)
+    body = message.body
+    assert "Title" in body and "#" not in body
+    assert "Some strong and soft words" in body
+    assert "snake_case_name" in body and "2 ** 3" in body  # not emphasis: left as written
+    assert _styled(message, "heading") == ["Title\n"]
+    assert "strong" in _styled(message, "bold") and "soft" in _styled(message, "italic")
+    assert any("quoted" in piece for piece in _styled(message, "quote"))
+    assert "bold" in _styled(message, "bold")
