@@ -44,6 +44,18 @@ def _role_rank(folder: Folder) -> int:
         return len(ROLE_ORDER)
 
 
+def display_order(folders: Iterable[Folder]) -> list[Folder]:
+    """INBOX and the special-use folders first (ROLE_ORDER), then the rest by path, any case:
+    the order of the tree, for flat lists of folders (pickers)."""
+    return sorted(
+        folders,
+        key=lambda f: (
+            _role_rank(f),
+            [part.casefold() for part in f.name.split(f.delimiter or "/")],
+        ),
+    )
+
+
 def _role_of(folder: Folder) -> FolderRole:
     if folder.role is FolderRole.NONE and folder.name.upper() == "INBOX":
         return FolderRole.INBOX

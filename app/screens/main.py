@@ -25,7 +25,7 @@ from app.account import Account
 from app.models import Flag, Folder, FolderRole, FolderStatus
 from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
-from widgets.folder_tree import FolderTree
+from widgets.folder_tree import FolderTree, display_order
 from widgets.message_list import MessageList
 from widgets.message_view import MessageView
 from widgets.query_bar import QueryBar
@@ -119,6 +119,8 @@ class MainScreen(Screen[None]):
         self._idle_task: asyncio.Task[None] | None = None
         self._idle_folder: Folder | None = None
         self.idle_watcher: Any = None
+        self._last_dest: str | None = None
+        """The folder the last move or copy went to: highlighted first in the next picker."""
         self.threaded = False
         self.folder_width = 28
         """Preferred columns of the folder tree (narrower when the terminal is)."""
@@ -583,9 +585,12 @@ class MainScreen(Screen[None]):
         if result:
             await self._refresh_open_folder()
 
-    async def _pick_folder(self, title: str) -> str | None:
-        names = [f.name for f in self.account.folders if f.selectable]
-        result: str | None = await self.app.push_screen_wait(FolderPicker(title, names))
+    async def _pick_folder(self, title: str, current: str | None = None) -> str | None:
+        """A folder chosen by name, in the tree's order; `current` is highlighted first."""
+        names = [f.name for f in display_order(self.account.folders) if f.selectable]
+        result: str | None = await self.app.push_screen_wait(
+            FolderPicker(title, names, current=current)
+        )
         return result
 
     @work(group="action")
@@ -593,9 +598,10 @@ class MainScreen(Screen[None]):
         uids = self._targets()
         if not uids:
             return
-        dest = await self._pick_folder(f"Move {len(uids)} message(s) to")
+        dest = await self._pick_folder(f"Move {len(uids)} message(s) to", self._last_dest)
         if not dest:
             return
+        self._last_dest = dest  # offered first next time, as mutt does
         try:
             with self.status.job(f"Moving {len(uids):,} message(s)"):
                 await self.account.move(uids, dest)
@@ -610,9 +616,10 @@ class MainScreen(Screen[None]):
         uids = self._targets()
         if not uids:
             return
-        dest = await self._pick_folder(f"Copy {len(uids)} message(s) to")
+        dest = await self._pick_folder(f"Copy {len(uids)} message(s) to", self._last_dest)
         if not dest:
             return
+        self._last_dest = dest
         try:
             with self.status.job(f"Copying {len(uids):,} message(s)"):
                 await self.account.copy(uids, dest)
@@ -632,7 +639,8 @@ class MainScreen(Screen[None]):
 
     @work(group="action")
     async def action_change_folder(self) -> None:
-        dest = await self._pick_folder("Open folder")
+        current = self.account.current
+        dest = await self._pick_folder("Open folder", current.folder.name if current else None)
         folder = self.account.folder(dest) if dest else None
         if folder is not None:
             self.folder_tree.select_folder(folder.name)
