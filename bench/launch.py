@@ -95,10 +95,11 @@ class CountingProxy:
         except OSError:
             c_writer.close()
             return
-        await asyncio.gather(
-            self._pump(s_reader, c_writer, down=True),
-            self._pump(c_reader, s_writer, down=False),
-        )
+        with contextlib.suppress(asyncio.CancelledError):  # the proxy stopping mid-connection
+            await asyncio.gather(
+                self._pump(s_reader, c_writer, down=True),
+                self._pump(c_reader, s_writer, down=False),
+            )
 
     async def _pump(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, down: bool
