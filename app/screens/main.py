@@ -397,8 +397,11 @@ class MainScreen(Screen[None]):
         except ImportError:
             return
         changed = asyncio.Event()
+        expected: set[int] = set()  # UIDs the watcher saw arrive, until the list shows them
 
         def on_change(event: object) -> None:
+            if getattr(event, "kind", "") == "new":
+                expected.update(getattr(event, "uids", ()))
             changed.set()
 
         watcher = IdleWatcher(
@@ -413,11 +416,23 @@ class MainScreen(Screen[None]):
             # Mail that arrived between our SELECT and the watcher's: one refresh covers it.
             await watcher.connected.wait()
             await self._refresh_open_folder(notify_new=True)
+            retries = 0
             while True:
                 await changed.wait()
                 changed.clear()
                 await asyncio.sleep(0.2)  # fold bursts of updates into one refresh
                 await self._refresh_open_folder(notify_new=True)
+                # Our connection may see a delivery a moment after the watcher's does: ask
+                # again (a few times, backing off) rather than lose the news until the next.
+                missing = {uid for uid in expected if uid not in self._folder_uids}
+                expected.clear()
+                if missing and retries < 3:
+                    retries += 1
+                    expected.update(missing)
+                    await asyncio.sleep(0.5 * retries)
+                    changed.set()
+                else:
+                    retries = 0
         except asyncio.CancelledError:
             pass
         finally:

@@ -1,4 +1,5 @@
-"""Keys while reading, as in mutt: `q` back to the list (quit from it), `a` saves from the list."""
+"""Reading as in mutt: `q` back to the list (quit from it), `a` saves from the list; new mail
+shows even when our connection sees a delivery later than the IDLE watcher does."""
 
 from __future__ import annotations
 
@@ -78,3 +79,36 @@ async def test_a_without_attachment_says_so(sandbox: Any, mail_user: Any) -> Non
         await pilot.press("a")
         await pilot.pause(0.2)
         assert "No attachment" in str(app.screen.query_one("#status").message)
+
+
+async def test_new_mail_seen_late_by_our_connection_still_appears(
+    sandbox: Any, mail_user: Any
+) -> None:
+    """The watcher's connection saw the delivery; ours answers the first refresh with the old
+    list (as a lagging view would): the screen asks again instead of losing the news."""
+    sandbox.deliver(mail_user.name, b"Subject: first\r\nFrom: a@b.c\r\n\r\nx\r\n")
+    app = make_app(mail_user)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        ml = message_list(app)
+        screen: Any = app.screen
+        await wait_until(
+            pilot,
+            lambda: screen.idle_watcher is not None and screen.idle_watcher.connected.is_set(),
+        )
+        await pilot.pause(0.5)  # the refresh made when the watcher connected is over
+        account = screen.account
+        real = account.reload_uids
+        stale = list(account.current.uids)
+        lagging = [True]
+
+        async def reload_uids() -> Any:
+            if lagging[0]:
+                lagging[0] = False
+                return stale  # the delivery not seen yet by this connection
+            return await real()
+
+        account.reload_uids = reload_uids
+        sandbox.deliver(mail_user.name, b"Subject: late\r\nFrom: a@b.c\r\n\r\ny\r\n")
+        await wait_until(pilot, lambda: ml.row_count == 2, timeout=15)
+        assert not lagging[0]  # the stale answer was given, and the row came anyway
