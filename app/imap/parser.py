@@ -1777,7 +1777,13 @@ def parse_sequence_set(s: str, max_value: int | None = None) -> list[int]:
     out: list[int] = []
     if not s:
         raise ParseError("empty sequence set")
-    for piece in s.split(","):
+    _expand_into(out, s.split(","), max_value)
+    return out
+
+
+def _expand_into(out: list[int] | UidArray, pieces: Iterable[str], max_value: int | None) -> None:
+    """Append each "n", "n:m" or "*" piece to `out`, ranges ascending, within the bound."""
+    for piece in pieces:
         m = _SEQ_RANGE_RE.fullmatch(piece)
         if m is None:
             raise ParseError(f"bad sequence set item {piece[:30]!r}")
@@ -1791,7 +1797,6 @@ def parse_sequence_set(s: str, max_value: int | None = None) -> list[int]:
             out.append(lo)
         else:
             out.extend(range(lo, hi + 1))
-    return out
 
 
 #: Characters of a sequence set made of single numbers only (ESEARCH ALL of a sparse folder).
@@ -1829,20 +1834,7 @@ def parse_uid_set(s: str, max_value: int | None = None) -> UidArray:
                 raise ParseError("sequence number out of range: 0")
             out.extend(values)
         else:
-            for piece in chunk.split(","):
-                m = _SEQ_RANGE_RE.fullmatch(piece)
-                if m is None:
-                    raise ParseError(f"bad sequence set item {piece[:30]!r}")
-                lo = _seq_number(m.group(1), max_value)
-                hi = lo if m.group(2) is None else _seq_number(m.group(2), max_value)
-                if lo > hi:
-                    lo, hi = hi, lo
-                if len(out) + (hi - lo + 1) > MAX_SEQUENCE_EXPANSION:
-                    raise ParseError("sequence set too large to expand")
-                if lo == hi:
-                    out.append(lo)
-                else:
-                    out.extend(range(lo, hi + 1))
+            _expand_into(out, chunk.split(","), max_value)
         if len(out) > MAX_SEQUENCE_EXPANSION:
             raise ParseError("sequence set too large to expand")
     return out
