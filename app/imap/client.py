@@ -804,31 +804,7 @@ class ImapClient:
     async def _fetch_section(
         self, uid: int, section: str, partial: tuple[int, int] | None
     ) -> bytes:
-        self._require_selected()
-        if not re.fullmatch(r"[0-9.]*[A-Z.0-9]*", section):
-            raise ValueError(f"not a section: {section!r}")
-        spec = f"BODY.PEEK[{section}]" + (f"<{partial[0]}.{partial[1]}>" if partial else "")
-        key = parser.section_key(section)
-
-        async def op(conn: Connection) -> bytes:
-            found: list[bytes | None] = []
-
-            def on_untagged(raw: bytes) -> None:
-                data = self._parse(raw)
-                if isinstance(data, FetchData) and data.uid == uid and key in data.sections:
-                    found.append(data.sections[key].data)
-                else:
-                    self._fold(data)
-
-            resp = await conn.execute(
-                "UID FETCH", str(int(uid)), f"(UID {spec})", on_untagged=on_untagged
-            )
-            resp.check()
-            if not found:
-                raise ImapNoError(f"message UID {uid} does not exist (any more)", None, "FETCH")
-            return found[-1] or b""
-
-        return await self._run("fetching a message", op, idempotent=True)
+        return (await self._fetch_bodies(uid, [section], partial))[section]
 
     async def fetch_sections(self, uid: int, sections: Sequence[str]) -> dict[str, bytes]:
         """Several whole sections of one message ("HEADER", "1", "1.2") in one UID FETCH.
@@ -837,15 +813,23 @@ class ImapClient:
         is what opening a message costs on a slow link. Meant for small parts (text parts whose
         size BODYSTRUCTURE gives); big ones go through `iter_part` in chunks.
         """
-        self._require_selected()
         wanted = list(dict.fromkeys(sections))
-        for section in wanted:
+        if not wanted:
+            self._require_selected()
+            return {}
+        return await self._fetch_bodies(uid, wanted, None)
+
+    async def _fetch_bodies(
+        self, uid: int, sections: list[str], partial: tuple[int, int] | None
+    ) -> dict[str, bytes]:
+        """`BODY.PEEK[section]<partial>` of each of `sections` in one UID FETCH (never \\Seen)."""
+        self._require_selected()
+        for section in sections:
             if not re.fullmatch(r"[0-9.]*[A-Z.0-9]*", section):
                 raise ValueError(f"not a section: {section!r}")
-        if not wanted:
-            return {}
-        keys = {parser.section_key(section): section for section in wanted}
-        items = " ".join(f"BODY.PEEK[{section}]" for section in wanted)
+        origin = f"<{partial[0]}.{partial[1]}>" if partial else ""
+        items = " ".join(f"BODY.PEEK[{section}]{origin}" for section in sections)
+        keys = {parser.section_key(section): section for section in sections}
 
         async def op(conn: Connection) -> dict[str, bytes]:
             found: dict[str, bytes] = {}
@@ -865,7 +849,7 @@ class ImapClient:
                 "UID FETCH", str(int(uid)), f"(UID {items})", on_untagged=on_untagged
             )
             resp.check()
-            if len(found) < len(wanted):
+            if len(found) < len(sections):
                 raise ImapNoError(f"message UID {uid} does not exist (any more)", None, "FETCH")
             return found
 
