@@ -176,10 +176,16 @@ class ComposeScreen(Screen[None]):
 
     def _from_field(self) -> Widget:
         """The sender: a choice among the account's identities, or just the one there is."""
+        from app.mime.compose import format_address  # shown decoded (formataddr would encode)
+
         identities = self.account.identities
         if len(identities) < 2:
-            return Static(safe_line(_formatted(self.draft.from_)), id="from")
-        options = [(safe_line(identity.formatted), i) for i, identity in enumerate(identities)]
+            sender = self.draft.from_
+            return Static(safe_line(format_address(sender.name, sender.address)), id="from")
+        options = [
+            (safe_line(format_address(identity.name, identity.address)), i)
+            for i, identity in enumerate(identities)
+        ]
         current = _identity_index(identities, self.draft.from_.address)
         return Select(options, value=current, allow_blank=False, id="from")
 
@@ -524,13 +530,6 @@ def _looks_like_address(text: str) -> bool:
     _, addr = parseaddr(text)
     local, _, domain = addr.rpartition("@")
     return bool(local) and bool(domain) and " " not in addr
-
-
-def _formatted(sender: Any) -> str:
-    """`Name <address>` of a draft's sender (a compose.Identity)."""
-    from email.utils import formataddr
-
-    return formataddr((sender.name, sender.address)) if sender.name else sender.address
 
 
 def _identity_index(identities: list[Identity], address: str) -> int | None:

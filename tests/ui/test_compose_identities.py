@@ -20,6 +20,7 @@ from app.account import Account
 from app.main import TermailApp
 from app.models import Identity, TlsMode
 from app.screens.compose import ComposeScreen, _swap_signature
+from tests.ui.apps.screen import screen_text
 from tests.ui.test_app_sandbox import list_filled, wait_connected, wait_until
 from tests.ui.test_compose_sandbox import fetch_inbox
 from widgets.dialogs import ConfirmDialog
@@ -82,6 +83,12 @@ async def test_reply_comes_from_the_identity_written_to(
         assert screen.draft.from_.address == f"support-{mail_user.name}@localhost"
         select = screen.query_one("#from", Select)
         assert select.value == 1
+        select.value = 0
+        await pilot.pause(0.1)
+        shown = screen_text(app)
+        assert f"Zoë Tester <{mail_user.address}>" in shown and "=?utf-8?" not in shown
+        select.value = 1
+        await pilot.pause(0.1)
         body = screen.query_one("#body", TextArea)
         assert body.text.endswith("\n-- \n" + SUPPORT_SIG)
         assert "> Where is my order?" in body.text
