@@ -117,6 +117,10 @@ class SummaryCache:
         while len(self._items) > self.limit:
             self._items.popitem(last=False)
 
+    def held(self) -> list[tuple[str, MessageSummary]]:
+        """(folder, summary) of everything held, oldest used first (address completion)."""
+        return [(key[0], summary) for key, summary in self._items.items()]
+
     def drop(self, folder: str, uids: Iterable[int]) -> None:
         gone = set(uids)
         if not gone:
@@ -296,12 +300,12 @@ class Account:
 
         sent_folder = self.folder_by_role(FolderRole.SENT)
         sent_name = sent_folder.name if sent_folder is not None else "Sent"
-        held = list(self.summaries._items.items())
+        held = self.summaries.held()
         cache = self.header_cache
 
         def build() -> list[str]:
-            received = [s.envelope for (name, _, _), s in held if name != sent_name]
-            sent = [s.envelope for (name, _, _), s in held if name == sent_name]
+            received = [s.envelope for name, s in held if name != sent_name]
+            sent = [s.envelope for name, s in held if name == sent_name]
             if cache is not None:
                 received += cache.recent_envelopes("INBOX")
                 sent += cache.recent_envelopes(sent_name)

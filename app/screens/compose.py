@@ -659,5 +659,5 @@ def _known_addresses(account: Account) -> list[str]:
     book (the cache's INBOX and Sent) replaces it once read (`ComposeScreen._load_addresses`)."""
     from app.addressbook import rank_addresses
 
-    held = list(account.summaries._items.values())[-5000:]
-    return rank_addresses((s.envelope for s in held), (), own=account.addresses)
+    held = account.summaries.held()
+    return rank_addresses((s.envelope for _, s in held), (), own=account.addresses)
