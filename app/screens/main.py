@@ -247,8 +247,6 @@ class MainScreen(Screen[None]):
         status = self.account.statuses.get(listed.name)
         if status is not None:
             self.status.set_counts(status.messages, status.unseen)
-            if self.status.message == f"{len(current.uids)} messages":
-                self.status.message = ""  # said beside it now
 
     @work(group="drafts")
     async def resume_drafts(self) -> None:
@@ -356,8 +354,9 @@ class MainScreen(Screen[None]):
                 self._start_idle(watched)  # still on the folder watched before
             return
         self._folder_uids = opened.uids
-        known = self.account.statuses.get(folder.name) is not None
-        self.status.message = "" if known else f"{len(opened.uids)} messages"
+        self.status.message = ""
+        if self.account.statuses.get(folder.name) is None:  # STATUS counts replace it when known
+            self.status.set_counts(len(opened.uids), None)
         if cached is not None and cached.uidvalidity == opened.uidvalidity:
             # Same messages: keep what the list holds, and the cursor if the user moved it
             # (or the results of a search started meanwhile); unchanged, nothing is redrawn.
