@@ -1115,10 +1115,11 @@ def first_run_message(path: Path) -> str:
 def load_or_exit(path: Path | None) -> Config:
     """The CLI's way in: the config, or a message on stderr and exit status 2, no traceback."""
     from app.paths import config_path, config_path_is_default
+    from app.termout import say
 
     target = config_path(path)
     if config_path_is_default(path) and not target.exists():
-        sys.stderr.write(first_run_message(target))
+        say(first_run_message(target), file=sys.stderr, end="")
         raise SystemExit(2)
     try:
         return load_config(target)
@@ -1126,5 +1127,5 @@ def load_or_exit(path: Path | None) -> Config:
         message = f"termail: {exc}\n"
         if exc.message == "no such file":
             message += "  Create it with: termail config init --config " + str(target) + "\n"
-        sys.stderr.write(message)
+        say(message, file=sys.stderr, end="")
         raise SystemExit(2) from None

@@ -24,8 +24,10 @@ from typing import Any, TextIO
 
 from app.config import AccountConfig, Config, ConfigError, config_from_dict, load_config
 from app.credentials import CredentialError, redact, resolve_credentials
+from app.mime.sanitize import clean_line
 from app.models import Credentials, ServerSettings, TlsMode
 from app.paths import config_path, config_path_is_default
+from app.termout import say
 
 __all__ = [
     "CheckResult",
@@ -177,7 +179,7 @@ def _ask_choice(ask: Ask, question: str, choices: tuple[str, ...], default: str)
         answer = _ask_with_default(ask, f"{question} ({'/'.join(choices)})", default).lower()
         if answer in choices:
             return answer
-        print(f"  please answer one of: {', '.join(choices)}", file=sys.stderr)
+        say(f"  please answer one of: {', '.join(choices)}", file=sys.stderr)
 
 
 def _init_parser() -> argparse.ArgumentParser:
@@ -267,7 +269,7 @@ def config_init(
     args = _init_parser().parse_args(argv)
     path = config_path(args.config)
     if path.exists():
-        print(
+        say(
             f"termail: {path} exists; not overwriting it. Edit it, check it with "
             "`termail config check`, or move it away first.",
             file=sys.stderr,
@@ -278,39 +280,39 @@ def config_init(
     question = (ask or input) if interactive else None
     try:
         if interactive:
-            print(f"Writing a termail config to {path}. Press Enter to accept [defaults].")
+            say(f"Writing a termail config to {path}. Press Enter to accept [defaults].")
         answers = _gather(args, question)
         text = example_config(answers)
         config_from_dict(tomllib.loads(text), str(path), text=text, base_dir=path.parent)
     except (EOFError, KeyboardInterrupt):
-        print("\ntermail: cancelled; nothing written", file=sys.stderr)
+        say("\ntermail: cancelled; nothing written", file=sys.stderr)
         return 2
     except ConfigError as exc:
-        print(f"termail: {exc}", file=sys.stderr)
+        say(f"termail: {exc}", file=sys.stderr)
         return 2
     except tomllib.TOMLDecodeError as exc:  # a value the template could not hold
-        print(f"termail: cannot write these answers: {exc}", file=sys.stderr)
+        say(f"termail: cannot write these answers: {exc}", file=sys.stderr)
         return 2
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        print(f"termail: {path} exists; not overwriting it", file=sys.stderr)
+        say(f"termail: {path} exists; not overwriting it", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"termail: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        say(f"termail: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
-    print(f"Wrote {path}")
+    say(f"Wrote {path}")
     if not answers.password_command:
-        print(
+        say(
             "No password source set: termail will ask for the password at start. To avoid that,\n"
             f"set password_command in [accounts.{answers.account}.imap], or run "
             f"`keyring set termail {answers.account}`."
         )
     hint = "" if config_path_is_default(args.config) else f" --config {path}"
-    print(f"Next: termail config check{hint}")
+    say(f"Next: termail config check{hint}")
     return 0
 
 
@@ -328,9 +330,11 @@ class CheckResult:
     error: str = ""
 
     def line(self) -> str:
+        """One printable line; the error often quotes what a server said, so it is cleaned."""
         status = "ok" if self.ok else "FAILED"
         text = f"{self.account}: {self.which.upper()} {status} ({self.where})"
-        return text if self.ok else f"{text}: {self.error}"
+        text = text if self.ok else f"{text}: {self.error}"
+        return clean_line(text, max_len=2000)
 
 
 def _where(settings: ServerSettings) -> str:
@@ -413,7 +417,9 @@ def _describe_error(exc: BaseException, *secrets: str | None) -> str:
     else:
         detail = str(exc).strip()
         text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-    return redact(text, *secrets)
+    # Server replies (a greeting, a refusal of STARTTLS) end up in `str(exc)`, and reach the
+    # terminal before TLS protects anything: never as they came.
+    return clean_line(redact(text, *secrets), max_len=2000)
 
 
 async def check_account(
@@ -478,20 +484,20 @@ def config_check(argv: list[str], *, out: TextIO | None = None) -> int:
     try:
         config: Config = load_config(path)
     except ConfigError as exc:
-        print(f"termail: {exc}", file=sys.stderr)
+        say(f"termail: {exc}", file=sys.stderr)
         if exc.message == "no such file":
-            print("  Create it with: termail config init", file=sys.stderr)
+            say("  Create it with: termail config init", file=sys.stderr)
         return 2
     names = list(config.accounts)
     if args.account is not None:
         if args.account not in config.accounts:
-            print(
+            say(
                 f"termail: no account {args.account!r}; the config has: {', '.join(names)}",
                 file=sys.stderr,
             )
             return 2
         names = [args.account]
-    print(
+    say(
         f"{path}: valid; {len(config.accounts)} account(s): {', '.join(config.accounts)} "
         f"(default: {config.default_account.name})",
         file=stream,
@@ -500,7 +506,7 @@ def config_check(argv: list[str], *, out: TextIO | None = None) -> int:
         return 0
 
     def emit(result: CheckResult) -> None:
-        print("  " + result.line(), file=stream, flush=True)
+        say("  " + result.line(), file=stream, flush=True)
 
     async def run() -> list[CheckResult]:
         results: list[CheckResult] = []
@@ -511,7 +517,7 @@ def config_check(argv: list[str], *, out: TextIO | None = None) -> int:
     results = asyncio.run(run())
     failed = [r for r in results if not r.ok]
     if failed:
-        print(f"{len(failed)} of {len(results)} logins failed.", file=stream)
+        say(f"{len(failed)} of {len(results)} logins failed.", file=stream)
         return 1
-    print(f"All {len(results)} logins work.", file=stream)
+    say(f"All {len(results)} logins work.", file=stream)
     return 0

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from app.sandbox.demo import DEMO_PASSWORD, DEMO_USER, FRIEND_USER, load_demo
 from app.sandbox.server import Sandbox, SandboxError
+from app.termout import say
 
 
 def _base_dir() -> str | None:
@@ -39,14 +40,14 @@ def demo_main(argv: list[str]) -> int:
         try:
             sandbox.start()
         except SandboxError as exc:
-            print(f"termail demo: {exc}", file=sys.stderr)
+            say(f"termail demo: {exc}", file=sys.stderr)
             return 1
         load_demo(sandbox)
         if args.messages:
             sandbox.seed_generated(DEMO_USER, args.messages, mailbox="Bulk")
         if args.print or not sys.stdout.isatty():
-            print(describe(sandbox), flush=True)
-            print("Press Ctrl-C to stop it.", flush=True)
+            say(describe(sandbox), flush=True)
+            say("Press Ctrl-C to stop it.", flush=True)
             try:
                 while True:
                     time.sleep(3600)

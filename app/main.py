@@ -14,6 +14,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from app.account import Account
+from app.termout import say
+from widgets.safe import SafeNotify
 
 if TYPE_CHECKING:
     from textual.command import Provider
@@ -59,7 +61,7 @@ def _bindings_of(screen: Screen[Any]) -> list[Binding]:
     return found
 
 
-class TermailApp(App[None]):
+class TermailApp(SafeNotify, App[None]):
     """termail: one MainScreen per account, switchable."""
 
     TITLE = "termail"
@@ -194,7 +196,7 @@ def _fatal_error_without_locals(app: App[Any]) -> None:
     app._close_messages_no_wait()
 
 
-class ViewerApp(App[None]):
+class ViewerApp(SafeNotify, App[None]):
     """`termail view FILE.eml`: the message viewer on a local file, no server needed."""
 
     TITLE = "termail view"
@@ -231,12 +233,12 @@ def _read_input(path: str) -> bytes:
 
 def view_main(argv: list[str]) -> int:
     if not argv:
-        print("usage: termail view FILE.eml|-", file=sys.stderr)
+        say("usage: termail view FILE.eml|-", file=sys.stderr)
         return 2
     try:
         raw = _read_input(argv[0])
     except OSError as exc:
-        print(f"termail view: {exc}", file=sys.stderr)
+        say(f"termail view: {exc}", file=sys.stderr)
         return 1
     ViewerApp(raw, argv[0]).run()
     return 0

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.models import Address, BodyPart, Envelope, MessageSummary
+from app.termout import say
 from app.uids import UidArray
 
 log = logging.getLogger(__name__)
@@ -1063,22 +1064,22 @@ def cache_main(argv: list[str]) -> int:
     folder = base / "headers"
     if args.command == "info":
         files = _cache_files(folder)
-        print(f"cache folder: {folder}")
+        say(f"cache folder: {folder}")
         for p in files:
             size = sum(
                 Path(f"{p}{s}").stat().st_size
                 for s in ("", "-wal", "-shm")
                 if Path(f"{p}{s}").exists()
             )
-            print(f"  {p.name}: {size / 1e6:.1f} MB")
+            say(f"  {p.name}: {size / 1e6:.1f} MB")
         if not files:
-            print("  (empty)")
+            say("  (empty)")
         return 0
     if args.account is not None:
         targets = [account_cache_path(args.account, base)]
         targets = [p for p in targets if p.exists()]
         if not targets:
-            print(f"no cache for account {args.account!r} in {folder}")
+            say(f"no cache for account {args.account!r} in {folder}")
             return 0
     else:
         targets = _cache_files(folder)
@@ -1090,5 +1091,5 @@ def cache_main(argv: list[str]) -> int:
                 freed += f.stat().st_size
                 f.unlink()
     what = f"account {args.account!r}" if args.account is not None else "all accounts"
-    print(f"cleared the cache of {what}: {len(targets)} file(s), {freed / 1e6:.1f} MB, in {folder}")
+    say(f"cleared the cache of {what}: {len(targets)} file(s), {freed / 1e6:.1f} MB, in {folder}")
     return 0

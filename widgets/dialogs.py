@@ -68,7 +68,11 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(safe_text(self.question), classes="dialog-title", id="dialog-question")
+            yield Label(
+                safe_text(self.question, invisible=True),
+                classes="dialog-title",
+                id="dialog-question",
+            )
             yield Static(Text("y: yes   n / Esc: no", end=""), classes="dialog-hint")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(
@@ -110,7 +114,11 @@ class ChoiceDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         hint = "   ".join(f"{key}: {label.lower()}" for key, label in self.choices)
         with Vertical():
-            yield Label(safe_text(self.question), classes="dialog-title", id="dialog-question")
+            yield Label(
+                safe_text(self.question, invisible=True),
+                classes="dialog-title",
+                id="dialog-question",
+            )
             yield Static(Text(hint + "   Esc: cancel", end=""), classes="dialog-hint")
             with Horizontal(classes="dialog-buttons"):
                 for key, label in self.choices:
@@ -169,10 +177,16 @@ class PromptDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(safe_text(self.prompt_title), classes="dialog-title", id="dialog-title")
+            yield Label(
+                safe_text(self.prompt_title, invisible=True),
+                classes="dialog-title",
+                id="dialog-title",
+            )
             yield Input(
-                self.default,
-                placeholder=self._placeholder,
+                # The default is often server text (a folder name to rename): drawn as typed
+                # text, so it is cleaned like any other line.
+                safe_line(self.default, max_len=1000),
+                placeholder=safe_line(self._placeholder),
                 password=self._password,
                 select_on_focus=False,
                 id="dialog-input",
@@ -226,7 +240,11 @@ class FolderPicker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(safe_text(self.picker_title), classes="dialog-title", id="dialog-title")
+            yield Label(
+                safe_text(self.picker_title, invisible=True),
+                classes="dialog-title",
+                id="dialog-title",
+            )
             yield Input(placeholder="type to filter", id="picker-filter")
             yield OptionList(id="picker-options")
             yield Static(Text("Enter: choose   Esc: cancel", end=""), classes="dialog-hint")
