@@ -15,7 +15,7 @@ from textual.screen import Screen
 
 from app.account import Account
 from app.termout import say
-from widgets.safe import SafeNotify
+from widgets.safe import SafeNotify, palette_text, safe_line
 
 if TYPE_CHECKING:
     from textual.command import Provider
@@ -45,9 +45,9 @@ def actions_provider() -> type[Provider]:
                 if score > 0:
                     yield Hit(
                         score,
-                        matcher.highlight(binding.description),
+                        matcher.highlight(palette_text(binding.description)),
                         partial(screen.run_action, binding.action),
-                        help=f"key: {binding.key_display or binding.key}",
+                        help=palette_text(f"key: {binding.key_display or binding.key}"),
                     )
 
     return ActionsProvider
@@ -154,7 +154,7 @@ class TermailApp(SafeNotify, App[None]):
         self.switch_screen(f"account:{account.name}") if self.screen_stack[
             1:
         ] else self.push_screen(f"account:{account.name}")
-        self.sub_title = account.name
+        self.sub_title = safe_line(account.name, max_len=200)
 
     def action_switch_account(self) -> None:
         if len(self.accounts) > 1:
@@ -170,7 +170,7 @@ class TermailApp(SafeNotify, App[None]):
         yield from super().get_system_commands(screen)
         for account in self.accounts:
             yield SystemCommand(
-                f"Switch to account {account.name}",
+                palette_text(f"Switch to account {account.name}"),
                 "Show this account's folders",
                 partial(self._show_account, self.accounts.index(account)),
             )
@@ -222,7 +222,7 @@ class ViewerApp(SafeNotify, App[None]):
         viewer = self.query_one(MessageView)
         viewer.show(render_message(self.raw))
         viewer.focus()
-        self.sub_title = self.file_name
+        self.sub_title = safe_line(self.file_name, max_len=200)
 
 
 def _read_input(path: str) -> bytes:

@@ -22,10 +22,12 @@ from app.models import Address
 
 __all__ = [
     "UNSAFE_RE",
+    "SafeNotify",
     "addresses_text",
     "decode_header_text",
     "display_name",
     "human_size",
+    "palette_text",
     "safe_line",
     "safe_notice",
     "safe_str",
@@ -229,6 +231,18 @@ def theme_style(widget: Widget, component: str) -> Style:
         if fg.a > 0 or fg.auto:
             color = (background + fg).rich_color
     return Style(color=color, bgcolor=bgcolor) + styles.text_style
+
+
+def palette_text(text: object, *, max_len: int = 200) -> str:
+    """A command palette title or help line: cleaned, and its markup escaped.
+
+    Textual's palette parses hit titles and help as markup (`Matcher.highlight` and the help
+    line both call `Content.from_markup`), so an account named `[@click=app.quit]` would be a
+    live action there.
+    """
+    from textual.markup import escape
+
+    return escape(safe_line(text, max_len=max_len))
 
 
 class SafeNotify:

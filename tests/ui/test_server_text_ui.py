@@ -233,3 +233,25 @@ async def test_a_1000_character_name_in_a_toast_and_a_picker_is_cut_and_cleaned(
         (shown,) = list(app._notifications)
         assert len(shown.message) < 700 and "cut" in shown.message
         assert not shown.markup
+
+
+async def test_palette_entries_with_a_hostile_account_name() -> None:
+    """The palette parses its titles and help as markup: an account named like markup or with
+    escapes shows literally and cleaned (`termail config` lets a quoted key hold anything)."""
+    from textual.command import CommandPalette
+
+    from app.models import Credentials, ServerSettings
+
+    name = "Work\x1b]0;pwned\x07\u202e\u200b [@click=app.quit]Q[/]"
+    settings = ServerSettings(host="127.0.0.1", port=1, user="u", tls=TlsMode.NONE, timeout=1)
+    account = Account(name, settings, lambda: Credentials("u", "p"), addresses=["u@x.test"])
+    app = TermailApp([account, Account("second", settings, lambda: Credentials("u", "p"))])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        for ch in "Switch":
+            await pilot.press(ch)
+        await wait_until(pilot, lambda: "Switch to account" in screen_text(app), timeout=10)
+        await pilot.pause(0.3)
+        assert "[@click=app.quit]Q[/]" in screen_text(app), "markup in the palette was parsed"
+        assert_clean(app, "the command palette")

@@ -8,7 +8,9 @@ Refused (issue 13 item 1):
 - an `App` subclass that does not mix in `SafeNotify` (its toasts would skip the sanitizer);
 - toasts raised around `App.notify`: `Notification(...)`, `Notify(...)`, `Toast(...)`,
   `App.notify(self, ...)`; and `notify(..., markup=True)`;
-- `Content.from_markup` / `Text.from_markup` / `render_markup` of anything but a literal.
+- `Content.from_markup` / `Text.from_markup` / `render_markup` of anything but a literal;
+- a command palette entry (`SystemCommand`, `Hit`, `DiscoveryHit`) whose title or help is a
+  non-literal `str` not made by `palette_text` (the palette parses both as markup).
 
 A line may opt out with a trailing `# screen-safe: <why>` comment, which a reviewer sees.
 """
@@ -29,6 +31,9 @@ STR_METHODS = {"format", "join", "strip", "lower", "upper", "replace", "capitali
 WIDGETS = {"Static", "Label"}
 TOAST_BYPASS = {"Notification", "Notify", "Toast"}
 MARKUP_PARSERS = {"from_markup", "render_markup"}
+#: Palette entries: which positional argument is the title, by constructor.
+PALETTE = {"SystemCommand": 0, "Hit": 1, "DiscoveryHit": 0}
+PALETTE_SAFE = {"palette_text", "highlight"}
 
 
 def _name(node: ast.AST) -> str:
@@ -65,6 +70,15 @@ def is_str_expr(node: ast.AST) -> bool:
 
 def _is_str_constant(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _palette_safe(node: ast.AST) -> bool:
+    """A literal, `palette_text(...)`, `matcher.highlight(palette_text(...))`, or not a str."""
+    if _is_str_constant(node):
+        return True
+    if isinstance(node, ast.Call) and _name(node.func) in PALETTE_SAFE:
+        return _name(node.func) == "palette_text" or all(_palette_safe(a) for a in node.args)
+    return not (is_str_expr(node) or isinstance(node, ast.Name | ast.Attribute))
 
 
 def _receiver_is_widget(node: ast.AST) -> bool:
@@ -132,6 +146,24 @@ def problems_in(source: str, filename: str = "<test>") -> list[str]:
                     add(node, "notify(..., markup=True): toasts are never markup")
         if called in MARKUP_PARSERS and (first is None or not _is_str_constant(first)):
             add(node, f"{called}(<not a literal>) parses markup from data")
+        if called == "highlight" and first is not None and not _palette_safe(first):
+            add(node, "Matcher.highlight(<str>) parses markup: pass palette_text(...)")
+        if called in PALETTE:
+            index = PALETTE[called]
+            texts = (
+                node.args[index : index + 2]
+                if called == "SystemCommand"
+                else node.args[index : index + 1]
+            )
+            texts += [
+                k.value for k in node.keywords if k.arg in ("help", "display", "text", "title")
+            ]
+            for text in texts:
+                if not _palette_safe(text):
+                    add(
+                        node,
+                        f"{called}(<str>): palette titles and help are markup; use palette_text",
+                    )
     return found
 
 
@@ -171,6 +203,9 @@ REFUSED = {
     "base notify": "App.notify(self, text)",
     "from_markup": "Content.from_markup(reply)",
     "App without SafeNotify": "class MyApp(App[None]):\n    pass",
+    "palette title": 'SystemCommand(f"Switch to {name}", "help", cb)',
+    "palette help": 'Hit(1, matcher.highlight(palette_text(d)), cb, help=f"key: {key}")',
+    "palette highlight": "Hit(1, matcher.highlight(binding.description), cb)",
 }
 
 ALLOWED = {
@@ -183,6 +218,8 @@ ALLOWED = {
     "App with SafeNotify": "class MyApp(SafeNotify, App[None]):\n    pass",
     "opt-out": 'Static(f"{count:,}")  # screen-safe: a number',
     "other update": "values.update(overrides)",
+    "palette": 'SystemCommand(palette_text(f"Switch to {name}"), "Show it", cb)',
+    "palette hit": "Hit(1, matcher.highlight(palette_text(d)), cb, help=palette_text(k))",
 }
 
 
