@@ -71,11 +71,11 @@ class AddressSuggester(Suggester):
         needle = typed.lower()
         for candidate in self.known:
             if candidate.lower().startswith(needle):
-                return prefix + typed + candidate[len(typed) :]
+                return prefix + typed + safe_line(candidate[len(typed) :])  # drawn grey
             _, _, address = candidate.rpartition("<")
             address = address.rstrip(">")
             if address.lower().startswith(needle):
-                return prefix + typed + address[len(typed) :]
+                return prefix + typed + safe_line(address[len(typed) :])
         return None
 
 
