@@ -171,6 +171,7 @@ class PromptDialog(ModalScreen[str | None]):
         super().__init__()
         self.prompt_title = title
         self.default = default
+        self._shown_default = safe_line(default, max_len=1000)
         self._placeholder = placeholder
         self._password = password
         self._allow_empty = allow_empty
@@ -185,7 +186,7 @@ class PromptDialog(ModalScreen[str | None]):
             yield Input(
                 # The default is often server text (a folder name to rename): drawn as typed
                 # text, so it is cleaned like any other line.
-                safe_line(self.default, max_len=1000),
+                self._shown_default,
                 placeholder=safe_line(self._placeholder),
                 password=self._password,
                 select_on_focus=False,
@@ -201,7 +202,11 @@ class PromptDialog(ModalScreen[str | None]):
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if event.value or self._allow_empty:
+        if event.value and event.value == self._shown_default:
+            # Enter on the untouched default: the value as given, not its cleaned picture
+            # (renaming `Evil<ESC>` must not silently become renaming it to `Evil␛`).
+            self.dismiss(self.default)
+        elif event.value or self._allow_empty:
             self.dismiss(event.value)
 
     def action_cancel(self) -> None:

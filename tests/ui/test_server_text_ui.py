@@ -29,6 +29,7 @@ from app.models import TlsMode
 from tests.ui.screen_guard import leaks, screen_text
 from tests.ui.test_app_sandbox import imap, wait_connected, wait_until
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
+from widgets.safe import SafeNotify
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
 
@@ -255,3 +256,26 @@ async def test_palette_entries_with_a_hostile_account_name() -> None:
         await pilot.pause(0.3)
         assert "[@click=app.quit]Q[/]" in screen_text(app), "markup in the palette was parsed"
         assert_clean(app, "the command palette")
+
+
+async def test_prompt_default_is_shown_cleaned_and_enter_keeps_it_as_given() -> None:
+    """The rename prompt shows `Evil␛]0;…`, and Enter on it untouched answers the real name
+    (the caller sees "unchanged"), not the picture of it."""
+    from textual.app import App
+
+    name = "Evil\x1b]0;pwned\x07\u202e\u200bx"
+    answers: list[str | None] = []
+
+    class Host(SafeNotify, App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(PromptDialog(f"Rename {name} to", name), answers.append)
+
+    app = Host()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.2)
+        field = app.screen.query_one("Input")
+        assert field.value == "Evil␛]0;pwned␇x"
+        assert_clean(app, "the prompt")
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+    assert answers == [name]
