@@ -279,3 +279,21 @@ async def test_prompt_default_is_shown_cleaned_and_enter_keeps_it_as_given() -> 
         await pilot.press("enter")
         await pilot.pause(0.1)
     assert answers == [name]
+
+
+@pytest.mark.xfail(
+    reason="an unquoted `]` in a LIST name: h7 fixes the tokenizer (issue 13); strict, so this "
+    "mark goes once that is merged",
+    strict=True,
+)
+async def test_unquoted_bracket_in_a_folder_name(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    # No space: Dovecot sends it as an atom, `]` and all (`Brack]et&ABs-]0;t&AAc-`).
+    name = "Brack]et\x1b]0;t\x07"
+    sandbox.ensure_maildir(mail_user.name, encode_mailbox(name))
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_connected(pilot, app)
+        await wait_until(pilot, lambda: "Brack]et␛]0;t␇" in screen_text(app), timeout=15)
+        assert_clean(app, "a folder name with an unquoted ]")
