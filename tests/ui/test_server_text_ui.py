@@ -297,3 +297,73 @@ async def test_unquoted_bracket_in_a_folder_name(
         await wait_connected(pilot, app)
         await wait_until(pilot, lambda: "Brack]et␛]0;t␇" in screen_text(app), timeout=15)
         assert_clean(app, "a folder name with an unquoted ]")
+
+
+#: Folder names a hostile server may list: invalid modified UTF-7 (unterminated shifts, `!`
+#: inside base64, odd lengths, a lone `&`), escapes, bidi, zero-width, markup, 1,000 characters.
+GARBAGE_LIST = [
+    b'"Bad&Jjo!"',
+    b"&AGEAYgBj-tail&",
+    b'"&U,BTFw-&ZeVnLIqe-"',
+    b"&AB",
+    b'"&ABs-]2;pwned&AAc-"',
+    b'"Evil \x1b]0;raw-pwned\x07 \xe2\x80\xae\xe2\x80\x8b"',
+    b'"[b red]Mk [@click=app.quit]q"',
+    b'"' + b"W" * 1000 + b'"',
+]
+
+
+async def test_a_hostile_imap_server_s_names_errors_and_alerts(tmp_path: Path) -> None:
+    """A scripted server (tests/faults/scripted.py): ALERTs at login and at SELECT, garbage
+    modified UTF-7 and raw escapes in LIST, a NO with escapes to every SELECT."""
+    from app.models import Credentials, ServerSettings
+    from tests.faults.scripted import ScriptedServer
+
+    payload = b"\x1b]0;alert-pwned\x07\x1b]52;c;cHduZWQ=\x07\xc2\x9b2J\xe2\x80\xae\xe2\x80\x8b[b]m"
+    listing = b"".join(b'* LIST () "/" ' + name + b"\r\n" for name in [b"INBOX", *GARBAGE_LIST])
+    server = ScriptedServer(
+        b"* OK [CAPABILITY IMAP4rev1] [ALERT] greeting " + payload + b"\r\n",
+        {
+            b"CAPABILITY": b"* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n",
+            b"LOGIN": b"* OK [ALERT] login " + payload + b"\r\n{tag} OK logged in\r\n",
+            b"LIST": listing + b"{tag} OK done\r\n",
+            b"LSUB": listing.replace(b"LIST", b"LSUB") + b"{tag} OK done\r\n",
+            b"SELECT": b"* OK [ALERT] select "
+            + payload
+            + b"\r\n{tag} NO select "
+            + payload
+            + b"\r\n",
+            b"EXAMINE": b"{tag} NO examine " + payload + b"\r\n",
+            b"STATUS": b"{tag} NO status " + payload + b"\r\n",
+        },
+    )
+    async with server:
+        settings = ServerSettings(
+            host="127.0.0.1",
+            port=server.port,
+            user="u",
+            tls=TlsMode.NONE,
+            allow_insecure=True,
+            timeout=5,
+            compress=False,
+        )
+        account = Account(
+            "hostile", settings, lambda: Credentials("u", "pw"), data_dir=tmp_path / "data"
+        )
+        app = TermailApp([account])
+        async with app.run_test(size=(160, 50)) as pilot:
+            await wait_until(pilot, lambda: any(b"SELECT" in line for line in server.received))
+            await wait_toast(pilot, app, "select", timeout=20)
+            await pilot.pause(0.5)
+            assert_clean(app, "a hostile server's login, LIST and SELECT")
+            main = app.screen
+            await wait_until(pilot, lambda: len(main.account.folders) > 3, timeout=20)
+            await pilot.pause(0.5)
+            assert_clean(app, "a hostile server's folder list")
+            screen = screen_text(app)
+            assert "[b red]Mk" in screen and "Bad" in screen, screen
+            # c: the picker lists every name; open the 1,000-character one (a NO again).
+            await pick(pilot, app, "c", "WWWW")
+            await pilot.pause(0.5)
+            assert_clean(app, "opening a 1,000-character folder")
+    assert any(b"LOGIN" in line for line in server.received)
