@@ -9,6 +9,8 @@ Refused (issue 13 item 1):
 - toasts raised around `App.notify`: `Notification(...)`, `Notify(...)`, `Toast(...)`,
   `App.notify(self, ...)`; and `notify(..., markup=True)`;
 - `Content.from_markup` / `Text.from_markup` / `render_markup` of anything but a literal;
+- `print(...)` of anything but literals and cleaned text (`clean`, `clean_line`, `safe_*`):
+  CLI output goes through `app.termout.say`;
 - a command palette entry (`SystemCommand`, `Hit`, `DiscoveryHit`) whose title or help is a
   non-literal `str` not made by `palette_text` (the palette parses both as markup).
 
@@ -34,6 +36,7 @@ MARKUP_PARSERS = {"from_markup", "render_markup"}
 #: Palette entries: which positional argument is the title, by constructor.
 PALETTE = {"SystemCommand": 0, "Hit": 1, "DiscoveryHit": 0}
 PALETTE_SAFE = {"palette_text", "highlight"}
+CLEANERS = {"clean", "clean_line", "safe_line", "safe_str", "safe_notice"}
 
 
 def _name(node: ast.AST) -> str:
@@ -70,6 +73,21 @@ def is_str_expr(node: ast.AST) -> bool:
 
 def _is_str_constant(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _printable(node: ast.AST) -> bool:
+    """A literal, a cleaner's result, or an f-string of literals and cleaners' results."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.Call) and _name(node.func) in CLEANERS:
+        return True
+    if isinstance(node, ast.JoinedStr):
+        return all(
+            isinstance(v, ast.Constant) or _printable(v.value)
+            for v in node.values
+            if isinstance(v, ast.Constant | ast.FormattedValue)
+        )
+    return False
 
 
 def _palette_safe(node: ast.AST) -> bool:
@@ -148,6 +166,12 @@ def problems_in(source: str, filename: str = "<test>") -> list[str]:
             add(node, f"{called}(<not a literal>) parses markup from data")
         if called == "highlight" and first is not None and not _palette_safe(first):
             add(node, "Matcher.highlight(<str>) parses markup: pass palette_text(...)")
+        if (
+            isinstance(func, ast.Name)
+            and func.id == "print"
+            and not all(_printable(arg) for arg in node.args)
+        ):
+            add(node, "print(<data>): CLI output goes through app.termout.say")
         if called in PALETTE:
             index = PALETTE[called]
             texts = (
@@ -206,6 +230,8 @@ REFUSED = {
     "palette title": 'SystemCommand(f"Switch to {name}", "help", cb)',
     "palette help": 'Hit(1, matcher.highlight(palette_text(d)), cb, help=f"key: {key}")',
     "palette highlight": "Hit(1, matcher.highlight(binding.description), cb)",
+    "print of data": 'print(f"termail: {exc}", file=sys.stderr)',
+    "print of a name": "print(reply)",
 }
 
 ALLOWED = {
@@ -220,6 +246,9 @@ ALLOWED = {
     "other update": "values.update(overrides)",
     "palette": 'SystemCommand(palette_text(f"Switch to {name}"), "Show it", cb)',
     "palette hit": "Hit(1, matcher.highlight(palette_text(d)), cb, help=palette_text(k))",
+    "print literal": 'print("usage: termail view FILE")',
+    "print cleaned": 'print(f"cannot read {clean_line(name)}: {clean_line(str(exc))}")',
+    "say": 'say(f"termail: {exc}", file=sys.stderr)',
 }
 
 
