@@ -99,8 +99,9 @@ def toasts(app: TermailApp) -> list[str]:
 
 
 async def wait_toast(pilot: Any, app: TermailApp, word: str, timeout: float = 20.0) -> str:
+    word = word.lower()
     found: str = await wait_until(
-        pilot, lambda: next((t for t in toasts(app) if word in t), None), timeout=timeout
+        pilot, lambda: next((t for t in toasts(app) if word in t.lower()), None), timeout=timeout
     )
     return found
 
