@@ -20,8 +20,8 @@ from app.main import TermailApp
 from app.screens.compose import ComposeScreen
 from app.state import recall
 from tests.ui.test_app_sandbox import make_app, open_by_subject, wait_until
-from tests.ui.test_compose_sandbox import fetch_inbox, type_text
-from widgets.dialogs import ConfirmDialog
+from tests.ui.test_compose_sandbox import fetch_inbox
+from widgets.dialogs import ConfirmDialog, PromptDialog
 from widgets.message_view import MessageView
 from widgets.save_prompt import SavePrompt
 
@@ -310,3 +310,27 @@ async def test_open_executable_asks_first(
 
     remove_open_folders()  # what atexit does when termail ends
     assert not path.parent.exists()
+
+
+async def test_saved_source_is_private(sandbox: Any, mail_user: Any, tmp_path: Path) -> None:
+    """Issue 13 item 8: `w` wrote the message source 0644; it is mail, so 0600."""
+    raw, _ = encodings_message()
+    sandbox.deliver(mail_user.name, raw)
+    old = os.umask(0o022)
+    app = make_app(mail_user)
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_until(pilot, lambda: app.screen.query(MessageView))
+            await open_by_subject(pilot, app, "encodings")
+            await pilot.press("w")
+            dialog = await wait_until(
+                pilot, lambda: isinstance(app.screen, PromptDialog) and app.screen
+            )
+            dialog.query_one("Input").value = str(tmp_path / "source.eml")
+            await pilot.press("enter")
+            await wait_until(pilot, (tmp_path / "source.eml").exists)
+            await pilot.pause(0.2)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "source.eml").read_bytes().startswith(b"From: Olga")
+    assert stat.S_IMODE((tmp_path / "source.eml").stat().st_mode) == 0o600
