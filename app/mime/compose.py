@@ -970,7 +970,7 @@ def text_only_message(
         return re.sub(r"[^A-Za-z0-9!#$&^_.+/-]", "", value)[:100]
 
     ctype = safe(content_type) or "text/plain"
-    charset = safe(params.get("charset", "") or params.get("CHARSET", ""))
+    charset = safe(next((v for k, v in params.items() if k.lower() == "charset"), ""))
     lines.append(b"MIME-Version: 1.0")
     lines.append(
         f"Content-Type: {ctype}".encode() + (f'; charset="{charset}"'.encode() if charset else b"")
