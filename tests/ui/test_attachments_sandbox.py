@@ -334,3 +334,37 @@ async def test_saved_source_is_private(sandbox: Any, mail_user: Any, tmp_path: P
         os.umask(old)
     assert (tmp_path / "source.eml").read_bytes().startswith(b"From: Olga")
     assert stat.S_IMODE((tmp_path / "source.eml").stat().st_mode) == 0o600
+
+
+async def test_forward_keeps_an_attached_message(sandbox: Any, mail_user: Any) -> None:
+    """A message/rfc822 attachment is fetched as the enclosed message and forwarded as one."""
+    inner = (
+        b"From: a@example.org\r\nTo: b@example.org\r\nSubject: the inner one\r\n"
+        b"Message-ID: <inner@example.org>\r\n\r\ninner body line\r\n"
+    )
+    raw = (
+        b"From: x@example.org\r\nTo: me@example.org\r\nSubject: outer with message\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+        b"--B\r\nContent-Type: text/plain\r\n\r\nsee the attached message\r\n"
+        b"--B\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment\r\n\r\n"
+        + inner
+        + b"\r\n--B--\r\n"
+    )
+    sandbox.deliver(mail_user.name, raw)
+    friend = sandbox.add_user(mail_user.name + "g")
+    app = make_app(mail_user)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query(MessageView))
+        await open_by_subject(pilot, app, "outer")
+        app.screen.query_one("MessageList").focus()
+        screen = await _send_forward(pilot, app, "f", friend.address, "nested")
+        [only] = screen.draft.attachments
+        assert only.mime_type == "message/rfc822"  # type: ignore[union-attr]
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ComposeScreen), timeout=30)
+        await pilot.pause(0.2)
+    arrived = _find(friend, "nested")
+    body = arrived.split(b"Content-Type: message/rfc822", 1)[1].split(b"\r\n\r\n", 1)[1]
+    assert body.startswith(inner)
