@@ -298,7 +298,8 @@ async def test_open_executable_asks_first(
         await pilot.press("o")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
-        await wait_until(pilot, log.exists)
+        # The fake opener creates the file, then writes the line: wait for the whole line.
+        await wait_until(pilot, lambda: log.exists() and log.read_text().endswith("\n"))
         launched = log.read_text().split()
     [path] = [Path(p) for p in launched]
     assert path.name == "invoice.desktop" and path.parent.name.startswith(
