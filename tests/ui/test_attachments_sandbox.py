@@ -91,6 +91,11 @@ def encodings_message() -> tuple[bytes, dict[str, bytes]]:
     return head + body, expected
 
 
+def _idle(app: TermailApp, group: str = "attachment") -> bool:
+    """No worker of `group` running: a save is complete (its file closed), not just begun."""
+    return not any(w.group == group and not w.is_finished for w in app.workers)
+
+
 async def _prompt(pilot: Any, app: TermailApp) -> SavePrompt:
     prompt: SavePrompt = await wait_until(
         pilot, lambda: isinstance(app.screen, SavePrompt) and app.screen
@@ -130,7 +135,7 @@ async def test_saved_attachments_equal_what_was_attached(
             await _set_path(pilot, prompt, f"{out}/")
             await pilot.press("enter")
             await wait_until(pilot, (out / info.filename).exists)
-            await pilot.pause(0.3)
+            await wait_until(pilot, lambda: _idle(app))
     for name, data in expected.items():
         assert (out / name).read_bytes() == data, name
         # 0600: mail is private; the user may chmod what they want to share.
@@ -172,7 +177,7 @@ async def test_save_prompt_missing_folder_tab_name_all_and_last_folder(
         assert "does not exist" in note
         await pilot.press("enter")
         await wait_until(pilot, (target / "my numbers.csv").exists)
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: _idle(app))
         assert (target / "my numbers.csv").read_bytes() == CSV
         assert stat.S_IMODE(target.stat().st_mode) == 0o700
         assert recall("attachments.folder") == str(target)
@@ -182,7 +187,7 @@ async def test_save_prompt_missing_folder_tab_name_all_and_last_folder(
         assert prompt.path_input.value == f"{target}/numbers.csv"
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: (target / "blob.bin").exists())
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: _idle(app))
     names = sorted(p.name for p in target.iterdir())
     assert names == sorted([*expected, "my numbers.csv"])
     for name, data in expected.items():
@@ -330,7 +335,7 @@ async def test_saved_source_is_private(sandbox: Any, mail_user: Any, tmp_path: P
             dialog.query_one("Input").value = str(tmp_path / "source.eml")
             await pilot.press("enter")
             await wait_until(pilot, (tmp_path / "source.eml").exists)
-            await pilot.pause(0.2)
+            await wait_until(pilot, lambda: _idle(app, "message"))
     finally:
         os.umask(old)
     assert (tmp_path / "source.eml").read_bytes().startswith(b"From: Olga")
