@@ -126,3 +126,15 @@ async def test_hostile_name_is_shown_inert(tmp_path: Path) -> None:
         text = screen_text(app)
         assert "[@click=app.quit]" in text and "\x1b" not in text
         assert app.is_running
+
+
+def test_save_prompt_look_80x24(snap_compare: Any) -> None:
+    """The prompt with a missing default folder and several attachments, at 80×24."""
+    app = PromptApp(
+        SavePrompt("Q4-report.pdf", Path("/nonexistent-termail/Downloads"), size="~586B", count=3)
+    )
+
+    async def drawn(pilot: Any) -> None:
+        await _ready(pilot, app)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=drawn)
