@@ -1101,6 +1101,7 @@ class MainScreen(Screen[None]):
                 head = b""
             reason = executable_reason("", None, head)
             if reason is not None and not await self._confirm_run(info.filename, reason):
+                shutil.rmtree(folder, ignore_errors=True)  # not opened: no copy kept
                 return
         await asyncio.create_subprocess_exec(
             opener,

@@ -374,3 +374,43 @@ async def test_forward_keeps_an_attached_message(sandbox: Any, mail_user: Any) -
     arrived = _find(friend, "nested")
     body = arrived.split(b"Content-Type: message/rfc822", 1)[1].split(b"\r\n\r\n", 1)[1]
     assert body.startswith(inner)
+
+
+async def test_open_asks_when_the_content_is_a_program(
+    sandbox: Any, mail_user: Any, monkeypatch: Any, tmp_path: Path
+) -> None:
+    """A harmless name over a script (shebang) is caught after the download; "no" keeps
+    no copy behind."""
+    opener = tmp_path / "xdg-open"
+    log = tmp_path / "launched"
+    opener.write_text(f'#!/bin/sh\necho "$1" >> {log}\n')
+    opener.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR read again
+    raw = (
+        b"From: x@example.org\r\nSubject: harmless readme\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n"
+        b"Content-Type: text/plain\r\n\r\nsee attached\r\n--B\r\n"
+        b'Content-Type: text/plain\r\nContent-Disposition: attachment; filename="readme.txt"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(b"#!/bin/sh\necho hi\n").replace(b"\n", b"\r\n")
+        + b"--B--\r\n"
+    )
+    sandbox.deliver(mail_user.name, raw)
+    app = make_app(mail_user)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query(MessageView))
+        await open_by_subject(pilot, app, "harmless")
+        app.screen.query_one(MessageView).attachment_list.focus()
+        await pilot.press("o")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen
+        )
+        assert "a script" in dialog.question
+        await pilot.press("n")
+        await wait_until(pilot, lambda: _idle(app))
+    assert not log.exists()
+    assert not list(tmp_path.glob("termail-open-*"))
