@@ -788,7 +788,8 @@ class MainScreen(Screen[None]):
         if viewer.attachment_list.highlighted is None:
             viewer.attachment_list.highlighted = 0
         self.status.show_message(
-            f"{len(items)} attachments: choose one (↑ ↓), then a to save or o to open", timeout=6
+            f"{len(items)} attachments: choose one (↑ ↓), a saves it (ctrl+s there: all), o opens it",
+            timeout=6,
         )
 
     def action_close_viewer(self) -> None:
