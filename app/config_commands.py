@@ -26,7 +26,7 @@ from app.config import AccountConfig, Config, ConfigError, config_from_dict, loa
 from app.credentials import CredentialError, redact, resolve_credentials
 from app.mime.sanitize import clean_line
 from app.models import Credentials, ServerSettings, TlsMode
-from app.paths import config_path, config_path_is_default
+from app.paths import config_path, config_path_is_default, private_dir
 from app.termout import say
 
 __all__ = [
@@ -294,7 +294,7 @@ def config_init(
         say(f"termail: cannot write these answers: {exc}", file=sys.stderr)
         return 2
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         say(f"termail: {path} exists; not overwriting it", file=sys.stderr)
