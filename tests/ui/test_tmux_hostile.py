@@ -90,6 +90,30 @@ class Tmux:
         tail = "\n".join(screen.splitlines()[-15:])
         raise AssertionError(f"{text!r} never appeared; the screen ended with:\n{tail}")
 
+    def wait_picker(self, shown: str, hidden: str, timeout: float = 20.0) -> None:
+        """Until the folder picker's list shows `shown` and no longer `hidden` (the filter
+        has run), so Enter chooses what was typed, however loaded the machine is."""
+        deadline = time.monotonic() + timeout
+        region = ""
+        while time.monotonic() < deadline:
+            lines = self.screen().splitlines()
+            start = next((i for i, ln in enumerate(lines) if "Open folder" in ln), None)
+            end = next((i for i, ln in enumerate(lines) if "Enter: choose" in ln), None)
+            if start is not None and end is not None:
+                region = "\n".join(lines[start + 2 : end])
+                if shown in region and hidden not in region:
+                    return
+            time.sleep(0.25)
+        raise AssertionError(f"the picker never showed only {shown!r}:\n{region}")
+
+    def wait_gone(self, text: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text not in self.screen():
+                return
+            time.sleep(0.25)
+        raise AssertionError(f"{text!r} stayed on the screen")
+
     def keys(self, *keys: str) -> None:
         self.run("send-keys", "-t", "demo", *keys)
         time.sleep(0.3)
@@ -234,12 +258,15 @@ def test_hostile_session_writes_nothing_but_textuals_own_sequences(
 
         # c: open the hostile folder; E: its rename prompt; Escape.
         tmux.keys("c")
+        tmux.wait_for("Open folder")
         tmux.type("Evil")
+        tmux.wait_picker("Evil", "Gone")
         tmux.keys("Enter")
         tmux.wait_for("hello")
         tmux.keys("E")
         tmux.wait_for("Rename")
         tmux.keys("Escape")
+        tmux.wait_gone("Rename")
 
         # A folder deleted behind the app's back: Dovecot's NO quotes the raw name.
         conn = imaplib.IMAP4_SSL(
@@ -252,7 +279,9 @@ def test_hostile_session_writes_nothing_but_textuals_own_sequences(
         assert conn.delete(wire)[0] == "OK"
         conn.logout()
         tmux.keys("c")
+        tmux.wait_for("Open folder")
         tmux.type("Gone")
+        tmux.wait_picker("Gone", "Evil")
         tmux.keys("Enter")
         tmux.wait_for("Cannot open")
 
