@@ -368,3 +368,31 @@ async def test_a_hostile_imap_server_s_names_errors_and_alerts(tmp_path: Path) -
             await pilot.pause(0.5)
             assert_clean(app, "opening a 1,000-character folder")
     assert any(b"LOGIN" in line for line in server.received)
+
+
+async def test_a_bye_greeting_with_escapes_in_the_status_bar_and_toasts(tmp_path: Path) -> None:
+    """A server that greets with `* BYE <escapes>`: the status bar's offline reason and the
+    "Connection failed" toasts show its text cleaned."""
+    from app.models import Credentials, ServerSettings
+    from tests.faults.scripted import ScriptedServer
+
+    payload = b"\x1b]0;bye-pwned\x07\x1b]52;c;cHduZWQ=\x07\xc2\x9b2J\xe2\x80\xae\xe2\x80\x8b[b]m"
+    server = ScriptedServer(b"* BYE go away " + payload + b"\r\n", close_after_greeting=True)
+    async with server:
+        settings = ServerSettings(
+            host="127.0.0.1",
+            port=server.port,
+            user="u",
+            tls=TlsMode.NONE,
+            allow_insecure=True,
+            timeout=5,
+        )
+        account = Account("bye", settings, lambda: Credentials("u", "pw"), data_dir=tmp_path)
+        app = TermailApp([account])
+        async with app.run_test(size=(160, 40)) as pilot:
+            await wait_until(
+                pilot, lambda: "bye-pwned" in screen_text(app) and toasts(app), timeout=20
+            )
+            await pilot.pause(0.3)
+            assert "go away" in str(app.screen.query_one("#status-line").visual)
+            assert_clean(app, "a BYE greeting")
