@@ -608,7 +608,9 @@ class ImapClient:
         esearch = conn.has_capability("ESEARCH")
         if esearch:
             args.append("RETURN (ALL)")
-        if criteria.charset:
+        # After ENABLE UTF8=ACCEPT strings are UTF-8 and a CHARSET is forbidden (RFC 6855
+        # section 3, erratum 4029): Courier answers "NO CHARSET is not valid in UTF8 mode".
+        if criteria.charset and not conn.utf8:
             args += ["CHARSET", criteria.charset]
         args += criteria.args or ["ALL"]
         resp = (await conn.execute("UID SEARCH", *args)).check()
@@ -642,7 +644,8 @@ class ImapClient:
                 raise ValueError(f"not a SORT key: {word!r}")
         criteria = criteria or SearchCriteria(None, ["ALL"])
         args: list[Arg] = ["(" + " ".join(w.upper() for w in words) + ")"]
-        args.append(criteria.charset or "UTF-8")
+        # SORT's charset is mandatory, and UTF-8 the only one allowed in UTF8=ACCEPT mode.
+        args.append("UTF-8" if conn.utf8 else criteria.charset or "UTF-8")
         args += criteria.args or ["ALL"]
         resp = (await conn.execute("UID SORT", *args)).check()
         parts = [item.numbers for item in self._parsed(resp) if isinstance(item, parser.SortData)]
@@ -662,7 +665,8 @@ class ImapClient:
             if not conn.has_capability(f"THREAD={algorithm}"):
                 raise ImapError(f"the server does not offer THREAD={algorithm}")
             crit = criteria or SearchCriteria(None, ["ALL"])
-            args: list[Arg] = [algorithm, crit.charset or "UTF-8", *(crit.args or ["ALL"])]
+            charset = "UTF-8" if conn.utf8 else crit.charset or "UTF-8"
+            args: list[Arg] = [algorithm, charset, *(crit.args or ["ALL"])]
             resp = (await conn.execute("UID THREAD", *args)).check()
             threads: list[ThreadNode] = []
             for item in self._parsed(resp):
@@ -671,6 +675,61 @@ class ImapClient:
             return threads
 
         return await self._run("THREAD", op, idempotent=True)
+
+    async def fetch_sort_fields(
+        self,
+        uids: Sequence[int],
+        fields: str,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[int, tuple[datetime | None, int, bytes]]:
+        """(INTERNALDATE, RFC822.SIZE, header `fields`) of each of `uids`: what the client
+        needs to sort and thread itself where the server has no SORT or THREAD.
+
+        `fields` is a space-separated list of header names ("DATE FROM SUBJECT"). One UID
+        FETCH per window, pipelined; `progress(done, total)` after each answered window.
+        """
+        self._require_selected()
+        if not re.fullmatch(r"[A-Za-z0-9-]+(?: [A-Za-z0-9-]+)*", fields):
+            raise ValueError(f"not a list of header fields: {fields!r}")
+        wanted = sorted({u for u in uids if u > 0})
+        wanted_set = set(wanted)
+        results: dict[int, tuple[datetime | None, int, bytes]] = {}
+        total = len(wanted)
+        step = max(1, min(FETCH_WINDOW, total // 20 or 1))
+
+        def on_untagged(raw: bytes) -> None:
+            try:
+                data = self._parse(raw)
+            except ImapProtocolError as exc:
+                log.warning("FETCH response skipped: %s", exc)
+                return
+            if isinstance(data, FetchData) and data.uid in wanted_set:
+                assert data.uid is not None
+                header = b""
+                for key, section in data.sections.items():
+                    if key.startswith("HEADER.FIELDS"):
+                        header = section.data or b""
+                results[data.uid] = (data.internaldate, data.size or 0, header)
+                if progress is not None and len(results) % step == 0:
+                    progress(len(results), total)
+                if data.flags is not None:
+                    self._fold(data)
+            else:
+                self._fold(data)
+
+        with _gc_paused(total > 2 * FETCH_WINDOW):
+            await self._windowed_fetch(
+                "fetching sort keys",
+                wanted,
+                results,
+                FETCH_WINDOW,
+                lambda conn: f"UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({fields})]",
+                None,
+                on_untagged,
+            )
+        if progress is not None:
+            progress(total, total)
+        return results
 
     # -- fetching -------------------------------------------------------------------------------
 

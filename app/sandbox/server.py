@@ -178,6 +178,9 @@ class Sandbox:
     smtp_port: int = 0
     smtps_port: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    imap_capability: str | None = None
+    """Dovecot's `imap_capability` (the CAPABILITY after login), e.g. "IMAP4rev1 CHILDREN
+    NAMESPACE" for a server without SORT or THREAD; None: Dovecot's own list."""
     _dovecot: subprocess.Popen[bytes] | None = None
     _smtpd: subprocess.Popen[bytes] | None = None
     _started: bool = False
@@ -426,6 +429,7 @@ class Sandbox:
             f"  mailbox {name} {{\n    special_use = \\{name}\n    auto = subscribe\n  }}\n"
             for name in ("Drafts", "Sent", "Trash", "Junk", "Archive")
         )
+        capability = f"  imap_capability = {self.imap_capability}\n" if self.imap_capability else ""
         self.conf.write_text(
             f"""instance_name = termail-{secrets.token_hex(4)}
 base_dir = {r}/run
@@ -464,7 +468,7 @@ namespace inbox {{
 protocol imap {{
   mail_max_userip_connections = 500
   mail_plugins = $mail_plugins imap_zlib
-}}
+{capability}}}
 service imap-login {{
   chroot =
   inet_listener imap {{
