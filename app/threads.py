@@ -1,8 +1,8 @@
 """Sort orders and threads for the list, computed by the client where the server cannot.
 
 UI-free. Servers without SORT (RFC 5256) or THREAD (minimal Courier, Gmail) get the same
-orders from the client: `sort_key_from` turns one FETCH answer (INTERNALDATE, RFC822.SIZE and
-the header fields in `HEADER_FIELDS`) into a `SortKey`, `sort_uids` orders them with RFC 5256's
+orders from the client: `sort_key_from` turns one FETCH answer (INTERNALDATE, RFC822.SIZE,
+ENVELOPE and the References field) into a `SortKey`, `sort_uids` orders them with RFC 5256's
 semantics (base subject, the sent date falling back to INTERNALDATE, addr-mailbox for FROM/TO,
 ties in UID order), and `jwz_threads` builds the REFERENCES threads (JWZ's algorithm, RFC 5256
 section 4, grouping by base subject and keeping dummy containers for missing parents).
@@ -18,10 +18,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import getaddresses
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.mime.headers import decode_header_raw, message_ids, parse_date
+from app.models import Address, Envelope
 
 #: The sort choices of the list, in the order the menu shows them.
 SORT_CHOICES = ("date", "arrival", "from", "to", "subject", "size", "thread-last-date")
@@ -35,8 +35,8 @@ DEFAULT_REVERSE = {
     "size": True,
     "thread-last-date": True,
 }
-#: The header fields the client fetches to sort and thread without the server.
-HEADER_FIELDS = "DATE FROM TO CC SUBJECT MESSAGE-ID IN-REPLY-TO REFERENCES"
+#: The header field the client fetches, beside ENVELOPE, to thread without the server.
+HEADER_FIELDS = "REFERENCES"
 
 
 class Node(Protocol):
@@ -146,18 +146,11 @@ def _fields(header: bytes) -> dict[str, bytes]:
     return found
 
 
-def _mailbox(value: bytes | None) -> str:
-    """addr-mailbox (the local part) of the first address, case-mapped: RFC 5256 FROM/TO/CC."""
-    if not value:
-        return ""
-    text = value.decode("utf-8", "replace")
-    try:
-        pairs = getaddresses([text])
-    except Exception:  # a broken header sorts as empty, never breaks the sort
-        return ""
-    for _name, address in pairs:
-        if address:
-            return casemap(address.rpartition("@")[0] if "@" in address else address)
+def _mailbox(addresses: Sequence[Address]) -> str:
+    """addr-mailbox of the first address (RFC 5256 FROM / TO / CC), case-mapped; a group's
+    first entry is its name, as the server's ENVELOPE gives it."""
+    for address in addresses:
+        return casemap(decode_header_raw(address.mailbox)) if address.mailbox else ""
     return ""
 
 
@@ -172,24 +165,32 @@ def _timestamp(value: datetime | None) -> float:
         return 0.0
 
 
-def sort_key_from(uid: int, internaldate: datetime | None, size: int, header: bytes) -> SortKey:
-    """The SortKey of one message from INTERNALDATE, RFC822.SIZE and its HEADER_FIELDS."""
-    fields = _fields(header)
+def sort_key_from(
+    uid: int,
+    internaldate: datetime | None,
+    size: int,
+    envelope: Envelope | None,
+    header: bytes = b"",
+) -> SortKey:
+    """The SortKey of one message from INTERNALDATE, RFC822.SIZE, its ENVELOPE and the
+    header fields of `HEADER_FIELDS` (References)."""
+    env = envelope or Envelope()
+    fields = _fields(header) if header else {}
     arrival = _timestamp(internaldate)
-    sent = _timestamp(parse_date(fields.get("date"))) if fields.get("date") else 0.0
-    subject, reply = base_subject(fields.get("subject"))
-    own = message_ids(fields.get("message-id"), limit=1)
+    sent = _timestamp(parse_date(env.date)) if env.date else 0.0
+    subject, reply = base_subject(env.subject)
+    own = message_ids(env.message_id, limit=1)
     refs = message_ids(fields.get("references"))
     if not refs:
-        refs = message_ids(fields.get("in-reply-to"), limit=1)
+        refs = message_ids(env.in_reply_to, limit=1)
     return SortKey(
         uid,
         date=sent or arrival,
         arrival=arrival,
         size=size,
-        from_=_mailbox(fields.get("from")),
-        to=_mailbox(fields.get("to")),
-        cc=_mailbox(fields.get("cc")),
+        from_=_mailbox(env.from_),
+        to=_mailbox(env.to),
+        cc=_mailbox(env.cc),
         subject=subject,
         is_reply=reply,
         message_id=own[0] if own else None,
@@ -197,7 +198,7 @@ def sort_key_from(uid: int, internaldate: datetime | None, size: int, header: by
     )
 
 
-_KEY_OF: dict[str, Callable[[SortKey], object]] = {
+_KEY_OF: dict[str, Callable[[SortKey], Any]] = {
     "date": lambda k: k.date,
     "thread-last-date": lambda k: k.date,
     "arrival": lambda k: k.arrival,
@@ -212,11 +213,12 @@ _KEY_OF: dict[str, Callable[[SortKey], object]] = {
 def sort_uids(keys: Iterable[SortKey], sort: str, reverse: bool) -> list[int]:
     """UIDs in the order of `sort` (a SORT_CHOICES name), as the server's UID SORT gives them.
 
-    Ties go by UID (the mailbox order, RFC 5256), and REVERSE reverses the whole order, ties
-    included, as Dovecot and Cyrus do.
+    Ties go by UID (the mailbox order, RFC 5256) in both directions: REVERSE turns the key
+    round, not the tie-break (as Dovecot answers `UID SORT (REVERSE ARRIVAL)`).
     """
     get = _KEY_OF.get(sort, _KEY_OF["date"])
-    ordered = sorted(keys, key=lambda k: (get(k), k.uid), reverse=reverse)
+    ordered = sorted(keys, key=lambda k: k.uid)
+    ordered.sort(key=get, reverse=reverse)  # stable, also reversed: ties stay by UID
     return [k.uid for k in ordered]
 
 

@@ -681,21 +681,22 @@ class ImapClient:
         uids: Sequence[int],
         fields: str,
         progress: Callable[[int, int], None] | None = None,
-    ) -> dict[int, tuple[datetime | None, int, bytes]]:
-        """(INTERNALDATE, RFC822.SIZE, header `fields`) of each of `uids`: what the client
-        needs to sort and thread itself where the server has no SORT or THREAD.
+    ) -> dict[int, tuple[datetime | None, int, Envelope | None, bytes]]:
+        """(INTERNALDATE, RFC822.SIZE, ENVELOPE, header `fields`) of each of `uids`: what the
+        client needs to sort and thread itself where the server has no SORT or THREAD.
 
-        `fields` is a space-separated list of header names ("DATE FROM SUBJECT"). One UID
-        FETCH per window, pipelined; `progress(done, total)` after each answered window.
+        The ENVELOPE is the server's own reading of Date, Subject and the addresses, which
+        is what RFC 5256 sorts by; `fields` ("REFERENCES") adds what it lacks. One UID FETCH
+        per window, pipelined; `progress(done, total)` as the answers come.
         """
         self._require_selected()
         if not re.fullmatch(r"[A-Za-z0-9-]+(?: [A-Za-z0-9-]+)*", fields):
             raise ValueError(f"not a list of header fields: {fields!r}")
         wanted = sorted({u for u in uids if u > 0})
         wanted_set = set(wanted)
-        results: dict[int, tuple[datetime | None, int, bytes]] = {}
+        results: dict[int, tuple[datetime | None, int, Envelope | None, bytes]] = {}
         total = len(wanted)
-        step = max(1, min(FETCH_WINDOW, total // 20 or 1))
+        step = max(1, min(FETCH_WINDOW, total // 50 or 1))
 
         def on_untagged(raw: bytes) -> None:
             try:
@@ -709,7 +710,7 @@ class ImapClient:
                 for key, section in data.sections.items():
                     if key.startswith("HEADER.FIELDS"):
                         header = section.data or b""
-                results[data.uid] = (data.internaldate, data.size or 0, header)
+                results[data.uid] = (data.internaldate, data.size or 0, data.envelope, header)
                 if progress is not None and len(results) % step == 0:
                     progress(len(results), total)
                 if data.flags is not None:
@@ -717,16 +718,12 @@ class ImapClient:
             else:
                 self._fold(data)
 
+        items = f"UID INTERNALDATE RFC822.SIZE ENVELOPE BODY.PEEK[HEADER.FIELDS ({fields})]"
         with _gc_paused(total > 2 * FETCH_WINDOW):
             await self._windowed_fetch(
-                "fetching sort keys",
-                wanted,
-                results,
-                FETCH_WINDOW,
-                lambda conn: f"UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({fields})]",
-                None,
+                "fetching sort keys", wanted, results, FETCH_WINDOW, lambda conn: items, None,
                 on_untagged,
-            )
+            )  # fmt: skip
         if progress is not None:
             progress(total, total)
         return results

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.imap.parser import ThreadNode
+from app.models import Address, Envelope
 from app.threads import (
     SortKey,
     base_subject,
@@ -37,18 +38,18 @@ def test_base_subject(subject: str, base: str, reply: bool) -> None:
     assert base_subject(subject) == (base, reply)
 
 
-def test_sort_key_from_header_fields() -> None:
-    header = (
-        b"Date: Tue, 01 Dec 2026 10:00:00 +0100\r\n"
-        b"From: Alice Example <Alice@Example.org>\r\n"
-        b"To: bob@example.org, carol@example.org\r\n"
-        b"Subject: Re: [team]\r\n  Quarterly report\r\n"
-        b"Message-ID: <m3@example.org>\r\n"
-        b"In-Reply-To: <m2@example.org>\r\n"
-        b"References: <m1@example.org>\r\n <m2@example.org>\r\n\r\n"
+def test_sort_key_from_envelope_and_references() -> None:
+    envelope = Envelope(
+        date="Tue, 01 Dec 2026 10:00:00 +0100",
+        subject="Re: [team] Quarterly report",
+        from_=(Address("Alice Example", "Alice", "Example.org"),),
+        to=(Address(None, "bob", "example.org"), Address(None, "carol", "example.org")),
+        in_reply_to="<m2@example.org>",
+        message_id="<m3@example.org>",
     )
+    header = b"References: <m1@example.org>\r\n <m2@example.org>\r\n\r\n"
     arrived = datetime(2026, 12, 2, tzinfo=UTC)
-    key = sort_key_from(7, arrived, 1234, header)
+    key = sort_key_from(7, arrived, 1234, envelope, header)
     assert key.date == datetime(2026, 12, 1, 9, tzinfo=UTC).timestamp()
     assert key.arrival == arrived.timestamp() and key.size == 1234
     assert (key.from_, key.to) == ("ALICE", "BOB")  # addr-mailbox, i;ascii-casemap
@@ -59,10 +60,13 @@ def test_sort_key_from_header_fields() -> None:
 
 def test_sort_key_date_falls_back_to_internaldate_and_in_reply_to() -> None:
     arrived = datetime(2026, 12, 2, tzinfo=UTC)
-    key = sort_key_from(1, arrived, 0, b"Date: not a date\r\nIn-Reply-To: <p@x> <q@x>\r\n")
+    envelope = Envelope(date="not a date", in_reply_to="<p@x> <q@x>")
+    key = sort_key_from(1, arrived, 0, envelope)
     assert key.date == arrived.timestamp()
     assert key.references == ("<p@x>",)
-    assert sort_key_from(2, None, 0, b"").date == 0.0
+    group = Envelope(to=(Address(None, "undisclosed-recipients", None), Address(None, None, None)))
+    assert sort_key_from(2, None, 0, group).to == "UNDISCLOSED-RECIPIENTS"
+    assert sort_key_from(3, None, 0, None).date == 0.0
 
 
 def test_sort_uids_ties_by_uid_and_reverse() -> None:
@@ -72,10 +76,10 @@ def test_sort_uids_ties_by_uid_and_reverse() -> None:
         SortKey(3, date=5, from_="ALICE", subject="A", size=30),
     ]
     assert sort_uids(keys, "date", False) == [2, 1, 3]
-    assert sort_uids(keys, "date", True) == [3, 1, 2]
+    assert sort_uids(keys, "date", True) == [1, 3, 2]  # REVERSE turns the key, not the tie
     assert sort_uids(keys, "from", False) == [3, 1, 2]  # "ALICE" < "BOB" < "alice": octets
     assert sort_uids(keys, "subject", False) == [2, 3, 1]
-    assert sort_uids(keys, "size", True) == [3, 2, 1]
+    assert sort_uids(keys, "size", True) == [3, 1, 2]
     assert ranks([3, 1, 2]) == {3: 0, 1: 1, 2: 2}
 
 
