@@ -68,9 +68,7 @@ def load_inbox(sandbox: Any, user: Any) -> None:
         sandbox.deliver(user.name, data, "INBOX", flags, when=ts)
 
 
-def mail(
-    subject: str, sender: str, day: int, mid: str, refs: str = "", size_pad: int = 0
-) -> bytes:
+def mail(subject: str, sender: str, day: int, mid: str, refs: str = "", size_pad: int = 0) -> bytes:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = "me@example.org"

@@ -26,9 +26,9 @@ class CourierLike(ScriptedServer):
         if verb == b"SELECT":
             return b"* 3 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 4] ok\r\n" + ok
         if verb == b"UID" and len(words) > 1 and words[1].upper() in (b"SEARCH", b"SORT"):
-            if words[1].upper() == b"SEARCH" and b"CHARSET" in rest.upper():
-                if "UTF8=ACCEPT" in self.enabled:
-                    return tag + b" NO CHARSET is not valid in UTF8 mode\r\n"
+            charset = b"CHARSET" in rest.upper() and "UTF8=ACCEPT" in self.enabled
+            if words[1].upper() == b"SEARCH" and charset:
+                return tag + b" NO CHARSET is not valid in UTF8 mode\r\n"
             if words[1].upper() == b"SORT" and b" UTF-8 " not in rest.upper():
                 return tag + b" BAD charset must be UTF-8\r\n"
             found = b"2" if "crème".encode() in rest else b""
