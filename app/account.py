@@ -413,14 +413,20 @@ class Account:
         """True when the list's order must be computed here: connected, and no SORT."""
         return self.client is not None and not self.server_has("SORT")
 
-    async def sort_keys(self, progress: Callable[[int, int], None] | None = None) -> dict[int, Any]:
+    async def sort_keys(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        references: bool = False,
+    ) -> dict[int, Any]:
         """SortKeys (app.threads) of every message of the open folder, by UID.
 
-        Fetched once per folder (INTERNALDATE, RFC822.SIZE and a few header fields, in
-        pipelined windows, `progress(done, total)` as they come) and kept for the last few
-        folders; a later call fetches only messages that arrived since.
+        Fetched once per folder (INTERNALDATE, RFC822.SIZE and ENVELOPE, in pipelined
+        windows, `progress(done, total)` as they come; with `references` also the References
+        field, for threading) and kept for the last few folders; a later call fetches only
+        what is missing (messages that arrived since).
         """
-        from app.threads import HEADER_FIELDS, sort_key_from
+        from app.threads import REFERENCES_FIELD, add_references, sort_key_from
 
         current = self.current
         if current is None:
@@ -438,14 +444,28 @@ class Account:
                 if self.current is not current:
                     return store
                 await self._ensure_selected()
-                got = await self._require_client().fetch_sort_fields(
-                    missing, HEADER_FIELDS, progress
-                )
+                got = await self._require_client().fetch_sort_fields(missing, progress)
 
             def build() -> dict[int, Any]:
                 return {uid: sort_key_from(uid, *fields) for uid, fields in got.items()}
 
             store.update(await asyncio.to_thread(build))
+        if references:
+            unknown = [u for u in current.uids if u in store and not store[u].references_known]
+            if unknown:
+                async with self.lock:
+                    if self.current is not current:
+                        return store
+                    await self._ensure_selected()
+                    headers = await self._require_client().fetch_header_fields(
+                        unknown, REFERENCES_FIELD, progress
+                    )
+
+                def add() -> None:
+                    for uid, header in headers.items():
+                        add_references(store[uid], header)
+
+                await asyncio.to_thread(add)
         if len(store) > len(current.uids):  # messages gone since: forget their keys
             wanted = set(current.uids)
             for uid in [u for u in store if u not in wanted]:
@@ -522,7 +542,7 @@ class Account:
                 await self._ensure_selected()
                 roots = await client.thread("REFERENCES")
         else:
-            store = await self.sort_keys(progress)
+            store = await self.sort_keys(progress, references=True)
             keys = [store[u] for u in current.uids if u in store]
             roots = await asyncio.to_thread(jwz_threads, keys)
         if self.server_has("SORT"):

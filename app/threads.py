@@ -2,7 +2,7 @@
 
 UI-free. Servers without SORT (RFC 5256) or THREAD (minimal Courier, Gmail) get the same
 orders from the client: `sort_key_from` turns one FETCH answer (INTERNALDATE, RFC822.SIZE,
-ENVELOPE and the References field) into a `SortKey`, `sort_uids` orders them with RFC 5256's
+ENVELOPE; `add_references` adds the References field for threads) into a `SortKey`, `sort_uids` orders them with RFC 5256's
 semantics (base subject, the sent date falling back to INTERNALDATE, addr-mailbox for FROM/TO,
 ties in UID order), and `jwz_threads` builds the REFERENCES threads (JWZ's algorithm, RFC 5256
 section 4, grouping by base subject and keeping dummy containers for missing parents).
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from app.mime.headers import decode_header_raw, message_ids, parse_date
+from app.mime.headers import decode_header_raw, parse_date
 from app.models import Address, Envelope
 
 #: The sort choices of the list, in the order the menu shows them.
@@ -36,7 +36,7 @@ DEFAULT_REVERSE = {
     "thread-last-date": True,
 }
 #: The header field the client fetches, beside ENVELOPE, to thread without the server.
-HEADER_FIELDS = "REFERENCES"
+REFERENCES_FIELD = "REFERENCES"
 
 
 class Node(Protocol):
@@ -70,6 +70,8 @@ class SortKey:
     message_id: str | None = None
     references: tuple[str, ...] = ()
     """References (else the first In-Reply-To id): oldest ancestor first."""
+    references_known: bool = False
+    """Whether the References field was fetched (threading needs it, sorting does not)."""
 
 
 _ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -79,6 +81,17 @@ _BLOB = r"\[[^\[\]]*\][ \t]*"
 _REFWD = re.compile(r"[ \t]*(?:re|fwd?)[ \t]*(?:" + _BLOB + r")?:", re.I)
 _LEADER = re.compile(r"(?:(?:" + _BLOB + r")*(?:re|fwd?)[ \t]*(?:" + _BLOB + r")?:|[ \t])", re.I)
 _BLOB_ONLY = re.compile(_BLOB)
+_MSG_ID = re.compile(r"<[^<>\s]{1,998}>")
+
+
+def _ids(value: str | bytes | None, limit: int = 500) -> list[str]:
+    """The `<id>` tokens of Message-ID / In-Reply-To / References, in order: compared only,
+    never shown (so not sanitized)."""
+    if not value:
+        return []
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    found = _MSG_ID.findall(text)
+    return found[:limit]
 
 
 def casemap(text: str) -> str:
@@ -92,7 +105,12 @@ def base_subject(subject: str | bytes | None) -> tuple[str, bool]:
     Decoded (RFC 2047), whitespace collapsed, `(fwd)` trailers, `Re:` / `Fw:` / `Fwd:` leaders
     and `[blob]` prefixes cut again and again, `[fwd: ...]` unwrapped; compared case-blind.
     """
-    text = _WSP_RUN.sub(" ", decode_header_raw(subject) if subject else "")
+    if not subject:
+        text = ""
+    elif subject.__class__ is str and "=?" not in subject:  # nothing to decode (most mail)
+        text = _WSP_RUN.sub(" ", subject)  # type: ignore[arg-type]
+    else:
+        text = _WSP_RUN.sub(" ", decode_header_raw(subject))
     reply = False
     while True:
         # (2) trailers
@@ -150,7 +168,7 @@ def _mailbox(addresses: Sequence[Address]) -> str:
     """addr-mailbox of the first address (RFC 5256 FROM / TO / CC), case-mapped; a group's
     first entry is its name, as the server's ENVELOPE gives it."""
     for address in addresses:
-        return casemap(decode_header_raw(address.mailbox)) if address.mailbox else ""
+        return casemap(address.mailbox) if address.mailbox else ""
     return ""
 
 
@@ -166,23 +184,15 @@ def _timestamp(value: datetime | None) -> float:
 
 
 def sort_key_from(
-    uid: int,
-    internaldate: datetime | None,
-    size: int,
-    envelope: Envelope | None,
-    header: bytes = b"",
+    uid: int, internaldate: datetime | None, size: int, envelope: Envelope | None
 ) -> SortKey:
-    """The SortKey of one message from INTERNALDATE, RFC822.SIZE, its ENVELOPE and the
-    header fields of `HEADER_FIELDS` (References)."""
+    """The SortKey of one message from its INTERNALDATE, RFC822.SIZE and ENVELOPE; its
+    parent is In-Reply-To until `add_references` gives the References field."""
     env = envelope or Envelope()
-    fields = _fields(header) if header else {}
     arrival = _timestamp(internaldate)
     sent = _timestamp(parse_date(env.date)) if env.date else 0.0
     subject, reply = base_subject(env.subject)
-    own = message_ids(env.message_id, limit=1)
-    refs = message_ids(fields.get("references"))
-    if not refs:
-        refs = message_ids(env.in_reply_to, limit=1)
+    own = _ids(env.message_id, limit=1)
     return SortKey(
         uid,
         date=sent or arrival,
@@ -194,8 +204,17 @@ def sort_key_from(
         subject=subject,
         is_reply=reply,
         message_id=own[0] if own else None,
-        references=tuple(refs),
+        references=tuple(_ids(env.in_reply_to, limit=1)),
     )
+
+
+def add_references(key: SortKey, header: bytes) -> None:
+    """Take the References field (a fetched header block) as `key`'s ancestry, oldest first;
+    without one, In-Reply-To stays (RFC 5256 section 4, step 1)."""
+    refs = _ids(_fields(header).get("references")) if header else []
+    if refs:
+        key.references = tuple(refs)
+    key.references_known = True
 
 
 _KEY_OF: dict[str, Callable[[SortKey], Any]] = {

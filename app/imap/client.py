@@ -677,24 +677,62 @@ class ImapClient:
         return await self._run("THREAD", op, idempotent=True)
 
     async def fetch_sort_fields(
+        self, uids: Sequence[int], progress: Callable[[int, int], None] | None = None
+    ) -> dict[int, tuple[datetime | None, int, Envelope | None]]:
+        """(INTERNALDATE, RFC822.SIZE, ENVELOPE) of each of `uids`: what the client needs to
+        sort itself where the server has no SORT.
+
+        The ENVELOPE is the server's own reading of Date, Subject and the addresses, which
+        is what RFC 5256 sorts by; the answers take the parser's fast path (no literal). One
+        UID FETCH per window, pipelined; `progress(done, total)` as the answers come.
+        """
+        self._require_selected()
+        wanted = sorted({u for u in uids if u > 0})
+        wanted_set = set(wanted)
+        results: dict[int, tuple[datetime | None, int, Envelope | None]] = {}
+        total = len(wanted)
+        step = max(1, min(FETCH_WINDOW, total // 50 or 1))
+        fast = parser.parse_fetch_summary
+
+        def on_untagged(raw: bytes) -> None:
+            try:
+                summary = fast(raw)
+                if summary is not None and summary.uid in wanted_set:
+                    results[summary.uid] = (summary.internaldate, summary.size, summary.envelope)
+                    if progress is not None and len(results) % step == 0:
+                        progress(len(results), total)
+                    return
+                data = self._parse(raw)
+            except (ImapProtocolError, parser.ParseError) as exc:
+                log.warning("FETCH response skipped: %s", exc)
+                return
+            if isinstance(data, FetchData) and data.uid in wanted_set:
+                assert data.uid is not None
+                results[data.uid] = (data.internaldate, data.size or 0, data.envelope)
+            self._fold(data)
+
+        with _gc_paused(total > 2 * FETCH_WINDOW):
+            await self._windowed_fetch(
+                "fetching sort keys", wanted, results, FETCH_WINDOW,
+                lambda conn: "UID INTERNALDATE RFC822.SIZE ENVELOPE", None, on_untagged,
+            )  # fmt: skip
+        if progress is not None:
+            progress(total, total)
+        return results
+
+    async def fetch_header_fields(
         self,
         uids: Sequence[int],
         fields: str,
         progress: Callable[[int, int], None] | None = None,
-    ) -> dict[int, tuple[datetime | None, int, Envelope | None, bytes]]:
-        """(INTERNALDATE, RFC822.SIZE, ENVELOPE, header `fields`) of each of `uids`: what the
-        client needs to sort and thread itself where the server has no SORT or THREAD.
-
-        The ENVELOPE is the server's own reading of Date, Subject and the addresses, which
-        is what RFC 5256 sorts by; `fields` ("REFERENCES") adds what it lacks. One UID FETCH
-        per window, pipelined; `progress(done, total)` as the answers come.
-        """
+    ) -> dict[int, bytes]:
+        """The header `fields` ("REFERENCES") of each of `uids`, windowed and pipelined."""
         self._require_selected()
         if not re.fullmatch(r"[A-Za-z0-9-]+(?: [A-Za-z0-9-]+)*", fields):
             raise ValueError(f"not a list of header fields: {fields!r}")
         wanted = sorted({u for u in uids if u > 0})
         wanted_set = set(wanted)
-        results: dict[int, tuple[datetime | None, int, Envelope | None, bytes]] = {}
+        results: dict[int, bytes] = {}
         total = len(wanted)
         step = max(1, min(FETCH_WINDOW, total // 50 or 1))
 
@@ -710,7 +748,7 @@ class ImapClient:
                 for key, section in data.sections.items():
                     if key.startswith("HEADER.FIELDS"):
                         header = section.data or b""
-                results[data.uid] = (data.internaldate, data.size or 0, data.envelope, header)
+                results[data.uid] = header
                 if progress is not None and len(results) % step == 0:
                     progress(len(results), total)
                 if data.flags is not None:
@@ -718,11 +756,11 @@ class ImapClient:
             else:
                 self._fold(data)
 
-        items = f"UID INTERNALDATE RFC822.SIZE ENVELOPE BODY.PEEK[HEADER.FIELDS ({fields})]"
+        items = f"UID BODY.PEEK[HEADER.FIELDS ({fields})]"
         with _gc_paused(total > 2 * FETCH_WINDOW):
             await self._windowed_fetch(
-                "fetching sort keys", wanted, results, FETCH_WINDOW, lambda conn: items, None,
-                on_untagged,
+                "fetching header fields", wanted, results, FETCH_WINDOW, lambda conn: items,
+                None, on_untagged,
             )  # fmt: skip
         if progress is not None:
             progress(total, total)

@@ -26,7 +26,6 @@ from app.imap.client import ImapClient
 from app.models import Folder, TlsMode
 from app.sandbox import Sandbox
 from app.sandbox.demo import build_messages
-from app.threads import sort_uids, thread_rows
 
 pytestmark = pytest.mark.integration
 
@@ -162,6 +161,8 @@ async def test_threads_without_thread_are_the_servers_threads(
     minimal: Sandbox, minimal_user: Any
 ) -> None:
     """`T` on a server without THREAD (was: refused) gives the REFERENCES threads of RFC 5256."""
+    from app.threads import thread_rows
+
     load_inbox(minimal, minimal_user)
     acc = account(minimal_user)
     await acc.connect()
@@ -235,6 +236,8 @@ async def test_client_sort_keys_agree_with_dovecot_on_every_key(
 ) -> None:
     """The client's RFC 5256 sort (sort_uids over the fetched keys) equals Dovecot's UID SORT
     on the demo INBOX for every key and direction: same base subjects, dates, addresses."""
+    from app.threads import sort_uids
+
     load_inbox(sandbox, mail_user)
     acc = account(mail_user)
     await acc.connect()

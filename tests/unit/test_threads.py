@@ -10,6 +10,7 @@ from app.imap.parser import ThreadNode
 from app.models import Address, Envelope
 from app.threads import (
     SortKey,
+    add_references,
     base_subject,
     jwz_threads,
     ranks,
@@ -49,7 +50,9 @@ def test_sort_key_from_envelope_and_references() -> None:
     )
     header = b"References: <m1@example.org>\r\n <m2@example.org>\r\n\r\n"
     arrived = datetime(2026, 12, 2, tzinfo=UTC)
-    key = sort_key_from(7, arrived, 1234, envelope, header)
+    key = sort_key_from(7, arrived, 1234, envelope)
+    assert key.references == ("<m2@example.org>",) and not key.references_known
+    add_references(key, header)
     assert key.date == datetime(2026, 12, 1, 9, tzinfo=UTC).timestamp()
     assert key.arrival == arrived.timestamp() and key.size == 1234
     assert (key.from_, key.to) == ("ALICE", "BOB")  # addr-mailbox, i;ascii-casemap
@@ -63,7 +66,8 @@ def test_sort_key_date_falls_back_to_internaldate_and_in_reply_to() -> None:
     envelope = Envelope(date="not a date", in_reply_to="<p@x> <q@x>")
     key = sort_key_from(1, arrived, 0, envelope)
     assert key.date == arrived.timestamp()
-    assert key.references == ("<p@x>",)
+    add_references(key, b"Subject: no references here\r\n")
+    assert key.references == ("<p@x>",) and key.references_known
     group = Envelope(to=(Address(None, "undisclosed-recipients", None), Address(None, None, None)))
     assert sort_key_from(2, None, 0, group).to == "UNDISCLOSED-RECIPIENTS"
     assert sort_key_from(3, None, 0, None).date == 0.0
