@@ -14,6 +14,7 @@ first message, or the date of its newest message for "thread-last-date").
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -183,6 +184,32 @@ def _timestamp(value: datetime | None) -> float:
         return 0.0
 
 
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+_RFC5322_DATE = re.compile(
+    r"[ \t]*(?:[A-Za-z]{3},[ \t]*)?(\d{1,2})[ \t]+([A-Za-z]{3})[ \t]+(\d{4})[ \t]+"
+    r"(\d{2}):(\d{2})(?::(\d{2}))?[ \t]+([+-])(\d{2})(\d{2})[ \t]*(?:\(.*\))?[ \t]*$"
+)
+
+
+def sent_date(value: str) -> float:
+    """A Date header as a UTC timestamp (0.0 when it cannot be read): the usual RFC 5322 form
+    read directly (100,000 of them in a sort), anything else through the lenient parser."""
+    m = _RFC5322_DATE.match(value)
+    if m is not None:
+        month = _MONTHS.get(m[2].lower())
+        day, hour, minute, second = int(m[1]), int(m[4]), int(m[5]), int(m[6] or 0)
+        if month and 1 <= day <= 28 and hour < 24 and minute < 60 and second < 60:
+            offset = (int(m[8]) * 60 + int(m[9])) * 60
+            stamp = calendar.timegm((int(m[3]), month, day, hour, minute, second))
+            return float(stamp - offset if m[7] == "+" else stamp + offset)
+    return _timestamp(parse_date(value))
+
+
 def sort_key_from(
     uid: int, internaldate: datetime | None, size: int, envelope: Envelope | None
 ) -> SortKey:
@@ -190,7 +217,7 @@ def sort_key_from(
     parent is In-Reply-To until `add_references` gives the References field."""
     env = envelope or Envelope()
     arrival = _timestamp(internaldate)
-    sent = _timestamp(parse_date(env.date)) if env.date else 0.0
+    sent = sent_date(env.date) if env.date else 0.0
     subject, reply = base_subject(env.subject)
     own = _ids(env.message_id, limit=1)
     return SortKey(

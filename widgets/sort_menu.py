@@ -72,7 +72,7 @@ class SortMenu(ModalScreen[SortChoice | None]):
         "SortMenu {"
         + DIALOG_CSS
         + """
-    & > Vertical { width: 52; }
+    & > Vertical { width: 66; }
     & OptionList { height: auto; max-height: 12; }
     """
         + "}"
@@ -100,7 +100,7 @@ class SortMenu(ModalScreen[SortChoice | None]):
             yield Label(Text(title), classes="dialog-title", id="sort-title")
             yield OptionList(*self._options(), id="sort-options")
             yield Static(
-                Text("key or Enter: choose   r: reverse   Esc: cancel", end=""),
+                Text("key / Enter: choose   r: reverse   Esc: cancel", end=""),
                 classes="dialog-hint",
             )
 

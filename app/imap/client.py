@@ -47,6 +47,11 @@ from app.models import (
 
 __all__ = ["ImapClient", "MailboxInfo"]
 
+#: The common shape of a `UID BODY.PEEK[HEADER.FIELDS (...)]` answer (`fetch_header_fields`).
+_HEADER_FIELDS_ANSWER = re.compile(
+    rb"\* \d+ FETCH \(UID (\d+) BODY\[HEADER\.FIELDS \([^()]*\)\] \{(\d{1,9})\}\r\n"
+)
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -737,6 +742,16 @@ class ImapClient:
         step = max(1, min(FETCH_WINDOW, total // 50 or 1))
 
         def on_untagged(raw: bytes) -> None:
+            # The usual answer, `* n FETCH (UID u BODY[HEADER.FIELDS (...)] {k}` + k bytes
+            # + `)`, is cut out directly (the tokenizer costs 60 µs a message).
+            m = _HEADER_FIELDS_ANSWER.match(raw)
+            if m is not None:
+                uid, end = int(m[1]), m.end() + int(m[2])
+                if uid in wanted_set and raw[end:].strip() == b")":
+                    results[uid] = raw[m.end() : end]
+                    if progress is not None and len(results) % step == 0:
+                        progress(len(results), total)
+                    return
             try:
                 data = self._parse(raw)
             except ImapProtocolError as exc:

@@ -1135,7 +1135,8 @@ class MainScreen(Screen[None]):
         elif self._search_uids is None:
             self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False)
         words = direction_words(choice.sort, choice.reverse)
-        self.notify(f"Sorted by {label.lower()}, {words}", markup=False)
+        said = label if choice.sort == "thread-last-date" else f"Sorted by {label.lower()}"
+        self.notify(f"{said}, {words}", markup=False)
 
     @work(group="folder")
     async def action_toggle_threads(self) -> None:

@@ -185,3 +185,23 @@ def test_server_threads_ordered_by_date_not_arrival() -> None:
         [old_thread, new_single, dummy], dates, {5: 0, 6: 1, 1: 2}, reverse=False
     )
     assert by_key == [5, 6, 7, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Tue, 01 Dec 2026 10:00:00 +0100",
+        "1 Dec 2026 10:00 -0530",
+        "Sat, 28 Feb 2026 23:59:59 +0000 (UTC)",
+        "Sun, 31 Jan 2010 01:02:03 +1400",
+        "Mon, 2 Nov 2026 5:00:00 GMT",
+        "Tue, 01 Dec 2026 10:00:00 -0000",
+        "Thu, 30 Feb 2026 10:00:00 +0000",
+        "garbage",
+    ],
+)
+def test_fast_date_reading_agrees_with_the_lenient_parser(value: str) -> None:
+    from app.mime.headers import parse_date
+    from app.threads import _timestamp, sent_date
+
+    assert sent_date(value) == _timestamp(parse_date(value))
