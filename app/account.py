@@ -62,6 +62,18 @@ SORT_KEYS = {
 }
 #: Folders whose sort keys (for sorting and threading without SORT / THREAD) stay in memory.
 SORT_KEY_FOLDERS = 3
+#: Sort keys fetched under one hold of the account's lock (the list's fetches wait no longer).
+SORT_KEY_CHUNK = 5_000
+
+
+def _offset(
+    progress: Callable[[int, int], None] | None, done: int, total: int
+) -> Callable[[int, int], None] | None:
+    """`progress` for one chunk of a job of `total` items of which `done` came before."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda n, _chunk_total: report(done + n, total)
 
 
 @dataclass
@@ -438,34 +450,45 @@ class Account:
         self._sort_keys[slot] = store
         while len(self._sort_keys) > SORT_KEY_FOLDERS:
             self._sort_keys.popitem(last=False)
-        missing = [u for u in current.uids if u not in store]
-        if missing:
+        client = self._require_client()
+        total = sum(1 for u in current.uids if u not in store)
+        done = 0
+        # In chunks, each under the lock on its own: the list's own fetches (a page scrolled
+        # to) get in between, and a second caller (an IDLE refresh) finds what is done.
+        while True:
             async with self.lock:
                 if self.current is not current:
                     return store
+                chunk = [u for u in current.uids if u not in store][:SORT_KEY_CHUNK]
+                if not chunk:
+                    break
                 await self._ensure_selected()
-                got = await self._require_client().fetch_sort_fields(missing, progress)
-
-            def build() -> dict[int, Any]:
-                return {uid: sort_key_from(uid, *fields) for uid, fields in got.items()}
-
-            store.update(await asyncio.to_thread(build))
+                got = await client.fetch_sort_fields(chunk, _offset(progress, done, total))
+                await asyncio.to_thread(_build_keys, store, got, sort_key_from)
+                for uid in chunk:  # no answer (expunged meanwhile): a blank key, asked once
+                    if uid not in store:
+                        store[uid] = sort_key_from(uid, None, 0, None)
+                done += len(chunk)
         if references:
-            unknown = [u for u in current.uids if u in store and not store[u].references_known]
-            if unknown:
+            total = sum(1 for u in current.uids if u in store and not store[u].references_known)
+            done = 0
+            while True:
                 async with self.lock:
                     if self.current is not current:
                         return store
+                    chunk = [
+                        u for u in current.uids if u in store and not store[u].references_known
+                    ]
+                    chunk = chunk[:SORT_KEY_CHUNK]
+                    if not chunk:
+                        break
                     await self._ensure_selected()
-                    headers = await self._require_client().fetch_header_fields(
-                        unknown, REFERENCES_FIELD, progress
+                    headers = await client.fetch_header_fields(
+                        chunk, REFERENCES_FIELD, _offset(progress, done, total)
                     )
-
-                def add() -> None:
-                    for uid, header in headers.items():
-                        add_references(store[uid], header)
-
-                await asyncio.to_thread(add)
+                    for uid in chunk:
+                        add_references(store[uid], headers.get(uid, b""))
+                    done += len(chunk)
         if len(store) > len(current.uids):  # messages gone since: forget their keys
             wanted = set(current.uids)
             for uid in [u for u in store if u not in wanted]:
@@ -1010,6 +1033,12 @@ class Account:
         async with self.lock:
             uid: int | None = await self.client.append(folder, data, flags=tuple(flags))
         return uid
+
+
+def _build_keys(store: dict[int, Any], answers: dict[int, Any], make: Callable[..., Any]) -> None:
+    """SortKeys from `fetch_sort_fields` answers into `store` (run in a thread: CPU work)."""
+    for uid, (internaldate, size, envelope) in answers.items():
+        store[uid] = make(uid, internaldate, size, envelope)
 
 
 def _complete(summaries: Sequence[MessageSummary]) -> list[MessageSummary]:

@@ -143,28 +143,6 @@ def base_subject(subject: str | bytes | None) -> tuple[str, bool]:
     return casemap(text.strip(" \t")), reply
 
 
-def _fields(header: bytes) -> dict[str, bytes]:
-    """The first value of each field in a header block, unfolded (names lower-case)."""
-    found: dict[str, bytes] = {}
-    name: str | None = None
-    value: list[bytes] = []
-    for line in header.split(b"\n"):
-        line = line.rstrip(b"\r")
-        if line[:1] in (b" ", b"\t") and name is not None:
-            value.append(line)
-            continue
-        if name is not None and name not in found:
-            found[name] = b"".join(value)
-        name = None
-        colon = line.find(b":")
-        if colon > 0:
-            name = line[:colon].strip().decode("ascii", "replace").lower()
-            value = [line[colon + 1 :]]
-    if name is not None and name not in found:
-        found[name] = b"".join(value)
-    return found
-
-
 def _mailbox(addresses: Sequence[Address]) -> str:
     """addr-mailbox of the first address (RFC 5256 FROM / TO / CC), case-mapped; a group's
     first entry is its name, as the server's ENVELOPE gives it."""
@@ -236,9 +214,10 @@ def sort_key_from(
 
 
 def add_references(key: SortKey, header: bytes) -> None:
-    """Take the References field (a fetched header block) as `key`'s ancestry, oldest first;
-    without one, In-Reply-To stays (RFC 5256 section 4, step 1)."""
-    refs = _ids(_fields(header).get("references")) if header else []
+    """Take the References field (the block of `HEADER.FIELDS (REFERENCES)`) as `key`'s
+    ancestry, oldest first; without one, In-Reply-To stays (RFC 5256 section 4, step 1)."""
+    # The block holds only the field asked for (HEADER.FIELDS (REFERENCES)): its ids are all.
+    refs = _ids(header) if header else []
     if refs:
         key.references = tuple(refs)
     key.references_known = True

@@ -253,3 +253,32 @@ async def test_client_sort_keys_agree_with_dovecot_on_every_key(
                 ), spec
     finally:
         await acc.close()
+
+
+async def test_the_list_is_served_while_the_sort_keys_come(
+    minimal: Sandbox, minimal_user: Any, monkeypatch: Any
+) -> None:
+    """The keys come in chunks, each under the lock on its own: a page the user scrolls to
+    (summaries_for) is fetched between two chunks, not after the whole folder."""
+    import asyncio
+
+    import app.account as account_module
+
+    monkeypatch.setattr(account_module, "SORT_KEY_CHUNK", 40)
+    load_inbox(minimal, minimal_user)
+    acc = account(minimal_user)
+    await acc.connect()
+    try:
+        opened = await acc.open_folder(INBOX)
+        seen: list[tuple[int, int]] = []
+        keys = asyncio.ensure_future(acc.sort_keys(lambda d, t: seen.append((d, t))))
+        await asyncio.sleep(0)  # the key fetch holds the lock for its first chunk
+        page = await acc.summaries_for(list(opened.uids[-30:]))
+        assert len(page) == 30
+        assert not keys.done()  # the page came between chunks
+        store = await keys
+        assert len(store) == len(opened.uids) == 254
+        assert seen[-1] == (254, 254) and all(t == 254 for _, t in seen)
+        assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    finally:
+        await acc.close()
