@@ -1130,7 +1130,7 @@ class MainScreen(Screen[None]):
             return
         self._folder_uids = uids
         if self.threaded:
-            if not await self._arrange_list():
+            if not await self._arrange_list(asked=True):
                 return
         elif self._search_uids is None:
             self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False)
@@ -1150,7 +1150,7 @@ class MainScreen(Screen[None]):
                 )
             self.notify("Threads off", markup=False)
             return
-        if await self._arrange_list():
+        if await self._arrange_list(asked=True):
             self.notify("Threads on", markup=False)
 
     def _progress(self, key: str) -> Callable[[int, int], None]:
@@ -1161,9 +1161,12 @@ class MainScreen(Screen[None]):
 
         return progress
 
-    async def _arrange_list(self, *, keep_cursor: bool = True) -> bool:
+    async def _arrange_list(self, *, keep_cursor: bool = True, asked: bool = False) -> bool:
         """Show the open folder as threads (when on) or in the order made here (no SORT on
-        the server), after the list by UID was drawn; False when it failed (reported)."""
+        the server), after the list by UID was drawn; False when it failed (reported).
+
+        `asked`: the user just asked for threads (`T`, `o`), so a failure turns them off
+        again; after a folder change or new mail they stay on (the next refresh retries)."""
         account = self.account
         try:
             if self.threaded:
@@ -1179,7 +1182,7 @@ class MainScreen(Screen[None]):
                 ordered = await account.local_order(self._progress(key))
         except Exception as exc:
             if self.threaded:
-                self.threaded = False
+                self.threaded = not asked
                 self._report(exc, "Threads are not available")
             else:
                 self._report(exc, "Sorting failed")
