@@ -39,7 +39,6 @@ from app.account import Account  # noqa: E402
 from app.models import Folder, TlsMode  # noqa: E402
 from app.sandbox import Sandbox  # noqa: E402
 
-MINIMAL = "IMAP4rev1 CHILDREN NAMESPACE"
 INBOX = Folder("INBOX", "INBOX", "/")
 
 
@@ -94,13 +93,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
 
-    kinds = {"minimal": MINIMAL, "dovecot": None}
+    kinds = ("minimal", "dovecot")
     sandboxes: dict[str, Sandbox] = {}
     try:
         users = {}
-        for kind, capability in kinds.items():
+        for kind in kinds:
             root = Path(tempfile.mkdtemp(prefix=f"termail-bench-{kind}-", dir=_tmp_base()))
-            sb = sandboxes[kind] = Sandbox(root, imap_capability=capability)
+            sb = sandboxes[kind] = Sandbox(root, profile=kind)
             sb.start()
             users[kind] = sb.add_user("bench")
             t0 = time.perf_counter()

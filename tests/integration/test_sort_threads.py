@@ -1,8 +1,8 @@
 """Sort and threads on servers without SORT / THREAD (issue 14 item 3, issue 20 item 10).
 
 `minimal` is a second sandbox Dovecot whose CAPABILITY after login is cut to `IMAP4rev1
-CHILDREN NAMESPACE` (the `Sandbox(imap_capability=...)` hook; h8's server kinds will replace
-this local fixture). Dovecot still *executes* UID SORT and UID THREAD when asked, so the
+CHILDREN NAMESPACE` (h8's `Sandbox(profile="minimal")`, the interop suite's `minimal` kind;
+these tests need the sandbox's own `deliver`, so they start it themselves). Dovecot still *executes* UID SORT and UID THREAD when asked, so the
 tests send those by hand on a raw connection as the oracle: the order and the threads termail
 computes itself must be the ones a real RFC 5256 server computes for the same mailbox.
 The full sandbox Dovecot covers the server-side path (its THREAD tree, ordered by date).
@@ -29,7 +29,6 @@ from app.sandbox.demo import build_messages
 
 pytestmark = pytest.mark.integration
 
-MINIMAL_CAPABILITY = "IMAP4rev1 CHILDREN NAMESPACE"
 INBOX = Folder("INBOX", "INBOX", "/")
 
 
@@ -38,7 +37,7 @@ def minimal() -> Iterator[Sandbox]:
     """A Dovecot that offers no SORT, THREAD, ESEARCH, UIDPLUS, IDLE, CONDSTORE..."""
     base = "/dev/shm" if Path("/dev/shm").is_dir() else None
     root = Path(tempfile.mkdtemp(prefix="termail-minimal-", dir=base))
-    sb = Sandbox(root, imap_capability=MINIMAL_CAPABILITY)
+    sb = Sandbox(root, profile="minimal")
     sb.start()
     try:
         yield sb

@@ -24,9 +24,7 @@ class MenuApp(App[None]):
         yield Static("list")
 
     def on_mount(self) -> None:
-        self.push_screen(
-            SortMenu(self.current, self.reverse, DEFAULT_REVERSE), self.answers.append
-        )
+        self.push_screen(SortMenu(self.current, self.reverse, DEFAULT_REVERSE), self.answers.append)
 
 
 @pytest.mark.parametrize(
