@@ -587,6 +587,9 @@ class MainScreen(Screen[None]):
         self._folder_uids = [u for u in self._folder_uids if u not in gone]
         if self._search_uids is not None:
             self._search_uids = [u for u in self._search_uids if u not in gone]
+        if self._thread_rows is not None:
+            rows = [(u, d) for u, d in zip(*self._thread_rows, strict=True) if u not in gone]
+            self._thread_rows = ([u for u, _ in rows], [d for _, d in rows])
         self.message_list.marked.difference_update(gone)
         self.message_list.remove_uids(uids)
 
