@@ -516,9 +516,9 @@ class Account:
 
         uids = current.uids
         sort, reverse = self.sort, self.reverse
+        keys = [store[u] for u in uids if u in store]  # here: the store may grow meanwhile
 
         def order() -> UidArray:
-            keys = [store[u] for u in uids if u in store]
             ordered = sort_uids(keys, sort, reverse)
             if len(keys) < len(uids):  # no answer for some (a damaged message): at the end
                 placed = set(ordered)
@@ -575,21 +575,27 @@ class Account:
                 by_key = (
                     by_date if SORT_KEYS[sort] == "DATE" else await client.sort(SORT_KEYS[sort])
                 )
-            date_rank, key_rank = ranks(by_date), ranks(by_key)
+            date_rank, key_rank = await asyncio.to_thread(lambda: (ranks(by_date), ranks(by_key)))
         else:
             if store is None:
                 store = await self.sort_keys(progress)
-            held = store
+            held = list(store.values())  # a copy: the store may grow while the thread works
 
             def rank_both() -> tuple[dict[int, int], dict[int, int]]:
-                by_date = ranks(sort_uids(held.values(), "date", False))
+                by_date = ranks(sort_uids(held, "date", False))
                 if SORT_KEYS[sort] == "DATE":
                     return by_date, by_date
-                return by_date, ranks(sort_uids(held.values(), sort, False))
+                return by_date, ranks(sort_uids(held, sort, False))
 
             date_rank, key_rank = await asyncio.to_thread(rank_both)
-        return thread_rows(
-            roots, date_rank, key_rank, last=sort == "thread-last-date", reverse=reverse
+        # CPU work of seconds at 100,000 messages: off the event loop, as the rest.
+        return await asyncio.to_thread(
+            thread_rows,
+            roots,
+            date_rank,
+            key_rank,
+            last=sort == "thread-last-date",
+            reverse=reverse,
         )
 
     async def resort(
