@@ -451,44 +451,45 @@ class Account:
         while len(self._sort_keys) > SORT_KEY_FOLDERS:
             self._sort_keys.popitem(last=False)
         client = self._require_client()
-        total = sum(1 for u in current.uids if u not in store)
-        done = 0
         # In chunks, each under the lock on its own: the list's own fetches (a page scrolled
         # to) get in between, and a second caller (an IDLE refresh) finds what is done.
-        while True:
-            async with self.lock:
-                if self.current is not current:
-                    return store
-                chunk = [u for u in current.uids if u not in store][:SORT_KEY_CHUNK]
-                if not chunk:
-                    break
-                await self._ensure_selected()
-                got = await client.fetch_sort_fields(chunk, _offset(progress, done, total))
-                await asyncio.to_thread(_build_keys, store, got, sort_key_from)
-                for uid in chunk:  # no answer (expunged meanwhile): a blank key, asked once
-                    if uid not in store:
-                        store[uid] = sort_key_from(uid, None, 0, None)
-                done += len(chunk)
+        pending = [u for u in current.uids if u not in store]
+        while pending:
+            total, done = len(pending), 0
+            for start in range(0, total, SORT_KEY_CHUNK):
+                async with self.lock:
+                    if self.current is not current:
+                        return store
+                    chunk = [u for u in pending[start : start + SORT_KEY_CHUNK] if u not in store]
+                    if chunk:
+                        await self._ensure_selected()
+                        got = await client.fetch_sort_fields(chunk, _offset(progress, done, total))
+                        await asyncio.to_thread(_build_keys, store, got, sort_key_from)
+                        for uid in chunk:  # no answer (expunged meanwhile): a blank key
+                            if uid not in store:
+                                store[uid] = sort_key_from(uid, None, 0, None)
+                done = min(total, start + SORT_KEY_CHUNK)
+            pending = [u for u in current.uids if u not in store]  # arrived meanwhile
         if references:
-            total = sum(1 for u in current.uids if u in store and not store[u].references_known)
-            done = 0
-            while True:
+            pending = [u for u in current.uids if u in store and not store[u].references_known]
+            total, done = len(pending), 0
+            for start in range(0, total, SORT_KEY_CHUNK):
                 async with self.lock:
                     if self.current is not current:
                         return store
                     chunk = [
-                        u for u in current.uids if u in store and not store[u].references_known
+                        u
+                        for u in pending[start : start + SORT_KEY_CHUNK]
+                        if not store[u].references_known
                     ]
-                    chunk = chunk[:SORT_KEY_CHUNK]
-                    if not chunk:
-                        break
-                    await self._ensure_selected()
-                    headers = await client.fetch_header_fields(
-                        chunk, REFERENCES_FIELD, _offset(progress, done, total)
-                    )
-                    for uid in chunk:
-                        add_references(store[uid], headers.get(uid, b""))
-                    done += len(chunk)
+                    if chunk:
+                        await self._ensure_selected()
+                        headers = await client.fetch_header_fields(
+                            chunk, REFERENCES_FIELD, _offset(progress, done, total)
+                        )
+                        for uid in chunk:
+                            add_references(store[uid], headers.get(uid, b""))
+                done = min(total, start + SORT_KEY_CHUNK)
         if len(store) > len(current.uids):  # messages gone since: forget their keys
             wanted = set(current.uids)
             for uid in [u for u in store if u not in wanted]:
