@@ -125,6 +125,8 @@ class MainScreen(Screen[None]):
         """Threads shown (`T`); stays on from folder to folder and through `o`."""
         self._thread_rows: tuple[list[int], list[int]] | None = None
         """The open folder's thread rows (UIDs, depths), shown again when a search is cleared."""
+        self._arranging = False
+        self._arrange_again = False
         self.folder_width = 28
         """Preferred columns of the folder tree (narrower when the terminal is)."""
         self.list_share = 50.0
@@ -1169,7 +1171,24 @@ class MainScreen(Screen[None]):
         the server), after the list by UID was drawn; False when it failed (reported).
 
         `asked`: the user just asked for threads (`T`, `o`), so a failure turns them off
-        again; after a folder change or new mail they stay on (the next refresh retries)."""
+        again; after a folder change or new mail they stay on (the next refresh retries).
+        One arrangement at a time: a call while one runs (new mail, `o` during the fetch)
+        has it run once more when done, with the state of then."""
+        if self._arranging:
+            self._arrange_again = True
+            return True
+        self._arranging = True
+        try:
+            while True:
+                self._arrange_again = False
+                done = await self._arrange_once(keep_cursor=keep_cursor, asked=asked)
+                if not done or not self._arrange_again:
+                    return done
+                keep_cursor = True
+        finally:
+            self._arranging = False
+
+    async def _arrange_once(self, *, keep_cursor: bool, asked: bool) -> bool:
         account = self.account
         try:
             if self.threaded:
