@@ -440,6 +440,9 @@ class FolderTree(Tree[Folder]):
         role = _role_of(folder)
         if role is not FolderRole.NONE and shown.casefold() != role.value:
             label.append(f" ({role.value})", style + get("folder-tree--role"))
+        if folder.selectable and not folder.subscribed:
+            # Said in words, not only by the style: themes and terminals may not show italic.
+            label.append(" (unsubscribed)", style + get("folder-tree--unsubscribed"))
         if status is not None and folder.selectable:
             label.append(" ", style)
             if status.unseen:

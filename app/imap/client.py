@@ -207,6 +207,7 @@ class ImapClient:
         self.reconnects = 0
         self._conn: Connection | None = conn
         self._selected: tuple[str | Folder, bool] | None = None
+        self.selected_info: MailboxInfo | None = None
         self._closed = False
 
     # -- connection -------------------------------------------------------------------------
@@ -494,6 +495,7 @@ class ImapClient:
 
         info = await self._run("SELECT", op, idempotent=True)
         self._selected = (name, readonly)
+        self.selected_info = info  # read-only or not, as the server said
         return info
 
     async def _select_on(
@@ -559,6 +561,7 @@ class ImapClient:
                 (await conn.execute("CLOSE")).check()
 
         self._selected = None
+        self.selected_info = None
         await self._run("UNSELECT", op, idempotent=True)
         self.mailbox = None
 
