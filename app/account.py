@@ -744,7 +744,11 @@ class Account:
 
         async with self.lock:
             await self._ensure_selected()
-            found = await self._require_client().search(SearchCriteria(None, ["DELETED"]))
+            client = self._require_client()
+            # A NOOP first: the server shows this session other clients' flag changes at a
+            # sync point, and a SEARCH is not always one (Dovecot).
+            await client.noop()
+            found = await client.search(SearchCriteria(None, ["DELETED"]))
         return list(found)
 
     async def expunge(self, uids: Sequence[int] | None = None) -> list[int]:

@@ -178,6 +178,12 @@ class Sandbox:
     smtp_port: int = 0
     smtps_port: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    special_use: bool = True
+    """False: no folder is made or marked Drafts/Sent/Trash/Junk/Archive (a server without
+    SPECIAL-USE, as Courier; tests create the folders they need)."""
+    imap_capability: str | None = None
+    """Dovecot's `imap_capability` (the list offered after login), e.g. without UIDPLUS/MOVE;
+    None: Dovecot's own."""
     _dovecot: subprocess.Popen[bytes] | None = None
     _smtpd: subprocess.Popen[bytes] | None = None
     _started: bool = False
@@ -425,7 +431,9 @@ class Sandbox:
         mailboxes = "".join(
             f"  mailbox {name} {{\n    special_use = \\{name}\n    auto = subscribe\n  }}\n"
             for name in ("Drafts", "Sent", "Trash", "Junk", "Archive")
+            if self.special_use
         )
+        capability = f"  imap_capability = {self.imap_capability}\n" if self.imap_capability else ""
         self.conf.write_text(
             f"""instance_name = termail-{secrets.token_hex(4)}
 base_dir = {r}/run
@@ -462,7 +470,7 @@ namespace inbox {{
   separator = /
 {mailboxes}}}
 protocol imap {{
-  mail_max_userip_connections = 500
+{capability}  mail_max_userip_connections = 500
   mail_plugins = $mail_plugins imap_zlib
 }}
 service imap-login {{
