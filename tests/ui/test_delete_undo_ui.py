@@ -141,9 +141,11 @@ async def _tree_cursor_on(pilot: Any, app: TermailApp, name: str) -> None:
     tree.move_cursor(tree.node_for(name))
     await wait_until(
         pilot,
-        lambda: tree.cursor_node is not None
-        and tree.cursor_node.data is not None
-        and tree.cursor_node.data.name == name,
+        lambda: (
+            tree.cursor_node is not None
+            and tree.cursor_node.data is not None
+            and tree.cursor_node.data.name == name
+        ),
     )
 
 
@@ -209,8 +211,9 @@ async def test_x_on_the_open_folder_deletes_it_without_an_error(
         screen: Any = app.screen
         await wait_until(
             pilot,
-            lambda: screen.account.current is not None
-            and screen.account.current.folder.name == "INBOX",
+            lambda: (
+                screen.account.current is not None and screen.account.current.folder.name == "INBOX"
+            ),
         )
         await pilot.pause(0.5)
         assert not any("Cannot" in t or "doesn't exist" in t for t in toasts(app)), toasts(app)
