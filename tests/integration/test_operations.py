@@ -30,7 +30,6 @@ MINIMAL_CAPS = "IMAP4rev1 CHILDREN NAMESPACE"
 def plain_sandbox() -> Iterator[Any]:
     """A Dovecot without SPECIAL-USE folders and with a minimal capability line."""
     from app.sandbox import Sandbox
-
     from tests.conftest import _tmp_base
 
     root = Path(tempfile.mkdtemp(prefix="termail-plain-", dir=_tmp_base()))
@@ -128,7 +127,7 @@ async def test_delete_moves_to_trash_and_undo_takes_it_back(sandbox: Any, mail_u
     account = await account_for(mail_user)
     try:
         await open_named(account, "INBOX")
-        uid = list(account.current.uids)[0]  # type: ignore[union-attr]
+        uid = account.current.uids[0]  # type: ignore[union-attr]
         asked, outcome = await answered(lambda a: ops.delete(account, [uid], a))
         assert asked == []  # Trash keeps it: nothing to ask
         assert outcome.undoable and outcome.removed == [uid]
@@ -170,7 +169,7 @@ async def test_undo_is_not_offered_once_the_trash_copy_is_gone(
     account = await account_for(mail_user)
     try:
         await open_named(account, "INBOX")
-        uid = list(account.current.uids)[0]  # type: ignore[union-attr]
+        uid = account.current.uids[0]  # type: ignore[union-attr]
         await ops.delete(account, [uid])
         await open_named(account, "Trash")
         trash_uids = list(account.current.uids)  # type: ignore[union-attr]
@@ -190,7 +189,7 @@ async def test_undo_after_another_client_expunged_says_it_cannot(
     account = await account_for(mail_user)
     try:
         await open_named(account, "INBOX")
-        uid = list(account.current.uids)[0]  # type: ignore[union-attr]
+        uid = account.current.uids[0]  # type: ignore[union-attr]
         await ops.delete(account, [uid])
         conn = other(mail_user)
         conn.select("Trash")
@@ -269,7 +268,7 @@ async def test_rename_updates_undo_entries(sandbox: Any, mail_user: Any) -> None
     account = await account_for(mail_user)
     try:
         await open_named(account, "INBOX")
-        uid = list(account.current.uids)[0]  # type: ignore[union-attr]
+        uid = account.current.uids[0]  # type: ignore[union-attr]
         await ops.move(account, [uid], "Work")
         renamed = await ops.rename_folder(account, "Work", "Job")
         assert renamed.message == "Renamed Work to Job"
