@@ -375,3 +375,49 @@ async def test_rename_of_the_open_folder_without_unselect_expunges_nothing(
         assert count(plain_user, "Crate") == 2
     finally:
         await account.close()
+
+
+# -- termail config check names the folder of each role -----------------------------------------
+def test_config_check_names_the_folder_of_each_role(plain_user: Any, tmp_path: Path) -> None:
+    import io
+    import json
+
+    from app.config_commands import config_check
+
+    sb = plain_user.sandbox
+    for name in ("Deleted Items", "INBOX/Sent"):
+        sb.ensure_maildir(plain_user.name, name)
+    q = json.dumps
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""[accounts.plain]
+address = "{plain_user.name}@localhost"
+
+[accounts.plain.imap]
+host = "127.0.0.1"
+port = {sb.imaps_port}
+tls = "implicit"
+user = {q(plain_user.name)}
+ca_file = {q(str(sb.ca_file))}
+password_command = {q("printf '%s' " + plain_user.password)}
+keyring = false
+
+[accounts.plain.smtp]
+host = "127.0.0.1"
+port = {sb.smtp_port}
+tls = "starttls"
+ca_file = {q(str(sb.ca_file))}
+
+[accounts.plain.folders]
+sent = "Sent"
+junk = "Spam"
+"""
+    )
+    path.chmod(0o600)
+    out = io.StringIO()
+    config_check(["--config", str(path)], out=out)
+    text = out.getvalue()
+    assert "    trash: Deleted Items (guessed from its name)" in text, text
+    assert "    sent: INBOX/Sent (from the config)" in text
+    assert '    warning: drafts: no folder found; set [folders] drafts = "..."' in text
+    assert "    warning: junk: the config names 'Spam', which is not on the server" in text
