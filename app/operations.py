@@ -74,6 +74,8 @@ class Outcome:
     """The folder to open next (a renamed open folder under its new name)."""
     closed: bool = False
     """The open folder is gone (deleted): open another."""
+    folder: str | None = None
+    """The folder acted on, by its name now (created, renamed): where the tree's cursor goes."""
 
 
 def _ask(question: Question) -> Outcome:
@@ -345,7 +347,7 @@ async def create_folder(account: Account, name: str) -> Outcome:
         return _nothing(f"{name} exists already", warning=True)
     await account.create_folder(name)
     await account.load_folders()
-    return Outcome(message=f"Created {name}", folders_changed=True)
+    return Outcome(message=f"Created {name}", folders_changed=True, folder=name)
 
 
 async def rename_folder(account: Account, folder: Folder | str, new: str) -> Outcome:
@@ -369,6 +371,7 @@ async def rename_folder(account: Account, folder: Folder | str, new: str) -> Out
         folders_changed=True,
         reopen=new if was_open and account.folder(new) is not None else None,
         closed=was_open,
+        folder=new,
     )
 
 

@@ -1113,6 +1113,8 @@ class MainScreen(Screen[None]):
         self._show_outcome(outcome)
         if outcome.folders_changed:
             self._show_folders()
+            if outcome.folder and self.folder_tree.has_focus:
+                self.call_after_refresh(self._tree_cursor_to, outcome.folder)
         target = self.account.folder(outcome.reopen) if outcome.reopen else None
         if target is None and outcome.closed:
             self.message_list.set_uids([], keep_cursor=False)
@@ -1121,6 +1123,11 @@ class MainScreen(Screen[None]):
         if target is not None:
             self.folder_tree.select_folder(target.name)
             await self._open_folder(target)
+
+    def _tree_cursor_to(self, name: str) -> None:
+        node = self.folder_tree.node_for(name)
+        if node is not None:
+            self.folder_tree.move_cursor(node)
 
     def _leave_watched(self, name: str | None) -> None:
         """Stop the IDLE watcher's connection when it has `name` open (it is renamed or deleted:

@@ -180,7 +180,7 @@ async def test_folder_keys_act_on_the_folder_under_the_tree_cursor(
         assert not any(b"Pr&APw-fung" in line for line in lsub if line)
         tree = screen.query_one(FolderTree)
         node = await wait_until(pilot, lambda: tree.node_for("Prüfung"))
-        assert "(unsubscribed)" in tree.render_label(node, tree.rich_style, tree.rich_style).plain
+        assert "(unsub)" in tree.render_label(node, tree.rich_style, tree.rich_style).plain
         await _tree_cursor_on(pilot, app, "Prüfung")
         await pilot.press("S")
         await wait_until(pilot, lambda: "Subscribed to Prüfung" in toasts(app))
