@@ -21,6 +21,7 @@ UI-free: no Textual, no Rich. Messages are plain `str`; the screen sanitizes wha
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -365,6 +366,10 @@ async def rename_folder(account: Account, folder: Folder | str, new: str) -> Out
     was_open = _open_name(account) == old
     await account.rename_folder(old, new)
     _rename_in_undo(account, old, new, listed.delimiter or "/")
+    if listed.subscribed:  # RENAME leaves subscriptions alone (RFC 3501 6.3.5): carry it over
+        with contextlib.suppress(Exception):
+            await account.subscribe(new, True)
+            await account.subscribe(old, False)
     await account.load_folders()
     return Outcome(
         message=f"Renamed {old} to {new}",

@@ -272,6 +272,7 @@ async def test_rename_updates_undo_entries(sandbox: Any, mail_user: Any) -> None
         await ops.move(account, [uid], "Work")
         renamed = await ops.rename_folder(account, "Work", "Job")
         assert renamed.message == "Renamed Work to Job"
+        assert account.folder("Job").subscribed  # type: ignore[union-attr]
         outcome = await ops.undo(account)
         assert outcome.message == "Undid move: 1 message back in INBOX"
         assert count(mail_user, "INBOX") == 1 and count(mail_user, "Job") == 1
