@@ -371,6 +371,8 @@ async def check_imap_login(
     client = await ImapClient.connect(settings, credentials)  # type: ignore[arg-type]
     try:
         folders = await client.list_folders()
+    except Exception as exc:  # the login worked: a failed LIST is a warning, not a failure
+        return [(False, clean_line(f"cannot list the folders: {type(exc).__name__}: {exc}"))]
     finally:
         await client.close()
     namespace = getattr(client, "personal_namespace", None)
