@@ -781,6 +781,43 @@ class Account:
             found = await client.search(SearchCriteria(None, ["UID", format_sequence_set(uids)]))
         return sorted(set(found) & set(uids))
 
+    def message_ids(self, uids: Sequence[int]) -> list[str] | None:
+        """The Message-IDs of `uids` of the open folder from the summaries held, or None when
+        one is unknown, empty or shared (then they cannot identify the messages)."""
+        if self.current is None:
+            return None
+        name, validity = self.current.folder.name, self.current.uidvalidity
+        ids: list[str] = []
+        for uid in uids:
+            summary = self.summaries.get(name, validity, uid)
+            mid = summary.envelope.message_id if summary is not None else None
+            if not mid or not mid.isascii() or any(c in mid for c in "\r\n\0"):
+                return None
+            ids.append(mid.strip())
+        return ids if len(set(ids)) == len(ids) else None
+
+    async def find_arrived(
+        self, folder: str, since_uid: int, message_ids: Sequence[str]
+    ) -> list[int]:
+        """UIDs of `folder` from `since_uid` on whose Message-ID is one of `message_ids`: where
+        a COPY without COPYUID (no UIDPLUS) put the messages. [] unless each is found once."""
+        from app.imap.parser import quote
+        from app.imap.search import SearchCriteria
+
+        found: list[int] = []
+        async with self.lock:
+            client = self._require_client()
+            await client.select(folder)
+            for mid in message_ids:
+                criteria = SearchCriteria(
+                    None, ["UID", f"{since_uid}:*", "HEADER", "Message-ID", quote(mid)]
+                )
+                hits = [u for u in await client.search(criteria) if u >= since_uid]
+                if len(hits) != 1:
+                    return []
+                found.append(hits[0])
+        return found
+
     async def move_between(self, source: str, uids: Sequence[int], dest: str) -> None:
         """Move `uids` from `source` (not the open folder) to `dest`; the open folder is
         selected again after."""

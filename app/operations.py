@@ -201,16 +201,22 @@ async def move(
                     f"deleted in {source} (not expunged: $ expunges)",
                     changed=list(uids),
                 )
+    # Without UIDPLUS no COPYUID says where the messages went: note the destination's UIDNEXT
+    # and find them after by Message-ID among the UIDs from there on (exact, or no undo).
+    ids = None if account.can("UIDPLUS") else account.message_ids(uids)
+    uidnext = (await account.refresh_status(dest)).uidnext if ids else None
     mapping = await account.move(uids, dest)
     forget_undo(account, source, uids)
     new_uids = sorted((mapping or {}).values())
-    undoable = bool(mapping) and len(new_uids) == len(set(uids))
+    if not mapping and ids and uidnext:
+        new_uids = sorted(await account.find_arrived(dest, uidnext, ids))
+    undoable = len(new_uids) == len(set(uids))
     if undoable:
         _push_undo(account, UndoAction(kind, source, dest, new_uids))
     done = f"Deleted {what} (moved to {dest})" if kind == "delete" else f"Moved {what} to {dest}"
     message = done
     if not undoable:
-        message += "; cannot be undone (the server did not report the new UIDs)"
+        message += "; cannot be undone (the server did not say where it put them)"
     return Outcome(message=message, removed=list(uids), undoable=undoable)
 
 

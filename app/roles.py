@@ -132,6 +132,7 @@ def assign_roles(
     prefixes = personal_prefixes(folders, namespace)
     roles: dict[str, FolderRole] = {}
     choices: dict[FolderRole, RoleChoice] = {}
+    problems: dict[FolderRole, str] = {}
     for folder in folders:
         if folder.role not in (FolderRole.NONE, FolderRole.INBOX):
             roles[folder.name] = folder.role
@@ -142,8 +143,9 @@ def assign_roles(
             continue
         match = _config_match(wanted, folders, prefixes)
         if match is None:
-            problem = f"the config names {wanted!r}, which is not on the server"
-            choices[role] = RoleChoice(role, None, "config", problem)
+            # Said by `config check`; the role still goes to the server's or a guessed folder
+            # (a Trash by its usual name keeps mail that deleting for good would lose).
+            problems[role] = f"the config names {wanted!r}, which is not on the server"
             continue
         for name in [n for n, r in roles.items() if r is role]:
             del roles[name]
@@ -173,7 +175,12 @@ def assign_roles(
             role = FolderRole.INBOX
         wanted_role = role or FolderRole.NONE
         out.append(folder if folder.role is wanted_role else replace(folder, role=wanted_role))
-    report = [choices.get(role, RoleChoice(role, None)) for role in GUESSED_NAMES]
+    report = []
+    for role in GUESSED_NAMES:
+        choice = choices.get(role, RoleChoice(role, None))
+        if role in problems:
+            choice = RoleChoice(role, choice.folder, choice.source, problems[role])
+        report.append(choice)
     return out, report
 
 
@@ -185,7 +192,8 @@ def describe_roles(report: Iterable[RoleChoice]) -> list[tuple[bool, str]]:
             continue
         label = choice.role.value
         if choice.problem:
-            lines.append((False, f"{label}: {choice.problem}"))
+            using = f"; using {choice.folder.name}" if choice.folder is not None else ""
+            lines.append((False, f"{label}: {choice.problem}{using}"))
         elif choice.folder is None:
             lines.append((False, f'{label}: no folder found; set [folders] {label} = "..."'))
         else:

@@ -1,10 +1,11 @@
 """`app.operations` against the sandbox Dovecot, without Textual: what delete, undo, expunge and
 the folder changes do on the server, and what they ask first.
 
-Two servers: the session's Dovecot (SPECIAL-USE, UIDPLUS, MOVE), and one of this module cut
-down as a server without SPECIAL-USE (no folder marked Trash or Sent, none made) that offers
-only `IMAP4rev1 CHILDREN NAMESPACE` after login (no UIDPLUS, MOVE, UNSELECT), as Courier or a
-minimal server. imaplib plays "another client".
+Two servers: the session's Dovecot (SPECIAL-USE, UIDPLUS, MOVE), and one of this module with
+the sandbox's "minimal" profile (`IMAP4rev1 CHILDREN NAMESPACE` after login: no SPECIAL-USE,
+UIDPLUS, MOVE, UNSELECT, as Courier or a minimal server) whose special folders are not made
+(`special_folders=False`: each test creates what it needs, or finds no Trash).
+imaplib plays "another client".
 """
 
 from __future__ import annotations
@@ -23,17 +24,15 @@ from app.models import FolderRole, TlsMode
 
 pytestmark = pytest.mark.integration
 
-MINIMAL_CAPS = "IMAP4rev1 CHILDREN NAMESPACE"
-
 
 @pytest.fixture(scope="module")
 def plain_sandbox() -> Iterator[Any]:
-    """A Dovecot without SPECIAL-USE folders and with a minimal capability line."""
+    """A Dovecot with a minimal capability line and no special folders made."""
     from app.sandbox import Sandbox
     from tests.conftest import _tmp_base
 
     root = Path(tempfile.mkdtemp(prefix="termail-plain-", dir=_tmp_base()))
-    sb = Sandbox(root, special_use=False, imap_capability=MINIMAL_CAPS)
+    sb = Sandbox(root, profile="minimal", special_folders=False)
     sb.start()
     try:
         yield sb
@@ -307,6 +306,16 @@ async def test_config_role_matches_without_the_inbox_prefix(plain_user: Any) -> 
         assert account.folder("Bin").role is FolderRole.NONE  # type: ignore[union-attr]
     finally:
         await account.close()
+    # A config name that is not there: said by config check, and a Trash is still found by
+    # its name (INBOX/Trash before Bin: the usual names in their order, prefix or not).
+    account = await account_for(plain_user, {"trash": "Papierkorb"})
+    try:
+        trash = account.folder_by_role(FolderRole.TRASH)
+        assert trash is not None and trash.name == "INBOX/Trash"
+        (choice,) = [c for c in account.role_report if c.role is FolderRole.TRASH]
+        assert choice.problem == "the config names 'Papierkorb', which is not on the server"
+    finally:
+        await account.close()
 
 
 async def test_no_trash_asks_before_deleting_for_good(plain_user: Any) -> None:
@@ -422,3 +431,4 @@ junk = "Spam"
     assert "    sent: INBOX/Sent (from the config)" in text
     assert '    warning: drafts: no folder found; set [folders] drafts = "..."' in text
     assert "    warning: junk: the config names 'Spam', which is not on the server" in text
+    assert "    sent:" not in text.replace("    sent: INBOX/Sent", "")

@@ -60,4 +60,5 @@ def test_config_role_wins_over_special_use_with_or_without_the_prefix() -> None:
     assert roles(listed, {"trash": "INBOX.Bin"})["trash"] == "INBOX.Bin"
     _, report = assign_roles(listed, {"trash": "Nowhere"})
     trash = next(c for c in report if c.role is FolderRole.TRASH)
-    assert trash.folder is None and "Nowhere" in trash.problem
+    assert trash.folder is not None and trash.folder.name == "INBOX.Trash"  # still used
+    assert trash.problem == "the config names 'Nowhere', which is not on the server"
