@@ -1116,6 +1116,8 @@ class MainScreen(Screen[None]):
             if outcome.folder and self.folder_tree.has_focus:
                 self.call_after_refresh(self._tree_cursor_to, outcome.folder)
         target = self.account.folder(outcome.reopen) if outcome.reopen else None
+        if target is None and not outcome.closed:
+            self._resume_watch()  # the open folder stays open: watch it again if stopped
         if target is None and outcome.closed:
             self.message_list.set_uids([], keep_cursor=False)
             self._folder_uids = []
@@ -1128,6 +1130,11 @@ class MainScreen(Screen[None]):
         node = self.folder_tree.node_for(name)
         if node is not None:
             self.folder_tree.move_cursor(node)
+
+    def _resume_watch(self) -> None:
+        current = self.account.current
+        if self._idle_task is None and current is not None:
+            self._start_idle(current.folder)
 
     def _leave_watched(self, name: str | None) -> None:
         """Stop the IDLE watcher's connection when it has `name` open (it is renamed or deleted:
@@ -1169,7 +1176,9 @@ class MainScreen(Screen[None]):
         await self._after_folder_op(outcome)
 
     async def _reload_folders_quietly(self) -> None:
-        """After a failed folder change: the tree as the server lists it now."""
+        """After a failed folder change: the tree as the server lists it now, and the watcher
+        back on the open folder if `_leave_watched` stopped it."""
+        self._resume_watch()
         with contextlib.suppress(Exception):
             await self.account.load_folders()
             self._show_folders()
