@@ -432,3 +432,27 @@ junk = "Spam"
     assert '    warning: drafts: no folder found; set [folders] drafts = "..."' in text
     assert "    warning: junk: the config names 'Spam', which is not on the server" in text
     assert "    sent:" not in text.replace("    sent: INBOX/Sent", "")
+
+
+async def test_a_folder_opened_read_only_refuses_delete_move_and_expunge(
+    sandbox: Any, mail_user: Any
+) -> None:
+    """The server opened it read-only (EXAMINE here; ACLs or a shared folder elsewhere):
+    nothing can be removed, so nothing is tried and nothing is promised."""
+    fill(mail_user, "INBOX", "stays")
+    account = await account_for(mail_user)
+    try:
+        await open_named(account, "INBOX")
+        uids = list(account.current.uids)  # type: ignore[union-attr]
+        await account.client.select("INBOX", readonly=True)
+        assert account.readonly
+        for outcome in (
+            await ops.delete(account, uids),
+            await ops.move(account, uids, "Trash"),
+            await ops.expunge(account),
+        ):
+            assert not outcome.done and outcome.warning and outcome.question is None
+            assert outcome.message.startswith("INBOX is read-only on the server: nothing ")
+        assert count(mail_user, "INBOX") == 1 and count(mail_user, "Trash") == 0
+    finally:
+        await account.close()
