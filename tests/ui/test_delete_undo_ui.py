@@ -222,3 +222,25 @@ async def test_x_on_the_open_folder_deletes_it_without_an_error(
         assert dialog.question == (
             "Delete the folder Doomed and its 1 message? This cannot be undone."
         )
+
+
+async def test_show_unsubscribed_false_hides_unsubscribed_folders(
+    sandbox: Any, mail_user: Any
+) -> None:
+    from app.config import UiSettings
+
+    conn = imap(mail_user)
+    for raw, subscribe in (("Hidden", False), ("Shown", True)):
+        assert conn.create(raw)[0] == "OK"
+        if subscribe:
+            conn.subscribe(raw)
+    conn.logout()
+    app = make_app(mail_user)
+    app.ui = UiSettings(show_unsubscribed=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_connected(pilot, app)
+        tree = app.screen.query_one(FolderTree)
+        await wait_until(pilot, lambda: tree.node_for("Shown") is not None)
+        assert tree.node_for("Hidden") is None and tree.node_for("INBOX") is not None
+        screen: Any = app.screen
+        assert screen.account.folder("Hidden") is not None  # listed, only not shown
