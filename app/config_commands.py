@@ -134,7 +134,9 @@ port = {a.smtp_port}
 tls = {_toml_str(a.smtp_tls)}   # "implicit" (465) or "starttls" (587)
 # user and the password sources default to the [imap] block's
 
-# Only for servers without SPECIAL-USE folder markers:
+# Without SPECIAL-USE folder markers termail takes the usual names (Trash, Deleted Items,
+# Sent Items, ...); set a role here only when yours differs (the INBOX. prefix may be left out).
+# `termail config check` says which folder it uses for each role.
 # [accounts.{acc}.folders]
 # sent = "Sent Items"
 # drafts = "Drafts"
@@ -153,6 +155,7 @@ tls = {_toml_str(a.smtp_tls)}   # "implicit" (465) or "starttls" (587)
 # folder_pane_width = 28          # columns
 # message_list_height = 40        # percent of the right side
 # editor = "vim"                  # default: $VISUAL, then $EDITOR, then vi
+# show_unsubscribed = true        # false: leave unsubscribed folders out of the tree
 
 [keys]
 # binding id = key(s); the help screen (?) lists the ids
