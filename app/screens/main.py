@@ -128,6 +128,8 @@ class MainScreen(Screen[None]):
         """Percent of the width right of the folder tree given to the list (the rest: viewer)."""
         self._headers_wanted = 0
         self._headers_done = 0
+        self._leaving: set[int] = set()
+        """UIDs being deleted or moved now: a second `d` before the first is done skips them."""
 
     # -- layout -------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -611,14 +613,18 @@ class MainScreen(Screen[None]):
     async def action_delete(self) -> None:
         from app import operations as ops
 
-        uids = self._targets()
+        uids = [u for u in self._targets() if u not in self._leaving]
         if not uids:
             return
-        outcome = await self._run_op(
-            lambda answers: ops.delete(self.account, uids, answers),
-            "Delete failed",
-            f"Deleting {ops.plural(len(uids), 'message')}",
-        )
+        self._leaving.update(uids)
+        try:
+            outcome = await self._run_op(
+                lambda answers: ops.delete(self.account, uids, answers),
+                "Delete failed",
+                f"Deleting {ops.plural(len(uids), 'message')}",
+            )
+        finally:
+            self._leaving.difference_update(uids)
         if outcome is not None:
             await self._after_op(outcome)
 
@@ -663,11 +669,18 @@ class MainScreen(Screen[None]):
         if not dest:
             return
         self._last_dest = dest  # offered first next time, as mutt does
-        outcome = await self._run_op(
-            lambda answers: ops.move(self.account, uids, dest, answers),
-            "Move failed",
-            f"Moving {what}",
-        )
+        uids = [u for u in uids if u not in self._leaving]
+        if not uids:
+            return
+        self._leaving.update(uids)
+        try:
+            outcome = await self._run_op(
+                lambda answers: ops.move(self.account, uids, dest, answers),
+                "Move failed",
+                f"Moving {what}",
+            )
+        finally:
+            self._leaving.difference_update(uids)
         if outcome is not None:
             await self._after_op(outcome)
 
