@@ -557,8 +557,13 @@ class ImapClient:
             if conn.has_capability("UNSELECT"):
                 (await conn.execute("UNSELECT")).check()
             else:
-                (await conn.examine("INBOX")).check()
-                (await conn.execute("CLOSE")).check()
+                # EXAMINE leaves the folder; a CLOSE then expunges nothing, as the mailbox is
+                # read-only (RFC 3501 6.4.2), but only if the server said so: without
+                # [READ-ONLY] INBOX stays examined (a CLOSE of a read-write one would expunge).
+                examined = (await conn.examine("INBOX")).check()
+                code = examined.code
+                if code is not None and code.name == "READ-ONLY":
+                    (await conn.execute("CLOSE")).check()
 
         self._selected = None
         self.selected_info = None
