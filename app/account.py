@@ -884,9 +884,14 @@ class Account:
     async def delete_folder(self, name: str) -> None:
         async with self.lock:
             await self._leave(name)
-            await self._require_client().delete_folder(name)
+            client = self._require_client()
+            await client.delete_folder(name)
             if self.current is not None and self.current.folder.name == name:
                 self.current = None
+            # DELETE leaves the subscription (RFC 3501 6.3.4): a ghost the folder list would
+            # show again (Dovecot lists a subscribed name with subfolders as a folder).
+            with contextlib.suppress(Exception):
+                await client.unsubscribe(name)
         cache = self.header_cache
         if cache is not None:
             cache.drop_mailbox(name)

@@ -407,7 +407,8 @@ async def delete_folder(
         else:
             contents = "and all its messages"
         children = _children(account, listed)
-        extra = f" Its {plural(len(children), 'subfolder')} stay." if children else ""
+        stay = "stays" if len(children) == 1 else "stay"
+        extra = f" Its {plural(len(children), 'subfolder')} {stay}." if children else ""
         role = "" if listed.role is FolderRole.NONE else f" (your {listed.role.value} folder)"
         return _ask(
             Question(
@@ -422,7 +423,15 @@ async def delete_folder(
     await account.delete_folder(name)
     forget_undo(account, name)
     await account.load_folders()
-    if account.folder(name) is not None:
+    still = account.folder(name)
+    if still is not None and (not still.selectable or _children(account, still)):
+        # The name stays as the parent of its subfolders (Dovecot's Maildir++ lists it so)
+        return Outcome(
+            message=f"Deleted the folder {name}; the server keeps its name for its subfolders",
+            folders_changed=True,
+            closed=was_open,
+        )
+    if still is not None:
         return Outcome(
             message=f"The server still lists {name} after deleting it",
             warning=True,

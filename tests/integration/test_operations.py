@@ -456,3 +456,22 @@ async def test_a_folder_opened_read_only_refuses_delete_move_and_expunge(
         assert count(mail_user, "INBOX") == 1 and count(mail_user, "Trash") == 0
     finally:
         await account.close()
+
+
+async def test_delete_a_folder_with_subfolders_says_they_stay(sandbox: Any, mail_user: Any) -> None:
+    fill(mail_user, "Parent", "p")
+    fill(mail_user, "Parent/Child", "c")
+    account = await account_for(mail_user)
+    try:
+        asked, outcome = await answered(lambda a: ops.delete_folder(account, "Parent", a), True)
+        assert asked == [
+            "Delete the folder Parent and its 1 message? This cannot be undone. "
+            "Its 1 subfolder stays."
+        ]
+        assert outcome.message in (
+            "Deleted the folder Parent",
+            "Deleted the folder Parent; the server keeps its name for its subfolders",
+        ), outcome
+        assert count(mail_user, "Parent/Child") == 1
+    finally:
+        await account.close()
