@@ -318,14 +318,23 @@ async def undo(account: Account) -> Outcome:
     """Take back the newest delete or move whose messages are still where it put them."""
     if not account.undo_stack:
         return _nothing("Nothing to undo")
+    from app.imap.errors import ImapConnectionError, ImapTimeout
+
     action = account.undo_stack.pop()
-    present = await account.existing_uids(action.dest, action.dest_uids)
-    if not present:
-        return _nothing(
-            f"Cannot undo the {action.description}: the messages are no longer in {action.dest}",
-            warning=True,
-        )
-    await account.move_between(action.dest, present, action.source)
+    try:
+        present = await account.existing_uids(action.dest, action.dest_uids)
+        if not present:
+            return _nothing(
+                f"Cannot undo the {action.description}: "
+                f"the messages are no longer in {action.dest}",
+                warning=True,
+            )
+        await account.move_between(action.dest, present, action.source)
+    except (ImapConnectionError, ImapTimeout, ConnectionError, TimeoutError):
+        # Offline or cut off: nothing was taken back, so the next `u` may try again. (A
+        # refusal, such as a folder gone, drops the entry: it would fail the same way again.)
+        account.undo_stack.append(action)
+        raise
     what = plural(len(present), "message")
     message = f"Undid {action.description}: {what} back in {action.source}"
     lost = len(action.dest_uids) - len(present)

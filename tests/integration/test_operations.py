@@ -475,3 +475,23 @@ async def test_delete_a_folder_with_subfolders_says_they_stay(sandbox: Any, mail
         assert count(mail_user, "Parent/Child") == 1
     finally:
         await account.close()
+
+
+async def test_undo_while_offline_keeps_the_entry_for_later(sandbox: Any, mail_user: Any) -> None:
+    from app.imap.errors import ImapConnectionError
+
+    fill(mail_user, "INBOX", "back later")
+    account = await account_for(mail_user)
+    try:
+        await open_named(account, "INBOX")
+        await ops.delete(account, [account.current.uids[0]])  # type: ignore[union-attr]
+        client, account.client = account.client, None  # the connection is gone
+        with pytest.raises(ImapConnectionError):
+            await ops.undo(account)
+        assert len(account.undo_stack) == 1
+        account.client = client  # back online
+        outcome = await ops.undo(account)
+        assert outcome.message == "Undid delete: 1 message back in INBOX"
+        assert count(mail_user, "INBOX") == 1
+    finally:
+        await account.close()
