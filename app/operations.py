@@ -156,12 +156,13 @@ async def _others_deleted(account: Account, uids: Sequence[int]) -> list[int]:
     return [u for u in await account.deleted_uids() if u not in ours]
 
 
-def _others_question(count: int, folder: str) -> Question:
+def _others_question(count: int, folder: str, dest: str | None = None) -> Question:
+    instead = f"copy to {dest} and mark deleted here" if dest else "mark deleted only"
     return Question(
         "expunge_others",
         f"{plural(count, 'other message')} in {folder} {'is' if count == 1 else 'are'} "
         "marked deleted, and this server can only expunge them together with these. "
-        "Expunge them too? (No: mark these deleted only; $ expunges later)",
+        f"Expunge them too? (No: {instead}; $ expunges later)",
         yes="Expunge all",
         no="Mark only",
     )
@@ -192,7 +193,7 @@ async def move(
         if others:
             choice = answers.get("expunge_others")
             if choice is None:
-                return _ask(_others_question(len(others), source))
+                return _ask(_others_question(len(others), source, dest))
             if not choice:
                 await account.copy(uids, dest)
                 await account.set_flag(uids, Flag.DELETED, True)

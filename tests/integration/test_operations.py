@@ -357,8 +357,8 @@ async def test_no_uidplus_move_keeps_other_clients_deleted_messages(plain_user: 
         asked, outcome = await answered(lambda a: ops.delete(account, [mine], a), False)
         assert asked == [
             "1 other message in INBOX is marked deleted, and this server can only expunge "
-            "them together with these. Expunge them too? (No: mark these deleted only; "
-            "$ expunges later)"
+            "them together with these. Expunge them too? (No: copy to Trash and mark "
+            "deleted here; $ expunges later)"
         ]
         assert subjects(plain_user, "INBOX") == ["mine", "theirs"]  # nothing expunged
         assert subjects(plain_user, "Trash") == ["mine"]
