@@ -495,3 +495,29 @@ async def test_undo_while_offline_keeps_the_entry_for_later(sandbox: Any, mail_u
         assert count(mail_user, "INBOX") == 1
     finally:
         await account.close()
+
+
+async def test_no_trash_no_uidplus_delete_for_good_keeps_other_deleted_mail(
+    plain_user: Any,
+) -> None:
+    fill(plain_user, "INBOX", "mine", "theirs")
+    conn = other(plain_user)
+    conn.select("INBOX")
+    _, data = conn.uid("SEARCH", "SUBJECT", "theirs")
+    conn.uid("STORE", data[0].decode(), "+FLAGS", "(\\Deleted)")
+    _, data = conn.uid("SEARCH", "SUBJECT", "mine")
+    mine = int(data[0])
+    conn.logout()
+    account = await account_for(plain_user)
+    try:
+        await open_named(account, "INBOX")
+        asked, outcome = await answered(lambda a: ops.delete(account, [mine], a), True, False)
+        assert asked[0].startswith("Delete 1 message permanently?")
+        assert asked[1].endswith("(No: mark deleted only; $ expunges later)")
+        assert outcome.message == "Marked 1 message deleted in INBOX (not expunged: $ expunges)"
+        assert subjects(plain_user, "INBOX") == ["mine", "theirs"]
+        asked, outcome = await answered(lambda a: ops.expunge(account, a), True)
+        assert asked == ["Expunge 2 messages marked deleted in INBOX? This cannot be undone."]
+        assert subjects(plain_user, "INBOX") == []
+    finally:
+        await account.close()
