@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,11 @@ class MainScreen(Screen[None]):
         self._last_dest: str | None = None
         """The folder the last move or copy went to: highlighted first in the next picker."""
         self.threaded = False
+        """Threads shown (`T`); stays on from folder to folder and through `o`."""
+        self._thread_rows: tuple[list[int], list[int]] | None = None
+        """The open folder's thread rows (UIDs, depths), shown again when a search is cleared."""
+        self._arranging = False
+        self._arrange_again = False
         self.folder_width = 28
         """Preferred columns of the folder tree (narrower when the terminal is)."""
         self.list_share = 50.0
@@ -332,7 +337,6 @@ class MainScreen(Screen[None]):
         await self._open_folder(folder)
 
     async def _open_folder(self, folder: Folder) -> None:
-        self.threaded = False
         self.status.folder = folder.name
         self.status.message = f"Opening {folder.name}…"
         # The old folder's watcher goes now, not once this one is open: its connection and its
@@ -392,6 +396,10 @@ class MainScreen(Screen[None]):
             self.status.set_counts(status.messages, status.unseen)
         # The watcher's connection (TLS, login, SELECT) after this folder's rows are drawn.
         self.call_after_refresh(self._start_idle, folder)
+        # Threads stay on from folder to folder; without SORT the order arrives after the
+        # list by UID was drawn.
+        if self.threaded or not opened.ordered:
+            await self._arrange_list(keep_cursor=ml.cursor_row > 0)
 
     def _start_idle(self, folder: Folder) -> None:
         self._stop_idle()
@@ -463,14 +471,10 @@ class MainScreen(Screen[None]):
         self._folder_uids = uids
         # Nothing changed (the same list back): no set over the whole folder (4 MB at 100,000).
         unchanged = uids is previous
-        if self._search_uids is None and self.threaded:
-            from app.threads import thread_order
-
+        current = self.account.current
+        if self.threaded or (current is not None and not current.ordered):
             with contextlib.suppress(Exception):
-                order, depths = await thread_order(self.account)
-                self.message_list.set_uids(
-                    order, keep_cursor=True, reset_summaries=False, depths=depths
-                )
+                await self._arrange_list()
         elif self._search_uids is None and not unchanged:
             self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False)
         before = set() if unchanged else set(previous)
@@ -646,6 +650,9 @@ class MainScreen(Screen[None]):
         self._folder_uids = [u for u in self._folder_uids if u not in gone]
         if self._search_uids is not None:
             self._search_uids = [u for u in self._search_uids if u not in gone]
+        if self._thread_rows is not None:
+            rows = [(u, d) for u, d in zip(*self._thread_rows, strict=True) if u not in gone]
+            self._thread_rows = ([u for u, _ in rows], [d for _, d in rows])
         self.message_list.marked.difference_update(gone)
         self.message_list.remove_uids(uids)
 
@@ -795,6 +802,8 @@ class MainScreen(Screen[None]):
             self.status.message = ""
             return
         except Exception as exc:
+            # Never leave "Searching…" behind: the status says what failed, the list is kept.
+            self.status.show_message(f"Search failed: {_error_text(exc)}", error=True)
             self._report(exc, "Search failed")
             return
         self._search_uids = found
@@ -817,7 +826,11 @@ class MainScreen(Screen[None]):
         if self._search_uids is None:
             return
         self._search_uids = None
-        self.message_list.set_uids(self._folder_uids, keep_cursor=True, reset_summaries=False)
+        if self.threaded and self._thread_rows is not None:
+            uids, depths = self._thread_rows
+            self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False, depths=depths)
+        else:
+            self.message_list.set_uids(self._folder_uids, keep_cursor=True, reset_summaries=False)
         self.status.message = ""  # the folder's counts are shown beside it
 
     def action_next_match(self) -> None:
@@ -1327,36 +1340,106 @@ class MainScreen(Screen[None]):
 
     @work(group="folder")
     async def action_sort(self) -> None:
-        order = ["date", "from", "subject", "size", "arrival"]
-        current = order.index(self.account.sort) if self.account.sort in order else 0
-        sort = order[(current + 1) % len(order)]
+        """The sort menu; the choice orders the flat list and, with threads on, the threads."""
+        from app.threads import DEFAULT_REVERSE
+        from widgets.sort_menu import ENTRIES, SortMenu, direction_words
+
+        account = self.account
+        choice = await self.app.push_screen_wait(
+            SortMenu(account.sort, account.reverse, DEFAULT_REVERSE, threaded=self.threaded)
+        )
+        if choice is None:
+            return
+        if choice.sort == "thread-last-date":
+            self.threaded = True  # an order of threads: they are shown
+        label = next((lbl for name, _, lbl in ENTRIES if name == choice.sort), choice.sort)
         try:
-            uids = await self.account.resort(sort, self.account.reverse)
+            with self.status.job(f"Sorting by {label.lower()}") as key:
+                uids = await account.resort(choice.sort, choice.reverse, self._progress(key))
         except Exception as exc:
             self._report(exc, "Sorting failed")
             return
         self._folder_uids = uids
-        self.message_list.set_uids(uids, keep_cursor=True)
-        self.notify(f"Sorted by {sort}", markup=False)
+        if self.threaded:
+            if not await self._arrange_list(asked=True):
+                return
+        elif self._search_uids is None:
+            self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False)
+        words = direction_words(choice.sort, choice.reverse)
+        said = label if choice.sort == "thread-last-date" else f"Sorted by {label.lower()}"
+        self.notify(f"{said}, {words}", markup=False)
 
     @work(group="folder")
     async def action_toggle_threads(self) -> None:
-        """Thread view from the server's THREAD=REFERENCES, or back to the sorted list."""
-        from app.threads import thread_order
-
+        """Threads (the server's THREAD=REFERENCES, else made here) or the flat list."""
         self.threaded = not self.threaded
         if not self.threaded:
-            self.message_list.set_uids(self._folder_uids, keep_cursor=True, reset_summaries=False)
+            self._thread_rows = None
+            if self._search_uids is None:
+                self.message_list.set_uids(
+                    self._folder_uids, keep_cursor=True, reset_summaries=False
+                )
             self.notify("Threads off", markup=False)
             return
+        if await self._arrange_list(asked=True):
+            self.notify("Threads on", markup=False)
+
+    def _progress(self, key: str) -> Callable[[int, int], None]:
+        """A progress callback for the core that moves the status bar's job `key`."""
+
+        def progress(done: int, total: int) -> None:
+            self.status.update_job(key, done, total)
+
+        return progress
+
+    async def _arrange_list(self, *, keep_cursor: bool = True, asked: bool = False) -> bool:
+        """Show the open folder as threads (when on) or in the order made here (no SORT on
+        the server), after the list by UID was drawn; False when it failed (reported).
+
+        `asked`: the user just asked for threads (`T`, `o`), so a failure turns them off
+        again; after a folder change or new mail they stay on (the next refresh retries).
+        One arrangement at a time: a call while one runs (new mail, `o` during the fetch)
+        has it run once more when done, with the state of then."""
+        if self._arranging:
+            self._arrange_again = True
+            return True
+        self._arranging = True
         try:
-            uids, depths = await thread_order(self.account)
+            while True:
+                self._arrange_again = False
+                done = await self._arrange_once(keep_cursor=keep_cursor, asked=asked)
+                if not done or not self._arrange_again:
+                    return done
+                keep_cursor = True
+        finally:
+            self._arranging = False
+
+    async def _arrange_once(self, *, keep_cursor: bool, asked: bool) -> bool:
+        account = self.account
+        try:
+            if self.threaded:
+                with self.status.job("Threading") as key:
+                    uids, depths = await account.thread_view(self._progress(key))
+                self._thread_rows = (uids, depths)
+                if self._search_uids is None:
+                    self.message_list.set_uids(
+                        uids, keep_cursor=keep_cursor, reset_summaries=False, depths=depths
+                    )
+                return True
+            with self.status.job("Sorting") as key:
+                ordered = await account.local_order(self._progress(key))
         except Exception as exc:
-            self.threaded = False
-            self._report(exc, "Threads are not available")
-            return
-        self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False, depths=depths)
-        self.notify("Threads on", markup=False)
+            if self.threaded:
+                self.threaded = not asked
+                self._report(exc, "Threads are not available")
+            else:
+                self._report(exc, "Sorting failed")
+            return False
+        if ordered is not None:
+            self._folder_uids = ordered
+            if self._search_uids is None:
+                self.message_list.set_uids(ordered, keep_cursor=keep_cursor, reset_summaries=False)
+        return True
 
     @work(group="folder")
     async def action_refresh(self) -> None:
