@@ -29,7 +29,7 @@ from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.folder_tree import FolderTree, display_order
 from widgets.message_list import MessageList
 from widgets.message_view import MessageView
-from widgets.query_bar import QueryBar
+from widgets.query_bar import QueryBar, QueryInput
 from widgets.splitter import Splitter
 from widgets.status_bar import StatusBar
 
@@ -311,12 +311,18 @@ class MainScreen(Screen[None]):
         self.message_list.update_summaries(
             self.account.held_summaries(cached.uids[: self.account.first_fetch])
         )
-        self.message_list.focus()
+        self._focus_list_unless_typing()
         self.status.folder = "INBOX"
         from app.operations import plural
 
         self.status.message = f"{plural(len(cached.uids), 'message')} (from the cache)"
         return True
+
+    def _focus_list_unless_typing(self) -> None:
+        """The list takes the focus when a folder opens, but not from a query the user began to
+        type while it was opening (`/` pressed during start-up kept losing its letters)."""
+        if not isinstance(self.app.focused, QueryInput):
+            self.message_list.focus()
 
     async def _reload_folders(self) -> None:
         await self.account.load_folders()
@@ -345,7 +351,7 @@ class MainScreen(Screen[None]):
         self._stop_idle()
         ml = self.message_list
         # Focus first: the footer's re-layout for the list's keys runs while the server works.
-        ml.focus()
+        self._focus_list_unless_typing()
         # The header cache's list first (no server), then the server's answer over it.
         cached = self.account.open_folder_cached(folder)
         if cached is not None:
