@@ -299,11 +299,23 @@ class ComposeScreen(Screen[None]):
         self._dirty = False
         if not force and not self._resumed and self._initial and self.unchanged():
             return  # nothing written yet: nothing to keep after a crash either
+        failed = self._save_now()
+        if failed:
+            self._error(f"Autosave failed: {failed}")
+        else:
+            self._status("Draft saved")
+
+    def _save_now(self) -> str | None:
+        """Write the local draft now; why it failed, or None (saved, or no store to save to)."""
+        if self.draft_store is None or self._sent:
+            return None
         try:
             self.draft_store.save(self.draft_id, self._collect())
-            self._status("Draft saved")
         except Exception as exc:
-            self._error(f"Autosave failed: {exc}")
+            self._dirty = True  # try again at the next tick
+            return str(exc)
+        self._dirty = False
+        return None
 
     def _status(self, text: str) -> None:
         self.query_one("#compose-status", Static).update(safe_text(text))
@@ -464,10 +476,15 @@ class ComposeScreen(Screen[None]):
             await self._send()
         except Exception as exc:  # a bug must not take the message with it
             self.query_one("#compose-busy", ProgressBar).display = False
-            self._error(f"Not sent: {type(exc).__name__}: {exc}. The message is kept.")
-            self._status("Not sent: the draft is kept")
-            self._dirty = True
-            self._autosave(force=True)
+            self._not_sent(f"Not sent: {type(exc).__name__}: {exc}.")
+
+    def _not_sent(self, text: str, status: str = "Not sent: the message stays here") -> None:
+        """Say why, and keep the message: on the screen, and on disk where there is room."""
+        failed = self._save_now()
+        if failed:
+            text += f" It could not be saved on disk either ({failed}): keep this screen open."
+        self._error(text)
+        self._status(status)
 
     async def _send(self) -> None:
         from app.mime.compose import detect_forgotten_attachment, envelope_recipients
@@ -516,13 +533,11 @@ class ComposeScreen(Screen[None]):
         if outcome.sent and outcome.unreached:
             # Sent to some; the rest could neither be sent nor queued: keep it here for them.
             self._keep_only(outcome.unreached)
-            self._error(
+            self._not_sent(
                 outcome.message + " The address fields now hold only those not reached: "
-                "send again (ctrl+s) once there is room, or postpone (ctrl+d)."
+                "send again (ctrl+s) once there is room, or postpone (ctrl+d).",
+                "Partly sent: the message is kept for the others",
             )
-            self._status("Partly sent: the message is kept for the others")
-            self._dirty = True
-            self._autosave(force=True)
             return
         if outcome.sent or outcome.queued:
             self._sent = True
@@ -537,10 +552,7 @@ class ComposeScreen(Screen[None]):
                 outcome.error.addresses, "this server cannot send to it (no SMTPUTF8)"
             )
         hint = " Or postpone it (ctrl+d)." if isinstance(outcome.error, NotQueuedError) else ""
-        self._error(outcome.message + hint)
-        self._status("Not sent: the draft is kept")
-        self._dirty = True
-        self._autosave(force=True)
+        self._not_sent(outcome.message + hint)
 
     def _entries(self, field_id: str) -> list[tuple[str, str | None]]:
         """(entry as typed, its normalized address or None) of one address field."""
@@ -598,13 +610,10 @@ class ComposeScreen(Screen[None]):
         """Save to the local draft store now (the app may quit); False when it could not."""
         if self.draft_store is None:
             return False
-        try:
-            self.draft_store.save(self.draft_id, self._collect())
-        except Exception as exc:
-            self._error(f"Autosave failed: {exc}")
-            return False
-        self._dirty = False
-        return True
+        failed = self._save_now()
+        if failed:
+            self._error(f"Autosave failed: {failed}")
+        return failed is None
 
     def unchanged(self) -> bool:
         """Nothing written since the screen opened (a reply's quote alone is not writing)."""

@@ -33,8 +33,8 @@ from app.mime.compose import (
     reply,
     reply_subject,
     split_address,
-    strip_invisible,
     split_addresses,
+    strip_invisible,
 )
 
 SEED = Path(__file__).resolve().parent.parent / "data" / "seed"
