@@ -357,8 +357,12 @@ def needs_smtputf8(address: str) -> bool:
     return not address.isascii()
 
 
-def _split_list(text: str) -> list[str]:
-    """A typed address list cut at the commas that are outside quotes and angle brackets."""
+def _split_list(text: str, *, angles: bool = True) -> list[str]:
+    """A typed address list cut at the commas that are outside quotes and angle brackets.
+
+    A '<' never closed (`Name <broken, b@c.org`) protects no comma: the list is cut again
+    without looking at angle brackets, so the typo does not swallow the addresses after it.
+    """
     items: list[str] = []
     current: list[str] = []
     quoted = escaped = False
@@ -370,9 +374,9 @@ def _split_list(text: str) -> list[str]:
             escaped = True
         elif ch == '"':
             quoted = not quoted
-        elif not quoted and ch == "<":
+        elif angles and not quoted and ch == "<":
             depth += 1
-        elif not quoted and ch == ">":
+        elif angles and not quoted and ch == ">":
             depth = max(0, depth - 1)
         elif not quoted and depth == 0 and ch in ",;":
             items.append("".join(current))
@@ -380,6 +384,8 @@ def _split_list(text: str) -> list[str]:
             continue
         current.append(ch)
     items.append("".join(current))
+    if depth > 0:
+        return _split_list(text, angles=False)
     return [item.strip() for item in items if item.strip()]
 
 

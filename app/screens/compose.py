@@ -110,6 +110,7 @@ class ComposeScreen(Screen[None]):
     ComposeScreen #compose-status { height: 1; color: $text-muted; }
     ComposeScreen #compose-busy { display: none; height: 1; padding: 0 1; }
     ComposeScreen #compose-error { height: auto; color: $error; }
+    ComposeScreen #compose-save-error { height: auto; color: $error; }
     ComposeScreen #compose-size { height: auto; color: $warning; text-style: bold; }
     ComposeScreen .field-problem { height: auto; color: $error; padding: 0 0 0 10; display: none; }
     """
@@ -178,6 +179,7 @@ class ComposeScreen(Screen[None]):
             )
             yield Static("", id="compose-size")
             yield Static("", id="compose-error")
+            yield Static("", id="compose-save-error")
             yield Static("", id="compose-status")
             yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="compose-busy")
         yield Footer()
@@ -274,18 +276,21 @@ class ComposeScreen(Screen[None]):
         """
         from app.mime.compose import address_problems
 
-        problems = address_problems(self.query_one(f"#{field_id}", Input).value)
-        problems += list((also or {}).items())
+        problems = [
+            ("not an address", entry, why)
+            for entry, why in address_problems(self.query_one(f"#{field_id}", Input).value)
+        ]
+        problems += [("not sent to", entry, why) for entry, why in (also or {}).items()]
         line = self.query_one(f"#{field_id}-problem", Static)
         if not problems:
             line.update("")
             line.display = False
             return True
         text = Text(no_wrap=False, end="")
-        for i, (entry, why) in enumerate(problems):
+        for i, (what, entry, why) in enumerate(problems):
             if i:
                 text.append("\n")
-            text.append("↑ not an address: ")
+            text.append(f"↑ {what}: ")
             text.append_text(safe_text(entry, single_line=True, style="bold"))
             text.append(" — ")
             text.append_text(safe_text(why, single_line=True))
@@ -301,7 +306,7 @@ class ComposeScreen(Screen[None]):
             return  # nothing written yet: nothing to keep after a crash either
         failed = self._save_now()
         if failed:
-            self._error(f"Autosave failed: {failed}")
+            self._save_error(f"Autosave failed: {failed}")
         else:
             self._status("Draft saved")
 
@@ -315,10 +320,15 @@ class ComposeScreen(Screen[None]):
             self._dirty = True  # try again at the next tick
             return str(exc)
         self._dirty = False
+        self._save_error("")
         return None
 
     def _status(self, text: str) -> None:
         self.query_one("#compose-status", Static).update(safe_text(text))
+
+    def _save_error(self, text: str) -> None:
+        """Its own line, so a failing autosave tick never hides why a send failed."""
+        self.query_one("#compose-save-error", Static).update(safe_text(text))
 
     def _error(self, text: str) -> None:
         self.query_one("#compose-error", Static).update(safe_text(text))
@@ -496,13 +506,13 @@ class ComposeScreen(Screen[None]):
             bad = [
                 label for (_, label), ok in zip(self.ADDRESS_FIELDS, valid, strict=True) if not ok
             ]
-            self.query_one(f"#{self.ADDRESS_FIELDS[valid.index(False)][0]}", Input).focus()
+            self._focus_end(self.ADDRESS_FIELDS[valid.index(False)][0])
             self._error(f"Not sent: fix the address in {' and '.join(bad)} (marked above).")
             return
         recipients = envelope_recipients(draft)
         if not recipients:
             self._error("No recipient: fill in To, Cc or Bcc.")
-            self.query_one("#to", Input).focus()
+            self._focus_end("to")
             return
         self._measure_attachments()  # a file may have changed on disk since it was listed
         too_large = self.size_warning()
@@ -554,6 +564,13 @@ class ComposeScreen(Screen[None]):
         hint = " Or postpone it (ctrl+d)." if isinstance(outcome.error, NotQueuedError) else ""
         self._not_sent(outcome.message + hint)
 
+    def _focus_end(self, field_id: str) -> None:
+        """Focus a field with the cursor at its end: Input selects all on focus, and the next
+        key would replace every address in it, the good ones too."""
+        field = self.query_one(f"#{field_id}", Input)
+        field.focus()
+        self.call_after_refresh(field.action_end)
+
     def _entries(self, field_id: str) -> list[tuple[str, str | None]]:
         """(entry as typed, its normalized address or None) of one address field."""
         from app.mime.compose import ComposeError, split_address, split_addresses
@@ -569,9 +586,13 @@ class ComposeScreen(Screen[None]):
     def _mark_refused(self, addresses: list[str], why: str) -> None:
         """Show a server's refusal of these addresses under the fields that hold them."""
         wanted = {a.lower() for a in addresses}
+        first = None
         for field_id, _ in self.ADDRESS_FIELDS:
             found = {e: why for e, a in self._entries(field_id) if a in wanted}
-            self.check_addresses(field_id, also=found)
+            if not self.check_addresses(field_id, also=found) and first is None:
+                first = field_id
+        if first is not None:
+            self._focus_end(first)
 
     def _keep_only(self, addresses: tuple[str, ...]) -> None:
         """Narrow To/Cc/Bcc to the entries for these addresses (the ones still to send to)."""
@@ -612,7 +633,7 @@ class ComposeScreen(Screen[None]):
             return False
         failed = self._save_now()
         if failed:
-            self._error(f"Autosave failed: {failed}")
+            self._save_error(f"Autosave failed: {failed}")
         return failed is None
 
     def unchanged(self) -> bool:

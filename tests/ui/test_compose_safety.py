@@ -31,7 +31,7 @@ from app.config import UiSettings
 from app.main import TermailApp
 from app.models import Identity, TlsMode
 from app.outbox import Outbox
-from app.screens.compose import ComposeScreen
+from app.screens.compose import AUTOSAVE_SECONDS, ComposeScreen
 from tests.ui.test_app_sandbox import list_filled, wait_connected, wait_until
 from tests.ui.test_compose_sandbox import fetch_inbox, open_compose, type_text
 from widgets.dialogs import ConfirmDialog
@@ -107,6 +107,9 @@ async def test_a_typo_is_shown_under_its_field_and_nothing_is_sent(
         assert screen.query_one("#subject", Input).value == "Meeting notes"
         assert screen.query_one("#body", TextArea).text == "Every word of this must stay.\n"
         assert app.focused is screen.query_one(f"#{field_id}", Input)
+        await pilot.pause(0.1)
+        await pilot.press("x")  # the cursor is at the end: the key adds, replaces nothing
+        assert screen.query_one(f"#{field_id}", Input).value == typo + "x"
         # Fixed: the line goes away when the field is left.
         screen.query_one(f"#{field_id}", Input).value = "fixed@example.com"
         screen.query_one("#body", TextArea).focus()
@@ -249,6 +252,10 @@ async def test_disk_full_on_a_4xx_keeps_the_compose_screen(
             assert screen.query_one("#subject", Input).value == "Written on a full disk"
             assert screen.query_one("#body", TextArea).text == body
             assert Outbox(data_dir).list() == []
+            await pilot.pause(AUTOSAVE_SECONDS + 0.5)  # a failing autosave tick hides nothing
+            assert "No space left" in str(error.content) and "451" in str(error.content)
+            saving = str(screen.query_one("#compose-save-error", Static).content)
+            assert "Autosave failed" in saving and "No space left" in saving
             # Room again: the same message, sent again, waits in the outbox.
             filler.unlink()
             (small_tmpfs / "filler2").unlink()
@@ -256,6 +263,7 @@ async def test_disk_full_on_a_4xx_keeps_the_compose_screen(
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             await pilot.press("y")
             await wait_until(pilot, lambda: app.screen is main, timeout=30)
+            assert list((data_dir / "drafts").glob("*.json")) == []  # queued: draft let go
             entries = Outbox(data_dir).list()
             assert len(entries) == 1 and entries[0].recipients == (target,)
             assert b"Nothing of this may be lost." in Outbox(data_dir).message(entries[0].id)
@@ -477,3 +485,62 @@ async def test_reply_carries_no_bidi_or_invisible_character(
     msg = email.message_from_bytes(arrived[0], policy=email.policy.default)
     text = str(msg["Subject"]) + msg.get_body().get_content()  # type: ignore[union-attr]
     assert not any(ch in text for ch in INVISIBLE)
+
+
+# -- a key pressed twice fast in a question -----------------------------------------------------
+
+
+async def test_y_twice_on_send_sends_once_and_keeps_the_screens(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    """Both answers reach the dialog before it is gone (keys typed fast): the second one must
+    not pop the compose screen below it."""
+    target = f"later-{mail_user.name}@example.com"
+    sandbox.force_smtp_reply(451, recipient=target)  # queued: the send ends at once
+    app = make_app(mail_user, tmp_path / "data")
+    try:
+        async with app.run_test(size=(120, 35)) as pilot:
+            await wait_connected(pilot, app)
+            main = app.screen
+            screen = await open_compose(pilot, app)
+            screen.query_one("#to", Input).value = target
+            await pilot.press("ctrl+s")
+            dialog = await wait_until(
+                pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen
+            )
+            for _ in range(3):
+                dialog.action_answer(True)
+            await wait_until(pilot, lambda: app.screen is main, timeout=30)
+            await pilot.pause(0.3)
+            assert app.is_running and app.screen is main and len(app.screen_stack) == 2
+            assert len(Outbox(tmp_path / "data").list()) == 1
+    finally:
+        sandbox.clear_smtp_rules()
+
+
+async def test_keys_typed_fast_into_the_draft_question_do_not_end_the_app(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    """Seen in tmux: the "unsent draft found" question got "later@..." typed at it; each queued
+    choice key dismissed it again, and the last one raised ScreenStackError."""
+    from textual import events
+
+    from widgets.dialogs import ChoiceDialog
+
+    data_dir = tmp_path / "data"
+    app = make_app(mail_user, data_dir)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_connected(pilot, app)
+        screen = await open_compose(pilot, app)
+        screen.query_one("#subject", Input).value = "Left behind"
+        assert screen.keep_locally()
+    app = make_app(mail_user, data_dir)
+    async with app.run_test(size=(120, 35)) as pilot:
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen
+        )
+        for ch in "lold":
+            dialog.post_message(events.Key(ch, ch))
+        await pilot.pause(0.5)
+        assert app.is_running and not isinstance(app.screen, ChoiceDialog)
+        assert list((data_dir / "drafts").glob("*.json"))  # "l": later, kept

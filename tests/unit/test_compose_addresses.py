@@ -51,6 +51,13 @@ def test_each_bad_entry_is_explained_in_words(typed: str, words: str) -> None:
     assert words in problems[0][1]
 
 
+def test_an_unclosed_bracket_does_not_swallow_the_next_addresses() -> None:
+    problems = address_problems("Name <broken, jörg@bücher.de, ann@straße.de")
+    assert problems == [("Name <broken", "'<' without a closing '>'")]
+    draft = Draft(ME, to=['"Doe, J" <j@x.org>', "k@x.org"], body="x")
+    assert envelope_recipients(draft) == ["j@x.org", "k@x.org"]
+
+
 @pytest.mark.parametrize(
     "typed",
     ["", "a@example.org", "Zoë <zoe@bücher.de>", '"Doe, J" <j@x.org>', "jörg@example.org"],
