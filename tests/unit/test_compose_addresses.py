@@ -225,3 +225,25 @@ async def test_partly_sent_names_who_was_not_reached(tmp_path: Path) -> None:
     outcome = await send_draft(account, draft, outbox=FullOutbox(tmp_path), sender=half)
     assert outcome.sent and outcome.unreached == ("b@example.org",)
     assert "outbox could not" in outcome.message
+
+
+class NoteFailsOutbox(Outbox):
+    """The retry's note cannot be written (disk full): the entry itself is on disk already."""
+
+    def mark_attempt(self, *args: Any, **kwargs: Any) -> Any:
+        raise OutboxError("cannot write outbox entry: [Errno 28] No space left on device")
+
+
+async def test_a_retry_on_a_full_disk_keeps_the_entry_and_reports(tmp_path: Path) -> None:
+    from app.outbox import process
+
+    outbox = NoteFailsOutbox(tmp_path)
+    entry_id = outbox.add(b"Subject: x\r\n\r\nkept\r\n", "me@example.org", ["a@b.org"], "me")
+
+    async def refuse(entry: Any, data: bytes) -> SendResult:
+        raise SmtpError("4.3.0 try later", 451)
+
+    attempts = await process(outbox, refuse)  # raised OutboxError before
+    assert [a.status for a in attempts] == ["retry"]
+    assert "No space left" in (attempts[0].error or "")
+    assert outbox.message(entry_id) == b"Subject: x\r\n\r\nkept\r\n"
