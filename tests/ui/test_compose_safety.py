@@ -271,6 +271,38 @@ async def test_disk_full_on_a_4xx_keeps_the_compose_screen(
         sandbox.clear_smtp_rules()
 
 
+async def test_partly_sent_on_a_full_disk_keeps_the_message_for_the_others(
+    sandbox: Any, mail_user: Any, small_tmpfs: Path
+) -> None:
+    friend = sandbox.add_user(mail_user.name + "p")
+    later = f"later-{mail_user.name}@example.com"
+    sandbox.force_smtp_reply(451, recipient=later)
+    data_dir = small_tmpfs / "data"
+    app = make_app(mail_user, data_dir)
+    try:
+        async with app.run_test(size=(120, 35)) as pilot:
+            await wait_connected(pilot, app)
+            screen = await open_compose(pilot, app)
+            screen.query_one("#to", Input).value = f"Friend <{friend.address}>"
+            screen.query_one("#cc", Input).value = later
+            screen.query_one("#subject", Input).value = "Half delivered"
+            screen.query_one("#body", TextArea).text = "For both of you.\n"
+            fill(small_tmpfs)
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.press("y")
+            error = screen.query_one("#compose-error", Static)
+            await wait_until(pilot, lambda: "not reached" in str(error.content), timeout=30)
+            assert app.screen is screen
+            assert later in str(error.content) and "No space left" in str(error.content)
+            assert screen.query_one("#to", Input).value == ""  # the friend has it
+            assert screen.query_one("#cc", Input).value == later
+            assert screen.query_one("#body", TextArea).text == "For both of you.\n"
+    finally:
+        sandbox.clear_smtp_rules()
+    assert fetch_inbox(friend, "Half")
+
+
 # -- item 11: where the reply's cursor starts ----------------------------------------------------
 
 ORIGINAL = (
