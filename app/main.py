@@ -191,9 +191,11 @@ class TermailApp(App[None]):
             if isinstance(screen, ComposeScreen) and screen.has_unsent_text():
                 writing += 1
                 unsaved += not screen.keep_locally()
-        waiting = 0
+        waiting = failed = 0
         for account in self.accounts:
-            waiting += _outbox_count(account)
+            counts = _outbox_counts(account)
+            waiting += counts[0]
+            failed += counts[1]
         parts = []
         if unsaved:
             parts.append(
@@ -214,6 +216,11 @@ class TermailApp(App[None]):
                 f"{waiting} {noun} in the outbox: it is sent only while termail runs."
                 if waiting == 1
                 else f"{waiting} {noun} in the outbox: they are sent only while termail runs."
+            )
+        if failed:
+            parts.append(
+                f"{failed} message{' was' if failed == 1 else 's were'} refused and "
+                f"{'waits' if failed == 1 else 'wait'} in the outbox (O) to be retried or cancelled."
             )
         if not parts:
             return None
@@ -243,15 +250,18 @@ class TermailApp(App[None]):
         _fatal_error_without_locals(self)
 
 
-def _outbox_count(account: Account) -> int:
-    """Entries in an account's outbox (0 when it cannot be read: quitting must still work)."""
+def _outbox_counts(account: Account) -> tuple[int, int]:
+    """(waiting to be retried, failed) entries of an account's outbox; (0, 0) when it cannot be
+    read: quitting must still work."""
     from app.outbox import OutboxError
     from app.sending import account_outbox
 
     try:
-        return len(account_outbox(account).list())
+        entries = account_outbox(account).list()
     except (OutboxError, OSError):
-        return 0
+        return 0, 0
+    failed = sum(1 for e in entries if e.state == "failed")
+    return len(entries) - failed, failed
 
 
 def _fatal_error_without_locals(app: App[Any]) -> None:

@@ -355,7 +355,10 @@ async def test_quit_with_mail_in_the_outbox_asks(
     sandbox: Any, mail_user: Any, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "data"
-    Outbox(data_dir).add(b"Subject: waiting\r\n\r\nx\r\n", mail_user.address, ["a@b.org"], "x")
+    outbox = Outbox(data_dir)
+    outbox.add(b"Subject: waiting\r\n\r\nx\r\n", mail_user.address, ["a@b.org"], "x")
+    refused = outbox.add(b"Subject: no\r\n\r\nx\r\n", mail_user.address, ["c@d.org"], "x")
+    outbox.mark_attempt(refused, "550 no such user", permanent=True)
     app = make_app(mail_user, data_dir)
     async with app.run_test(size=(120, 35)) as pilot:
         await wait_connected(pilot, app)
@@ -365,7 +368,8 @@ async def test_quit_with_mail_in_the_outbox_asks(
         dialog = await wait_until(
             pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen
         )
-        assert "outbox" in str(dialog.question)
+        assert "1 message waits in the outbox" in str(dialog.question)
+        assert "1 message was refused" in str(dialog.question)
         await pilot.press("q")  # again: one question, not two
         await pilot.pause(0.2)
         assert app.screen is dialog and len(app.screen_stack) == 3
