@@ -613,8 +613,10 @@ class ComposeScreen(Screen[None]):
         try:
             await postpone(self.account, draft)
         except Exception as exc:
-            self._error(f"Could not save to Drafts on the server: {exc}. The local draft is kept.")
-            self._autosave(force=True)
+            failed = self._local_save_problem()
+            kept = "The local draft is kept." if failed is None else f"{failed}: keep this open."
+            self._error(f"Could not save to Drafts on the server: {exc}. {kept}")
+            self._status("Not postponed: the message stays here")
             return
         self._sent = True
         if self.draft_store is not None:
@@ -622,6 +624,16 @@ class ComposeScreen(Screen[None]):
                 self.draft_store.discard(self.draft_id)
         self.app.notify("Draft saved to Drafts", markup=False)
         self.dismiss()
+
+    def _local_save_problem(self) -> str | None:
+        """Save the local draft now; None when it is on disk, else why it is not (in words)."""
+        if self.draft_store is None:
+            return "There is no local draft store"
+        failed = self._save_now()
+        if failed is None:
+            return None
+        self._save_error(f"Autosave failed: {failed}")
+        return f"It could not be saved on disk ({failed})"
 
     def has_unsent_text(self) -> bool:
         """Something written here is neither sent, queued, postponed nor discarded."""
@@ -651,13 +663,17 @@ class ComposeScreen(Screen[None]):
             self.app.notify("Message not changed: nothing kept", markup=False)
             self.dismiss()
             return
-        self._autosave(force=True)
-        choice = await self.app.push_screen_wait(
-            ChoiceDialog(
-                "Close this message?",
-                [("p", "Postpone to Drafts"), ("l", "Leave it here"), ("d", "Discard")],
+        failed = self._local_save_problem()
+        if failed is None:
+            question = "Close this message?"
+            choices = [("p", "Postpone to Drafts"), ("l", "Leave it here"), ("d", "Discard")]
+        else:  # "leave it here" would be a false promise: it is on this screen only
+            question = (
+                f"Close this message? {failed}, so it cannot be left here: postpone it to the "
+                "server's Drafts or discard it (Esc: keep writing)."
             )
-        )
+            choices = [("p", "Postpone to Drafts"), ("d", "Discard")]
+        choice = await self.app.push_screen_wait(ChoiceDialog(question, choices))
         if choice == "p":
             await self._postpone()
         elif choice == "l":
@@ -769,6 +785,8 @@ def _draft_store(account: Account) -> Any:
 
 async def offer_unfinished_drafts(screen: Any, account: Account) -> None:
     """After a crash: offer each draft found on disk, newest first, to finish or discard."""
+    from app.outbox import DraftStoreError
+
     store = _draft_store(account)
     if store is None:
         return
@@ -787,7 +805,11 @@ async def offer_unfinished_drafts(screen: Any, account: Account) -> None:
             continue
         if choice != "o":
             continue  # kept: offered again next time
-        draft = store.load(info.draft_id)
+        try:
+            draft = store.load(info.draft_id)
+        except DraftStoreError as exc:  # gone or damaged since it was listed: say so, go on
+            screen.app.notify(safe_line(f"Cannot open the draft: {exc}"), markup=False)
+            continue
         await screen.app.push_screen_wait(
             ComposeScreen(
                 account,

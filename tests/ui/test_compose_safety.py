@@ -303,6 +303,34 @@ async def test_partly_sent_on_a_full_disk_keeps_the_message_for_the_others(
     assert fetch_inbox(friend, "Half")
 
 
+async def test_closing_on_a_full_disk_never_offers_leave_it_here(
+    sandbox: Any, mail_user: Any, small_tmpfs: Path
+) -> None:
+    """ "Leave it here" promised a draft on disk that could not be written: the message was lost."""
+    from widgets.dialogs import ChoiceDialog
+
+    data_dir = small_tmpfs / "data"
+    app = make_app(mail_user, data_dir)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_connected(pilot, app)
+        screen = await open_compose(pilot, app)
+        screen.query_one("#to", Input).value = "ann@example.com"
+        screen.query_one("#body", TextArea).text = "Only on this screen.\n"
+        fill(small_tmpfs)
+        await pilot.press("escape")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen
+        )
+        assert "could not be saved on disk" in dialog.question
+        assert [key for key, _ in dialog.choices] == ["p", "d"]
+        await pilot.press("l")
+        await pilot.pause(0.2)
+        assert app.screen is dialog  # not a choice here
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen)
+        assert screen.query_one("#body", TextArea).text == "Only on this screen.\n"
+
+
 # -- item 11: where the reply's cursor starts ----------------------------------------------------
 
 ORIGINAL = (
