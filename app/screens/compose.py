@@ -274,14 +274,17 @@ class ComposeScreen(Screen[None]):
 
         `also` adds problems found later (the server refusing an address) by entry.
         """
+        from textual.css.query import NoMatches
+
         from app.mime.compose import address_problems
 
-        problems = [
-            ("not an address", entry, why)
-            for entry, why in address_problems(self.query_one(f"#{field_id}", Input).value)
-        ]
+        try:
+            typed = self.query_one(f"#{field_id}", Input).value
+            line = self.query_one(f"#{field_id}-problem", Static)
+        except NoMatches:  # the screen is closing (a blur as it goes): nothing to show
+            return True
+        problems = [("not an address", entry, why) for entry, why in address_problems(typed)]
         problems += [("not sent to", entry, why) for entry, why in (also or {}).items()]
-        line = self.query_one(f"#{field_id}-problem", Static)
         if not problems:
             line.update("")
             line.display = False
