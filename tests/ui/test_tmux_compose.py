@@ -75,6 +75,6 @@ def test_typo_in_to_then_reply_in_tmux(tmp_path: Path) -> None:
         tmux.keys("d")
         tmux.wait_for("Message discarded")
         tmux.keys("q")
-        tmux.wait_for("TERMAIL-EXITED 0", timeout=20)
+        tmux.wait_for("TERMAIL-EXITED 0", timeout=60)  # closing two IMAP sessions, under load
     finally:
         tmux.run("kill-server")
