@@ -24,6 +24,18 @@ def type_slowly(tmux: Tmux, text: str) -> None:
         time.sleep(0.03)
 
 
+def wait_for_list(tmux: Tmux) -> None:
+    """Until the main screen's footer is back: a key sent while the compose screen is still
+    going would land in it."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        screen = tmux.screen()
+        if "⏎ Open" in screen and "^s Send" not in screen:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the message list never came back:\n" + tmux.screen())
+
+
 @pytest.mark.skipif(TMUX is None, reason="tmux is not installed (make test installs it)")
 def test_typo_in_to_then_reply_in_tmux(tmp_path: Path) -> None:
     termail = Path(sys.executable).parent / "termail"
@@ -58,6 +70,7 @@ def test_typo_in_to_then_reply_in_tmux(tmp_path: Path) -> None:
         tmux.wait_for("Close this message?")
         tmux.keys("d")
         tmux.wait_for("Message discarded")
+        wait_for_list(tmux)
         # Reply to the newest message: the words typed go on their own line below the quote.
         tmux.keys("g")
         time.sleep(0.5)
@@ -74,6 +87,7 @@ def test_typo_in_to_then_reply_in_tmux(tmp_path: Path) -> None:
         tmux.wait_for("Close this message?")
         tmux.keys("d")
         tmux.wait_for("Message discarded")
+        wait_for_list(tmux)
         tmux.keys("q")
         tmux.wait_for("TERMAIL-EXITED 0", timeout=60)  # closing two IMAP sessions, under load
     finally:
