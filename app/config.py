@@ -263,6 +263,8 @@ class UiSettings:
     """The compose editor command line: `editor` in the file, else $VISUAL, $EDITOR, vi."""
     reply_position: str = "bottom"
     """Where a reply's cursor starts: "bottom" below the quote (mutt's way), or "top"."""
+    show_unsubscribed: bool = True
+    """Show folders one is not subscribed to in the tree (marked "unsubscribed")."""
 
 
 @dataclass(frozen=True)
@@ -692,6 +694,7 @@ _UI_KEYS = (
     "message_list_height",
     "editor",
     "reply_position",
+    "show_unsubscribed",
 )
 _MAX_SIGNATURE = 64_000
 
@@ -953,6 +956,7 @@ def _ui(table: _Table | None) -> UiSettings:
         or d.message_list_height,
         editor=(table.opt_str("editor") or d.editor).strip(),
         reply_position=table.choice("reply_position", ("bottom", "top")) or d.reply_position,
+        show_unsubscribed=table.boolean("show_unsubscribed", d.show_unsubscribed),
     )
 
 
