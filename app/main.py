@@ -163,6 +163,73 @@ class TermailApp(App[None]):
             self._show_account((self._account_index + 1) % len(self.accounts))
             self.notify(f"Account: {self.accounts[self._account_index].name}", markup=False)
 
+    async def action_quit(self) -> None:
+        """Quit (q, ctrl+q, the palette); first ask when something would be left behind."""
+        from widgets.dialogs import ConfirmDialog
+
+        if isinstance(self.screen, ConfirmDialog) and getattr(self.screen, "quit_question", False):
+            return  # the question is on the screen already
+        question = self.quit_question()
+        if question is None:
+            self.exit()
+            return
+        dialog = ConfirmDialog(question, yes="Quit", no="Stay")
+        dialog.quit_question = True  # type: ignore[attr-defined]
+
+        def answered(really: bool | None) -> None:
+            if really:
+                self.exit()
+
+        self.push_screen(dialog, answered)
+
+    def quit_question(self) -> str | None:
+        """What quitting now would leave behind, as a question; None when nothing would.
+
+        A message being written is saved to the local draft store first (offered at the next
+        start); mail in an outbox is only sent while termail runs.
+        """
+        from app.screens.compose import ComposeScreen
+
+        writing = unsaved = 0
+        for screen in self.screen_stack:
+            if isinstance(screen, ComposeScreen) and screen.has_unsent_text():
+                writing += 1
+                unsaved += not screen.keep_locally()
+        waiting = failed = 0
+        for account in self.accounts:
+            counts = _outbox_counts(account)
+            waiting += counts[0]
+            failed += counts[1]
+        parts = []
+        if unsaved:
+            parts.append(
+                "A message you are writing could not be saved and would be lost."
+                if unsaved == 1
+                else f"{unsaved} messages you are writing could not be saved and would be lost."
+            )
+        elif writing:
+            parts.append(
+                "A message you are writing is not sent (it is kept as a local draft and "
+                "offered at the next start)."
+                if writing == 1
+                else f"{writing} messages you are writing are not sent (kept as local drafts)."
+            )
+        if waiting:
+            noun = "message waits" if waiting == 1 else "messages wait"
+            parts.append(
+                f"{waiting} {noun} in the outbox: it is sent only while termail runs."
+                if waiting == 1
+                else f"{waiting} {noun} in the outbox: they are sent only while termail runs."
+            )
+        if failed:
+            parts.append(
+                f"{failed} message{' was' if failed == 1 else 's were'} refused and "
+                f"{'waits' if failed == 1 else 'wait'} in the outbox (O) to be retried or cancelled."
+            )
+        if not parts:
+            return None
+        return " ".join(parts) + " Quit anyway?"
+
     def action_help(self) -> None:
         from widgets.help_screen import HelpScreen
 
@@ -185,6 +252,20 @@ class TermailApp(App[None]):
         """Textual's crash report prints local variables, where a library frame may hold a
         password as a plain string: print the traceback without them."""
         _fatal_error_without_locals(self)
+
+
+def _outbox_counts(account: Account) -> tuple[int, int]:
+    """(waiting to be retried, failed) entries of an account's outbox; (0, 0) when it cannot be
+    read: quitting must still work."""
+    from app.outbox import OutboxError
+    from app.sending import account_outbox
+
+    try:
+        entries = account_outbox(account).list()
+    except (OutboxError, OSError):
+        return 0, 0
+    failed = sum(1 for e in entries if e.state == "failed")
+    return len(entries) - failed, failed
 
 
 def _fatal_error_without_locals(app: App[Any]) -> None:
