@@ -695,6 +695,9 @@ class MainScreen(Screen[None]):
 
     @on(QueryBar.Submitted)
     def _query_submitted(self, event: QueryBar.Submitted) -> None:
+        # The bar hides itself: the focus goes back to the list now, not to whatever Textual
+        # picks next (the viewer); a bad query gives it back to the bar (`show_error`).
+        self.message_list.focus()
         self.run_search(event.text)
 
     @work(exclusive=True, group="search", description="searching")
@@ -720,7 +723,9 @@ class MainScreen(Screen[None]):
 
     @on(QueryBar.Cleared)
     def _query_cleared(self) -> None:
+        self.remove_class("-reading")  # the search is cleared, not only the reading view
         self.action_clear_search()
+        self.message_list.focus()  # Esc in the bar (empty, refused or not) returns to the list
 
     def action_clear_search(self) -> None:
         if self.has_class("-reading"):

@@ -1,0 +1,113 @@
+"""Issue 20 (h4 part): the command palette's mail actions, focus after search, next/previous
+message in the viewer, next unread across folders, H on an HTML-only message, the raw view,
+\\Answered after a reply, the outbox rows. Each driven through the app against the sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.sandbox.demo import load_demo
+from tests.ui.test_app_sandbox import (
+    list_filled,
+    make_app,
+    message_list,
+    open_by_subject,
+    wait_until,
+)
+from widgets.message_view import MessageView
+
+pytestmark = [pytest.mark.integration, pytest.mark.ui]
+
+
+async def _type(pilot: Any, text: str) -> None:
+    for ch in text:
+        await pilot.press({" ": "space", "/": "slash", ":": "colon"}.get(ch, ch))
+
+
+def _palette_hits(app: Any) -> list[str]:
+    from textual.command import CommandList
+
+    found = app.screen.query(CommandList)
+    if not found:
+        return []
+    commands = found.first()
+    return [str(commands.get_option_at_index(i).prompt) for i in range(commands.option_count)]
+
+
+# -- 6: the command palette ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "wanted"),
+    [("forw", "Forward"), ("Delete", "Delete"), ("sort", "Sort"), ("raw", "Raw source")],
+)
+async def test_palette_lists_the_mail_actions(
+    sandbox: Any, mail_user: Any, query: str, wanted: str
+) -> None:
+    load_demo(sandbox, mail_user.name)
+    app = make_app(mail_user)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        await pilot.press("ctrl+p")
+        await _type(pilot, query)
+        hits = await wait_until(pilot, lambda: _palette_hits(app))
+        assert any(wanted in hit for hit in hits), hits
+        # The key is shown with it.
+        assert any("key:" in hit for hit in hits if wanted in hit), hits
+
+
+async def test_palette_command_runs_on_the_screen_below(sandbox: Any, mail_user: Any) -> None:
+    from app.screens.main import MainScreen
+
+    load_demo(sandbox, mail_user.name)
+    app = make_app(mail_user)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        ml = message_list(app)
+        ml.focus()
+        await pilot.press("g")
+        uid = ml.cursor_uid
+        assert uid is not None and not ml.summary(uid).flagged
+        await pilot.press("ctrl+p")
+        await _type(pilot, "Flag")
+        await wait_until(pilot, lambda: any("Flag" in h for h in _palette_hits(app)))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is screen)
+        await wait_until(pilot, lambda: ml.summary(uid) is not None and ml.summary(uid).flagged)
+
+
+# -- 9: focus after search -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["", "(from:x", "subject:nosuchthingatall"])
+async def test_escape_from_search_returns_to_the_list(
+    sandbox: Any, mail_user: Any, query: str
+) -> None:
+    load_demo(sandbox, mail_user.name)
+    app = make_app(mail_user)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        ml = message_list(app)
+        ml.focus()
+        await pilot.press("g")
+        await pilot.press("slash")
+        await _type(pilot, query)
+        if query:
+            await pilot.press("enter")
+            status = app.screen.query_one("#status")
+            await wait_until(
+                pilot,
+                lambda: app.screen.query_one("#query").has_class("-error")
+                or "match" in str(status.message),
+            )
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert ml.has_focus, app.screen.focused
+        before = ml.cursor_row
+        await pilot.press("j")
+        await pilot.pause(0.1)
+        assert ml.cursor_row == min(before + 1, ml.row_count - 1) and ml.cursor_row != before
