@@ -128,6 +128,8 @@ class MainScreen(Screen[None]):
         """Percent of the width right of the folder tree given to the list (the rest: viewer)."""
         self._headers_wanted = 0
         self._headers_done = 0
+        self._answering: int | None = None
+        """The message a compose screen opened from here replies to or forwards."""
 
     # -- layout -------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -688,6 +690,20 @@ class MainScreen(Screen[None]):
                 self._report(exc, "Cannot load the original")
                 return
         await open_compose(self, self.account, mode, original, uid)
+        if uid is not None and mode in ("reply", "reply_all", "forward"):
+            self._answering = uid  # its row shows r / the flag once the send flagged it
+
+    def on_screen_resume(self) -> None:
+        """Back from compose: the send flagged the original (\\Answered or $Forwarded) in the
+        account's memory and cache (`app.sending.send_draft`); its row is drawn again from there."""
+        uid = self._answering
+        if uid is None:
+            return
+        from app.screens.compose import ComposeScreen
+
+        if not any(isinstance(screen, ComposeScreen) for screen in self.app.screen_stack):
+            self._answering = None
+        self.message_list.update_summaries(self.account.held_summaries([uid]))
 
     # -- search -------------------------------------------------------------------------------------
     def action_search(self) -> None:

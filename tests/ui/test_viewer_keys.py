@@ -10,6 +10,7 @@ import pytest
 
 from app.sandbox.demo import load_demo
 from tests.ui.test_app_sandbox import (
+    imap,
     list_filled,
     make_app,
     message_list,
@@ -111,3 +112,45 @@ async def test_escape_from_search_returns_to_the_list(
         await pilot.press("j")
         await pilot.pause(0.1)
         assert ml.cursor_row == min(before + 1, ml.row_count - 1) and ml.cursor_row != before
+
+
+# -- 13: \Answered shown after a reply -----------------------------------------------------------
+
+
+def _row_text(ml: Any, uid: int) -> str:
+    row = list(ml.uids).index(uid)
+    strip = ml.render_line(row - int(ml.scroll_offset.y))
+    return "".join(segment.text for segment in strip)
+
+
+async def test_reply_shows_answered_in_the_list(sandbox: Any, mail_user: Any, tmp_path: Any) -> None:
+    from app.screens.compose import ComposeScreen
+    from tests.ui.test_compose_sandbox import make_app as make_compose_app
+    from widgets.dialogs import ConfirmDialog
+
+    friend = sandbox.add_user(mail_user.name + "r")
+    sandbox.deliver(
+        mail_user.name,
+        f"Subject: ping\r\nFrom: {friend.address}\r\nMessage-ID: <p1@x>\r\n\r\nhi\r\n".encode(),
+    )
+    app = make_compose_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        main = app.screen
+        ml = message_list(app)
+        ml.focus()
+        await pilot.press("g")
+        uid = ml.cursor_uid
+        assert uid is not None and _row_text(ml, uid)[3] == " "
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.screen is main, timeout=30)
+        conn = imap(mail_user)
+        conn.select("INBOX")
+        _, data = conn.uid("FETCH", str(uid), "(FLAGS)")
+        conn.logout()
+        assert b"\\Answered" in data[0]  # the server has it: the list must show it too
+        await wait_until(pilot, lambda: _row_text(ml, uid)[3] == "r")
