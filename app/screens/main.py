@@ -272,6 +272,7 @@ class MainScreen(Screen[None]):
         except Exception as exc:
             self._report(exc, "Outbox retry failed")
             return
+        self._reload_outbox_screen()
         for attempt in attempts:
             text = {"sent": "A queued message was sent", "retry": "Still waiting to send"}.get(
                 attempt.status, "A queued message failed"
@@ -282,6 +283,14 @@ class MainScreen(Screen[None]):
                 self.notify(text, title="Outbox", severity="error", markup=False)
             else:
                 self.notify(text, title="Outbox", markup=False)
+
+    def _reload_outbox_screen(self) -> None:
+        """An open outbox shows what the retry changed (a sent entry leaves it)."""
+        from app.screens.outbox import OutboxScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, OutboxScreen) and screen.is_mounted:
+                screen.reload()
 
     def _show_cached_inbox(self) -> bool:
         """Before the server answers (or when it cannot be reached): the INBOX as last cached.

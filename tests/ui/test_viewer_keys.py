@@ -154,3 +154,49 @@ async def test_reply_shows_answered_in_the_list(sandbox: Any, mail_user: Any, tm
         conn.logout()
         assert b"\\Answered" in data[0]  # the server has it: the list must show it too
         await wait_until(pilot, lambda: _row_text(ml, uid)[3] == "r")
+
+
+# -- 12: the outbox rows ---------------------------------------------------------------------------
+
+
+async def test_outbox_row_has_the_subject_and_the_code_once_and_leaves_when_sent(
+    sandbox: Any, mail_user: Any, tmp_path: Any
+) -> None:
+    from textual.widgets import OptionList
+
+    from app.screens.outbox import OutboxScreen
+    from tests.ui.test_compose_sandbox import make_app as make_compose_app
+    from tests.ui.test_compose_sandbox import open_compose
+    from widgets.dialogs import ConfirmDialog
+
+    target = f"later-{mail_user.name}@example.com"
+    sandbox.force_smtp_reply(451, recipient=target, times=1)
+    app = make_compose_app(mail_user, tmp_path / "data")
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await wait_until(pilot, lambda: app.screen.query_one("#status").connection == "connected")
+            main = app.screen
+            screen = await open_compose(pilot, app)
+            screen.query_one("#to").value = target
+            screen.query_one("#subject").value = "Grüße, later"
+            screen.query_one("#body").text = "Queued.\n"
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.press("y")
+            await wait_until(pilot, lambda: app.screen is main, timeout=30)
+            await pilot.press("O")
+            outbox = await wait_until(
+                pilot, lambda: isinstance(app.screen, OutboxScreen) and app.screen
+            )
+            options = outbox.query_one(OptionList)
+            text = str(options.get_option_at_index(0).prompt)
+            assert "Grüße, later" in text, text
+            assert "451" in text and "451 451" not in text, text
+            await pilot.press("r")  # the rule was for one try: this one is taken
+            await wait_until(pilot, lambda: outbox.outbox.list() == [], timeout=30)
+            await wait_until(
+                pilot, lambda: "empty" in str(options.get_option_at_index(0).prompt)
+            )
+            assert options.option_count == 1
+    finally:
+        sandbox.clear_smtp_rules()
