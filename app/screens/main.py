@@ -59,6 +59,13 @@ class MainScreen(Screen[None]):
         Binding("n", "next_match", "Next match", id="search.next", show=False),
         Binding("escape", "clear_search", "Clear search", id="search.clear", show=False),
         Binding("v", "toggle_viewer", "Viewer", id="view.zoom", show=False),
+        # j/k scroll the viewer and move the list's cursor already: J/K open the next or the
+        # previous message from either (mutt's pager moves to the next message too).
+        Binding("J", "next_message(1)", "Next message", id="view.next_message", show=False),
+        Binding("K", "next_message(-1)", "Previous message", id="view.prev_message", show=False),
+        # mutt's Tab (next new) and `c` Tab (next mailbox with new mail) in one key: Tab itself
+        # moves the focus between the panes here.
+        Binding("ctrl+n", "next_unread", "Next unread (any folder)", id="folder.next_unread"),
         # q in the viewer goes back to the list, as in mutt's pager; from the list it quits.
         Binding("q", "close_viewer", "Back to the list", id="view.close", show=False),
         Binding("H", "toggle_html", "HTML/text", id="view.html", show=False),
@@ -525,7 +532,9 @@ class MainScreen(Screen[None]):
         self.viewer.show(rendered)
         self._prefetch_after(uid)
         summary = self.message_list.summary(uid)
-        if summary is not None and Flag.SEEN not in summary.flags:
+        # No summary yet (opened right after its folder, e.g. by ctrl+n): marked read all the
+        # same; +FLAGS \\Seen on a message already read changes nothing.
+        if summary is None or Flag.SEEN not in summary.flags:
             if self.mark_read_delay:
                 await asyncio.sleep(self.mark_read_delay)
             if self.open_uid == uid:
@@ -796,6 +805,100 @@ class MainScreen(Screen[None]):
         self.status.show_message(
             f"{len(items)} attachments: choose one (↑ ↓), then a to save or o to open", timeout=6
         )
+
+    def action_next_message(self, step: int) -> None:
+        """Open the message after (1) or before (-1) the one open, in the list's order."""
+        ml = self.message_list
+        uids = ml.uids
+        if not uids:
+            return
+        row = ml.cursor_row
+        if self.open_uid is not None and ml.cursor_uid != self.open_uid:
+            with contextlib.suppress(ValueError):
+                row = list(uids).index(self.open_uid)
+        target = row + step if self.open_uid is not None else row
+        if not 0 <= target < len(uids):
+            self.notify(
+                "No next message" if step > 0 else "No previous message", markup=False, timeout=3
+            )
+            return
+        ml.select_uid(uids[target])
+        ml.action_open()
+
+    @work(exclusive=True, group="next-unread", description="looking for unread mail")
+    async def action_next_unread(self) -> None:
+        """The next unread message: further down this folder (then from its top), else the
+        first unread of the next folder that has some, in the tree's order."""
+        try:
+            if await self._open_unread_here():
+                return
+            for folder in await self._folders_with_unread():
+                self.folder_tree.select_folder(folder.name)
+                await self._open_folder(folder)
+                current = self.account.current
+                if current is None or current.folder.name != folder.name:
+                    return  # it could not be opened: _open_folder said why
+                if await self._open_unread_here(from_top=True):
+                    self.notify(f"Unread mail in {folder.name}", markup=False, timeout=3)
+                    return
+        except Exception as exc:
+            self._report(exc, "Cannot look for unread mail")
+            return
+        self.notify("No unread message in any folder", markup=False, timeout=4)
+
+    async def _open_unread_here(self, *, from_top: bool = False) -> bool:
+        """Open the first unread message after the cursor (wrapping); False when none."""
+        if self.account.current is None:
+            return False
+        unseen = set(await self.account.search("is:unread"))
+        if self.open_uid is not None:
+            unseen.discard(self.open_uid)  # the one being read (marked \\Seen a moment later)
+        ml = self.message_list
+        uids = ml.uids
+        if not unseen or not uids:
+            return False
+        start = 0 if from_top else ml.cursor_row + 1
+        count = len(uids)
+        for offset in range(count):
+            uid = uids[(start + offset) % count]
+            if uid in unseen:
+                ml.select_uid(uid)
+                ml.action_open()
+                return True
+        return False
+
+    async def _folders_with_unread(self) -> list[Folder]:
+        """Other folders with unread mail, in the tree's order after the open one (wrapping).
+
+        Trash, Junk, Sent and Drafts are left out, as mutt's new-mail cycle leaves out what is
+        not in its mailboxes list. The STATUS counts held are used first; when none says
+        "unread", every folder is asked again (mail may have come since they were read).
+        """
+        skip = (FolderRole.TRASH, FolderRole.JUNK, FolderRole.SENT, FolderRole.DRAFTS)
+        ordered = [f for f in display_order(self.account.folders) if f.selectable]
+        current = self.account.current
+        name = current.folder.name if current is not None else None
+        names = [f.name for f in ordered]
+        at = names.index(name) + 1 if name in names else 0
+        candidates = [
+            f for f in ordered[at:] + ordered[:at] if f.name != name and f.role not in skip
+        ]
+
+        def with_unread() -> list[Folder]:
+            found = []
+            for folder in candidates:
+                status = self.account.statuses.get(folder.name)
+                if status is not None and status.unseen > 0:
+                    found.append(folder)
+            return found
+
+        found = with_unread()
+        if found:
+            return found
+        for folder in candidates[:200]:
+            with contextlib.suppress(Exception):
+                self._show_counts(folder.name, await self.account.refresh_status(folder.name))
+        return with_unread()
 
     def action_close_viewer(self) -> None:
         self.remove_class("-zoom")

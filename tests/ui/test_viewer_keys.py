@@ -200,3 +200,66 @@ async def test_outbox_row_has_the_subject_and_the_code_once_and_leaves_when_sent
             assert options.option_count == 1
     finally:
         sandbox.clear_smtp_rules()
+
+
+# -- 18: next / previous message from the viewer, next unread across folders ----------------------
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+async def test_J_and_K_open_the_next_and_previous_message_from_the_viewer(
+    sandbox: Any, mail_user: Any, size: Any
+) -> None:
+    for n in range(3):
+        sandbox.deliver(
+            mail_user.name,
+            f"Subject: number {n}\r\nFrom: a@b.c\r\nDate: Mon, {n + 1} Jun 2026 10:00:00 +0000"
+            f"\r\n\r\nbody {n}\r\n".encode(),
+        )
+    app = make_app(mail_user)
+    async with app.run_test(size=size) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        ml = message_list(app)
+        ml.focus()
+        await pilot.press("g", "enter")
+        viewer = app.screen.query_one(MessageView)
+        await wait_until(pilot, lambda: viewer.rendered is not None)
+        first = viewer.rendered.subject
+        viewer.body.focus()  # reading: the viewer has the focus
+        await pilot.press("J")
+        await wait_until(pilot, lambda: viewer.rendered and viewer.rendered.subject != first)
+        second = viewer.rendered.subject
+        assert ml.cursor_row == 1 and viewer.body.has_focus
+        await pilot.press("J")
+        await wait_until(pilot, lambda: viewer.rendered and viewer.rendered.subject != second)
+        await pilot.press("J")  # the last one: says so, stays
+        await pilot.pause(0.3)
+        assert ml.cursor_row == 2
+        await pilot.press("K", "K")
+        await wait_until(pilot, lambda: viewer.rendered and viewer.rendered.subject == first)
+        assert ml.cursor_row == 0
+
+
+async def test_ctrl_n_opens_the_next_folder_with_unread_mail(sandbox: Any, mail_user: Any) -> None:
+    sandbox.deliver(mail_user.name, b"Subject: read one\r\nFrom: a@b.c\r\n\r\nx\r\n", flags="S")
+    sandbox.deliver(mail_user.name, b"Subject: old list\r\nFrom: l@b.c\r\n\r\nx\r\n", "Lists", "S")
+    sandbox.deliver(mail_user.name, b"Subject: fresh list\r\nFrom: l@b.c\r\n\r\ny\r\n", "Lists")
+    sandbox.deliver(mail_user.name, b"Subject: junk\r\nFrom: j@b.c\r\n\r\nz\r\n", "Trash")
+    app = make_app(mail_user)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        await wait_until(pilot, lambda: app.screen.account.folder("Lists") is not None)
+        await pilot.press("ctrl+n")
+        viewer = app.screen.query_one(MessageView)
+        await wait_until(
+            pilot, lambda: viewer.rendered is not None and viewer.rendered.subject == "fresh list"
+        )
+        assert app.screen.account.current.folder.name == "Lists"
+        # Now nothing is unread outside Trash: it says so and stays.
+        await wait_until(
+            pilot,
+            lambda: (s := message_list(app).summary(message_list(app).cursor_uid)) and s.seen,
+        )
+        await pilot.press("ctrl+n")
+        await pilot.pause(1.0)
+        assert app.screen.account.current.folder.name == "Lists"
+        assert viewer.rendered.subject == "fresh list"
