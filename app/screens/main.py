@@ -27,7 +27,7 @@ from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.folder_tree import FolderTree, display_order
 from widgets.message_list import MessageList
-from widgets.message_view import MessageView
+from widgets.message_view import MessageView, html_switch_note
 from widgets.query_bar import QueryBar
 from widgets.splitter import Splitter
 from widgets.status_bar import StatusBar
@@ -521,7 +521,7 @@ class MainScreen(Screen[None]):
         self.load_message(event.uid)
 
     @work(exclusive=True, group="message", description="loading message")
-    async def load_message(self, uid: int) -> None:
+    async def load_message(self, uid: int, *, html_switch: bool = False) -> None:
         self.viewer.show_loading("Loading…")
         try:
             rendered = await self.account.load_message(uid, prefer_html=self.prefer_html)
@@ -530,6 +530,8 @@ class MainScreen(Screen[None]):
             self._report(exc, "Cannot show the message")
             return
         self.viewer.show(rendered)
+        if html_switch:  # H: say what it did, also when nothing could change
+            self.notify(html_switch_note(rendered, self.prefer_html), markup=False, timeout=4)
         self._prefetch_after(uid)
         summary = self.message_list.summary(uid)
         # No summary yet (opened right after its folder, e.g. by ctrl+n): marked read all the
@@ -1057,13 +1059,22 @@ class MainScreen(Screen[None]):
     def action_toggle_html(self) -> None:
         self.prefer_html = not self.prefer_html
         if self.open_uid is not None:
-            self.load_message(self.open_uid)
+            self.load_message(self.open_uid, html_switch=True)
+        else:
+            self.notify(
+                "HTML parts preferred" if self.prefer_html else "Text parts preferred",
+                markup=False,
+                timeout=3,
+            )
 
     def action_toggle_headers(self) -> None:
         self.viewer.full_headers = not self.viewer.full_headers
 
     @work(group="message")
     async def action_show_raw(self) -> None:
+        if self.viewer.raw_mode:  # V again: back to the message
+            self.viewer.leave_raw()
+            return
         uid = self.open_uid or self.message_list.cursor_uid
         if uid is None:
             return

@@ -263,3 +263,66 @@ async def test_ctrl_n_opens_the_next_folder_with_unread_mail(sandbox: Any, mail_
         await pilot.pause(1.0)
         assert app.screen.account.current.folder.name == "Lists"
         assert viewer.rendered.subject == "fresh list"
+
+
+# -- 15 (viewer parts): H on an HTML-only message, the raw view --------------------------------
+
+
+def _notices(app: Any) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+HTML_ONLY = (
+    b"Subject: only html\r\nFrom: h@b.c\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>Hello <b>there</b></p>\r\n"
+)
+
+
+async def test_H_on_an_html_only_message_says_so(sandbox: Any, mail_user: Any) -> None:
+    sandbox.deliver(mail_user.name, HTML_ONLY)
+    app = make_app(mail_user)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        ml = message_list(app)
+        ml.focus()
+        await pilot.press("g", "enter")
+        viewer = app.screen.query_one(MessageView)
+        await wait_until(pilot, lambda: viewer.rendered is not None)
+        await pilot.press("H")  # to HTML: it is HTML already
+        await wait_until(pilot, lambda: any("HTML part shown" in n for n in _notices(app)))
+        await pilot.press("H")  # back to text: there is none
+        await wait_until(
+            pilot, lambda: any("Only an HTML part: shown as text" in n for n in _notices(app))
+        )
+        assert "Hello" in viewer.body.text
+
+
+async def test_raw_view_shows_the_headers_once_wrapped_and_V_goes_back(
+    sandbox: Any, mail_user: Any
+) -> None:
+    long_line = " ".join(f"word{n}" for n in range(60))
+    sandbox.deliver(
+        mail_user.name,
+        f"Subject: raw me\r\nFrom: r@b.c\r\nX-Long: {long_line}\r\n\r\n{long_line}\r\n".encode(),
+    )
+    app = make_app(mail_user)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        ml = message_list(app)
+        ml.focus()
+        await pilot.press("g", "enter")
+        viewer = app.screen.query_one(MessageView)
+        await wait_until(pilot, lambda: viewer.rendered is not None)
+        await pilot.press("V")
+        await wait_until(pilot, lambda: viewer.raw_mode and "X-Long" in viewer.body.text)
+        await pilot.pause(0.1)
+        box = viewer.query_one("#mv-header-box")
+        assert box.region.height == 0  # the rendered header block is not shown above the source
+        body = viewer.body
+        assert body.wrap
+        lines = body.text.count("\n") + 1
+        assert body.row_count > lines  # the long lines wrap instead of being cut
+        await pilot.press("V")
+        await wait_until(pilot, lambda: not viewer.raw_mode)
+        assert viewer.rendered is not None and "X-Long" not in viewer.body.text
+        assert box.region.height > 0
