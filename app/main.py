@@ -9,7 +9,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
@@ -244,21 +244,10 @@ class ViewerApp(App[None]):
         self.raw = raw
         self.file_name = name
 
-    def compose(self) -> ComposeResult:
-        from textual.widgets import Footer
-
-        from widgets.message_view import MessageView
-
-        yield MessageView(id="viewer")
-        yield Footer()
-
     def on_mount(self) -> None:
-        from app.mime.render import render_message
-        from widgets.message_view import MessageView
+        from app.screens.viewer import FileViewerScreen
 
-        viewer = self.query_one(MessageView)
-        viewer.show(render_message(self.raw))
-        viewer.focus()
+        self.push_screen(FileViewerScreen(self.raw, self.file_name))
         self.sub_title = self.file_name
 
 

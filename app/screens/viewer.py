@@ -1,0 +1,147 @@
+"""`termail view FILE.eml`: the app's viewer on a local message file, no server.
+
+Every key the viewer has in the client works here too: `h` full headers, `H` HTML/text, `V` raw
+source, `a`/`o` save or open an attachment (decoded from the file itself), `?` the keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from pathlib import Path
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from app.mime.types import AttachmentInfo
+from widgets.dialogs import PromptDialog
+from widgets.message_view import MessageView, html_switch_note
+
+
+def _save_from_file(raw: bytes, info: AttachmentInfo, folder: Path) -> Path:
+    """Decode attachment `info` of the message `raw` into a new file in `folder`."""
+    from app.mime.attachments import SaveError, save_part
+    from app.mime.render import extract_part
+
+    found = extract_part(raw, info.part_id)
+    if found is None:
+        raise SaveError(f"part {info.part_id} is not in the file")
+    data, encoding = found
+    return save_part(data, encoding or info.encoding, folder, info.filename or "attachment")
+
+
+class FileViewerScreen(Screen[None]):
+    """One message from a file, read as in the client's viewer."""
+
+    BINDINGS = [
+        Binding("h", "toggle_headers", "Headers", id="view.headers"),
+        Binding("H", "toggle_html", "HTML/text", id="view.html"),
+        Binding("V", "show_raw", "Raw source", id="view.raw"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+    ]
+
+    AUTO_FOCUS = "#mv-body"
+
+    def __init__(self, raw: bytes, name: str, *, prefer_html: bool = False) -> None:
+        super().__init__()
+        self.raw = raw
+        self.file_name = name
+        self.prefer_html = prefer_html
+
+    def compose(self) -> ComposeResult:
+        yield MessageView(id="viewer")
+        yield Footer()
+
+    @property
+    def viewer(self) -> MessageView:
+        return self.query_one(MessageView)
+
+    def on_mount(self) -> None:
+        self._show_message()
+        self.viewer.focus()
+
+    def _show_message(self) -> None:
+        from app.mime.render import render_message
+
+        self.viewer.show(render_message(self.raw, prefer_html=self.prefer_html))
+
+    # -- keys ---------------------------------------------------------------------------------
+    def action_toggle_headers(self) -> None:
+        self.viewer.full_headers = not self.viewer.full_headers
+
+    def action_toggle_html(self) -> None:
+        self.prefer_html = not self.prefer_html
+        self._show_message()
+        rendered = self.viewer.rendered
+        if rendered is not None:
+            self.notify(html_switch_note(rendered, self.prefer_html), markup=False, timeout=4)
+
+    def action_show_raw(self) -> None:
+        if self.viewer.raw_mode:
+            self.viewer.leave_raw()
+        else:
+            self.viewer.show_raw(self.raw.decode("utf-8", "replace"))
+
+    def action_help(self) -> None:
+        from widgets.help_screen import HelpScreen
+
+        self.app.push_screen(HelpScreen(self))
+
+    # -- attachments --------------------------------------------------------------------------
+    @on(MessageView.SaveAttachment)
+    def _save_attachment(self, event: MessageView.SaveAttachment) -> None:
+        self.save_attachment(event.info)
+
+    @work(group="attachment", description="saving attachment")
+    async def save_attachment(self, info: AttachmentInfo) -> None:
+        name = info.filename or "attachment"
+        default = Path.home() / "Downloads"
+        if not default.is_dir():
+            default = Path.cwd()
+        folder_text = await self.app.push_screen_wait(
+            PromptDialog(f"Save {name} into folder", str(default))
+        )
+        if not folder_text:
+            return
+        folder = Path(folder_text).expanduser()
+        if not folder.is_dir():
+            self.notify(f"{folder} is not a folder", severity="error", markup=False)
+            return
+        try:
+            path = await asyncio.to_thread(_save_from_file, self.raw, info, folder)
+        except Exception as exc:
+            self.notify(str(exc), title="Saving failed", severity="error", markup=False)
+            return
+        self.notify(f"Saved {path}", markup=False)
+
+    @on(MessageView.OpenAttachment)
+    def _open_attachment(self, event: MessageView.OpenAttachment) -> None:
+        self.open_attachment(event.info)
+
+    @work(group="attachment", description="opening attachment")
+    async def open_attachment(self, info: AttachmentInfo) -> None:
+        opener = shutil.which("xdg-open")
+        if opener is None:
+            self.notify(
+                "No xdg-open here: save the attachment instead (a)",
+                severity="warning",
+                markup=False,
+            )
+            return
+        folder = Path(tempfile.mkdtemp(prefix="termail-open-"))
+        try:
+            path = await asyncio.to_thread(_save_from_file, self.raw, info, folder)
+        except Exception as exc:
+            self.notify(str(exc), title="Opening failed", severity="error", markup=False)
+            return
+        await asyncio.create_subprocess_exec(
+            opener,
+            str(path),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        self.notify(f"Opened {path.name}", markup=False, timeout=3)
