@@ -604,7 +604,9 @@ class MessageView(Vertical):
         notices = self.query_one("#mv-notices", Static)
         notices.display = True
         notices.update(
-            Text("Raw source (V: back to the message)", style=self._component("message-view--notice"))
+            Text(
+                "Raw source (V: back to the message)", style=self._component("message-view--notice")
+            )
         )
         self.body.set_body(safe_str(text), wrap=True, line_style="raw")
 

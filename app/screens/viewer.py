@@ -10,6 +10,7 @@ import asyncio
 import shutil
 import tempfile
 from pathlib import Path
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding

@@ -14,7 +14,6 @@ from tests.ui.test_app_sandbox import (
     list_filled,
     make_app,
     message_list,
-    open_by_subject,
     wait_until,
 )
 from widgets.message_view import MessageView
@@ -102,8 +101,10 @@ async def test_escape_from_search_returns_to_the_list(
             status = app.screen.query_one("#status")
             await wait_until(
                 pilot,
-                lambda: app.screen.query_one("#query").has_class("-error")
-                or "match" in str(status.message),
+                lambda: (
+                    app.screen.query_one("#query").has_class("-error")
+                    or "match" in str(status.message)
+                ),
             )
         await pilot.press("escape")
         await pilot.pause(0.2)
@@ -123,7 +124,9 @@ def _row_text(ml: Any, uid: int) -> str:
     return "".join(segment.text for segment in strip)
 
 
-async def test_reply_shows_answered_in_the_list(sandbox: Any, mail_user: Any, tmp_path: Any) -> None:
+async def test_reply_shows_answered_in_the_list(
+    sandbox: Any, mail_user: Any, tmp_path: Any
+) -> None:
     from app.screens.compose import ComposeScreen
     from tests.ui.test_compose_sandbox import make_app as make_compose_app
     from widgets.dialogs import ConfirmDialog
@@ -174,7 +177,9 @@ async def test_outbox_row_has_the_subject_and_the_code_once_and_leaves_when_sent
     app = make_compose_app(mail_user, tmp_path / "data")
     try:
         async with app.run_test(size=(140, 40)) as pilot:
-            await wait_until(pilot, lambda: app.screen.query_one("#status").connection == "connected")
+            await wait_until(
+                pilot, lambda: app.screen.query_one("#status").connection == "connected"
+            )
             main = app.screen
             screen = await open_compose(pilot, app)
             screen.query_one("#to").value = target
@@ -194,9 +199,7 @@ async def test_outbox_row_has_the_subject_and_the_code_once_and_leaves_when_sent
             assert "451" in text and "451 451" not in text, text
             await pilot.press("r")  # the rule was for one try: this one is taken
             await wait_until(pilot, lambda: outbox.outbox.list() == [], timeout=30)
-            await wait_until(
-                pilot, lambda: "empty" in str(options.get_option_at_index(0).prompt)
-            )
+            await wait_until(pilot, lambda: "empty" in str(options.get_option_at_index(0).prompt))
             assert options.option_count == 1
     finally:
         sandbox.clear_smtp_rules()
