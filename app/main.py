@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -286,21 +286,25 @@ def demo_accounts(sandbox: Sandbox) -> list[Account]:
                 smtp=user.smtp_settings(TlsMode.STARTTLS),
                 addresses=[user.address],
                 display_name=name.capitalize() + " User",
-                data_dir=demo_data_dir() / name,
+                data_dir=demo_data_dir(sandbox) / name,
             )
         )
     return accounts
 
 
-def demo_data_dir() -> Path:
-    """Drafts and cache of the demo accounts: kept across demo runs, like a real account's."""
-    from platformdirs import user_data_dir
+def demo_data_dir(sandbox: Sandbox) -> Path:
+    """Drafts, outbox and cache of the demo accounts: inside the demo's own sandbox folder, so
+    two demos at once never share them, and they go with it (the demo's mail goes too)."""
+    return Path(sandbox.root) / "termail-data"
 
-    return Path(user_data_dir("termail")) / "demo"
 
-
-def run_demo_app(sandbox: Sandbox) -> int:
-    TermailApp(demo_accounts(sandbox)).run()
+def run_demo_app(sandbox: Sandbox, on_start: Callable[[App[Any]], None] | None = None) -> int:
+    """Run the client on the demo accounts; `on_start` gets the App first (the demo's
+    signal handlers ask it to quit)."""
+    app = TermailApp(demo_accounts(sandbox))
+    if on_start is not None:
+        on_start(app)
+    app.run()
     return 0
 
 

@@ -425,18 +425,26 @@ class AttachmentList(OptionList):
         return items[index] if 0 <= index < len(items) else items[0]
 
 
-def html_switch_note(rendered: RenderedMessage, prefer_html: bool) -> str:
+def html_switch_note(
+    rendered: RenderedMessage, prefer_html: bool, before: RenderedMessage | None = None
+) -> str:
     """What `H` did to the message shown, in words: an HTML-only or a text-only message
-    looks the same either way, and the user is told why instead of seeing nothing happen."""
-    if prefer_html:
+    looks the same either way, and the user is told why instead of seeing nothing happen.
+
+    `before` is the same message as it was shown before the switch, when known: the same
+    kind of part both times means there was no other part to switch to.
+    """
+    if before is not None and before.is_html == rendered.is_html:
         if rendered.is_html:
-            return "HTML part shown (converted to text); H: the text part"
+            return "Only an HTML part: shown as text"
         return "No HTML part: this message is plain text"
     if rendered.is_html:
-        return "Only an HTML part: shown as text"
-    if rendered.has_html_alternative:
-        return "Text part shown; H: the HTML part"
-    return "Text part shown (this message has no HTML part)"
+        if not prefer_html:
+            return "Only an HTML part: shown as text"
+        return "HTML part shown (converted to text)"
+    if prefer_html:
+        return "No HTML part: this message is plain text"
+    return "Text part shown"
 
 
 class _HeaderBox(VerticalScroll, can_focus=False):

@@ -522,6 +522,7 @@ class MainScreen(Screen[None]):
 
     @work(exclusive=True, group="message", description="loading message")
     async def load_message(self, uid: int, *, html_switch: bool = False) -> None:
+        before = self.viewer.rendered if html_switch else None
         self.viewer.show_loading("Loading…")
         try:
             rendered = await self.account.load_message(uid, prefer_html=self.prefer_html)
@@ -531,7 +532,8 @@ class MainScreen(Screen[None]):
             return
         self.viewer.show(rendered)
         if html_switch:  # H: say what it did, also when nothing could change
-            self.notify(html_switch_note(rendered, self.prefer_html), markup=False, timeout=4)
+            note = html_switch_note(rendered, self.prefer_html, before)
+            self.notify(note, markup=False, timeout=4)
         self._prefetch_after(uid)
         summary = self.message_list.summary(uid)
         # No summary yet (opened right after its folder, e.g. by ctrl+n): marked read all the
@@ -814,10 +816,9 @@ class MainScreen(Screen[None]):
         uids = ml.uids
         if not uids:
             return
+        # From the list's cursor, as mutt's pager steps from the index's: keys pressed faster
+        # than the messages load still step one message each.
         row = ml.cursor_row
-        if self.open_uid is not None and ml.cursor_uid != self.open_uid:
-            with contextlib.suppress(ValueError):
-                row = list(uids).index(self.open_uid)
         target = row + step if self.open_uid is not None else row
         if not 0 <= target < len(uids):
             self.notify(

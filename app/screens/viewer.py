@@ -74,11 +74,13 @@ class FileViewerScreen(Screen[None]):
         self.viewer.full_headers = not self.viewer.full_headers
 
     def action_toggle_html(self) -> None:
+        before = self.viewer.rendered
         self.prefer_html = not self.prefer_html
         self._show_message()
         rendered = self.viewer.rendered
         if rendered is not None:
-            self.notify(html_switch_note(rendered, self.prefer_html), markup=False, timeout=4)
+            note = html_switch_note(rendered, self.prefer_html, before)
+            self.notify(note, markup=False, timeout=4)
 
     def action_show_raw(self) -> None:
         if self.viewer.raw_mode:
