@@ -5,6 +5,9 @@ accounts' data (drafts, outbox, header cache), so two demos at once never share 
 folder goes on every way out: a normal quit, an exception, Ctrl-C, SIGTERM and SIGHUP (the
 terminal closed). One whose owner died without that (SIGKILL, a power cut) is swept at the next
 start: `owner.json` names the owning process, and a folder whose owner is gone is removed.
+
+What the user wrote is never removed with a folder: unfinished drafts and queued mail are moved
+to termail's data folder (`kept_dir()`) first, and the next demo takes them up and offers them.
 """
 
 from __future__ import annotations
@@ -63,9 +66,18 @@ def _alive(pid: int) -> bool:
 
 
 def write_owner(root: Path) -> None:
-    """Mark `root` as this process's demo folder."""
-    owner = {"pid": os.getpid(), "start": _start_time(os.getpid())}
+    """Mark `root` as this process's demo folder, and say where its drafts are kept after it
+    (a sweep by a demo with another data folder hands them back there, not to itself)."""
+    owner = {"pid": os.getpid(), "start": _start_time(os.getpid()), "kept": str(kept_dir())}
     (root / OWNER_FILE).write_text(json.dumps(owner))
+
+
+def _recorded_kept_dir(root: Path) -> Path | None:
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
+        kept = json.loads((root / OWNER_FILE).read_text()).get("kept")
+        if isinstance(kept, str) and kept:
+            return Path(kept)
+    return None
 
 
 def is_stale(root: Path, *, now: float | None = None) -> bool:
@@ -113,7 +125,7 @@ def sweep_stale(base: str | None = None) -> list[Path]:
                 continue  # another user's demo: not ours to judge
         except OSError:
             continue
-        if is_stale(path):
+        if is_stale(path) and hand_back(path):  # what the user wrote is kept first
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
@@ -121,6 +133,104 @@ def sweep_stale(base: str | None = None) -> list[Path]:
 
 _running: dict[str, Any] = {}
 """The demo's App while it runs (for the signal handlers), and whether it was asked to quit."""
+
+
+# -- what the user wrote outlives the demo's folder ----------------------------------------------
+
+KEPT = ("drafts", "outbox/cur")
+"""The parts of a demo account's data that the user wrote: unfinished drafts, queued mail."""
+DATA = "termail-data"
+"""The demo accounts' data folder inside the demo's folder (`app.main.demo_data_dir`)."""
+
+
+def kept_dir() -> Path:
+    """Where drafts and queued mail wait between demos: termail's data folder ("demo")."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("termail")) / "demo"
+
+
+def _copy_whole(source: Path, target: Path) -> None:
+    """`source` copied to `target` so that a crash leaves no half file under the target name."""
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(source, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _files(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+    except OSError:
+        return []
+
+
+def hand_back(root: Path, kept: Path | None = None) -> bool:
+    """Move the drafts and queued mail of the demo folder `root` to `kept_dir()`, where the
+    next demo takes them up. True when nothing is left behind (the folder may go)."""
+    kept = kept or _recorded_kept_dir(root) or kept_dir()
+    complete = True
+    data = root / DATA
+    try:
+        accounts = [p for p in data.iterdir() if p.is_dir()]
+    except OSError:
+        return True  # no data folder: nothing written
+    for account in accounts:
+        for sub in KEPT:
+            for source in _files(account / sub):
+                target = kept / account.name / sub / source.name
+                try:
+                    if not target.exists():  # the same name is the same draft or entry
+                        _copy_whole(source, target)
+                    source.unlink()
+                except OSError as exc:
+                    complete = False
+                    print(f"termail demo: could not keep {source}: {exc}", file=sys.stderr)
+    return complete
+
+
+def adopt(root: Path, kept: Path | None = None) -> int:
+    """Take the drafts and queued mail left by earlier demos into this demo's data folder;
+    returns how many. Each file is claimed by a rename first, so two demos starting at once
+    never both take it; a claim whose process died is given back first."""
+    kept = kept or kept_dir()
+    taken = 0
+    try:
+        accounts = [p for p in kept.iterdir() if p.is_dir()]
+    except OSError:
+        return 0
+    for account in accounts:
+        for sub in KEPT:
+            folder = account / sub
+            with contextlib.suppress(OSError):
+                for claim in folder.glob(".claim-*"):
+                    pid_text = claim.name.split("-", 2)[1]
+                    if pid_text.isdigit() and not _alive(int(pid_text)):
+                        with contextlib.suppress(OSError):
+                            os.rename(claim, folder / claim.name.split("-", 2)[2])
+            for source in _files(folder):
+                claim = folder / f".claim-{os.getpid()}-{source.name}"
+                try:
+                    os.rename(source, claim)
+                except OSError:
+                    continue  # another demo took it
+                try:
+                    _copy_whole(claim, root / DATA / account.name / sub / source.name)
+                    claim.unlink()
+                    taken += 1
+                except OSError as exc:
+                    with contextlib.suppress(OSError):
+                        os.rename(claim, source)
+                    print(f"termail demo: could not take up {source}: {exc}", file=sys.stderr)
+    return taken
 
 
 class _Terminated(SystemExit):
@@ -188,6 +298,7 @@ def demo_main(argv: list[str]) -> int:
     sweep_stale()
     root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=_base_dir()))
     write_owner(root)
+    adopt(root)  # drafts and queued mail of earlier demos (or of one that was killed)
     sandbox = Sandbox(root)
     try:
         with _exit_on_signals():
@@ -198,7 +309,8 @@ def demo_main(argv: list[str]) -> int:
         # Signals again: a second SIGHUP or SIGTERM must not cut the cleanup short.
         with _ignoring_signals():
             sandbox.stop()
-            shutil.rmtree(root, ignore_errors=True)
+            if hand_back(root):  # else the folder stays: the next start tries again
+                shutil.rmtree(root, ignore_errors=True)
 
 
 @contextlib.contextmanager

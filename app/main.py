@@ -294,8 +294,11 @@ def demo_accounts(sandbox: Sandbox) -> list[Account]:
 
 def demo_data_dir(sandbox: Sandbox) -> Path:
     """Drafts, outbox and cache of the demo accounts: inside the demo's own sandbox folder, so
-    two demos at once never share them, and they go with it (the demo's mail goes too)."""
-    return Path(sandbox.root) / "termail-data"
+    two demos at once never share them (`app.demo` keeps the drafts and queued mail when the
+    folder goes, and hands them to the next demo)."""
+    from app.demo import DATA
+
+    return Path(sandbox.root) / DATA
 
 
 def run_demo_app(sandbox: Sandbox, on_start: Callable[[App[Any]], None] | None = None) -> int:

@@ -65,7 +65,9 @@ class MainScreen(Screen[None]):
         Binding("K", "next_message(-1)", "Previous message", id="view.prev_message", show=False),
         # mutt's Tab (next new) and `c` Tab (next mailbox with new mail) in one key: Tab itself
         # moves the focus between the panes here.
-        Binding("ctrl+n", "next_unread", "Next unread (any folder)", id="folder.next_unread"),
+        Binding(
+            "ctrl+n", "next_unread", "Next unread (any folder)", id="folder.next_unread", show=False
+        ),
         # q in the viewer goes back to the list, as in mutt's pager; from the list it quits.
         Binding("q", "close_viewer", "Back to the list", id="view.close", show=False),
         Binding("H", "toggle_html", "HTML/text", id="view.html", show=False),
