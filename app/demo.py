@@ -50,6 +50,8 @@ def _start_time(pid: int) -> str | None:
     except OSError:
         return None
     fields = stat.rsplit(b")", 1)[-1].split()
+    if fields and fields[0] in (b"Z", b"X"):
+        return None  # killed, not yet reaped by its parent: gone all the same
     return fields[19].decode() if len(fields) > 19 else ""
 
 
@@ -92,7 +94,7 @@ def is_stale(root: Path, *, now: float | None = None) -> bool:
     if owner is not None:
         start = _start_time(pid)
         if start is None:
-            return not _alive(pid)
+            return True  # no such process, or a zombie
         return owner.get("start") not in (None, start)
     # No owner file: an older demo. Its servers' pids are in state.json.
     try:
