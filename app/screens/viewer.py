@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import tempfile
 from pathlib import Path
 
 from textual import on, work
@@ -18,20 +17,25 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from app.mime.types import AttachmentInfo
-from widgets.dialogs import PromptDialog
 from widgets.message_view import MessageView, html_switch_note
 
 
-def _save_from_file(raw: bytes, info: AttachmentInfo, folder: Path) -> Path:
-    """Decode attachment `info` of the message `raw` into a new file in `folder`."""
-    from app.mime.attachments import SaveError, save_part
+def _save_from_file(raw: bytes, info: AttachmentInfo, folder: Path, name: str) -> Path:
+    """Decode attachment `info` of the message `raw` into a new file `name` in `folder`."""
+    from app.mime.attachments import SaveError, is_text_type, save_part
     from app.mime.render import extract_part
 
     found = extract_part(raw, info.part_id)
     if found is None:
         raise SaveError(f"part {info.part_id} is not in the file")
     data, encoding = found
-    return save_part(data, encoding or info.encoding, folder, info.filename or "attachment")
+    return save_part(
+        data,
+        encoding or info.encoding,
+        folder,
+        name or "attachment",
+        text=is_text_type(info.mime_type),
+    )
 
 
 class FileViewerScreen(Screen[None]):
@@ -100,25 +104,59 @@ class FileViewerScreen(Screen[None]):
 
     @work(group="attachment", description="saving attachment")
     async def save_attachment(self, info: AttachmentInfo) -> None:
-        name = info.filename or "attachment"
-        default = Path.home() / "Downloads"
-        if not default.is_dir():
-            default = Path.cwd()
-        folder_text = await self.app.push_screen_wait(
-            PromptDialog(f"Save {name} into folder", str(default))
+        """The client's save prompt (Tab completes, the name can be changed, ctrl+s saves
+        them all), decoding from the file instead of fetching from a server."""
+        from app.paths import private_dir
+        from app.screens.main import MainScreen
+        from app.state import remember
+        from widgets.safe import human_size
+        from widgets.save_prompt import SavePrompt, short_path
+
+        every = list(self.viewer.attachment_list.attachments) or [info]
+        size = ("~" if info.size_is_estimate else "") + human_size(info.size)
+        target = await self.app.push_screen_wait(
+            SavePrompt(info.filename, MainScreen._save_folder(), size=size, count=len(every))
         )
-        if not folder_text:
+        if target is None:
             return
-        folder = Path(folder_text).expanduser()
-        if not folder.is_dir():
-            self.notify(f"{folder} is not a folder", severity="error", markup=False)
+        folder = target.folder
+        created = ""
+        if target.create:
+            try:
+                private_dir(folder)
+            except OSError as exc:
+                self._error(f"Cannot create {short_path(folder)}", exc)
+                return
+            created = f"Created {short_path(folder)}; "
+        chosen = (
+            [(info, target.name)] if target.name is not None else [(a, a.filename) for a in every]
+        )
+        saved: list[Path] = []
+        for item, name in chosen:
+            try:
+                saved.append(await asyncio.to_thread(_save_from_file, self.raw, item, folder, name))
+            except Exception as exc:
+                self._error(f"Saving {item.filename} failed", exc)
+                break
+        if not saved:
             return
-        try:
-            path = await asyncio.to_thread(_save_from_file, self.raw, info, folder)
-        except Exception as exc:
-            self.notify(str(exc), title="Saving failed", severity="error", markup=False)
-            return
-        self.notify(f"Saved {path}", markup=False)
+        remember("attachments.folder", str(folder))
+        if len(saved) == 1:
+            what = f"saved {short_path(saved[0])}"
+        else:
+            what = f"saved {len(saved)} attachments into {short_path(folder)}"
+        text = created + what
+        self.notify(text[:1].upper() + text[1:], markup=False)
+
+    def _error(self, title: str, exc: BaseException) -> None:
+        from app.mime.sanitize import clean_line
+
+        self.notify(
+            clean_line(str(exc) or type(exc).__name__)[:500],
+            title=title,
+            severity="error",
+            markup=False,
+        )
 
     @on(MessageView.OpenAttachment)
     def _open_attachment(self, event: MessageView.OpenAttachment) -> None:
@@ -126,6 +164,11 @@ class FileViewerScreen(Screen[None]):
 
     @work(group="attachment", description="opening attachment")
     async def open_attachment(self, info: AttachmentInfo) -> None:
+        """A private temporary copy to xdg-open (removed at exit); asks first when the name,
+        type or content looks like a program, as the client does."""
+        from app.mime.attachments import executable_reason
+        from app.opened import new_open_folder
+
         opener = shutil.which("xdg-open")
         if opener is None:
             self.notify(
@@ -134,12 +177,25 @@ class FileViewerScreen(Screen[None]):
                 markup=False,
             )
             return
-        folder = Path(tempfile.mkdtemp(prefix="termail-open-"))
-        try:
-            path = await asyncio.to_thread(_save_from_file, self.raw, info, folder)
-        except Exception as exc:
-            self.notify(str(exc), title="Opening failed", severity="error", markup=False)
+        reason = executable_reason(info.filename, info.mime_type)
+        if reason is not None and not await self._confirm_run(info.filename, reason):
             return
+        try:
+            folder = new_open_folder()
+            path = await asyncio.to_thread(_save_from_file, self.raw, info, folder, info.filename)
+        except Exception as exc:
+            self._error("Opening the attachment failed", exc)
+            return
+        if reason is None:
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(64)
+            except OSError:
+                head = b""
+            reason = executable_reason("", None, head)
+            if reason is not None and not await self._confirm_run(info.filename, reason):
+                shutil.rmtree(folder, ignore_errors=True)
+                return
         await asyncio.create_subprocess_exec(
             opener,
             str(path),
@@ -148,3 +204,12 @@ class FileViewerScreen(Screen[None]):
             stderr=asyncio.subprocess.DEVNULL,
         )
         self.notify(f"Opened {path.name}", markup=False, timeout=3)
+
+    async def _confirm_run(self, filename: str, reason: str) -> bool:
+        from widgets.dialogs import ConfirmDialog
+
+        question = (
+            f"{filename} may be a program ({reason}): opening it could run it. Open it anyway?"
+        )
+        answer: bool = await self.app.push_screen_wait(ConfirmDialog(question, yes="Open"))
+        return answer

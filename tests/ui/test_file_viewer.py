@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from app.main import ViewerApp
-from widgets.dialogs import PromptDialog
 from widgets.help_screen import HelpScreen
 from widgets.message_view import MessageView
+from widgets.save_prompt import SavePrompt
 
 pytestmark = [pytest.mark.ui]
 
@@ -30,7 +30,7 @@ def _message() -> bytes:
     msg["X-Trace"] = "only in the full headers"
     msg.set_content("The plain text.\n")
     msg.add_alternative("<p>The <b>HTML</b> text.</p>", subtype="html")
-    msg.add_attachment(PAYLOAD, maintype="application", subtype="octet-stream", filename="d.bin")
+    msg.add_attachment(PAYLOAD, maintype="image", subtype="png", filename="d.png")
     return msg.as_bytes()
 
 
@@ -66,10 +66,10 @@ async def test_save_attachment_from_the_file(tmp_path: Path) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.press("a")
-        dialog = await _until(pilot, lambda: isinstance(app.screen, PromptDialog) and app.screen)
-        dialog.query_one("Input").value = str(tmp_path)
+        dialog = await _until(pilot, lambda: isinstance(app.screen, SavePrompt) and app.screen)
+        dialog.path_input.value = str(tmp_path)  # the folder: saved under the attachment's name
         await pilot.press("enter")
-        saved = tmp_path / "d.bin"
+        saved = tmp_path / "d.png"
         await _until(pilot, saved.exists)
         await _until(pilot, lambda: any("Saved" in n for n in _notices(app)))
         assert saved.read_bytes() == PAYLOAD
@@ -114,3 +114,28 @@ async def test_headers_raw_html_and_help_keys() -> None:
         await _until(pilot, lambda: not isinstance(app.screen, HelpScreen))
         await pilot.press("q")
         await _until(pilot, lambda: not app.is_running)
+
+
+async def test_open_asks_first_for_a_program(tmp_path: Path, monkeypatch: Any) -> None:
+    from widgets.dialogs import ConfirmDialog
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    copy = tmp_path / "opened"
+    opener = bin_dir / "xdg-open"
+    opener.write_text(f'#!/bin/sh\ncp "$1" {copy}\n')
+    opener.chmod(opener.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    msg = EmailMessage()
+    msg["Subject"] = "a script"
+    msg.set_content("see attached\n")
+    msg.add_attachment(b"#!/bin/sh\necho hi\n", maintype="text", subtype="plain", filename="x.sh")
+    app = ViewerApp(msg.as_bytes(), "script.eml")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("o")
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("n")
+        await _until(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
+        await pilot.pause(0.3)
+        assert not copy.exists()  # not opened
