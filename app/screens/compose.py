@@ -42,6 +42,7 @@ from textual.widgets import (
 
 from app.account import Account
 from app.models import Identity
+from widgets.address_input import AddressInput
 from widgets.dialogs import ChoiceDialog, ConfirmDialog
 from widgets.file_picker import FilePicker, remember_folder, start_folder
 from widgets.path_input import PathPrompt, unreadable_reason
@@ -152,7 +153,6 @@ class ComposeScreen(Screen[None]):
         """The message's estimated submitted size, attachments base64-encoded."""
 
     def compose(self) -> ComposeResult:
-        suggester = AddressSuggester(self.known_addresses)
         d = self.draft
         with Vertical():
             with Horizontal(classes="row"):
@@ -166,11 +166,10 @@ class ComposeScreen(Screen[None]):
             ):
                 with Horizontal(classes="row"):
                     yield Label(label)
-                    yield Input(
-                        value,
-                        id=field_id,
-                        suggester=suggester if field_id != "subject" else None,
-                    )
+                    if field_id == "subject":
+                        yield Input(value, id=field_id)
+                    else:  # a list of the matching known addresses under the field
+                        yield AddressInput(value, id=field_id, known=self.known_addresses)
                 if field_id != "subject":
                     yield Static("", id=f"{field_id}-problem", classes="field-problem")
             yield TextArea(d.body, id="body", soft_wrap=True, show_line_numbers=False)
@@ -222,7 +221,7 @@ class ComposeScreen(Screen[None]):
         """Completion from everyone in the cached INBOX and Sent, read in a thread."""
         book = await self.account.address_book()
         if book:
-            self.known_addresses[:] = book  # the suggester holds this very list
+            self.known_addresses[:] = book  # the address fields hold this very list
 
     @on(Select.Changed, "#from")
     def _identity_chosen(self, event: Select.Changed) -> None:
