@@ -90,6 +90,11 @@ class MainScreen(Screen[None]):
         ),
         Binding("equals_sign", "reset_panes", "Default pane sizes", id="view.reset", show=False),
         Binding("ctrl+l", "refresh", "Refresh", id="folder.refresh", show=False),
+        Binding("Y", "invite('ACCEPTED')", "Accept invitation", id="invite.accept", show=False),
+        Binding("M", "invite('TENTATIVE')", "Tentative", id="invite.tentative", show=False),
+        Binding("D", "invite('DECLINED')", "Decline invitation", id="invite.decline", show=False),
+        Binding("L", "list_reply", "List reply", id="list.reply", show=False),
+        Binding("U", "unsubscribe", "Unsubscribe", id="list.unsubscribe", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -533,6 +538,7 @@ class MainScreen(Screen[None]):
             self._report(exc, "Cannot show the message")
             return
         self.viewer.show(rendered)
+        self.load_invitation(uid)
         self._prefetch_after(uid)
         summary = self.message_list.summary(uid)
         if summary is not None and Flag.SEEN not in summary.flags:
@@ -780,6 +786,31 @@ class MainScreen(Screen[None]):
                 self._report(exc, "Cannot load the original")
                 return
         await open_compose(self, self.account, mode, original, uid, attachments=attachments)
+
+    # -- invitations and lists (app/screens/invite_actions.py) -----------------------------------
+    @work(exclusive=True, group="invite-load", description="reading the invitation")
+    async def load_invitation(self, uid: int) -> None:
+        from app.screens import invite_actions
+
+        await invite_actions.load_invitation(self, uid)
+
+    @work(exclusive=True, group="invite")
+    async def action_invite(self, partstat: str) -> None:
+        from app.screens import invite_actions
+
+        await invite_actions.answer_invitation(self, partstat)
+
+    @work(exclusive=True, group="list")
+    async def action_list_reply(self) -> None:
+        from app.screens import invite_actions
+
+        await invite_actions.list_reply(self)
+
+    @work(exclusive=True, group="list")
+    async def action_unsubscribe(self) -> None:
+        from app.screens import invite_actions
+
+        await invite_actions.unsubscribe(self)
 
     # -- search -------------------------------------------------------------------------------------
     def action_search(self) -> None:
