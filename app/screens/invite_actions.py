@@ -103,8 +103,8 @@ async def answer_invitation(screen: Any, partstat: str) -> None:
         )
     severity = "information" if outcome.sent else "warning" if outcome.queued else "error"
     text = f"{word} sent to {invitation.organizer.address}." if outcome.sent else outcome.message
-    if outcome.sent and outcome.message:
-        text += " " + outcome.message
+    if outcome.sent and outcome.warnings:
+        text += " (" + "; ".join(outcome.warnings) + ")"
     _say(screen, text, severity=severity)
 
 

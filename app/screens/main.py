@@ -91,7 +91,9 @@ class MainScreen(Screen[None]):
         Binding("equals_sign", "reset_panes", "Default pane sizes", id="view.reset", show=False),
         Binding("ctrl+l", "refresh", "Refresh", id="folder.refresh", show=False),
         Binding("Y", "invite('ACCEPTED')", "Accept invitation", id="invite.accept", show=False),
-        Binding("M", "invite('TENTATIVE')", "Tentative", id="invite.tentative", show=False),
+        Binding(
+            "M", "invite('TENTATIVE')", "Tentative (invitation)", id="invite.tentative", show=False
+        ),
         Binding("D", "invite('DECLINED')", "Decline invitation", id="invite.decline", show=False),
         Binding("L", "list_reply", "List reply", id="list.reply", show=False),
         Binding("U", "unsubscribe", "Unsubscribe", id="list.unsubscribe", show=False),
