@@ -152,10 +152,11 @@ class Invitation:
 
     @property
     def answerable(self) -> bool:
-        """Accept/tentative/decline make sense: a REQUEST with a UID and an organizer."""
+        """Accept/tentative/decline make sense: a REQUEST (iTIP; a calendar without METHOD is
+        only published) with a UID and an organizer."""
         return (
             self.parsed
-            and self.method in ("REQUEST", "")
+            and self.method == "REQUEST"
             and bool(self.uid)
             and self.organizer is not None
             and bool(self.organizer.address)

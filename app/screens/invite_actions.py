@@ -52,15 +52,23 @@ async def answer_invitation(screen: Any, partstat: str) -> None:
         _say(screen, "Open an invitation first.", severity="warning")
         return
     if invitation is None:
-        _say(screen, "This message holds no invitation.", severity="warning")
+        from app.mime.calendar import calendar_part
+
+        summary = screen.message_list.summary(screen.open_uid) if screen.open_uid else None
+        structure = getattr(summary, "bodystructure", None)
+        if structure is not None and calendar_part(structure) is not None:
+            _say(screen, "The invitation is still being read; try again in a moment.")
+        else:
+            _say(screen, "This message holds no invitation.", severity="warning")
         return
     if not invitation.answerable:
         if invitation.headline == "Cancelled event":
             reason = "The event was cancelled: there is nothing to answer."
         elif not invitation.parsed:
             reason = "The calendar could not be read fully, so it cannot be answered."
-        elif invitation.method not in ("REQUEST", ""):
-            reason = f"This is not an invitation to answer (METHOD:{invitation.method})."
+        elif invitation.method != "REQUEST":
+            method = invitation.method or "none"
+            reason = f"This calendar asks for no answer (METHOD: {method})."
         else:
             reason = "The invitation names no organizer to answer."
         _say(screen, reason, severity="warning")
