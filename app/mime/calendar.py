@@ -569,8 +569,11 @@ def build_reply(
     original = icalendar.Calendar.from_ical(invitation.raw)
     if isinstance(original, list):
         original = original[0]
-    events = [e for e in original.walk("VEVENT") if str(e.get("UID", "")) == invitation.uid]
+    every = list(original.walk("VEVENT"))
+    events = [e for e in every if _text(e.get("UID"), 500) == invitation.uid] or every
     masters = [e for e in events if e.get("RECURRENCE-ID") is None]
+    if not events or "ORGANIZER" not in events[0] or "UID" not in events[0]:
+        raise ValueError("this calendar cannot be answered")
     source = (masters or events)[0]
 
     reply = icalendar.Calendar()

@@ -174,3 +174,13 @@ def test_cancelled_or_unparsed_cannot_be_answered() -> None:
     assert inv is not None
     with pytest.raises(ValueError):
         answer_draft(inv, "MAYBE", identity=Identity("", "demo@localhost"))
+
+
+def test_reply_to_a_uid_with_control_characters_keeps_the_original_uid() -> None:
+    ics = invitation_ics(uid="odd\\,uid-" + "x" * 600)
+    inv = parse_invitation(ics.encode(), tz=BERLIN)
+    assert inv is not None and inv.answerable
+    reply = icalendar.Calendar.from_ical(
+        build_reply(inv, address="demo@localhost", partstat="ACCEPTED")
+    )
+    assert str(reply.walk("VEVENT")[0]["UID"]) == "odd,uid-" + "x" * 600
