@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 from typing import Any
+from weakref import WeakSet
 
 from app.mime.calendar import ANSWER_WORDS
 from app.mime.sanitize import clean_line
@@ -21,6 +22,19 @@ __all__ = ["answer_invitation", "list_reply", "load_invitation", "unsubscribe"]
 
 def _say(screen: Any, text: str, *, severity: str = "information", title: str = "") -> None:
     screen.notify(clean_line(text, max_len=600), title=title, severity=severity, markup=False)
+
+
+_BUSY: WeakSet[Any] = WeakSet()
+"""Screens with an answer, list reply or unsubscribe under way: a second key press waits for
+it instead of starting (or cancelling) one while a mail or a request is in flight."""
+
+
+def _start(screen: Any) -> bool:
+    if screen in _BUSY:
+        _say(screen, "The previous answer or request is still under way.", severity="warning")
+        return False
+    _BUSY.add(screen)
+    return True
 
 
 async def load_invitation(screen: Any, uid: int) -> None:
@@ -41,6 +55,16 @@ async def load_invitation(screen: Any, uid: int) -> None:
 
 
 async def answer_invitation(screen: Any, partstat: str) -> None:
+    """See `_answer_invitation`; one at a time per screen."""
+    if not _start(screen):
+        return
+    try:
+        await _answer_invitation(screen, partstat)
+    finally:
+        _BUSY.discard(screen)
+
+
+async def _answer_invitation(screen: Any, partstat: str) -> None:
     """Accept / tentative / decline the invitation shown: ask (with an optional comment),
     then send the iTIP REPLY to the organizer through the normal send path."""
     from app.invites import answer_draft, answer_identity, send_answer
@@ -129,6 +153,16 @@ def _identity(screen: Any) -> Any:
 
 
 async def list_reply(screen: Any) -> None:
+    """See `_list_reply`; one at a time per screen."""
+    if not _start(screen):
+        return
+    try:
+        await _list_reply(screen)
+    finally:
+        _BUSY.discard(screen)
+
+
+async def _list_reply(screen: Any) -> None:
     """Reply to the list (List-Post) of the message shown."""
     from app.screens.compose import open_compose
 
@@ -159,6 +193,16 @@ def _graphical() -> bool:
 
 
 async def unsubscribe(screen: Any) -> None:
+    """See `_unsubscribe`; one at a time per screen."""
+    if not _start(screen):
+        return
+    try:
+        await _unsubscribe(screen)
+    finally:
+        _BUSY.discard(screen)
+
+
+async def _unsubscribe(screen: Any) -> None:
     """Leave the list of the message shown: one-click POST (RFC 8058) after a yes, a mailto:
     mail prefilled in compose (sent when the user sends it), or a web page opened after a yes."""
     from app.mime.lists import unsubscribe_draft, unsubscribe_plan

@@ -796,19 +796,19 @@ class MainScreen(Screen[None]):
 
         await invite_actions.load_invitation(self, uid)
 
-    @work(exclusive=True, group="invite")
+    @work(group="invite")
     async def action_invite(self, partstat: str) -> None:
         from app.screens import invite_actions
 
         await invite_actions.answer_invitation(self, partstat)
 
-    @work(exclusive=True, group="list")
+    @work(group="list")
     async def action_list_reply(self) -> None:
         from app.screens import invite_actions
 
         await invite_actions.list_reply(self)
 
-    @work(exclusive=True, group="list")
+    @work(group="list")
     async def action_unsubscribe(self) -> None:
         from app.screens import invite_actions
 
