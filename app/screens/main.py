@@ -97,6 +97,7 @@ class MainScreen(Screen[None]):
         Binding("D", "invite('DECLINED')", "Decline invitation", id="invite.decline", show=False),
         Binding("L", "list_reply", "List reply", id="list.reply", show=False),
         Binding("U", "unsubscribe", "Unsubscribe", id="list.unsubscribe", show=False),
+        Binding("i", "view_image", "View image", id="msg.view_image", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -813,6 +814,12 @@ class MainScreen(Screen[None]):
         from app.screens import invite_actions
 
         await invite_actions.unsubscribe(self)
+
+    @work(group="image", description="showing the image")
+    async def action_view_image(self) -> None:
+        from app.screens import image_actions
+
+        await image_actions.view_image(self)
 
     # -- search -------------------------------------------------------------------------------------
     def action_search(self) -> None:

@@ -231,3 +231,38 @@ async def test_one_click_unsubscribe_only_after_confirmation(
         await wait_until(pilot, lambda: any("Unsubscribed" in str(n.message)
                                             for n in app._notifications))  # fmt: skip
     assert handler.posts == [b"List-Unsubscribe=One-Click"]
+
+
+async def test_i_draws_the_demo_png_in_half_blocks(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    from email.message import EmailMessage
+
+    from app.sandbox.demo import png_bytes
+    from widgets.image_view import ImageScreen
+
+    msg = EmailMessage()
+    msg["From"] = "Olga <olga@example.ru>"
+    msg["To"] = mail_user.address
+    msg["Subject"] = "The chart"
+    msg.set_content("The chart is attached.\n")
+    msg.add_attachment(png_bytes(), maintype="image", subtype="png", filename="chart.png")
+    msg.add_attachment(b"a,b\n", maintype="text", subtype="csv", filename="n.csv")
+    sandbox.deliver(mail_user.name, msg.as_bytes())
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_first(pilot, app)
+        await pilot.press("i")
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, ImageScreen) and app.screen)
+        pixels = shown(screen.query_one("#image-pixels"))
+        assert pixels.count("▄") == 32 * 16  # 32 x 32 pixels, two a cell
+        assert "chart.png" in shown(screen.query_one("#image-title"))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ImageScreen))
+        viewer = app.screen.query_one(MessageView)
+        viewer.attachment_list.highlighted = 1  # the CSV: not an image, said so
+        await pilot.press("i")
+        await wait_until(
+            pilot, lambda: any("is not an image" in str(n.message) for n in app._notifications)
+        )
+        assert not isinstance(app.screen, ImageScreen)
