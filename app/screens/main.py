@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from app.account import Account
+from app.account import Account, OpenFolder
 from app.models import Flag, Folder, FolderRole, FolderStatus
 from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
@@ -208,7 +208,8 @@ class MainScreen(Screen[None]):
     @work(exclusive=True, group="connect", description="connecting")
     async def connect_account(self) -> None:
         self.status.connection = "connecting"
-        if self._show_cached_inbox():
+        shown = self._show_cached_inbox()
+        if shown is not None:
             # Its rows are drawn first; connecting (imports, TLS) would hold that frame back.
             drawn = asyncio.Event()
             self.call_after_refresh(drawn.set)
@@ -237,7 +238,7 @@ class MainScreen(Screen[None]):
             # INBOX exists on every server: open it first, and list the folder tree (LIST and
             # a STATUS of every folder) after, so the first screen does not wait for the tree.
             self.folder_tree.select_folder("INBOX")
-            await self._open_folder(_INBOX)
+            await self._open_folder(_INBOX, shown=shown)
             await self._reload_folders()
             self._adopt_listed_inbox()
         else:
@@ -245,7 +246,7 @@ class MainScreen(Screen[None]):
             inbox = self.account.folder_by_role(FolderRole.INBOX) or self.account.folder("INBOX")
             if inbox is not None:
                 self.folder_tree.select_folder(inbox.name)
-                await self._open_folder(inbox)
+                await self._open_folder(inbox, shown=shown if inbox.name == _INBOX.name else None)
         self.resume_drafts()
 
     def _adopt_listed_inbox(self) -> None:
@@ -294,15 +295,16 @@ class MainScreen(Screen[None]):
             else:
                 self.notify(text, title="Outbox", markup=False)
 
-    def _show_cached_inbox(self) -> bool:
+    def _show_cached_inbox(self) -> OpenFolder | None:
         """Before the server answers (or when it cannot be reached): the INBOX as last cached.
-        False when nothing is cached."""
+        None when nothing is cached; else the list shown, which the user may move in (End)
+        until the server's list replaces it, keeping the cursor's message."""
         try:
             cached = self.account.open_folder_cached(_INBOX)
         except Exception:
-            return False
+            return None
         if cached is None:
-            return False
+            return None
         self._folder_uids = cached.uids
         self.message_list.set_uids(cached.uids, keep_cursor=False)
         # The first rows' summaries at once, not after a round of SummariesWanted.
@@ -312,7 +314,7 @@ class MainScreen(Screen[None]):
         self.message_list.focus()
         self.status.folder = "INBOX"
         self.status.message = f"{len(cached.uids)} messages (from the cache)"
-        return True
+        return cached
 
     async def _reload_folders(self) -> None:
         folders = await self.account.load_folders()
@@ -332,7 +334,9 @@ class MainScreen(Screen[None]):
     async def open_folder(self, folder: Folder) -> None:
         await self._open_folder(folder)
 
-    async def _open_folder(self, folder: Folder) -> None:
+    async def _open_folder(self, folder: Folder, *, shown: OpenFolder | None = None) -> None:
+        """Open `folder`: its cached list at once, then the server's over it. `shown`: its
+        cached list is already on screen (the warm start), where the user may have moved."""
         self.status.folder = folder.name
         self.status.message = f"Opening {folder.name}…"
         # The old folder's watcher goes now, not once this one is open: its connection and its
@@ -343,8 +347,8 @@ class MainScreen(Screen[None]):
         # Focus first: the footer's re-layout for the list's keys runs while the server works.
         ml.focus()
         # The header cache's list first (no server), then the server's answer over it.
-        cached = self.account.open_folder_cached(folder)
-        if cached is not None:
+        cached = shown if shown is not None else self.account.open_folder_cached(folder)
+        if cached is not None and shown is None:
             self._search_uids = None
             self.remove_class("-reading")
             self._folder_uids = cached.uids

@@ -1,0 +1,138 @@
+"""Warm start (issue 21): the cached list is the list the user works on until the server's
+list replaces it, and the replacement keeps the user's place.
+
+The server is held back by a gate of our own (a TCP relay that connects nobody until it is
+opened), so the cached screen is there for as long as the test needs it; the server itself
+is the real sandbox Dovecot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.account import Account
+from app.main import TermailApp
+from app.models import ServerSettings, TlsMode
+from tests.ui.test_app_sandbox import list_filled, message_list, wait_connected, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.ui]
+
+COUNT = 120
+
+
+class Gate:
+    """A TCP relay to (host, port) whose connections wait until `open()`."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.target = host, port
+        self.opened = asyncio.Event()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> Gate:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+
+    def open(self) -> None:
+        self.opened.set()
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.ensure_future(self._relay(reader, writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _relay(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
+        await self.opened.wait()
+        s_reader, s_writer = await asyncio.open_connection(self.host, self.target)
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            with contextlib.suppress(Exception):
+                dst.close()
+
+        await asyncio.gather(pump(c_reader, s_writer), pump(s_reader, c_writer))
+
+
+def _deliver(sandbox: Any, user: Any, count: int = COUNT) -> None:
+    for n in range(count):
+        sandbox.deliver(
+            user.name,
+            f"Subject: warm {n:03d}\r\nFrom: a@b.c\r\nDate: Mon, 1 Jan 2024 "
+            f"{n // 60:02d}:{n % 60:02d}:00 +0000\r\n\r\nbody {n}\r\n".encode(),
+        )
+
+
+def _app(user: Any, data: Path, port: int | None = None) -> TermailApp:
+    settings: ServerSettings = user.imap_settings(TlsMode.IMPLICIT)
+    if port is not None:
+        from dataclasses import replace
+
+        settings = replace(settings, port=port)
+    return TermailApp([Account(user.name, settings, user.credentials, data_dir=data)])
+
+
+def _subject(app: TermailApp, row: int) -> str | None:
+    ml = message_list(app)
+    summary = ml.summary(ml.uids[row])
+    return None if summary is None else summary.envelope.subject
+
+
+async def _fill_cache(user: Any, data: Path) -> None:
+    """A first run that sees every row (End), so the cache holds every summary."""
+    app = _app(user, data)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_connected(pilot, app)
+        await wait_until(pilot, lambda: list_filled(app) and message_list(app).row_count == COUNT)
+        await pilot.press("end")
+        await wait_until(pilot, lambda: _subject(app, COUNT - 1) is not None)
+        await wait_until(pilot, lambda: app.screen.folder_tree.folder("INBOX"))
+
+
+async def test_end_during_warm_start_reaches_the_oldest_and_stays(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    _deliver(sandbox, mail_user)
+    data = tmp_path / "data"
+    await _fill_cache(mail_user, data)
+    host = mail_user.imap_settings(TlsMode.IMPLICIT).host
+    async with Gate(host, sandbox.imaps_port) as gate:
+        app = _app(mail_user, data, gate.port)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_until(pilot, lambda: list_filled(app))
+            ml = message_list(app)
+            assert app.screen.status.connection == "connecting"
+            assert ml.row_count == COUNT
+            await pilot.press("end")
+            await pilot.pause()
+            assert ml.cursor_row == COUNT - 1
+            # The oldest rows come from the cache: drawn, not "loading…", with no server.
+            await wait_until(pilot, lambda: _subject(app, COUNT - 1) is not None)
+            assert _subject(app, COUNT - 1) == "warm 000"
+            oldest = ml.cursor_uid
+            gate.open()
+            await wait_connected(pilot, app)
+            await wait_until(pilot, lambda: app.screen.account.current and not app.screen.account.current.cached)
+            await wait_until(pilot, lambda: app.screen.status.message == "")
+            await pilot.pause(0.3)
+            # The server's list replaced the cached one: the cursor is where the user put it.
+            assert ml.cursor_uid == oldest
+            assert ml.cursor_row == COUNT - 1
+            assert _subject(app, COUNT - 1) == "warm 000"
