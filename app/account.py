@@ -293,7 +293,18 @@ class Account:
             if status is not None:
                 self.statuses[folder.name] = status
         self.folders = folders
+        cache = self.header_cache
+        if cache is not None:
+            cache.save_folder_list(folders, self.statuses)
         return folders
+
+    def cached_folders(self) -> tuple[list[Folder], dict[str, FolderStatus]] | None:
+        """The folder tree and counts as the server last listed them (no server), or None.
+
+        For the first screen, before LIST and STATUS answer; the account's own `folders` and
+        `statuses` stay the server's (nothing acts on a folder only the cache knows)."""
+        cache = self.header_cache
+        return cache.folder_list() if cache is not None else None
 
     def _with_role(self, folder: Folder) -> Folder:
         """Apply the config's role overrides for servers without SPECIAL-USE."""

@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from app.account import Account, OpenFolder
-from app.models import Flag, Folder, FolderRole, FolderStatus
+from app.models import Flag, Folder, FolderRole, FolderStatus, MessageSummary
 from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.folder_tree import FolderTree, display_order
@@ -124,6 +124,8 @@ class MainScreen(Screen[None]):
         self.mark_read_delay = mark_read_delay
         self._search_uids: list[int] | None = None
         self._folder_uids: Sequence[int] = []
+        self._unanswered: set[int] = set()
+        """UIDs asked for before the connection was up, and not in the cache."""
         self._idle_task: asyncio.Task[None] | None = None
         self._idle_folder: Folder | None = None
         self.idle_watcher: Any = None
@@ -234,7 +236,15 @@ class MainScreen(Screen[None]):
                 delay = min(delay * 2, 60)
         self.status.connection = "connected"
         self.status.account = self.account.name
-        if "inbox" not in self.account.folder_roles:
+        self._ask_unanswered()
+        chosen = self.account.current
+        if chosen is not None and chosen.cached and chosen.folder.name != _INBOX.name:
+            # Another cached folder was opened from the cached tree during start-up: that one.
+            await self._reload_folders()
+            folder = self.account.folder(chosen.folder.name) or chosen.folder
+            self.folder_tree.select_folder(folder.name)
+            await self._open_folder(folder, shown=chosen)
+        elif "inbox" not in self.account.folder_roles:
             # INBOX exists on every server: open it first, and list the folder tree (LIST and
             # a STATUS of every folder) after, so the first screen does not wait for the tree.
             self.folder_tree.select_folder("INBOX")
@@ -307,6 +317,7 @@ class MainScreen(Screen[None]):
             return None
         self._folder_uids = cached.uids
         self.message_list.set_uids(cached.uids, keep_cursor=False)
+        self.message_list.held_source = self._held_source()
         # The first rows' summaries at once, not after a round of SummariesWanted.
         self.message_list.update_summaries(
             self.account.held_summaries(cached.uids[: self.account.first_fetch])
@@ -314,7 +325,41 @@ class MainScreen(Screen[None]):
         self.message_list.focus()
         self.status.folder = "INBOX"
         self.status.message = f"{len(cached.uids)} messages (from the cache)"
+        self._show_cached_folders()
         return cached
+
+    def _show_cached_folders(self) -> None:
+        """The folder tree and counts as last listed, until the server's LIST and STATUS."""
+        try:
+            got = self.account.cached_folders()
+        except Exception:
+            return
+        if got is None or self.account.folders:
+            return
+        folders, counts = got
+        self.folder_tree.set_folders(folders, counts)
+        self.folder_tree.select_folder(_INBOX.name)
+        status = counts.get(_INBOX.name)
+        if status is not None:
+            self.status.set_counts(status.messages, status.unseen)
+
+    def _connecting(self) -> bool:
+        """Start-up (or a reconnect) before the server has answered."""
+        return self.status.connection == "connecting"
+
+    def _held_source(self) -> Callable[[Sequence[int]], list[MessageSummary]]:
+        """The list's rows at hand (memory, cache) in the folder open now, drawn filled; none
+        once another folder (or UIDVALIDITY) is open, whose UIDs mean other messages."""
+        current = self.account.current
+        key = (current.folder.name, current.uidvalidity) if current is not None else None
+
+        def held(uids: Sequence[int]) -> list[MessageSummary]:
+            now = self.account.current
+            if now is None or (now.folder.name, now.uidvalidity) != key:
+                return []
+            return self.account.held_summaries(uids)
+
+        return held
 
     async def _reload_folders(self) -> None:
         folders = await self.account.load_folders()
@@ -354,12 +399,17 @@ class MainScreen(Screen[None]):
             self._folder_uids = cached.uids
             ml.sent_mode = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
             ml.set_uids(cached.uids, keep_cursor=False)
+            ml.held_source = self._held_source()
             # The first rows' summaries at once, not after a round of SummariesWanted.
             ml.update_summaries(
                 self.account.held_summaries(cached.uids[: self.account.first_fetch])
             )
             self.viewer.show_loading("Select a message and press Enter")
             self.status.message = f"{len(cached.uids)} messages (checking with the server…)"
+        if cached is not None and self.account.client is None and self._connecting():
+            # Start-up: the cached list stays; `connect_account` checks it once connected.
+            self.status.message = f"{len(cached.uids)} messages (from the cache)"
+            return
         try:
             with self.status.job(f"Opening {folder.name}"):
                 opened = await self.account.open_folder(folder)
@@ -384,6 +434,7 @@ class MainScreen(Screen[None]):
             self.remove_class("-reading")
             ml.sent_mode = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
             ml.set_uids(opened.uids, keep_cursor=False)
+            ml.held_source = self._held_source()
             ml.update_summaries(
                 self.account.held_summaries(opened.uids[: self.account.first_fetch])
             )
@@ -506,7 +557,20 @@ class MainScreen(Screen[None]):
             self.message_list.forget_requested(uids)
             self._report(exc, "Fetching headers failed")
             return
+        if not self.is_attached:
+            return  # the app quit meanwhile
         self.message_list.update_summaries(summaries, epoch=epoch)
+        if self.account.client is None and len(summaries) < len(uids):
+            # Not connected yet (start-up) and not in the cache: asked again once connected,
+            # not left "loading…" for good.
+            got = {s.uid for s in summaries}
+            self._unanswered.update(u for u in uids if u not in got)
+
+    def _ask_unanswered(self) -> None:
+        """Connected: the rows asked for while offline that the cache did not have."""
+        if self._unanswered:
+            uids, self._unanswered = self._unanswered, set()
+            self.message_list.forget_requested(uids)
 
     @on(MessageList.Opened)
     def _opened(self, event: MessageList.Opened) -> None:

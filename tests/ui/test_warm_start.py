@@ -95,6 +95,28 @@ def _subject(app: TermailApp, row: int) -> str | None:
     return None if summary is None else summary.envelope.subject
 
 
+def _record_rows(ml: Any) -> list[str]:
+    """From now on, the text of every row the list draws (what reaches the terminal)."""
+    drawn: list[str] = []
+    render = ml._render_row
+
+    def recording(row: int, width: int) -> Any:
+        strip = render(row, width)
+        drawn.append("".join(seg.text for seg in strip))
+        return strip
+
+    ml._render_row = recording
+    return drawn
+
+
+def _drawn_loading(app: TermailApp) -> list[str]:
+    """The rows on screen that would be drawn "loading…" now (rendered, not from the cache)."""
+    ml = message_list(app)
+    ml._cache.clear()
+    lines = ["".join(seg.text for seg in ml.render_line(y)) for y in range(ml.size.height)]
+    return [line for line in lines if "loading…" in line]
+
+
 async def _fill_cache(user: Any, data: Path) -> None:
     """A first run that sees every row (End), so the cache holds every summary."""
     app = _app(user, data)
@@ -120,16 +142,25 @@ async def test_end_during_warm_start_reaches_the_oldest_and_stays(
             ml = message_list(app)
             assert app.screen.status.connection == "connecting"
             assert ml.row_count == COUNT
+            # The folder tree and its counts too, before the server has answered anything.
+            tree = app.screen.folder_tree
+            assert tree.folder("INBOX") is not None
+            assert tree.current_folder == "INBOX"
+            drawn = _record_rows(ml)
             await pilot.press("end")
             await pilot.pause()
             assert ml.cursor_row == COUNT - 1
-            # The oldest rows come from the cache: drawn, not "loading…", with no server.
-            await wait_until(pilot, lambda: _subject(app, COUNT - 1) is not None)
+            # The oldest rows come from the cache: drawn filled, never "loading…" first.
+            assert drawn, "nothing was drawn after End"
+            assert not [line for line in drawn if "loading…" in line]
+            assert not _drawn_loading(app)
             assert _subject(app, COUNT - 1) == "warm 000"
             oldest = ml.cursor_uid
             gate.open()
             await wait_connected(pilot, app)
-            await wait_until(pilot, lambda: app.screen.account.current and not app.screen.account.current.cached)
+            await wait_until(
+                pilot, lambda: app.screen.account.current and not app.screen.account.current.cached
+            )
             await wait_until(pilot, lambda: app.screen.status.message == "")
             await pilot.pause(0.3)
             # The server's list replaced the cached one: the cursor is where the user put it.
