@@ -167,3 +167,57 @@ async def test_end_during_warm_start_reaches_the_oldest_and_stays(
             assert ml.cursor_uid == oldest
             assert ml.cursor_row == COUNT - 1
             assert _subject(app, COUNT - 1) == "warm 000"
+
+
+async def _open_in_tree(pilot: Any, app: TermailApp, name: str) -> None:
+    """Put the tree's cursor on `name` and press Enter, as a user would."""
+    tree = app.screen.folder_tree
+    await wait_until(pilot, lambda: tree.node_for(name) is not None)
+    tree.focus()
+    await pilot.pause()
+    tree.move_cursor(tree.node_for(name))
+    await pilot.pause()
+    assert tree.cursor_node is tree.node_for(name)
+    await pilot.press("enter")
+
+
+async def test_folder_opened_from_the_cached_tree_during_start_up_is_kept(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    _deliver(sandbox, mail_user, 5)
+    for n in range(3):
+        sandbox.deliver(
+            mail_user.name, f"Subject: listed {n}\r\nFrom: l@b.c\r\n\r\nx\r\n".encode(), "Lists"
+        )
+    data = tmp_path / "data"
+    first = _app(mail_user, data)
+    async with first.run_test(size=(120, 30)) as pilot:
+        await wait_connected(pilot, first)
+        await wait_until(pilot, lambda: list_filled(first))
+        await _open_in_tree(pilot, first, "Lists")
+        await wait_until(pilot, lambda: message_list(first).row_count == 3 and list_filled(first))
+    host = mail_user.imap_settings(TlsMode.IMPLICIT).host
+    async with Gate(host, sandbox.imaps_port) as gate:
+        app = _app(mail_user, data, gate.port)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_until(pilot, lambda: list_filled(app))
+            assert message_list(app).row_count == 5  # INBOX, from the cache
+            await _open_in_tree(pilot, app, "Lists")
+            await wait_until(pilot, lambda: message_list(app).row_count == 3 and list_filled(app))
+            assert app.screen.status.connection == "connecting"
+            assert (_subject(app, 0) or "").startswith("listed")
+            gate.open()
+            await wait_connected(pilot, app)
+            await wait_until(
+                pilot,
+                lambda: (
+                    app.screen.account.current
+                    and app.screen.account.current.folder.name == "Lists"
+                    and not app.screen.account.current.cached
+                ),
+            )
+            await pilot.pause(0.3)
+            # Still the folder the user chose, checked with the server; not INBOX again.
+            assert app.screen.account.current.folder.name == "Lists"
+            assert message_list(app).row_count == 3
+            assert app.screen.status.folder == "Lists"
