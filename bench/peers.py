@@ -263,7 +263,8 @@ def _entries(work: Path, user: Any, ports: dict[int, int], termail: str) -> list
         config.write_text(
             'default_account = "bench"\n[accounts.bench]\naddress = "bench@localhost"\n'
             f'[accounts.bench.imap]\nhost = "127.0.0.1"\nport = {port}\ntls = "none"\n'
-            f'allow_insecure = true\nuser = "{name}"\npassword_env = "BENCH_PW"\n'
+            # No COMPRESS for anyone (the others do not ask for it either).
+            f'compress = false\nallow_insecure = true\nuser = "{name}"\npassword_env = "BENCH_PW"\n'
             '[accounts.bench.smtp]\nhost = "127.0.0.1"\nport = 1\ntls = "none"\n'
             f'allow_insecure = true\nuser = "{name}"\npassword_env = "BENCH_PW"\n'
         )
