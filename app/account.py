@@ -302,7 +302,18 @@ class Account:
             listed, self.folder_roles, namespace if isinstance(namespace, str) else None
         )
         self.folders = folders
+        cache = self.header_cache
+        if cache is not None:
+            cache.save_folder_list(folders, self.statuses)
         return folders
+
+    def cached_folders(self) -> tuple[list[Folder], dict[str, FolderStatus]] | None:
+        """The folder tree and counts as the server last listed them (no server), or None.
+
+        For the first screen, before LIST and STATUS answer; the account's own `folders` and
+        `statuses` stay the server's (nothing acts on a folder only the cache knows)."""
+        cache = self.header_cache
+        return cache.folder_list() if cache is not None else None
 
     def folder_by_role(self, role: FolderRole) -> Folder | None:
         for folder in self.folders:

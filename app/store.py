@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app.models import Address, BodyPart, Envelope, MessageSummary
+from app.models import Address, BodyPart, Envelope, Folder, FolderRole, FolderStatus, MessageSummary
 from app.termout import say
 from app.uids import UidArray
 
@@ -864,6 +864,68 @@ class HeaderCache:
             0, lambda c: int(c.execute("SELECT total(size) FROM bodies").fetchone()[0]), write=False
         )
 
+    # -- the folder list ---------------------------------------------------------------------------
+    # One row (JSON), in a table made on first write: older files need no schema step, and the
+    # tree is drawn at start-up before the server answers LIST and STATUS.
+    def save_folder_list(
+        self, folders: Sequence[Folder], statuses: Mapping[str, FolderStatus]
+    ) -> None:
+        """Remember the folder tree and its counts as the server last listed them."""
+        rows: list[list[Any]] = []
+        for f in folders:
+            st = statuses.get(f.name)
+            counts = None
+            if st is not None:
+                counts = [
+                    st.messages,
+                    st.unseen,
+                    st.recent,
+                    st.uidnext,
+                    st.uidvalidity,
+                    st.highestmodseq,
+                ]
+            rows.append(
+                [
+                    f.name,
+                    f.raw_name,
+                    f.delimiter,
+                    sorted(f.attributes),
+                    f.role.value,
+                    f.subscribed,
+                    counts,
+                ]
+            )
+        data = json.dumps(rows, ensure_ascii=False)
+
+        def go(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS folder_list (id INTEGER PRIMARY KEY, data TEXT NOT NULL)"
+            )
+            conn.execute("INSERT OR REPLACE INTO folder_list (id, data) VALUES (0, ?)", (data,))
+
+        self._run(None, go, write=True)
+
+    def folder_list(self) -> tuple[list[Folder], dict[str, FolderStatus]] | None:
+        """The folders and counts last saved, or None (never saved, or unreadable)."""
+
+        def go(conn: sqlite3.Connection) -> str | None:
+            known = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'folder_list'"
+            ).fetchone()
+            if known is None:
+                return None
+            row = conn.execute("SELECT data FROM folder_list WHERE id = 0").fetchone()
+            return None if row is None else str(row[0])
+
+        data = self._run(None, go, write=False)
+        if data is None:
+            return None
+        try:
+            return _decode_folders(json.loads(data))
+        except (ValueError, TypeError, IndexError, KeyError):
+            log.warning("header cache %s: folder list unreadable, ignored", self.path)
+            return None
+
     # -- whole file --------------------------------------------------------------------------------
     def clear(self) -> None:
         """Forget everything (the file stays, empty and shrunk)."""
@@ -872,6 +934,7 @@ class HeaderCache:
             conn.execute("DELETE FROM summaries")
             conn.execute("DELETE FROM bodies")
             conn.execute("DELETE FROM mailboxes")
+            conn.execute("DROP TABLE IF EXISTS folder_list")
 
         def shrink(conn: sqlite3.Connection) -> None:
             conn.execute("VACUUM")  # outside any transaction, so not part of `go`
@@ -911,6 +974,39 @@ class HeaderCache:
         with self._lock:
             self._rebuild(problem)
         return False
+
+
+def _decode_folders(rows: Any) -> tuple[list[Folder], dict[str, FolderStatus]]:
+    """`save_folder_list`'s JSON back into folders and counts; raises on any wrong shape."""
+    if not isinstance(rows, list):
+        raise ValueError("not a list")
+    folders: list[Folder] = []
+    statuses: dict[str, FolderStatus] = {}
+    for name, raw, delim, attrs, role, subscribed, counts in rows:
+        if not isinstance(name, str) or not isinstance(raw, str):
+            raise TypeError("folder name")
+        if delim is not None and not isinstance(delim, str):
+            raise TypeError("delimiter")
+        folder = Folder(
+            name,
+            raw,
+            delim,
+            frozenset(str(a) for a in attrs),
+            FolderRole(role),
+            bool(subscribed),
+        )
+        folders.append(folder)
+        if counts is not None:
+            messages, unseen, recent, uidnext, validity, modseq = counts
+            statuses[name] = FolderStatus(
+                int(messages),
+                int(unseen),
+                int(recent),
+                None if uidnext is None else int(uidnext),
+                None if validity is None else int(validity),
+                None if modseq is None else int(modseq),
+            )
+    return folders, statuses
 
 
 def _drop_rows(conn: sqlite3.Connection, mbox: int) -> None:

@@ -22,8 +22,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from app.account import Account
-from app.models import Flag, Folder, FolderRole, FolderStatus
+from app.account import Account, OpenFolder
+from app.models import Flag, Folder, FolderRole, FolderStatus, MessageSummary
 from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.folder_tree import FolderTree, display_order
@@ -141,6 +141,8 @@ class MainScreen(Screen[None]):
         self.mark_read_delay = mark_read_delay
         self._search_uids: list[int] | None = None
         self._folder_uids: Sequence[int] = []
+        self._unanswered: set[int] = set()
+        """UIDs asked for before the connection was up, and not in the cache."""
         self._idle_task: asyncio.Task[None] | None = None
         self._idle_folder: Folder | None = None
         self.idle_watcher: Any = None
@@ -229,7 +231,8 @@ class MainScreen(Screen[None]):
     @work(exclusive=True, group="connect", description="connecting")
     async def connect_account(self) -> None:
         self.status.connection = "connecting"
-        if self._show_cached_inbox():
+        shown = self._show_cached_inbox()
+        if shown is not None:
             # Its rows are drawn first; connecting (imports, TLS) would hold that frame back.
             drawn = asyncio.Event()
             self.call_after_refresh(drawn.set)
@@ -254,11 +257,19 @@ class MainScreen(Screen[None]):
                 delay = min(delay * 2, 60)
         self.status.connection = "connected"
         self.status.account = self.account.name
-        if "inbox" not in self.account.folder_roles:
+        self._ask_unanswered()
+        chosen = self.account.current
+        if chosen is not None and chosen.cached and chosen.folder.name != _INBOX.name:
+            # Another cached folder was opened from the cached tree during start-up: that one.
+            await self._reload_folders()
+            folder = self.account.folder(chosen.folder.name) or chosen.folder
+            self.folder_tree.select_folder(folder.name)
+            await self._open_folder(folder, shown=chosen)
+        elif "inbox" not in self.account.folder_roles:
             # INBOX exists on every server: open it first, and list the folder tree (LIST and
             # a STATUS of every folder) after, so the first screen does not wait for the tree.
             self.folder_tree.select_folder("INBOX")
-            await self._open_folder(_INBOX)
+            await self._open_folder(_INBOX, shown=shown)
             await self._reload_folders()
             self._adopt_listed_inbox()
         else:
@@ -266,7 +277,7 @@ class MainScreen(Screen[None]):
             inbox = self.account.folder_by_role(FolderRole.INBOX) or self.account.folder("INBOX")
             if inbox is not None:
                 self.folder_tree.select_folder(inbox.name)
-                await self._open_folder(inbox)
+                await self._open_folder(inbox, shown=shown if inbox.name == _INBOX.name else None)
         self.resume_drafts()
 
     def _adopt_listed_inbox(self) -> None:
@@ -324,17 +335,19 @@ class MainScreen(Screen[None]):
             if isinstance(screen, OutboxScreen) and screen.is_mounted:
                 screen.reload()
 
-    def _show_cached_inbox(self) -> bool:
+    def _show_cached_inbox(self) -> OpenFolder | None:
         """Before the server answers (or when it cannot be reached): the INBOX as last cached.
-        False when nothing is cached."""
+        None when nothing is cached; else the list shown, which the user may move in (End)
+        until the server's list replaces it, keeping the cursor's message."""
         try:
             cached = self.account.open_folder_cached(_INBOX)
         except Exception:
-            return False
+            return None
         if cached is None:
-            return False
+            return None
         self._folder_uids = cached.uids
         self.message_list.set_uids(cached.uids, keep_cursor=False)
+        self.message_list.held_source = self._held_source()
         # The first rows' summaries at once, not after a round of SummariesWanted.
         self.message_list.update_summaries(
             self.account.held_summaries(cached.uids[: self.account.first_fetch])
@@ -344,7 +357,43 @@ class MainScreen(Screen[None]):
         from app.operations import plural
 
         self.status.message = f"{plural(len(cached.uids), 'message')} (from the cache)"
-        return True
+        self._show_cached_folders()
+        return cached
+
+    def _show_cached_folders(self) -> None:
+        """The folder tree and counts as last listed, until the server's LIST and STATUS."""
+        try:
+            got = self.account.cached_folders()
+        except Exception:
+            return
+        if got is None or self.account.folders:
+            return
+        folders, counts = got
+        if not getattr(self.ui, "show_unsubscribed", True):  # as `_show_folders` does
+            folders = [f for f in folders if f.subscribed or f.name.upper() == "INBOX"]
+        self.folder_tree.set_folders(folders, counts)
+        self.folder_tree.select_folder(_INBOX.name)
+        status = counts.get(_INBOX.name)
+        if status is not None:
+            self.status.set_counts(status.messages, status.unseen)
+
+    def _connecting(self) -> bool:
+        """Start-up (or a reconnect) before the server has answered."""
+        return self.status.connection == "connecting"
+
+    def _held_source(self) -> Callable[[Sequence[int]], list[MessageSummary]]:
+        """The list's rows at hand (memory, cache) in the folder open now, drawn filled; none
+        once another folder (or UIDVALIDITY) is open, whose UIDs mean other messages."""
+        current = self.account.current
+        key = (current.folder.name, current.uidvalidity) if current is not None else None
+
+        def held(uids: Sequence[int]) -> list[MessageSummary]:
+            now = self.account.current
+            if now is None or (now.folder.name, now.uidvalidity) != key:
+                return []
+            return self.account.held_summaries(uids)
+
+        return held
 
     def _focus_list_unless_typing(self) -> None:
         """The list takes the focus when a folder opens, but not from a query the user began to
@@ -370,7 +419,9 @@ class MainScreen(Screen[None]):
     async def open_folder(self, folder: Folder) -> None:
         await self._open_folder(folder)
 
-    async def _open_folder(self, folder: Folder) -> None:
+    async def _open_folder(self, folder: Folder, *, shown: OpenFolder | None = None) -> None:
+        """Open `folder`: its cached list at once, then the server's over it. `shown`: its
+        cached list is already on screen (the warm start), where the user may have moved."""
         self.status.folder = folder.name
         self.status.message = f"Opening {folder.name}…"
         # The old folder's watcher goes now, not once this one is open: its connection and its
@@ -381,13 +432,14 @@ class MainScreen(Screen[None]):
         # Focus first: the footer's re-layout for the list's keys runs while the server works.
         self._focus_list_unless_typing()
         # The header cache's list first (no server), then the server's answer over it.
-        cached = self.account.open_folder_cached(folder)
-        if cached is not None:
+        cached = shown if shown is not None else self.account.open_folder_cached(folder)
+        if cached is not None and shown is None:
             self._search_uids = None
             self.remove_class("-reading")
             self._folder_uids = cached.uids
             ml.sent_mode = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
             ml.set_uids(cached.uids, keep_cursor=False)
+            ml.held_source = self._held_source()
             # The first rows' summaries at once, not after a round of SummariesWanted.
             ml.update_summaries(
                 self.account.held_summaries(cached.uids[: self.account.first_fetch])
@@ -397,6 +449,12 @@ class MainScreen(Screen[None]):
 
             count = plural(len(cached.uids), "message")
             self.status.message = f"{count} (checking with the server…)"
+        if cached is not None and self.account.client is None and self._connecting():
+            # Start-up: the cached list stays; `connect_account` checks it once connected.
+            from app.operations import plural
+
+            self.status.message = f"{plural(len(cached.uids), 'message')} (from the cache)"
+            return
         try:
             with self.status.job(f"Opening {folder.name}"):
                 opened = await self.account.open_folder(folder)
@@ -421,6 +479,7 @@ class MainScreen(Screen[None]):
             self.remove_class("-reading")
             ml.sent_mode = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
             ml.set_uids(opened.uids, keep_cursor=False)
+            ml.held_source = self._held_source()
             ml.update_summaries(
                 self.account.held_summaries(opened.uids[: self.account.first_fetch])
             )
@@ -545,7 +604,20 @@ class MainScreen(Screen[None]):
             self.message_list.forget_requested(uids)
             self._report(exc, "Fetching headers failed")
             return
+        if not self.is_attached:
+            return  # the app quit meanwhile
         self.message_list.update_summaries(summaries, epoch=epoch)
+        if self.account.client is None and len(summaries) < len(uids):
+            # Not connected yet (start-up) and not in the cache: asked again once connected,
+            # not left "loading…" for good.
+            got = {s.uid for s in summaries}
+            self._unanswered.update(u for u in uids if u not in got)
+
+    def _ask_unanswered(self) -> None:
+        """Connected: the rows asked for while offline that the cache did not have."""
+        if self._unanswered:
+            uids, self._unanswered = self._unanswered, set()
+            self.message_list.forget_requested(uids)
 
     @on(MessageList.Opened)
     def _opened(self, event: MessageList.Opened) -> None:
