@@ -582,12 +582,15 @@ class MessageView(Vertical):
         """Loading failed: say why instead of a body."""
         self._show_state(text, "error")
 
-    def show_raw(self, text: str) -> None:
-        """The raw source (not wrapped; left/right scroll), keeping the headers box for context."""
+    def show_raw(self, text: str, *, title: str = "Raw source") -> None:
+        """The raw source (not wrapped; left/right scroll), keeping the headers box for context.
+
+        Also shows other plain text about the message (a pipe's output, a text attachment)
+        under its own `title`."""
         self._raw = True
         self.add_class("-raw")
         self.query_one("#mv-notices", Static).update(
-            Text("Raw source", style=self._component("message-view--notice"))
+            Text(safe_line(title, max_len=200), style=self._component("message-view--notice"))
         )
         self.body.set_body(safe_str(text), wrap=False, line_style="raw")
 

@@ -569,7 +569,8 @@ async def open_compose(
     *,
     attachments: list[Any] | None = None,
 ) -> None:
-    """Build the draft for `mode` (new, reply, reply_all, forward, forward_attached) and show
+    """Build the draft for `mode` (new, reply, reply_all, forward, forward_attached, edit_new)
+    and show
     the compose screen. A forward keeps `attachments` (fetched part by part), or without them
     the ones inside `original`; forward_attached attaches `original` as message/rfc822."""
     from app.mime import compose
@@ -583,6 +584,9 @@ async def open_compose(
     elif mode == "draft":
         draft = compose.draft_from_message(original)  # keeps the From it was written with
         draft.meta["drafts_uid"] = uid  # sending or postponing replaces the server copy
+    elif mode == "edit_new":
+        draft = compose.edit_as_new(original, identity, own_addresses=account.addresses)
+        mode, uid = "new", None  # a new message: nothing is flagged or replaced on send
     elif mode in ("reply", "reply_all"):
         draft = compose.reply(
             original, identity, reply_all=mode == "reply_all", own_addresses=account.addresses

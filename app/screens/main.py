@@ -62,6 +62,9 @@ class MainScreen(Screen[None]):
             show=False,
         ),
         Binding("m", "compose", "Compose", id="msg.compose"),
+        Binding("vertical_line", "pipe", "Pipe", id="msg.pipe", show=False),
+        Binding("B", "bounce", "Bounce", id="msg.bounce", show=False),
+        Binding("e", "edit_new", "Edit as new", id="msg.edit_new", show=False),
         Binding("c", "change_folder", "Folder", id="folder.change"),
         Binding("slash", "search", "Search", id="search.open"),
         Binding("n", "next_match", "Next match", id="search.next", show=False),
@@ -692,6 +695,26 @@ class MainScreen(Screen[None]):
         """Forward the whole message as a message/rfc822 attachment, its bytes as they are."""
         self._open_compose(self.message_list.cursor_uid, "forward_attached")
 
+    def action_edit_new(self) -> None:
+        """The message (sent or received) as a new draft, its attachments kept."""
+        uid = self.open_uid if self._in_viewer() and self.open_uid else self.message_list.cursor_uid
+        if uid is None:
+            self.status.show_message("No message to edit as new", timeout=4)
+            return
+        self._open_compose(uid, "edit_new")
+
+    @work(group="pipe", description="piping")
+    async def action_pipe(self) -> None:
+        from app.screens import tools
+
+        await tools.pipe(self)
+
+    @work(group="bounce", description="bouncing")
+    async def action_bounce(self) -> None:
+        from app.screens import tools
+
+        await tools.bounce(self)
+
     @work(group="compose")
     async def _open_compose(self, uid: int | None, mode: str) -> None:
         try:
@@ -1085,6 +1108,12 @@ class MainScreen(Screen[None]):
 
     @work(group="attachment", description="opening attachment")
     async def open_attachment(self, info: Any) -> None:
+        """A mailcap entry, else text in the viewer, else xdg-open (app/screens/tools.py)."""
+        from app.screens import tools
+
+        await tools.open_attachment(self, info)
+
+    async def _open_with_xdg(self, info: Any) -> None:
         """Hand a private temporary copy to xdg-open; ask first when it may be a program."""
         import shutil
 
