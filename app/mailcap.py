@@ -22,6 +22,7 @@ import os
 import re
 import shlex
 import subprocess
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,7 +202,8 @@ def mailcap_filename(sender_name: str | None, template: str | None = None) -> st
     ext = "." + ext if ext else ""
     if not _SAFE_EXT.match(ext):
         ext = ""
-    clean = _STEM_CHARS.sub("_", stem.encode("ascii", "ignore").decode()).strip("_-")
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    clean = _STEM_CHARS.sub("_", ascii_stem).strip("_-")
     clean = clean[:40].strip("_-") or "attachment"
     if template and "%s" in template:
         t_ext = template.rsplit("%s", 1)[1]
