@@ -829,6 +829,9 @@ class MainScreen(Screen[None]):
         )
 
     def action_close_viewer(self) -> None:
+        if self.viewer.raw_mode and self.viewer.rendered is not None:
+            self.viewer.leave_raw()  # from a pipe's output or a text attachment: the message again
+            return
         self.remove_class("-zoom")
         self.remove_class("-reading")
         self.message_list.focus()

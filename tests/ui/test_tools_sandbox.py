@@ -1,0 +1,230 @@
+"""Issue 15's tools against the sandbox, driven by keys: pipe (|), mailcap (o), bounce (B),
+edit as new (e)."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.keys import _character_to_key
+
+from app.main import TermailApp
+from app.screens.compose import ComposeScreen
+from tests.ui.test_app_sandbox import open_by_subject, wait_until
+from tests.ui.test_compose_sandbox import fetch_inbox, make_app
+from widgets.dialogs import ConfirmDialog, PromptDialog
+from widgets.message_view import MessageView
+from widgets.pipe_prompt import PipePrompt
+
+pytestmark = [pytest.mark.integration, pytest.mark.ui]
+
+CSV = b"name,amount\nolga,12\nzoe,7\n"
+
+
+def _with_attachment(subject: str, filename: str, ctype: str, data: bytes) -> bytes:
+    return (
+        (
+            f"From: Olga <olga@example.org>\r\nTo: me@example.org\r\nSubject: {subject}\r\n"
+            "Date: Wed, 02 Dec 2026 10:00:00 +0000\r\nMessage-ID: <t-{subject}@example.org>\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n"
+            "Content-Type: text/plain\r\n\r\nsee attached\r\n--B\r\n"
+            f'Content-Type: {ctype}\r\nContent-Disposition: attachment; filename="{filename}"\r\n'
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+        ).encode()
+        + base64.encodebytes(data).replace(b"\n", b"\r\n")
+        + b"--B--\r\n"
+    )
+
+
+async def type_keys(pilot: Any, text: str) -> None:
+    for ch in text:
+        await pilot.press(_character_to_key(ch) if not ch.isalnum() else ch)
+
+
+def body_text(app: TermailApp) -> str:
+    return app.screen.query_one(MessageView).body.text
+
+
+async def test_pipe_message_to_wc_shows_the_raw_size(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    sandbox.deliver(
+        mail_user.name,
+        b"From: olga@example.org\r\nSubject: pipe me\r\n\r\nsome text\r\nmore\r\n",
+    )
+    [raw] = fetch_inbox(mail_user, "pipe")
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query(MessageView))
+        await open_by_subject(pilot, app, "pipe")
+        app.screen.query_one("MessageList").focus()
+        await pilot.press("vertical_line")
+        prompt = await wait_until(pilot, lambda: isinstance(app.screen, PipePrompt) and app.screen)
+        await pilot.press("enter")  # empty: says so, stays
+        await pilot.pause(0.1)
+        assert app.screen is prompt and "Type a command" in str(
+            prompt.query_one("#pipe-error").render()
+        )
+        await type_keys(pilot, "wc -c")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: body_text(app).strip().isdigit())
+        assert int(body_text(app).strip()) == len(raw)
+        # The history offers it again; ctrl+d pipes the decoded text instead.
+        await pilot.press("vertical_line")
+        prompt = await wait_until(pilot, lambda: isinstance(app.screen, PipePrompt) and app.screen)
+        await pilot.press("up")
+        assert prompt.query_one("#pipe-input").value == "wc -c"
+        await pilot.press("ctrl+u")
+        await type_keys(pilot, "grep -c some; false")
+        await pilot.press("ctrl+d", "enter")
+        await wait_until(
+            pilot, lambda: "exit status 1" in str(app.screen.query_one("#mv-notices").render())
+        )
+        assert body_text(app).strip() == "1"
+        # A command that does not exist: the screen says so, the app goes on.
+        await pilot.press("vertical_line")
+        await wait_until(pilot, lambda: isinstance(app.screen, PipePrompt))
+        await type_keys(pilot, "no-such-tool-xyz")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "not found" in body_text(app))
+
+
+async def test_mailcap_copiousoutput_shows_the_csv(
+    sandbox: Any, mail_user: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    mailcap = tmp_path / "mailcap"
+    mailcap.write_text("text/csv; sed 's/,/ | /g' %s; copiousoutput\n")
+    monkeypatch.setenv("MAILCAPS", str(mailcap))
+    sandbox.deliver(mail_user.name, _with_attachment("csv here", "sums.csv", "text/csv", CSV))
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query(MessageView))
+        await open_by_subject(pilot, app, "csv")
+        viewer = app.screen.query_one(MessageView)
+        viewer.attachment_list.focus()
+        await pilot.press("o")
+        await wait_until(pilot, lambda: "olga | 12" in body_text(app))
+        assert body_text(app).splitlines() == ["name | amount", "olga | 12", "zoe | 7"]
+        # Without a mailcap entry a text attachment is shown as it is.
+        mailcap.write_text("image/png; true %s\n")
+        await pilot.press("q")  # back from the output to the message
+        assert not viewer.raw_mode and viewer.attachment_list.display
+        viewer.attachment_list.focus()
+        await pilot.press("o")
+        await wait_until(pilot, lambda: "olga,12" in body_text(app))
+
+
+async def test_hostile_name_through_mailcap_runs_only_the_viewer(
+    sandbox: Any, mail_user: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """`;rm -rf ~;.pdf`: the viewer gets one argument, a safe name in our private folder, and no
+    other program runs (a fake rm in PATH would note it)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "log"
+    for tool in ("rm", "viewer"):
+        script = bin_dir / tool
+        script.write_text(
+            f'#!/bin/sh\nfor a in "$@"; do printf "%s\\t" "$a" >> {log}; done\n'
+            f'echo "{tool}" >> {log}\n'
+        )
+        script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    mailcap = tmp_path / "mailcap"
+    mailcap.write_text("application/pdf; viewer %s\n")
+    monkeypatch.setenv("MAILCAPS", str(mailcap))
+    pdf = b"%PDF-1.4\n%fake\n"
+    sandbox.deliver(
+        mail_user.name, _with_attachment("hostile name", ";rm -rf ~;.pdf", "application/pdf", pdf)
+    )
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query(MessageView))
+        await open_by_subject(pilot, app, "hostile")
+        viewer = app.screen.query_one(MessageView)
+        viewer.attachment_list.focus()
+        await pilot.press("o")
+        await wait_until(pilot, lambda: log.exists() and log.read_text().endswith("viewer\n"))
+        time.sleep(0.3)  # anything else the shell line started would have logged by now
+    [line] = log.read_text().splitlines()
+    args = line.split("\t")
+    assert args[-1] == "viewer" and len(args) == 2
+    path = Path(args[0])
+    assert path.name == "rm_-rf.pdf" and path.parent.name.startswith("termail-open-")
+    assert path.read_bytes() == pdf
+
+
+async def test_bounce_arrives_with_resent_from(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    friend = sandbox.add_user(mail_user.name + "b")
+    original = (
+        b"From: Olga <olga@example.org>\r\nTo: someone@example.org\r\nSubject: bounce me\r\n"
+        b"Message-ID: <bounce-orig@example.org>\r\n\r\nkeep these bytes\r\n"
+    )
+    sandbox.deliver(mail_user.name, original)
+    [on_server] = fetch_inbox(mail_user, "bounce")
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query(MessageView))
+        await open_by_subject(pilot, app, "bounce")
+        app.screen.query_one("MessageList").focus()
+        await pilot.press("B")
+        prompt = await wait_until(
+            pilot, lambda: isinstance(app.screen, PromptDialog) and app.screen
+        )
+        await type_keys(pilot, "nobody@")
+        await pilot.press("enter")
+        # Asked again, saying what is wrong, the typed text kept.
+        again = await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, PromptDialog) and app.screen is not prompt and app.screen
+            ),
+        )
+        assert "not a valid address" in again.prompt_title and again.default == "nobody@"
+        await pilot.press("ctrl+u")
+        await type_keys(pilot, friend.address)
+        await pilot.press("enter")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen
+        )
+        assert friend.address in dialog.question
+        await pilot.press("y")
+        await wait_until(pilot, lambda: fetch_inbox(friend, "bounce"), timeout=30)
+    [arrived] = fetch_inbox(friend, "bounce")
+    msg = email.message_from_bytes(arrived, policy=email.policy.default)
+    assert mail_user.address in msg["Resent-From"] and msg["Resent-To"] == friend.address
+    assert msg["Resent-Message-ID"] and msg["Resent-Date"]
+    assert arrived.endswith(on_server)  # the original's bytes unchanged after the new fields
+    # Only the new recipient got it: the user's own inbox still holds one copy.
+    assert len(fetch_inbox(mail_user, "bounce")) == 1
+
+
+async def test_edit_as_new_keeps_the_attachments(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    payload = os.urandom(3000)
+    sandbox.deliver(
+        mail_user.name,
+        _with_attachment("edit again", "data.bin", "application/octet-stream", payload),
+    )
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query(MessageView))
+        await open_by_subject(pilot, app, "edit")
+        app.screen.query_one("MessageList").focus()
+        await pilot.press("e")
+        screen = await wait_until(
+            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+        )
+        draft = screen.draft
+        assert [(a.filename, a.data) for a in draft.attachments] == [("data.bin", payload)]
+        assert draft.subject == "edit again" and draft.from_.address == mail_user.address
+        assert screen.mode == "new"
