@@ -65,6 +65,7 @@ class MainScreen(Screen[None]):
         Binding("vertical_line", "pipe", "Pipe", id="msg.pipe", show=False),
         Binding("B", "bounce", "Bounce", id="msg.bounce", show=False),
         Binding("e", "edit_new", "Edit as new", id="msg.edit_new", show=False),
+        Binding("y", "archive", "Archive", id="msg.archive", show=False),
         Binding("c", "change_folder", "Folder", id="folder.change"),
         Binding("slash", "search", "Search", id="search.open"),
         Binding("n", "next_match", "Next match", id="search.next", show=False),
@@ -708,6 +709,12 @@ class MainScreen(Screen[None]):
         from app.screens import tools
 
         await tools.pipe(self)
+
+    @work(group="action", description="archiving")
+    async def action_archive(self) -> None:
+        from app.screens import tools
+
+        await tools.archive(self)
 
     @work(group="bounce", description="bouncing")
     async def action_bounce(self) -> None:

@@ -23,7 +23,7 @@ from widgets.safe import safe_line
 if TYPE_CHECKING:
     from app.screens.main import MainScreen
 
-__all__ = ["bounce", "open_attachment", "pipe", "show_text_attachment"]
+__all__ = ["archive", "bounce", "open_attachment", "pipe", "show_text_attachment"]
 
 #: Types shown in the viewer as text when no mailcap entry says otherwise.
 INLINE_TEXT_TYPES = frozenset(
@@ -332,3 +332,59 @@ async def bounce(screen: MainScreen) -> None:
         screen.notify(line, markup=False)
     else:
         screen.notify(line, severity="warning" if outcome.queued else "error", markup=False)
+
+
+# -- archive ------------------------------------------------------------------------------------
+
+
+async def archive(screen: MainScreen) -> None:
+    """`y`: the marked messages (or the one under the cursor) to the Archive folder."""
+    from app.archive import archive_base, archive_plan
+    from app.mime.headers import parse_date
+
+    uids = screen._targets()
+    if not uids:
+        screen.status.show_message("No message to archive", timeout=4)
+        return
+    account = screen.account
+    base, delimiter, exists = archive_base(account.folders)
+    current = screen._current_folder()
+    sep = delimiter or "/"
+    if current is not None and (current.name == base or current.name.startswith(base + sep)):
+        screen.status.show_message(f"Already in {safe_line(base)}", timeout=4)
+        return
+    granularity = str(getattr(screen.ui, "archive", "flat") or "flat")
+    dates = {}
+    for uid in uids:
+        summary = screen.message_list.summary(uid)
+        when = None
+        if summary is not None:
+            when = parse_date(summary.envelope.date) or summary.internaldate
+        dates[uid] = when
+    plan = archive_plan(dates, base, delimiter, granularity)
+    known = {f.name for f in account.folders}
+    moved: list[int] = []
+    created = False
+    try:
+        with screen.status.job(f"Archiving {len(uids):,} message(s)"):
+            for folder, group in plan.items():
+                if folder not in known:
+                    await account.create_folder(folder)
+                    created = True
+                await account.move(group, folder, description="archive")
+                moved += group
+    except Exception as exc:
+        if moved:
+            screen._after_removal(moved)
+        screen._report(exc, f"Archiving stopped after {len(moved)} message(s)")
+        return
+    finally:
+        if created:
+            with contextlib.suppress(Exception):
+                await screen._reload_folders()
+    screen._after_removal(moved)
+    names = ", ".join(plan)
+    undo = "; u to undo" if len(plan) == 1 else f"; u takes back those in {list(plan)[-1]}"
+    screen.notify(
+        safe_line(f"Archived {len(moved)} message(s) to {names}{undo}", max_len=300), markup=False
+    )

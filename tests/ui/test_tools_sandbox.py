@@ -17,7 +17,7 @@ from textual.keys import _character_to_key
 from app.main import TermailApp
 from app.screens.compose import ComposeScreen
 from tests.ui.test_app_sandbox import open_by_subject, wait_until
-from tests.ui.test_compose_sandbox import fetch_inbox, make_app
+from tests.ui.test_compose_sandbox import fetch_inbox, imap, make_app
 from widgets.dialogs import ConfirmDialog, PromptDialog
 from widgets.message_view import MessageView
 from widgets.pipe_prompt import PipePrompt
@@ -228,3 +228,30 @@ async def test_edit_as_new_keeps_the_attachments(
         assert [(a.filename, a.data) for a in draft.attachments] == [("data.bin", payload)]
         assert draft.subject == "edit again" and draft.from_.address == mail_user.address
         assert screen.mode == "new"
+
+
+async def test_archive_by_month_creates_the_folder_and_moves(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    from app.config import UiSettings
+
+    for n in (1, 2):
+        sandbox.deliver(
+            mail_user.name,
+            f"From: olga@example.org\r\nSubject: keep {n}\r\n"
+            f"Date: Wed, 0{n} Dec 2026 10:00:00 +0000\r\n\r\nx\r\n".encode(),
+        )
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query(MessageView))
+        ml = app.screen.query_one("MessageList")
+        await wait_until(pilot, lambda: ml.row_count == 2)
+        app.screen.ui = UiSettings(archive="month")
+        ml.focus()
+        await pilot.press("t", "t", "y")  # mark both, archive
+        await wait_until(pilot, lambda: ml.row_count == 0, timeout=30)
+        assert any(f.name == "Archive/2026/12" for f in app.screen.account.folders)
+    conn = imap(mail_user)
+    typ, data = conn.select('"Archive/2026/12"')
+    assert typ == "OK" and data[0] == b"2"
+    conn.logout()

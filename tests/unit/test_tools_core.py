@@ -254,3 +254,42 @@ def test_edit_as_new_keeps_attachments_and_own_sender() -> None:
     assert new.subject == "report" and new.to == ["o@x.org"] and "see attached" in new.body
     received = edit_as_new(sent, Identity("Other", "other@example.org"))
     assert received.from_ == Identity("Other", "other@example.org")
+
+
+# -- archive ------------------------------------------------------------------------------------
+
+
+def test_archive_base_prefers_the_role_then_the_name() -> None:
+    from app.archive import archive_base
+    from app.models import Folder, FolderRole
+
+    inbox = Folder("INBOX", "INBOX", ".", frozenset(), FolderRole.INBOX)
+    named = Folder("archive", "archive", ".", frozenset(), FolderRole.NONE)
+    role = Folder("Old mail", "Old mail", ".", frozenset(), FolderRole.ARCHIVE)
+    assert archive_base([inbox, named, role]) == ("Old mail", ".", True)
+    assert archive_base([inbox, named]) == ("archive", ".", True)
+    assert archive_base([inbox]) == ("Archive", ".", False)
+
+
+def test_archive_plan_by_year_and_month() -> None:
+    from app.archive import archive_plan
+
+    dates = {
+        3: datetime(2026, 12, 2, tzinfo=UTC),
+        1: datetime(2025, 1, 9, tzinfo=UTC),
+        2: datetime(2026, 12, 30, tzinfo=UTC),
+        4: None,
+    }
+    assert archive_plan(dates, "Archive", "/") == {"Archive": [1, 2, 3, 4]}
+    assert archive_plan(dates, "Archive", ".", "year") == {
+        "Archive": [4],
+        "Archive.2025": [1],
+        "Archive.2026": [2, 3],
+    }
+    assert archive_plan(dates, "Archive", "/", "month") == {
+        "Archive": [4],
+        "Archive/2025/01": [1],
+        "Archive/2026/12": [2, 3],
+    }
+    with pytest.raises(ValueError):
+        archive_plan(dates, "Archive", "/", "weekly")
