@@ -589,7 +589,9 @@ class MessageView(Vertical):
         under its own `title`."""
         self._raw = True
         self.add_class("-raw")
-        self.query_one("#mv-notices", Static).update(
+        notices = self.query_one("#mv-notices", Static)
+        notices.display = True  # _render_notices hides it for a message without notices
+        notices.update(
             Text(safe_line(title, max_len=200), style=self._component("message-view--notice"))
         )
         self.body.set_body(safe_str(text), wrap=False, line_style="raw")
@@ -614,6 +616,7 @@ class MessageView(Vertical):
         self._raw = False
         self.add_class("-no-message")
         self.remove_class("-raw")
+        self.query_one("#mv-notices", Static).display = False
         self.query_one("#mv-headers", Static).update("")
         attachments = self.attachment_list
         attachments.set_attachments([])

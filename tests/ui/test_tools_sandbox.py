@@ -111,6 +111,8 @@ async def test_mailcap_copiousoutput_shows_the_csv(
         await pilot.press("o")
         await wait_until(pilot, lambda: "olga | 12" in body_text(app))
         assert body_text(app).splitlines() == ["name | amount", "olga | 12", "zoe | 7"]
+        notices = viewer.query_one("#mv-notices")
+        assert notices.display and "sums.csv through sed" in str(notices.render())
         # Without a mailcap entry a text attachment is shown as it is.
         mailcap.write_text("image/png; true %s\n")
         await pilot.press("q")  # back from the output to the message
