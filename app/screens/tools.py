@@ -310,7 +310,8 @@ async def bounce(screen: MainScreen) -> None:
         try:
             request = parse_bounce_addresses(answer)
         except ComposeError as exc:
-            title = f"{exc}. Bounce to"
+            reason = str(exc)
+            title = f"{reason[:1].upper()}{reason[1:]}. Bounce the message to"
             continue
         break
     listing = ", ".join(request.shown)
@@ -384,6 +385,9 @@ async def archive(screen: MainScreen) -> None:
                 await screen._reload_folders()
     screen._after_removal(moved)
     names = ", ".join(plan)
+    for name in [*plan, *([current.name] if current is not None else [])]:
+        with contextlib.suppress(Exception):  # counts are a courtesy: the move is done
+            screen._show_counts(name, await account.refresh_status(name))
     undo = "; u to undo" if len(plan) == 1 else f"; u takes back those in {list(plan)[-1]}"
     screen.notify(
         safe_line(f"Archived {len(moved)} message(s) to {names}{undo}", max_len=300), markup=False

@@ -190,7 +190,7 @@ async def test_bounce_arrives_with_resent_from(
                 isinstance(app.screen, PromptDialog) and app.screen is not prompt and app.screen
             ),
         )
-        assert "not a valid address" in again.prompt_title and again.default == "nobody@"
+        assert "Not a valid address" in again.prompt_title and again.default == "nobody@"
         await pilot.press("ctrl+u")
         await type_keys(pilot, friend.address)
         await pilot.press("enter")
