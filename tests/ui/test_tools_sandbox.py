@@ -16,7 +16,7 @@ from textual.keys import _character_to_key
 
 from app.main import TermailApp
 from app.screens.compose import ComposeScreen
-from tests.ui.test_app_sandbox import open_by_subject, wait_until
+from tests.ui.test_app_sandbox import message_list, wait_until
 from tests.ui.test_compose_sandbox import fetch_inbox, imap, make_app
 from widgets.dialogs import ConfirmDialog, PromptDialog
 from widgets.message_view import MessageView
@@ -45,6 +45,26 @@ def _with_attachment(subject: str, filename: str, ctype: str, data: bytes) -> by
 async def type_keys(pilot: Any, text: str) -> None:
     for ch in text:
         await pilot.press(_character_to_key(ch) if not ch.isalnum() else ch)
+
+
+async def open_by_subject(pilot: Any, app: TermailApp, word: str) -> int:
+    """Search `subject:word` and open the first match, waiting for the search field to have
+    the focus before typing (under load a key typed earlier reaches the list: `c`, `s`, ...)."""
+    await pilot.press("slash")
+    field = await wait_until(
+        pilot, lambda: app.screen.query("#query-input") and app.screen.query_one("#query-input")
+    )
+    await wait_until(pilot, lambda: field.has_focus)
+    await type_keys(pilot, f"subject:{word}")
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: "match" in str(app.screen.query_one("#status").message))
+    ml = message_list(app)
+    await wait_until(pilot, lambda: ml.row_count > 0 and ml.summary(ml.uids[0]) is not None)
+    ml.focus()
+    await pilot.press("g", "enter")
+    viewer = app.screen.query_one(MessageView)
+    await wait_until(pilot, lambda: viewer.rendered is not None)
+    return ml.uids[0]
 
 
 def body_text(app: TermailApp) -> str:
