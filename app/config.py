@@ -263,6 +263,8 @@ class UiSettings:
     """The compose editor command line: `editor` in the file, else $VISUAL, $EDITOR, vi."""
     archive: str = "flat"
     """Where `y` archives to: "flat" (the Archive folder), "year" or "month" (Archive/2026/12)."""
+    show_unsubscribed: bool = True
+    """Show folders one is not subscribed to in the tree (marked "unsubscribed")."""
 
 
 @dataclass(frozen=True)
@@ -692,6 +694,7 @@ _UI_KEYS = (
     "message_list_height",
     "editor",
     "archive",
+    "show_unsubscribed",
 )
 _MAX_SIGNATURE = 64_000
 
@@ -953,6 +956,7 @@ def _ui(table: _Table | None) -> UiSettings:
         or d.message_list_height,
         editor=(table.opt_str("editor") or d.editor).strip(),
         archive=table.choice("archive", ("flat", "year", "month")) or d.archive,
+        show_unsubscribed=table.boolean("show_unsubscribed", d.show_unsubscribed),
     )
 
 

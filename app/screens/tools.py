@@ -363,32 +363,45 @@ async def archive(screen: MainScreen) -> None:
             when = parse_date(summary.envelope.date) or summary.internaldate
         dates[uid] = when
     plan = archive_plan(dates, base, delimiter, granularity)
-    known = {f.name for f in account.folders}
-    moved: list[int] = []
-    created = False
-    try:
-        with screen.status.job(f"Archiving {len(uids):,} message(s)"):
-            for folder, group in plan.items():
-                if folder not in known:
-                    await account.create_folder(folder)
-                    created = True
-                await account.move(group, folder, description="archive")
-                moved += group
-    except Exception as exc:
-        if moved:
-            screen._after_removal(moved)
-        screen._report(exc, f"Archiving stopped after {len(moved)} message(s)")
-        return
-    finally:
-        if created:
-            with contextlib.suppress(Exception):
-                await screen._reload_folders()
-    screen._after_removal(moved)
-    names = ", ".join(plan)
-    for name in [*plan, *([current.name] if current is not None else [])]:
+    from app import operations as ops
+
+    moved = 0
+    undoable = True
+    for folder, group in plan.items():
+        if account.folder(folder) is None:
+            made = await screen._run_op(
+                lambda _answers, name=folder: ops.create_folder(account, name),
+                f"Cannot create {folder}",
+            )
+            if made is None:
+                return
+            screen.folder_tree.set_folders(account.folders, account.statuses)
+        outcome = await screen._run_op(
+            lambda answers, uids=group, name=folder: ops.move(
+                account, uids, name, answers, kind="archive"
+            ),
+            "Archiving failed",
+            f"Archiving {ops.plural(len(group), 'message')}",
+        )
+        if outcome is None:
+            return
+        if not outcome.done:
+            screen._show_outcome(outcome)  # refused (read-only) or not asked through
+            return
+        screen._show_outcome(outcome, quiet=True)
+        moved += len(outcome.removed)
+        undoable = undoable and outcome.undoable
         with contextlib.suppress(Exception):  # counts are a courtesy: the move is done
-            screen._show_counts(name, await account.refresh_status(name))
-    undo = "; u to undo" if len(plan) == 1 else f"; u takes back those in {list(plan)[-1]}"
-    screen.notify(
-        safe_line(f"Archived {len(moved)} message(s) to {names}{undo}", max_len=300), markup=False
-    )
+            screen._show_counts(folder, await account.refresh_status(folder))
+    if current is not None:
+        with contextlib.suppress(Exception):
+            screen._show_counts(current.name, await account.refresh_status(current.name))
+    names = ", ".join(plan)
+    if not undoable:
+        undo = "; cannot be undone (the server did not say where it put them)"
+    elif len(plan) == 1:
+        undo = "; u to undo"
+    else:
+        undo = "; u takes them back one folder at a time"
+    what = ops.plural(moved, "message")
+    screen.notify(safe_line(f"Archived {what} to {names}{undo}", max_len=300), markup=False)
