@@ -209,6 +209,16 @@ async def open_attachment(screen: MainScreen, info: Any) -> None:
     except Exception as exc:
         screen._report(exc, "Opening the attachment failed")
         return
+    if reason is None:  # the content may be a program under a harmless name (as for xdg-open)
+        try:
+            with open(path, "rb") as f:
+                head = f.read(64)
+        except OSError:
+            head = b""
+        reason = executable_reason("", None, head)
+        if reason is not None and not await screen._confirm_run(info.filename, reason):
+            shutil.rmtree(folder, ignore_errors=True)  # not opened: no copy kept
+            return
     view = await asyncio.to_thread(find_view, mime, str(path), matching)
     if view is None:  # every test= failed
         shutil.rmtree(folder, ignore_errors=True)

@@ -284,3 +284,39 @@ async def test_archive_by_month_creates_the_folder_and_moves(
     typ, data = conn.select('"Archive/2026/12"')
     assert typ == "OK" and data[0] == b"2"
     conn.logout()
+
+
+async def test_mailcap_open_asks_when_the_content_is_a_program(
+    sandbox: Any, mail_user: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A text/plain "readme.txt" holding a script: asked before the mailcap viewer gets it;
+    "no" runs nothing and keeps no copy (h3's check on the xdg-open path, kept here)."""
+    log = tmp_path / "ran"
+    mailcap = tmp_path / "mailcap"
+    mailcap.write_text(f"text/plain; cat %s > {log}; copiousoutput\n")
+    monkeypatch.setenv("MAILCAPS", str(mailcap))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR read again
+    sandbox.deliver(
+        mail_user.name,
+        _with_attachment("script inside", "readme.txt", "text/plain", b"#!/bin/sh\necho hi\n"),
+    )
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query(MessageView))
+        await open_by_subject(pilot, app, "script")
+        app.screen.query_one(MessageView).attachment_list.focus()
+        await pilot.press("o")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen
+        )
+        assert "a script" in dialog.question
+        await pilot.press("n")
+        await wait_until(
+            pilot,
+            lambda: not any(w.group == "attachment" and not w.is_finished for w in app.workers),
+        )
+    assert not log.exists()
+    assert not list(tmp_path.glob("termail-open-*"))
