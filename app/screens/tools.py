@@ -18,7 +18,7 @@ from textual.app import SuspendNotSupported
 
 from app.mime.attachments import executable_reason, is_text_type
 from widgets.dialogs import ConfirmDialog, PromptDialog
-from widgets.safe import safe_line
+from widgets.safe import decode_header_text, safe_line
 
 if TYPE_CHECKING:
     from app.screens.main import MainScreen
@@ -325,8 +325,11 @@ async def bounce(screen: MainScreen) -> None:
             continue
         break
     listing = ", ".join(request.shown)
+    summary = screen.message_list.summary(uid)
+    subject = decode_header_text(summary.envelope.subject) if summary is not None else ""
+    what = f"“{safe_line(subject, max_len=60)}”" if subject else "this message"
     ok = await screen.app.push_screen_wait(
-        ConfirmDialog(f"Bounce this message to {listing}?", yes="Bounce", danger=False)
+        ConfirmDialog(f"Bounce {what} to {listing}?", yes="Bounce", danger=False)
     )
     if not ok:
         return

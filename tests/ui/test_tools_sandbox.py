@@ -224,7 +224,7 @@ async def test_bounce_arrives_with_resent_from(
         dialog = await wait_until(
             pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen
         )
-        assert friend.address in dialog.question
+        assert friend.address in dialog.question and "“bounce me”" in dialog.question
         await pilot.press("y")
         await wait_until(pilot, lambda: fetch_inbox(friend, "bounce"), timeout=30)
     [arrived] = fetch_inbox(friend, "bounce")
