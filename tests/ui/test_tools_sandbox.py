@@ -320,3 +320,25 @@ async def test_mailcap_open_asks_when_the_content_is_a_program(
         )
     assert not log.exists()
     assert not list(tmp_path.glob("termail-open-*"))
+
+
+async def test_pipe_marked_messages_as_one_mbox(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    for n in (1, 2, 3):
+        sandbox.deliver(
+            mail_user.name, f"From: olga@example.org\r\nSubject: many {n}\r\n\r\nx\r\n".encode()
+        )
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query(MessageView))
+        ml = message_list(app)
+        await wait_until(pilot, lambda: ml.row_count == 3)
+        ml.focus()
+        await pilot.press("t", "t")  # mark two
+        await pilot.press("vertical_line")
+        prompt = await wait_until(pilot, lambda: isinstance(app.screen, PipePrompt) and app.screen)
+        assert prompt.source == "marked"
+        await type_keys(pilot, "grep -c '^Subject: many'")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: body_text(app).strip() == "2")
