@@ -263,6 +263,8 @@ class UiSettings:
     """The compose editor command line: `editor` in the file, else $VISUAL, $EDITOR, vi."""
     archive: str = "flat"
     """Where `y` archives to: "flat" (the Archive folder), "year" or "month" (Archive/2026/12)."""
+    reply_position: str = "bottom"
+    """Where a reply's cursor starts: "bottom" below the quote (mutt's way), or "top"."""
     show_unsubscribed: bool = True
     """Show folders one is not subscribed to in the tree (marked "unsubscribed")."""
 
@@ -694,6 +696,7 @@ _UI_KEYS = (
     "message_list_height",
     "editor",
     "archive",
+    "reply_position",
     "show_unsubscribed",
 )
 _MAX_SIGNATURE = 64_000
@@ -956,6 +959,7 @@ def _ui(table: _Table | None) -> UiSettings:
         or d.message_list_height,
         editor=(table.opt_str("editor") or d.editor).strip(),
         archive=table.choice("archive", ("flat", "year", "month")) or d.archive,
+        reply_position=table.choice("reply_position", ("bottom", "top")) or d.reply_position,
         show_unsubscribed=table.boolean("show_unsubscribed", d.show_unsubscribed),
     )
 

@@ -155,6 +155,7 @@ tls = {_toml_str(a.smtp_tls)}   # "implicit" (465) or "starttls" (587)
 # folder_pane_width = 28          # columns
 # message_list_height = 40        # percent of the right side
 # editor = "vim"                  # default: $VISUAL, then $EDITOR, then vi
+# reply_position = "bottom"       # reply below the quote (mutt's way), or "top"
 # show_unsubscribed = true        # false: leave unsubscribed folders out of the tree
 
 [keys]

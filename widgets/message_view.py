@@ -425,6 +425,28 @@ class AttachmentList(OptionList):
         return items[index] if 0 <= index < len(items) else items[0]
 
 
+def html_switch_note(
+    rendered: RenderedMessage, prefer_html: bool, before: RenderedMessage | None = None
+) -> str:
+    """What `H` did to the message shown, in words: an HTML-only or a text-only message
+    looks the same either way, and the user is told why instead of seeing nothing happen.
+
+    `before` is the same message as it was shown before the switch, when known: the same
+    kind of part both times means there was no other part to switch to.
+    """
+    if before is not None and before.is_html == rendered.is_html:
+        if rendered.is_html:
+            return "Only an HTML part: shown as text"
+        return "No HTML part: this message is plain text"
+    if rendered.is_html:
+        if not prefer_html:
+            return "Only an HTML part: shown as text"
+        return "HTML part shown (converted to text)"
+    if prefer_html:
+        return "No HTML part: this message is plain text"
+    return "Text part shown"
+
+
 class _HeaderBox(VerticalScroll, can_focus=False):
     """Headers scroll on their own when the full set (Received path) is long."""
 
@@ -475,7 +497,7 @@ class MessageView(Vertical):
         &.-no-message > _HeaderBox, &.-no-message > #mv-check, &.-no-message > #mv-notices {
             display: none;
         }
-        &.-raw > #mv-check { display: none; }
+        &.-raw > #mv-check, &.-raw > _HeaderBox { display: none; }  /* the source has them */
         & > AttachmentList { display: none; }
         &.-attachments > AttachmentList { display: block; }
         &.-raw > AttachmentList { display: none; }
@@ -582,8 +604,9 @@ class MessageView(Vertical):
         """Loading failed: say why instead of a body."""
         self._show_state(text, "error")
 
-    def show_raw(self, text: str, *, title: str = "Raw source") -> None:
-        """The raw source (not wrapped; left/right scroll), keeping the headers box for context.
+    def show_raw(self, text: str, *, title: str = "Raw source (V: back to the message)") -> None:
+        """The raw source, wrapped at the width: its own header block is the only one shown
+        (the rendered headers box is hidden, not shown a second time above it).
 
         Also shows other plain text about the message (a pipe's output, a text attachment)
         under its own `title`."""
@@ -594,7 +617,7 @@ class MessageView(Vertical):
         notices.update(
             Text(safe_line(title, max_len=200), style=self._component("message-view--notice"))
         )
-        self.body.set_body(safe_str(text), wrap=False, line_style="raw")
+        self.body.set_body(safe_str(text), wrap=True, line_style="raw")
 
     def leave_raw(self) -> None:
         """Back from the raw source to the rendered message, if one is held."""
