@@ -38,13 +38,14 @@ class PipeChoice:
 
 
 class PipePrompt(ModalScreen[PipeChoice | None]):
-    """Ask for the command to pipe to; ctrl+d picks the input, ctrl+o the output."""
+    """Ask for the command to pipe to; ctrl+t picks the input, ctrl+o the output (ctrl+d is
+    the field's own delete-right)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="pipe.cancel"),
         Binding("up", "history(1)", "Older command", id="pipe.older", show=False),
         Binding("down", "history(-1)", "Newer command", id="pipe.newer", show=False),
-        Binding("ctrl+d", "next_source", "Input", id="pipe.source"),
+        Binding("ctrl+t", "next_source", "Input", id="pipe.source"),
         Binding("ctrl+o", "next_output", "Output", id="pipe.output"),
     ]
 
@@ -82,7 +83,7 @@ class PipePrompt(ModalScreen[PipeChoice | None]):
             yield Static(Text("", end=""), id="pipe-error")
             yield Static(
                 Text(
-                    "Enter: run   ↑ ↓: history   ctrl+d: input   ctrl+o: output   Esc: cancel",
+                    "Enter: run   ↑ ↓: history   ctrl+t: input   ctrl+o: output   Esc: cancel",
                     end="",
                 ),
                 classes="dialog-hint",

@@ -102,16 +102,19 @@ async def test_pipe_message_to_wc_shows_the_raw_size(
         await pilot.press("enter")
         await wait_until(pilot, lambda: body_text(app).strip().isdigit())
         assert int(body_text(app).strip()) == len(raw)
-        # The history offers it again; ctrl+d pipes the decoded text instead.
+        # The history offers it again; ctrl+t pipes the decoded text instead: it has the
+        # sender check line, the raw message has not.
         await pilot.press("vertical_line")
         prompt = await wait_until(pilot, lambda: isinstance(app.screen, PipePrompt) and app.screen)
         await pilot.press("up")
         assert prompt.query_one("#pipe-input").value == "wc -c"
         await pilot.press("ctrl+u")
-        await type_keys(pilot, "grep -c some; false")
-        await pilot.press("ctrl+d", "enter")
+        await type_keys(pilot, "grep -c 'Sender check'; exit 4")
+        await pilot.press("ctrl+t")
+        assert prompt.source == "decoded"
+        await pilot.press("enter")
         await wait_until(
-            pilot, lambda: "exit status 1" in str(app.screen.query_one("#mv-notices").render())
+            pilot, lambda: "exit status 4" in str(app.screen.query_one("#mv-notices").render())
         )
         assert body_text(app).strip() == "1"
         # A command that does not exist: the screen says so, the app goes on.
@@ -342,3 +345,27 @@ async def test_pipe_marked_messages_as_one_mbox(
         await type_keys(pilot, "grep -c '^Subject: many'")
         await pilot.press("enter")
         await wait_until(pilot, lambda: body_text(app).strip() == "2")
+
+
+async def test_pipe_the_highlighted_attachment(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    sandbox.deliver(mail_user.name, _with_attachment("part pipe", "sums.csv", "text/csv", CSV))
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query(MessageView))
+        await open_by_subject(pilot, app, "part")
+        viewer = app.screen.query_one(MessageView)
+        viewer.attachment_list.focus()
+        await pilot.press("down")  # the attachment highlighted
+        await pilot.press("vertical_line")
+        prompt = await wait_until(pilot, lambda: isinstance(app.screen, PipePrompt) and app.screen)
+        await pilot.press("ctrl+t", "ctrl+t")  # raw → decoded → the attachment
+        assert prompt.source == "part"
+        assert "sums.csv" in str(prompt.query_one("#pipe-modes").render())
+        await type_keys(pilot, "md5sum")
+        await pilot.press("enter")
+        import hashlib
+
+        digest = hashlib.md5(CSV).hexdigest()
+        await wait_until(pilot, lambda: body_text(app).startswith(digest))
