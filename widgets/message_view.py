@@ -31,8 +31,11 @@ from textual.strip import Strip
 from textual.widgets import OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
+from app.mime.calendar import Invitation
+from app.mime.lists import MailingList, mailing_list
 from app.mime.types import STYLE_NAMES, AttachmentInfo, RenderedMessage, ShownHeader, StyleSpan
 from app.models import Verdict
+from widgets.invitation_view import InvitationCard, ListLine
 from widgets.safe import (
     REPLACEMENT,
     UNSAFE_RE,
@@ -498,6 +501,7 @@ class MessageView(Vertical):
             display: none;
         }
         &.-raw > #mv-check, &.-raw > _HeaderBox { display: none; }  /* the source has them */
+        &.-raw > ListLine, &.-raw > InvitationCard { display: none; }
         & > AttachmentList { display: none; }
         &.-attachments > AttachmentList { display: block; }
         &.-raw > AttachmentList { display: none; }
@@ -548,6 +552,8 @@ class MessageView(Vertical):
             yield Static(id="mv-headers")
         yield Static(id="mv-check")
         yield Static(id="mv-notices")
+        yield ListLine(id="mv-list")
+        yield InvitationCard(id="mv-invite")
         yield BodyView(id="mv-body")
         yield AttachmentList(id="mv-attachments")
         yield ProgressBar(id="mv-progress", show_eta=False)
@@ -590,6 +596,10 @@ class MessageView(Vertical):
         self._render_headers()
         self._render_check()
         self._render_notices()
+        self.query_one(ListLine).set_list(
+            mailing_list((h.name, h.value) for h in rendered.full_headers)
+        )
+        self.query_one(InvitationCard).show_invitation(None)  # the screen fetches it after
         self.body.set_body(rendered.body, rendered.styles, wrap=True)
         attachments = self.attachment_list
         attachments.set_attachments(rendered.attachments)
@@ -641,6 +651,8 @@ class MessageView(Vertical):
         self.remove_class("-raw")
         self.query_one("#mv-notices", Static).display = False
         self.query_one("#mv-headers", Static).update("")
+        self.query_one(ListLine).set_list(None)
+        self.query_one(InvitationCard).show_invitation(None)
         attachments = self.attachment_list
         attachments.set_attachments([])
         self.remove_class("-attachments")
@@ -735,6 +747,20 @@ class MessageView(Vertical):
             text.append("ℹ ", style)
             text.append_text(safe_text(notice, style=style, single_line=True))
         widget.update(text)
+
+    # -- invitation and list (widgets/invitation_view.py) ---------------------------------------
+    def show_invitation(self, invitation: Invitation | None) -> None:
+        """The calendar part of the shown message, read by the screen after `show`."""
+        if self._rendered is not None:
+            self.query_one(InvitationCard).show_invitation(invitation)
+
+    @property
+    def invitation(self) -> Invitation | None:
+        return self.query_one(InvitationCard).invitation if self._rendered is not None else None
+
+    @property
+    def mailing_list(self) -> MailingList | None:
+        return self.query_one(ListLine).mailing_list if self._rendered is not None else None
 
     # -- attachments --------------------------------------------------------------------------
     @property

@@ -133,6 +133,9 @@ class Draft:
     references: list[str] = field(default_factory=list)
     format_flowed: bool = False
     meta: dict[str, str | int | None] = field(default_factory=dict)
+    calendar: tuple[str, str] | None = None
+    """(iTIP method, iCalendar text): sent as a text/calendar alternative of the text (iMIP,
+    RFC 6047), as an invitation's answer is."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.from_, Identity):
@@ -664,6 +667,15 @@ def build_message(
     long_line = max((len(line) for line in body.split("\n")), default=0) > 900
     cte = "7bit" if body.isascii() and not long_line else "quoted-printable"
     msg.set_content(body, subtype="plain", charset="utf-8", cte=cte, params=params)
+    if draft.calendar is not None:
+        method, ics = draft.calendar
+        msg.add_alternative(
+            ics,
+            subtype="calendar",
+            charset="utf-8",
+            cte="quoted-printable",
+            params={"method": method},
+        )
 
     attachments = [_load_attachment(a) for a in draft.attachments]
     if attachments:

@@ -729,11 +729,15 @@ async def open_compose(
     uid: int | None,
     *,
     attachments: list[Any] | None = None,
+    list_address: str | None = None,
+    prepared: Any = None,
 ) -> None:
-    """Build the draft for `mode` (new, reply, reply_all, forward, forward_attached, edit_new)
-    and show
-    the compose screen. A forward keeps `attachments` (fetched part by part), or without them
-    the ones inside `original`; forward_attached attaches `original` as message/rfc822."""
+    """Build the draft for `mode` (new, reply, reply_all, list_reply, forward,
+    forward_attached, edit_new) and show the compose screen. A forward keeps `attachments`
+    (fetched part by part), or without them the ones inside `original`; forward_attached
+    attaches `original` as message/rfc822; list_reply goes to `list_address` (List-Post);
+    edit_new is any message as a new draft. `prepared` is a draft built by the caller (an
+    unsubscribe mail), shown as it is, without a signature."""
     from app.mime import compose
 
     # Answer from the identity the original was sent to (mutt's reverse_name), with its signature.
@@ -741,7 +745,14 @@ async def open_compose(
     chosen = account.identity_for(compose.recipients_of(original) if original else [])
     identity = compose.Identity(chosen.name, chosen.address) if chosen else compose.Identity("", "")
     signature = chosen.signature if chosen else account.signature
-    if mode == "new" or original is None:
+    if prepared is not None:
+        draft = prepared
+    elif mode == "list_reply" and original is not None and list_address:
+        from app.mime.lists import list_reply_draft
+
+        draft = list_reply_draft(original, identity, list_address)
+        mode = "reply"  # sets \Answered on the original like any reply
+    elif mode == "new" or original is None:
         draft = compose.Draft(from_=identity)
     elif mode == "draft":
         draft = compose.draft_from_message(original)  # keeps the From it was written with
@@ -767,7 +778,7 @@ async def open_compose(
     cursor_line = None
     if mode in ("reply", "reply_all"):
         cursor_line = compose.reply_cursor_line(draft.body, position)
-    if signature and mode != "draft" and "\n-- \n" not in draft.body:
+    if signature and mode != "draft" and prepared is None and "\n-- \n" not in draft.body:
         draft.body = draft.body + "\n-- \n" + signature
     store = _draft_store(account)
     folder = account.current.folder.name if account.current else None

@@ -103,6 +103,14 @@ class MainScreen(Screen[None]):
         ),
         Binding("equals_sign", "reset_panes", "Default pane sizes", id="view.reset", show=False),
         Binding("ctrl+l", "refresh", "Refresh", id="folder.refresh", show=False),
+        Binding("Y", "invite('ACCEPTED')", "Accept invitation", id="invite.accept", show=False),
+        Binding(
+            "M", "invite('TENTATIVE')", "Tentative (invitation)", id="invite.tentative", show=False
+        ),
+        Binding("D", "invite('DECLINED')", "Decline invitation", id="invite.decline", show=False),
+        Binding("L", "list_reply", "List reply", id="list.reply", show=False),
+        Binding("U", "unsubscribe", "Unsubscribe", id="list.unsubscribe", show=False),
+        Binding("i", "view_image", "View image", id="msg.view_image", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -564,6 +572,7 @@ class MainScreen(Screen[None]):
             self._report(exc, "Cannot show the message")
             return
         self.viewer.show(rendered)
+        self.load_invitation(uid)
         if html_switch:  # H: say what it did, also when nothing could change
             note = html_switch_note(rendered, self.prefer_html, before)
             self.notify(note, markup=False, timeout=4)
@@ -856,6 +865,37 @@ class MainScreen(Screen[None]):
         if not any(isinstance(screen, ComposeScreen) for screen in self.app.screen_stack):
             self._answering = None
         self.message_list.update_summaries(self.account.held_summaries([uid]))
+
+    # -- invitations and lists (app/screens/invite_actions.py) -----------------------------------
+    @work(exclusive=True, group="invite-load", description="reading the invitation")
+    async def load_invitation(self, uid: int) -> None:
+        from app.screens import invite_actions
+
+        await invite_actions.load_invitation(self, uid)
+
+    @work(group="invite")
+    async def action_invite(self, partstat: str) -> None:
+        from app.screens import invite_actions
+
+        await invite_actions.answer_invitation(self, partstat)
+
+    @work(group="list")
+    async def action_list_reply(self) -> None:
+        from app.screens import invite_actions
+
+        await invite_actions.list_reply(self)
+
+    @work(group="list")
+    async def action_unsubscribe(self) -> None:
+        from app.screens import invite_actions
+
+        await invite_actions.unsubscribe(self)
+
+    @work(group="image", description="showing the image")
+    async def action_view_image(self) -> None:
+        from app.screens import image_actions
+
+        await image_actions.view_image(self)
 
     # -- search -------------------------------------------------------------------------------------
     def action_search(self) -> None:
