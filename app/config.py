@@ -261,6 +261,8 @@ class UiSettings:
     """Percent of the right side given to the message list (the rest to the preview)."""
     editor: str = field(default_factory=_default_editor)
     """The compose editor command line: `editor` in the file, else $VISUAL, $EDITOR, vi."""
+    archive: str = "flat"
+    """Where `y` archives to: "flat" (the Archive folder), "year" or "month" (Archive/2026/12)."""
     reply_position: str = "bottom"
     """Where a reply's cursor starts: "bottom" below the quote (mutt's way), or "top"."""
     show_unsubscribed: bool = True
@@ -693,6 +695,7 @@ _UI_KEYS = (
     "folder_pane_width",
     "message_list_height",
     "editor",
+    "archive",
     "reply_position",
     "show_unsubscribed",
 )
@@ -955,6 +958,7 @@ def _ui(table: _Table | None) -> UiSettings:
         message_list_height=table.integer("message_list_height", d.message_list_height, 10, 90)
         or d.message_list_height,
         editor=(table.opt_str("editor") or d.editor).strip(),
+        archive=table.choice("archive", ("flat", "year", "month")) or d.archive,
         reply_position=table.choice("reply_position", ("bottom", "top")) or d.reply_position,
         show_unsubscribed=table.boolean("show_unsubscribed", d.show_unsubscribed),
     )

@@ -31,6 +31,7 @@ _ISOLATED = tempfile.mkdtemp(
 os.environ.setdefault("TERMAIL_STATE_DIR", _ISOLATED + "/state")
 os.environ["XDG_DATA_HOME"] = _ISOLATED + "/data"
 os.environ["XDG_CACHE_HOME"] = _ISOLATED + "/cache"
+os.environ["MAILCAPS"] = ""  # never the machine's mailcap (Debian's /etc/mailcap runs less)
 os.environ["TEXTUAL_ANIMATIONS"] = "none"
 
 ROOT = Path(__file__).resolve().parent.parent

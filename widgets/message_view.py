@@ -614,17 +614,18 @@ class MessageView(Vertical):
         """Loading failed: say why instead of a body."""
         self._show_state(text, "error")
 
-    def show_raw(self, text: str) -> None:
+    def show_raw(self, text: str, *, title: str = "Raw source (V: back to the message)") -> None:
         """The raw source, wrapped at the width: its own header block is the only one shown
-        (the rendered headers box is hidden, not shown a second time above it)."""
+        (the rendered headers box is hidden, not shown a second time above it).
+
+        Also shows other plain text about the message (a pipe's output, a text attachment)
+        under its own `title`."""
         self._raw = True
         self.add_class("-raw")
         notices = self.query_one("#mv-notices", Static)
-        notices.display = True
+        notices.display = True  # _render_notices hides it for a message without notices
         notices.update(
-            Text(
-                "Raw source (V: back to the message)", style=self._component("message-view--notice")
-            )
+            Text(safe_line(title, max_len=200), style=self._component("message-view--notice"))
         )
         self.body.set_body(safe_str(text), wrap=True, line_style="raw")
 
@@ -648,6 +649,7 @@ class MessageView(Vertical):
         self._raw = False
         self.add_class("-no-message")
         self.remove_class("-raw")
+        self.query_one("#mv-notices", Static).display = False
         self.query_one("#mv-headers", Static).update("")
         self.query_one(ListLine).set_list(None)
         self.query_one(InvitationCard).show_invitation(None)

@@ -43,6 +43,7 @@ __all__ = [
     "build_message",
     "detect_forgotten_attachment",
     "draft_from_message",
+    "edit_as_new",
     "envelope_recipients",
     "flow_text",
     "format_address",
@@ -1237,6 +1238,22 @@ def draft_from_message(data: bytes | Message, identity: Identity | None = None) 
         references=orig.ids("References"),
         format_flowed=plain is not None and str(plain.get_param("format", "")).lower() == "flowed",
     )
+
+
+def edit_as_new(
+    data: bytes | Message, identity: Identity, *, own_addresses: Iterable[str] = ()
+) -> Draft:
+    """A new draft from any sent or received message (mutt's resend-message, "edit as new").
+
+    Recipients, subject, text and every attachment are taken over. The sender stays the
+    original's From when that is one of `own_addresses` (a sent message), else `identity`.
+    """
+    draft = draft_from_message(data, identity)
+    own = _own_set(own_addresses)
+    senders = _Original(data).addresses("From")
+    if senders and senders[0][1].lower() in own:
+        draft.from_ = Identity(*senders[0])
+    return draft
 
 
 # -- the forgotten attachment ----------------------------------------------------------------

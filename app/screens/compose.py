@@ -733,10 +733,11 @@ async def open_compose(
     prepared: Any = None,
 ) -> None:
     """Build the draft for `mode` (new, reply, reply_all, list_reply, forward,
-    forward_attached) and show the compose screen. A forward keeps `attachments` (fetched part
-    by part), or without them the ones inside `original`; forward_attached attaches `original`
-    as message/rfc822; list_reply goes to `list_address` (List-Post). `prepared` is a draft
-    built by the caller (an unsubscribe mail), shown as it is, without a signature."""
+    forward_attached, edit_new) and show the compose screen. A forward keeps `attachments`
+    (fetched part by part), or without them the ones inside `original`; forward_attached
+    attaches `original` as message/rfc822; list_reply goes to `list_address` (List-Post);
+    edit_new is any message as a new draft. `prepared` is a draft built by the caller (an
+    unsubscribe mail), shown as it is, without a signature."""
     from app.mime import compose
 
     # Answer from the identity the original was sent to (mutt's reverse_name), with its signature.
@@ -756,6 +757,9 @@ async def open_compose(
     elif mode == "draft":
         draft = compose.draft_from_message(original)  # keeps the From it was written with
         draft.meta["drafts_uid"] = uid  # sending or postponing replaces the server copy
+    elif mode == "edit_new":
+        draft = compose.edit_as_new(original, identity, own_addresses=account.addresses)
+        mode, uid = "new", None  # a new message: nothing is flagged or replaced on send
     elif mode in ("reply", "reply_all"):
         draft = compose.reply(
             original,

@@ -62,6 +62,10 @@ class MainScreen(Screen[None]):
             show=False,
         ),
         Binding("m", "compose", "Compose", id="msg.compose"),
+        Binding("vertical_line", "pipe", "Pipe", id="msg.pipe", show=False),
+        Binding("B", "bounce", "Bounce", id="msg.bounce", show=False),
+        Binding("e", "edit_new", "Edit as new", id="msg.edit_new", show=False),
+        Binding("y", "archive", "Archive", id="msg.archive", show=False),
         Binding("c", "change_folder", "Folder", id="folder.change"),
         Binding("slash", "search", "Search", id="search.open"),
         Binding("n", "next_match", "Next match", id="search.next", show=False),
@@ -866,6 +870,32 @@ class MainScreen(Screen[None]):
         """Forward the whole message as a message/rfc822 attachment, its bytes as they are."""
         self._open_compose(self.message_list.cursor_uid, "forward_attached")
 
+    def action_edit_new(self) -> None:
+        """The message (sent or received) as a new draft, its attachments kept."""
+        uid = self.open_uid if self._in_viewer() and self.open_uid else self.message_list.cursor_uid
+        if uid is None:
+            self.status.show_message("No message to edit as new", timeout=4)
+            return
+        self._open_compose(uid, "edit_new")
+
+    @work(group="pipe", description="piping")
+    async def action_pipe(self) -> None:
+        from app.screens import tools
+
+        await tools.pipe(self)
+
+    @work(group="action", description="archiving")
+    async def action_archive(self) -> None:
+        from app.screens import tools
+
+        await tools.archive(self)
+
+    @work(group="bounce", description="bouncing")
+    async def action_bounce(self) -> None:
+        from app.screens import tools
+
+        await tools.bounce(self)
+
     @work(group="compose")
     async def _open_compose(self, uid: int | None, mode: str) -> None:
         try:
@@ -1125,6 +1155,9 @@ class MainScreen(Screen[None]):
         return with_unread()
 
     def action_close_viewer(self) -> None:
+        if self.viewer.raw_mode and self.viewer.rendered is not None:
+            self.viewer.leave_raw()  # from a pipe's output or a text attachment: the message again
+            return
         self.remove_class("-zoom")
         self.remove_class("-reading")
         self.message_list.focus()
@@ -1413,6 +1446,12 @@ class MainScreen(Screen[None]):
 
     @work(group="attachment", description="opening attachment")
     async def open_attachment(self, info: Any) -> None:
+        """A mailcap entry, else text in the viewer, else xdg-open (app/screens/tools.py)."""
+        from app.screens import tools
+
+        await tools.open_attachment(self, info)
+
+    async def _open_with_xdg(self, info: Any) -> None:
         """Hand a private temporary copy to xdg-open; ask first when it may be a program."""
         import shutil
 

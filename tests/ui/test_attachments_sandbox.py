@@ -394,7 +394,9 @@ async def test_open_asks_when_the_content_is_a_program(
         b"From: x@example.org\r\nSubject: harmless readme\r\nMIME-Version: 1.0\r\n"
         b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n"
         b"Content-Type: text/plain\r\n\r\nsee attached\r\n--B\r\n"
-        b'Content-Type: text/plain\r\nContent-Disposition: attachment; filename="readme.txt"\r\n'
+        # octet-stream: a text/plain one is shown in the viewer now (o runs no program for it).
+        b"Content-Type: application/octet-stream\r\n"
+        b'Content-Disposition: attachment; filename="readme.txt"\r\n'
         b"Content-Transfer-Encoding: base64\r\n\r\n"
         + base64.encodebytes(b"#!/bin/sh\necho hi\n").replace(b"\n", b"\r\n")
         + b"--B--\r\n"
