@@ -77,6 +77,9 @@ class Outcome:
     """The open folder is gone (deleted): open another."""
     folder: str | None = None
     """The folder acted on, by its name now (created, renamed): where the tree's cursor goes."""
+    touched: list[str] = field(default_factory=list)
+    """Other folders whose counts changed (a move's or copy's destination, undo's source):
+    their counts in the tree are read again."""
 
 
 def _ask(question: Question) -> Outcome:
@@ -218,14 +221,14 @@ async def move(
     message = done
     if not undoable:
         message += "; cannot be undone (the server did not say where it put them)"
-    return Outcome(message=message, removed=list(uids), undoable=undoable)
+    return Outcome(message=message, removed=list(uids), undoable=undoable, touched=[dest])
 
 
 async def copy(account: Account, uids: Sequence[int], dest: str) -> Outcome:
     if _open_name(account) is None or not uids:
         return _nothing("No message selected")
     await account.copy(uids, dest)
-    return Outcome(message=f"Copied {plural(len(uids), 'message')} to {dest}")
+    return Outcome(message=f"Copied {plural(len(uids), 'message')} to {dest}", touched=[dest])
 
 
 async def flag(account: Account, uids: Sequence[int], name: str, on: bool) -> Outcome:
@@ -341,7 +344,11 @@ async def undo(account: Account) -> Outcome:
     lost = len(action.dest_uids) - len(present)
     if lost:
         message += f" ({plural(lost, 'message')} no longer in {action.dest})"
-    return Outcome(message=message, refresh=action.source == _open_name(account))
+    return Outcome(
+        message=message,
+        refresh=action.source == _open_name(account),
+        touched=[action.dest, action.source],
+    )
 
 
 # -- folders -------------------------------------------------------------------------------------

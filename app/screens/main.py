@@ -761,6 +761,9 @@ class MainScreen(Screen[None]):
         self._show_outcome(outcome)
         if outcome.refresh:
             await self._refresh_open_folder()
+        for name in outcome.touched:  # the tree's counts of the other folders (Trash, the dest)
+            with contextlib.suppress(Exception):  # a courtesy: the operation is done
+                self._show_counts(name, await self.account.refresh_status(name))
 
     def _after_removal(self, uids: list[int]) -> None:
         gone = set(uids)
@@ -898,6 +901,9 @@ class MainScreen(Screen[None]):
 
     @work(group="compose")
     async def _open_compose(self, uid: int | None, mode: str) -> None:
+        if uid is None and mode != "new":  # r/R/f in an empty folder: not a blank new message
+            self.notify("No message selected", markup=False)
+            return
         try:
             from app.screens.compose import open_compose
         except ImportError:
