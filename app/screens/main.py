@@ -166,6 +166,7 @@ class MainScreen(Screen[None]):
         self._headers_done = 0
         self._answering: int | None = None
         """The message a compose screen opened from here replies to or forwards."""
+        self._composed = False  # a compose screen was opened: counts to read when it closes
         self._leaving: set[int] = set()
         """UIDs being deleted or moved now: a second `d` before the first is done skips them."""
 
@@ -929,20 +930,37 @@ class MainScreen(Screen[None]):
                 self._report(exc, "Cannot load the original")
                 return
         await open_compose(self, self.account, mode, original, uid, attachments=attachments)
+        self._composed = True  # back on this screen: Sent and Drafts counts are read again
         if uid is not None and mode in ("reply", "reply_all", "forward"):
             self._answering = uid  # its row shows r / the flag once the send flagged it
 
     def on_screen_resume(self) -> None:
         """Back from compose: the send flagged the original (\\Answered or $Forwarded) in the
         account's memory and cache (`app.sending.send_draft`); its row is drawn again from there."""
+        from app.screens.compose import ComposeScreen
+
+        composing = any(isinstance(screen, ComposeScreen) for screen in self.app.screen_stack)
+        if self._composed and not composing:
+            self._composed = False
+            self._refresh_compose_counts()
         uid = self._answering
         if uid is None:
             return
-        from app.screens.compose import ComposeScreen
-
-        if not any(isinstance(screen, ComposeScreen) for screen in self.app.screen_stack):
+        if not composing:
             self._answering = None
         self.message_list.update_summaries(self.account.held_summaries([uid]))
+
+    @work(group="compose-counts", exclusive=True, exit_on_error=False)
+    async def _refresh_compose_counts(self) -> None:
+        """Sent and Drafts counts in the tree after a compose screen closed: a send or a
+        postpone appended there (the tree said Sent 0 after three sends)."""
+        if self.account.client is None:
+            return
+        for role in (FolderRole.SENT, FolderRole.DRAFTS):
+            folder = self.account.folder_by_role(role)
+            if folder is not None:
+                with contextlib.suppress(Exception):  # a courtesy: the mail is where it went
+                    self._show_counts(folder.name, await self.account.refresh_status(folder.name))
 
     # -- invitations and lists (app/screens/invite_actions.py) -----------------------------------
     @work(exclusive=True, group="invite-load", description="reading the invitation")

@@ -3,6 +3,7 @@ the sandbox: reply keys in an empty folder, and the tree's counts after move, de
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -60,3 +61,25 @@ async def test_move_delete_and_undo_redraw_the_other_folders_counts(
         await pilot.press("u")
         await wait_until(pilot, lambda: any("Undid delete" in t for t in toasts(app)))
         await wait_until(pilot, lambda: messages("Trash") == 0)
+
+
+async def test_postpone_redraws_the_drafts_count_in_the_tree(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    from tests.ui.test_compose_sandbox import make_app as make_compose_app
+    from tests.ui.test_compose_sandbox import open_compose
+
+    app = make_compose_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_connected(pilot, app)
+        main = app.screen
+        tree = main.query_one(FolderTree)
+        await wait_until(pilot, lambda: "Drafts" in tree._counts)
+        assert tree._counts["Drafts"].messages == 0
+        screen = await open_compose(pilot, app)
+        screen.query_one("#to").value = "friend@localhost"
+        screen.query_one("#subject").value = "Later"
+        screen.query_one("#body").text = "To be finished.\n"
+        await pilot.press("ctrl+d")
+        await wait_until(pilot, lambda: app.screen is main)
+        await wait_until(pilot, lambda: tree._counts["Drafts"].messages == 1)
