@@ -23,7 +23,7 @@ from typing import TypeVar
 from aioimaplib import aioimaplib as _aio
 
 from app.imap import parser
-from app.imap.engine import Arg, Connection, Response
+from app.imap.engine import Arg, Connection, Limits, Response, ServerAlert
 from app.imap.errors import (
     ImapCancelled,
     ImapConnectionError,
@@ -198,9 +198,13 @@ class ImapClient:
         *,
         retries: int = 3,
         backoff: Sequence[float] = (0.2, 1.0, 3.0, 8.0),
+        on_alert: Callable[[ServerAlert], None] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.settings = settings
         self.credentials = credentials
+        self.on_alert = on_alert
+        self.limits = limits
         self.retries = retries
         self.backoff = tuple(backoff) or (0.0,)
         self.mailbox: MailboxState | None = None
@@ -219,10 +223,24 @@ class ImapClient:
         *,
         retries: int = 3,
         backoff: Sequence[float] = (0.2, 1.0, 3.0, 8.0),
+        on_alert: Callable[[ServerAlert], None] | None = None,
+        limits: Limits | None = None,
     ) -> ImapClient:
-        """Open a connection (TLS, auth, extensions); `credentials` None only for PREAUTH/tunnel."""
-        conn = await Connection.open(settings, credentials)
-        return cls(settings, credentials, conn, retries=retries, backoff=backoff)
+        """Open a connection (TLS, auth, extensions); `credentials` None only for PREAUTH/tunnel.
+
+        `on_alert` gets each ALERT the server sends (RFC 3501 §7.1: the user MUST see it), on
+        this connection and on every reconnection; `limits` bound what the server may make us
+        hold (past one the connection is dropped and the next command reconnects)."""
+        conn = await Connection.open(settings, credentials, on_alert=on_alert, limits=limits)
+        return cls(
+            settings,
+            credentials,
+            conn,
+            retries=retries,
+            backoff=backoff,
+            on_alert=on_alert,
+            limits=limits,
+        )
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -263,7 +281,9 @@ class ImapClient:
             if attempt:
                 await asyncio.sleep(self.backoff[min(attempt - 1, len(self.backoff) - 1)])
             try:
-                conn = await Connection.open(self.settings, self.credentials)
+                conn = await Connection.open(
+                    self.settings, self.credentials, on_alert=self.on_alert, limits=self.limits
+                )
                 self._conn = conn
                 self.reconnects += 1
                 log.info("reconnected to %s", self.settings.host or "the tunnel")

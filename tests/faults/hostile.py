@@ -325,15 +325,22 @@ class _Session:
                 subject = b"Hello there" if uid == 1 else b"Second"
                 who = b"ada" if uid == 1 else b"bob"
                 fields.append(
-                    b'ENVELOPE ("Mon, 30 Nov 2026 10:00:00 +0000" "' + subject + b'" (("'
-                    + who.capitalize() + b'" NIL "' + who + b'" "example.com")) NIL NIL '
+                    b'ENVELOPE ("Mon, 30 Nov 2026 10:00:00 +0000" "'
+                    + subject
+                    + b'" (("'
+                    + who.capitalize()
+                    + b'" NIL "'
+                    + who
+                    + b'" "example.com")) NIL NIL '
                     b'((NIL NIL "hostile" "example.com")) NIL NIL NIL "<'
-                    + str(uid).encode() + b'@example.com>")'
+                    + str(uid).encode()
+                    + b'@example.com>")'
                 )
             if "BODYSTRUCTURE" in items:
                 fields.append(
                     b'BODYSTRUCTURE ("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" '
-                    + str(len(body)).encode() + b" 1 NIL NIL NIL NIL)"
+                    + str(len(body)).encode()
+                    + b" 1 NIL NIL NIL NIL)"
                 )
             for m in re.finditer(r"BODY(?:\.PEEK)?\[([^\]]*)\]", items):
                 section = m.group(1)
