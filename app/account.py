@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.models import (
     BodyPart,
@@ -38,6 +38,13 @@ from app.models import (
 from app.store import HeaderCache
 from app.sync import SyncResult, resync, warm_start
 from app.uids import UidArray
+
+if TYPE_CHECKING:
+    from app.imap.engine import ServerAlert
+
+#: Distinct server ALERTs one account shows in a session; a server sending new ones for ever
+#: is cut off (the engine bounds them per connection, reconnections would not be).
+MAX_ALERTS_SHOWN = 50
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +190,9 @@ class Account:
         self.cache_path = cache_path if cache is None else cache.path
         self.first_fetch = FIRST_FETCH
         self._connecting: asyncio.Future[None] | None = None
+        self._alerts_seen: set[str] = set()
+        self._alert_listener: Callable[[ServerAlert], None] | None = None
+        self._pending_alerts: list[ServerAlert] = []
 
     def identity_for(self, recipients: Sequence[str]) -> Identity | None:
         """The identity to answer a message sent to `recipients` from (None: no identity)."""
@@ -217,7 +227,28 @@ class Account:
         from app.imap.client import ImapClient
 
         creds = None if self.imap_settings.tunnel else self._credentials()
-        self.client = await ImapClient.connect(self.imap_settings, creds)
+        self.client = await ImapClient.connect(
+            self.imap_settings, creds, on_alert=self.report_alert
+        )
+
+    def report_alert(self, alert: ServerAlert) -> None:
+        """An ALERT from any of the account's connections: passed to the listener once per
+        text for the session (RFC 3501 §7.1: the user MUST see it); held until one listens."""
+        if alert.text in self._alerts_seen or len(self._alerts_seen) >= MAX_ALERTS_SHOWN:
+            return
+        self._alerts_seen.add(alert.text)
+        if self._alert_listener is None:
+            self._pending_alerts.append(alert)
+        else:
+            self._alert_listener(alert)
+
+    def listen_alerts(self, listener: Callable[[ServerAlert], None] | None) -> None:
+        """Who shows the ALERTs (the UI); those that came before are handed over now."""
+        self._alert_listener = listener
+        if listener is not None:
+            pending, self._pending_alerts = self._pending_alerts, []
+            for alert in pending:
+                listener(alert)
 
     def connect_soon(self) -> None:
         """Start `connect` now, in the background: at app start the TLS handshake and login

@@ -326,11 +326,14 @@ class CheckResult:
     ok: bool
     where: str
     error: str = ""
+    alerts: tuple[str, ...] = ()
+    """ALERT texts the server sent (RFC 3501 §7.1: they must be shown), already sanitized."""
 
     def line(self) -> str:
         status = "ok" if self.ok else "FAILED"
         text = f"{self.account}: {self.which.upper()} {status} ({self.where})"
-        return text if self.ok else f"{text}: {self.error}"
+        text = text if self.ok else f"{text}: {self.error}"
+        return "".join([text, *(f"\n    server ALERT: {alert}" for alert in self.alerts)])
 
 
 def _where(settings: ServerSettings) -> str:
@@ -350,11 +353,18 @@ def _ssl_context(settings: ServerSettings) -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=settings.ca_file)
 
 
-async def check_imap_login(settings: ServerSettings, credentials: Credentials | None) -> None:
-    """Log in to the IMAP server and out again; raises what the IMAP client raises."""
+async def check_imap_login(
+    settings: ServerSettings, credentials: Credentials | None, alerts: list[str] | None = None
+) -> None:
+    """Log in to the IMAP server and out again; raises what the IMAP client raises. The texts
+    of the server's ALERTs (sanitized, each once) are added to `alerts`."""
     from app.imap.client import ImapClient  # type: ignore[import-not-found, unused-ignore]
 
-    client = await ImapClient.connect(settings, credentials)  # type: ignore[arg-type]
+    def on_alert(alert: Any) -> None:
+        if alerts is not None and alert.text not in alerts:
+            alerts.append(alert.text)
+
+    client = await ImapClient.connect(settings, credentials, on_alert=on_alert)  # type: ignore[arg-type]
     await client.close()
 
 
@@ -436,9 +446,10 @@ async def check_account(
             secrets = (
                 (credentials.password, credentials.oauth2_token) if credentials else (None, None)
             )
+            alerts: list[str] = []
             try:
                 if which == "imap":
-                    coro = check_imap_login(settings, credentials)
+                    coro = check_imap_login(settings, credentials, alerts)
                 else:
                     assert credentials is not None
                     coro = check_smtp_login(settings, credentials)
@@ -451,6 +462,7 @@ async def check_account(
                 )
             else:
                 result = CheckResult(account.name, which, True, where)
+            result.alerts = tuple(redact(a, *secrets) for a in alerts)
         results.append(result)
         if emit is not None:
             emit(result)

@@ -558,6 +558,8 @@ class ImapClient:
                 elif code.name == "NOMODSEQ":
                     info.nomodseq = True
             elif isinstance(data, parser.VanishedData):
+                # One too large to expand is left out: the resync's counts then differ and it
+                # reads the UID list, which is the truth.
                 info.vanished.extend(data.uids)
             elif isinstance(data, parser.FetchData):
                 info.changed.append(data)

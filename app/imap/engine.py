@@ -498,7 +498,7 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
                     if first.noise > limits.max_status_responses:
                         self._fatal(
                             f"more than {limits.max_status_responses} untagged status "
-                            f"responses during {_verb(first.name)}",
+                            "responses (OK/NO/BAD) to one command",
                             limit=True,
                         )
                         return
@@ -510,8 +510,7 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
                     ):
                         self._fatal(
                             f"more than {limits.max_collected_bytes} bytes or "
-                            f"{limits.max_collected_count} untagged responses in answer to "
-                            f"{_verb(first.name)}",
+                            f"{limits.max_collected_count} untagged responses to one command",
                             limit=True,
                         )
                         return

@@ -20,6 +20,7 @@ straight into the MessageSummary the client keeps: about 10 us a message instead
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
 import typing
@@ -65,6 +66,7 @@ __all__ = [
     "parse_internaldate",
     "parse_sequence_set",
     "parse_tagged",
+    "parse_uid_ranges",
     "parse_uid_set",
     "parse_untagged",
     "quote",
@@ -78,6 +80,10 @@ MAX_LIST_DEPTH = 256
 MAX_BODY_DEPTH = 100
 #: Most numbers one sequence set may expand to, so "1:4294967295" cannot exhaust memory.
 MAX_SEQUENCE_EXPANSION = 5_000_000
+#: Most UIDs a VANISHED is expanded to; a bigger set is kept as ranges (`VanishedData.ranges`).
+MAX_VANISHED_EXPANSION = 1_000_000
+#: Most messages a mailbox is believed to hold: `* 4294967295 EXISTS` is a server lying.
+MAX_EXISTS = 50_000_000
 
 
 class ParseError(Exception):
@@ -191,10 +197,24 @@ class NumberData:
 
 @dataclass(slots=True)
 class VanishedData:
-    """`* VANISHED [(EARLIER)] uid-set` (RFC 7162)."""
+    """`* VANISHED [(EARLIER)] uid-set` (RFC 7162).
+
+    A set naming more than `MAX_VANISHED_EXPANSION` UIDs ("1:4294967295") is never expanded:
+    `uids` is then empty and `ranges` holds it as (first, last) pairs, ascending and merged, to
+    be checked against the UIDs the client knows (`covers`)."""
 
     uids: UidArray
     earlier: bool = False
+    ranges: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def too_large(self) -> bool:
+        return bool(self.ranges) and not self.uids
+
+    def covers(self, uid: int) -> bool:
+        """Whether `uid` is in the set (for a set kept as ranges)."""
+        i = bisect.bisect_right(self.ranges, (uid, 0xFFFFFFFF)) - 1
+        return i >= 0 and self.ranges[i][0] <= uid <= self.ranges[i][1]
 
 
 @dataclass(slots=True)
@@ -1665,6 +1685,11 @@ def parse_untagged(raw: bytes, *, utf8: bool = False) -> Untagged:
         if kind in (b"EXISTS", b"EXPUNGE", b"RECENT"):
             if start != len(raw):
                 raise ParseError(f"trailing data after {kind.decode()}")
+            if num > MAX_EXISTS:
+                raise ParseError(
+                    f"{kind.decode()} {num}: more messages than any mailbox holds "
+                    f"(at most {MAX_EXISTS:,} believed)"
+                )
             return NumberData(kind.decode(), num)
         return UnknownData(kind.decode(), raw)
     word = name.decode("ascii").upper()
@@ -1702,6 +1727,9 @@ def parse_untagged(raw: bytes, *, utf8: bool = False) -> Untagged:
             earlier = any(x.__class__ is str and x.upper() == "EARLIER" for x in head)
         if len(tokens) != 1 or tokens[0].__class__ is not str:
             raise ParseError("VANISHED needs one UID set")
+        ranges = parse_uid_ranges(tokens[0])
+        if sum(hi - lo + 1 for lo, hi in ranges) > MAX_VANISHED_EXPANSION:
+            return VanishedData(UidArray(), earlier, tuple(ranges))
         return VanishedData(parse_uid_set(tokens[0]), earlier)
     if word == "CAPABILITY":
         tokens = _tokenize(rest)
@@ -1838,6 +1866,30 @@ def parse_uid_set(s: str, max_value: int | None = None) -> UidArray:
         if len(out) > MAX_SEQUENCE_EXPANSION:
             raise ParseError("sequence set too large to expand")
     return out
+
+
+def parse_uid_ranges(s: str) -> list[tuple[int, int]]:
+    """A UID set ("1:3,7,9:4294967295") as ascending, merged (first, last) ranges, without
+    expanding it (so a hostile "1:4294967295" costs one pair); no '*'."""
+    if not s:
+        raise ParseError("empty sequence set")
+    pairs: list[tuple[int, int]] = []
+    for piece in s.split(","):
+        m = _SEQ_RANGE_RE.fullmatch(piece)
+        if m is None:
+            raise ParseError(f"bad sequence set item {piece[:30]!r}")
+        lo = _seq_number(m.group(1), None)
+        hi = lo if m.group(2) is None else _seq_number(m.group(2), None)
+        pairs.append((min(lo, hi), max(lo, hi)))
+    pairs.sort()
+    merged = [pairs[0]]
+    for lo, hi in pairs[1:]:
+        last_lo, last_hi = merged[-1]
+        if lo <= last_hi + 1:
+            merged[-1] = (last_lo, max(last_hi, hi))
+        else:
+            merged.append((lo, hi))
+    return merged
 
 
 def _seq_number(text: str, max_value: int | None) -> int:

@@ -179,6 +179,7 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._apply_ui_settings()
+        self.account.listen_alerts(self._show_alert)
         self.status.account = self.account.name
         self._apply_width(self.size.width)
         self.connect_account()
@@ -234,6 +235,18 @@ class MainScreen(Screen[None]):
                 self.folder_tree.select_folder(inbox.name)
                 await self._open_folder(inbox)
         self.resume_drafts()
+
+    def _show_alert(self, alert: Any) -> None:
+        """A server's ALERT (RFC 3501 §7.1: it MUST be shown), sanitized, once, as a notice."""
+        from app.mime.sanitize import clean_line
+
+        self.notify(
+            clean_line(alert.text, max_len=500),
+            title=clean_line(f"Alert from {alert.server}", max_len=100),
+            severity="warning",
+            timeout=30,
+            markup=False,
+        )
 
     def _adopt_listed_inbox(self) -> None:
         """INBOX was opened before the folder list came: take the listed folder (its real
@@ -349,6 +362,8 @@ class MainScreen(Screen[None]):
                 opened = await self.account.open_folder(folder)
         except Exception as exc:
             self._report(exc, f"Cannot open {folder.name}")
+            # Not "Opening …" for good: the status bar says it failed (issue 13).
+            self.status.message = f"Cannot open {folder.name}"
             current = self.account.current
             if watched is not None and current is not None and current.folder.name == watched.name:
                 self._start_idle(watched)  # still on the folder watched before
@@ -408,6 +423,7 @@ class MainScreen(Screen[None]):
             None if self.account.imap_settings.tunnel else self.account._credentials(),
             folder.name,
             on_change,
+            on_alert=self.account.report_alert,
         )
         self.idle_watcher = watcher
         watcher.start()

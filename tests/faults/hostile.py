@@ -170,8 +170,7 @@ class _Session:
                 verb = "UID " + words[1].upper().decode("ascii", "replace")
             trigger = verb.split(" ")[-1] if verb.startswith("UID ") else verb
             if self.server.triggered(trigger) or self.server.triggered(verb):
-                if await self._attack(tag, verb):
-                    return
+                await self._attack()
             await self._answer(tag, verb, rest)
             if verb == "LOGOUT":
                 return
@@ -199,8 +198,8 @@ class _Session:
             self.server.flood_bytes += len(chunk)
             await self.writer.drain()
 
-    async def _attack(self, tag: bytes, verb: str) -> bool:
-        """Misbehave; True when the session is over (the flood ended by the client)."""
+    async def _attack(self) -> None:
+        """Misbehave (the floods end only when the client goes)."""
         kind = self.server.attack.kind
         if kind == "alert-flood":
             await self._flood(b"* OK [ALERT] " + b"x" * 200 + b"\r\n")
@@ -215,7 +214,6 @@ class _Session:
             await self._flood(b"y" * 1024)
         elif kind == "alert":
             await self.write(b"* OK [ALERT] " + ALERT_TEXT.encode() + b"\r\n")
-        return False
 
     # -- behaving --
 
