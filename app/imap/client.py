@@ -209,6 +209,8 @@ class ImapClient:
         self.backoff = tuple(backoff) or (0.0,)
         self.mailbox: MailboxState | None = None
         self.reconnects = 0
+        self.skipped_responses = 0
+        """LIST/LSUB lines that could not be read and were left out (logged)."""
         self._conn: Connection | None = conn
         self._selected: tuple[str | Folder, bool] | None = None
         self._closed = False
@@ -373,6 +375,21 @@ class ImapClient:
             out.append(data)
         return out
 
+    def _parsed_lenient(self, resp: Response) -> list[parser.Untagged]:
+        """Like `_parsed`, but a line that cannot be read is skipped (and logged): one folder
+        with a name we cannot read must not hide the whole folder list."""
+        out = []
+        for raw in resp.untagged:
+            try:
+                data = self._parse(raw)
+            except ImapProtocolError as exc:
+                log.warning("skipped: %s", exc)
+                self.skipped_responses += 1
+                continue
+            self._fold(data)
+            out.append(data)
+        return out
+
     def _mbox(self, conn: Connection, name: str | Folder) -> Arg:
         if isinstance(name, Folder):
             return parser.astring_arg(name.raw_name)
@@ -414,11 +431,11 @@ class ImapClient:
                 resp = (await conn.execute("LIST", '""', '"*"')).check()
                 lsub = (await conn.execute("LSUB", '""', '"*"')).check()
                 subscribed = set()
-                for item in self._parsed(lsub):
+                for item in self._parsed_lenient(lsub):
                     if isinstance(item, parser.ListData):
                         subscribed.add(item.raw_name)
             folders: list[Folder] = []
-            for item in self._parsed(resp):
+            for item in self._parsed_lenient(resp):
                 if isinstance(item, parser.StatusData):
                     statuses[item.raw_name] = _status(item.counts)
                 elif isinstance(item, parser.ListData):
@@ -447,7 +464,11 @@ class ImapClient:
                 ]
 
                 def on_status(raw: bytes) -> None:
-                    data = self._parse(raw)
+                    try:
+                        data = self._parse(raw)
+                    except ImapProtocolError as exc:  # that folder's counts stay unknown
+                        log.warning("STATUS answer skipped: %s", exc)
+                        return
                     if isinstance(data, parser.StatusData):
                         statuses[data.raw_name] = _status(data.counts)
                     else:

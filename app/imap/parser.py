@@ -321,6 +321,16 @@ _TOKEN_RE = re.compile(
 _LITERAL_RE = re.compile(rb"\{([0-9]{1,10})\+?\}\r\n")
 _UNESCAPE_RE = re.compile(r"\\(.)")
 _BAD_SINGLE = frozenset(chr(c) for c in range(0x20)) | {'"', "[", "]", "\x7f"}
+# Mailbox names are astrings (LIST, LSUB, STATUS): ASTRING-CHAR is ATOM-CHAR plus "]", and "["
+# is an ATOM-CHAR, so `Projects]2024` and `[Gmail]/Trash` are single bare names (RFC 3501 /
+# 9051 section 9). Brackets hold no structure there.
+_ASTRING_TOKEN_RE = re.compile(
+    r"[()]"
+    r'|"[^"\\\r\n]*(?:\\[^\r\n][^"\\\r\n]*)*"'
+    r'|[^\x00-\x20()"\x7f]+'
+    r"|[^ ]"
+)
+_BAD_SINGLE_ASTRING = frozenset(chr(c) for c in range(0x20)) | {'"', "\x7f"}
 
 Token: TypeAlias = Any  # str | bytes | None | list[Token]
 
@@ -340,14 +350,17 @@ def _next_literal(raw: bytes, pos: int) -> tuple[int, int, int] | None:
         pos = brace + 1
 
 
-def _tokenize(raw: bytes, start: int = 0) -> list[Token]:
-    """Cut `raw[start:]` into nested token lists (text that is not UTF-8 is surrogate-escaped)."""
+def _tokenize(raw: bytes, start: int = 0, *, astrings: bool = False) -> list[Token]:
+    """Cut `raw[start:]` into nested token lists (text that is not UTF-8 is surrogate-escaped).
+
+    `astrings`: bare words are astrings (mailbox names), which may hold "[" and "]"."""
     out: list[Token] = []
     cur = out
     stack: list[list[Token]] = []
     pos = start
     end = len(raw)
-    findall = _TOKEN_RE.findall
+    findall = (_ASTRING_TOKEN_RE if astrings else _TOKEN_RE).findall
+    bad_single = _BAD_SINGLE_ASTRING if astrings else _BAD_SINGLE
     while True:
         lit = _next_literal(raw, pos)
         seg = raw[pos : lit[0] if lit else end]
@@ -378,7 +391,7 @@ def _tokenize(raw: bytes, start: int = 0) -> list[Token]:
             elif t == "NIL":
                 cur.append(None)
             else:
-                if len(t) == 1 and t in _BAD_SINGLE:
+                if len(t) == 1 and t in bad_single:
                     raise ParseError(f"unexpected character {t!r}")
                 cur.append(t)
         if lit is None:
@@ -1702,10 +1715,10 @@ def parse_untagged(raw: bytes, *, utf8: bool = False) -> Untagged:
             raise ParseError("FLAGS needs one list")
         return FlagsData(_flags(tokens[0]))
     if word in ("LIST", "LSUB"):
-        tokens = _tokenize(rest)
+        tokens = _tokenize(rest, astrings=True)
         return _list_data(tokens, word == "LSUB", utf8)
     if word == "STATUS":
-        tokens = _tokenize(rest)
+        tokens = _tokenize(rest, astrings=True)
         return _status_data(tokens, utf8)
     if word == "SEARCH":
         tokens = _tokenize(rest)
@@ -1925,7 +1938,9 @@ def format_sequence_set(numbers: Iterable[int]) -> str:
 # -- command arguments -----------------------------------------------------------------------
 
 _ATOM_ARG_RE = re.compile(r"[\x21-\x7e]+")
-_NON_ATOM_RE = re.compile(r'[(){%*"\\]')
+#: Sent quoted: atom-specials, and "[" / "]" (legal in an astring, but not every server's
+#: parser agrees, and a bare `a]b` reads like the end of a response code to some).
+_NON_ATOM_RE = re.compile(r'[(){%*"\\\[\]]')
 
 
 def quote(s: str) -> str:

@@ -314,9 +314,16 @@ class MainScreen(Screen[None]):
         self.status.message = f"{len(cached.uids)} messages (from the cache)"
         return True
 
-    async def _reload_folders(self) -> None:
-        folders = await self.account.load_folders()
+    async def _reload_folders(self) -> bool:
+        """List the folders into the tree; a failure is reported and the tree kept (issue 14:
+        an error here ended the app at every start). False when it failed."""
+        try:
+            folders = await self.account.load_folders()
+        except Exception as exc:
+            self._report(exc, "Cannot list the folders")
+            return False
         self.folder_tree.set_folders(folders, self.account.statuses)
+        return True
 
     async def _reconnect(self) -> None:
         """A dropped connection: reconnect with backoff and reopen the folder."""

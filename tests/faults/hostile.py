@@ -14,7 +14,9 @@ misbehaves on cue: an `Attack` names what to do and the command (verb) to do it 
   ``* VANISHED 1:4294967295`` to the next NOOP/IDLE;
 - ``unsolicited-flood``: after the answer, ``* 1 FETCH (FLAGS ())`` for ever while no command
   runs;
-- ``bracket-names``: the folder list holds ``Projects]2024`` and ``a]b`` (legal astrings).
+- ``bracket-names``: the folder list holds ``Projects]2024`` and ``a]b`` (legal astrings);
+- ``list-refused``: LIST and LSUB answered ``BAD``;
+- ``list-garbage``: one unreadable line (``* LIST (\\HasNoChildren "/" broken``) in the list.
 
 Run on its own for a manual walk (tmux) or the RSS figure (bench/hostile_rss.py)::
 
@@ -43,6 +45,8 @@ ATTACKS = (
     "huge-exists",
     "unsolicited-flood",
     "bracket-names",
+    "list-refused",
+    "list-garbage",
 )
 
 #: The login the server accepts.
@@ -241,7 +245,11 @@ class _Session:
             if len(parts) != 3 or parts[1] != USER.encode() or parts[2] != PASSWORD.encode():
                 await self.write(tag + b" NO [AUTHENTICATIONFAILED] no\r\n")
                 return
+        elif verb in ("LIST", "LSUB") and kind == "list-refused":
+            ok = tag + b" BAD [ALERT] folder listing is broken here\r\n"
         elif verb in ("LIST", "LSUB"):
+            if kind == "list-garbage":
+                out += f'* {verb} (\\HasNoChildren "/" broken\r\n'.encode()
             for name in self.server.folders:
                 quoted = name if "]" in name else f'"{name}"'
                 out += f'* {verb} (\\HasNoChildren) "/" {quoted}\r\n'.encode()

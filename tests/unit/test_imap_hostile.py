@@ -303,3 +303,47 @@ async def test_huge_exists_server_opens_with_a_clear_error() -> None:
             assert [f.name for f in folders] == ["INBOX", "Archive"]
         finally:
             await client.close()
+
+
+# -- "]" and "[" in mailbox names (issue 14 item 8) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [
+        (b'* LIST (\\HasNoChildren) "/" Projects]2024', "Projects]2024"),
+        (b'* LSUB () "/" a]b', "a]b"),
+        (b'* LIST (\\HasNoChildren) "/" [Gmail]/Trash', "[Gmail]/Trash"),
+        (b'* LIST () "." ]x[', "]x["),
+        (b'* LIST () "/" "quoted]name" ("CHILDINFO" ("SUBSCRIBED"))', "quoted]name"),
+    ],
+)
+def test_list_names_may_hold_brackets(raw: bytes, name: str) -> None:
+    from app.imap import parser
+
+    data = parser.parse_untagged(raw)
+    assert isinstance(data, parser.ListData)
+    assert data.name == name and data.raw_name == name
+
+
+def test_status_names_may_hold_brackets() -> None:
+    from app.imap import parser
+
+    data = parser.parse_untagged(b"* STATUS Projects]2024 (MESSAGES 3 UNSEEN 1)")
+    assert isinstance(data, parser.StatusData)
+    assert data.raw_name == "Projects]2024" and data.counts == {"MESSAGES": 3, "UNSEEN": 1}
+
+
+def test_bracket_names_are_sent_quoted() -> None:
+    from app.imap import parser
+
+    assert parser.astring_arg("Projects]2024") == '"Projects]2024"'
+    assert parser.astring_arg("[Gmail]/Trash") == '"[Gmail]/Trash"'
+    assert parser.astring_arg("INBOX") == "INBOX"
+
+
+def test_brackets_still_refused_where_they_mean_structure() -> None:
+    from app.imap import parser
+
+    with pytest.raises(parser.ParseError):
+        parser.parse_untagged(b"* 1 FETCH (UID 1 FLAGS ] )")
