@@ -347,3 +347,54 @@ def test_brackets_still_refused_where_they_mean_structure() -> None:
 
     with pytest.raises(parser.ParseError):
         parser.parse_untagged(b"* 1 FETCH (UID 1 FLAGS ] )")
+
+
+# -- config check ---------------------------------------------------------------------------
+
+
+async def test_config_check_prints_the_alert_safely(tmp_path: Any) -> None:
+    from app.config import load_config
+    from app.config_commands import check_account
+
+    async with hostile("alert", "AUTHENTICATE") as (_, port):
+        path = tmp_path / "config.toml"
+        path.write_text(
+            f"""\
+[accounts.hostile]
+address = "hostile@example.com"
+
+[accounts.hostile.imap]
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+allow_insecure = true
+user = "{USER}"
+password_command = "printf {PASSWORD}"
+keyring = false
+
+[accounts.hostile.smtp]
+host = "127.0.0.1"
+port = 1
+tls = "none"
+allow_insecure = true
+"""
+        )
+        path.chmod(0o600)
+        config = load_config(path)
+        results = await check_account(config.accounts["hostile"])
+    imap = results[0]
+    assert imap.which == "imap" and imap.ok
+    assert len(imap.alerts) == 1
+    line = imap.line()
+    assert "\n    server ALERT: Mailbox " in line and "98% used" in line
+    assert "\x1b" not in line and "\x07" not in line and "\u202e" not in line
+
+
+async def test_config_check_shows_the_flood_as_a_clear_failure(tmp_path: Any) -> None:
+    from app.config_commands import check_imap_login
+
+    alerts: list[str] = []
+    async with hostile("alert-flood", "AUTHENTICATE") as (_, port):
+        with pytest.raises(ImapLimitError, match="the server sent too much"):
+            await check_imap_login(settings(port), CREDS, alerts)
+    assert alerts == ["x" * 200]
