@@ -191,6 +191,9 @@ class Account:
         self.first_fetch = FIRST_FETCH
         self._connecting: asyncio.Future[None] | None = None
         self._alerts_seen: set[str] = set()
+        self._changed_folders: set[str] = set()
+        self.counts_changed = asyncio.Event()
+        """Set when a command of ours changed a folder (`take_changed_folders` says which)."""
         self._alert_listener: Callable[[ServerAlert], None] | None = None
         self._pending_alerts: list[ServerAlert] = []
 
@@ -230,6 +233,24 @@ class Account:
         self.client = await ImapClient.connect(
             self.imap_settings, creds, on_alert=self.report_alert
         )
+        self.client.on_changed = self._note_changed
+
+    def _note_changed(self, name: str) -> None:
+        if len(self._changed_folders) < 1000:
+            self._changed_folders.add(name)
+        self.counts_changed.set()
+
+    def take_changed_folders(self) -> set[str]:
+        """The folders our own commands changed since the last call (see `app.counts`)."""
+        out, self._changed_folders = self._changed_folders, set()
+        return out
+
+    async def status_many(self, names: Sequence[str | Folder]) -> dict[str, FolderStatus]:
+        """Pipelined STATUS of `names` (one round trip) on the account's connection."""
+        client = self._require_client()
+        async with self.lock:
+            found: dict[str, FolderStatus] = await client.status_many(names)
+        return found
 
     def report_alert(self, alert: ServerAlert) -> None:
         """An ALERT from any of the account's connections: passed to the listener once per

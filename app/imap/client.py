@@ -211,6 +211,10 @@ class ImapClient:
         self.reconnects = 0
         self.skipped_responses = 0
         """LIST/LSUB lines that could not be read and were left out (logged)."""
+        self.on_changed: Callable[[str], None] | None = None
+        """Called with the name of each folder our own command changed (copy/move/append
+        destination; the selected folder after a move, expunge or flag change), so its counts
+        can be asked for again without opening it."""
         self._conn: Connection | None = conn
         self._selected: tuple[str | Folder, bool] | None = None
         self._closed = False
@@ -390,6 +394,21 @@ class ImapClient:
             out.append(data)
         return out
 
+    def _changed(self, *names: str | Folder | None) -> None:
+        """Tell `on_changed` of the folders a command of ours changed (never raises)."""
+        if self.on_changed is None:
+            return
+        for name in names:
+            if name is None:
+                continue
+            try:
+                self.on_changed(name.name if isinstance(name, Folder) else name)
+            except Exception:
+                log.exception("on_changed failed")
+
+    def _selected_name(self) -> str | Folder | None:
+        return self._selected[0] if self._selected is not None else None
+
     def _mbox(self, conn: Connection, name: str | Folder) -> Arg:
         if isinstance(name, Folder):
             return parser.astring_arg(name.raw_name)
@@ -488,6 +507,41 @@ class ImapClient:
                 if isinstance(item, parser.StatusData):
                     return _status(item.counts)
             raise ImapProtocolError("STATUS gave no counts")
+
+        return await self._run("STATUS", op, idempotent=True)
+
+    async def status_many(self, names: Sequence[str | Folder]) -> dict[str, FolderStatus]:
+        """STATUS of several folders in one pipelined round trip, by folder name; a folder
+        the server refuses (deleted meanwhile) or answers unreadably is left out."""
+        wanted = list(names)
+        if not wanted:
+            return {}
+
+        async def op(conn: Connection) -> dict[str, FolderStatus]:
+            by_raw: dict[str, str] = {}
+            commands: list[tuple[str, Sequence[Arg]]] = []
+            for name in wanted:
+                if isinstance(name, Folder):
+                    by_raw[name.raw_name] = name.name
+                    arg: Arg = parser.astring_arg(name.raw_name)
+                else:
+                    arg = conn.mailbox_arg(name)
+                commands.append(("STATUS", (arg, self._status_items(conn))))
+            found: dict[str, FolderStatus] = {}
+
+            def on_status(raw: bytes) -> None:
+                try:
+                    data = self._parse(raw)
+                except ImapProtocolError as exc:
+                    log.warning("STATUS answer skipped: %s", exc)
+                    return
+                if isinstance(data, parser.StatusData):
+                    found[by_raw.get(data.raw_name, data.name)] = _status(data.counts)
+                else:
+                    self._fold(data)
+
+            await conn.pipeline(commands, on_untagged=on_status)
+            return found
 
         return await self._run("STATUS", op, idempotent=True)
 
@@ -999,6 +1053,7 @@ class ImapClient:
                 self._parsed(resp.check())
 
         await self._run(f"changing flags of {len(wanted)} message(s)", op, idempotent=True)
+        self._changed(self._selected_name())
 
     async def copy(self, uids: Sequence[int], dest: str | Folder) -> dict[int, int] | None:
         """UID COPY; the new UIDs by old UID when the server says (COPYUID), else None."""
@@ -1010,7 +1065,9 @@ class ImapClient:
             self._parsed(resp.check())
             return _copyuid(resp.code)
 
-        return await self._run(f"copying {len(uids)} message(s)", op, idempotent=False)
+        mapping = await self._run(f"copying {len(uids)} message(s)", op, idempotent=False)
+        self._changed(dest)
+        return mapping
 
     async def move(self, uids: Sequence[int], dest: str | Folder) -> dict[int, int] | None:
         """UID MOVE where offered; else COPY, flag \\Deleted and expunge just those UIDs."""
@@ -1028,7 +1085,9 @@ class ImapClient:
                         mapping = _copyuid(item.code) or mapping
                 return mapping or _copyuid(resp.code)
 
-            return await self._run(what, op, idempotent=False)
+            moved = await self._run(what, op, idempotent=False)
+            self._changed(dest, self._selected_name())
+            return moved
         mapping = await self.copy(uids, dest)
         try:
             await self.store_flags(uids, ["\\Deleted"], "+")
@@ -1065,7 +1124,9 @@ class ImapClient:
                         gone.extend(event.uids)
             return gone
 
-        return await self._run("expunging", op, idempotent=True)
+        gone = await self._run("expunging", op, idempotent=True)
+        self._changed(self._selected_name())
+        return gone
 
     async def append(
         self,
@@ -1090,7 +1151,9 @@ class ImapClient:
                     return int(new[-1])
             return None
 
-        return await self._run("saving a message", op, idempotent=False)
+        uid = await self._run("saving a message", op, idempotent=False)
+        self._changed(folder)
+        return uid
 
     async def noop(self) -> list[MailboxEvent]:
         """NOOP: lets the server report changes; returns them (new UIDs resolved)."""

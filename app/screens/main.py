@@ -128,6 +128,8 @@ class MainScreen(Screen[None]):
         """Percent of the width right of the folder tree given to the list (the rest: viewer)."""
         self._headers_wanted = 0
         self._headers_done = 0
+        self.counts_interval = 120.0
+        """Seconds between STATUS rounds over the subscribed folders (new mail elsewhere)."""
 
     # -- layout -------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -184,6 +186,26 @@ class MainScreen(Screen[None]):
         self._apply_width(self.size.width)
         self.connect_account()
         self.set_interval(60, self.flush_outbox)
+        self.watch_counts()
+
+    @work(exclusive=True, group="counts", description="folder counts")
+    async def watch_counts(self) -> None:
+        """Counts true without opening folders: after our own commands, and other folders'
+        new mail on a timer (`app.counts`, issue 14)."""
+        from app.counts import CountsUpdate, FolderCounts
+        from app.mime.sanitize import clean_line
+
+        def on_update(update: CountsUpdate) -> None:
+            self._show_counts(update.folder, update.status)
+            current = self.account.current
+            if update.new_mail and (current is None or current.folder.name != update.folder):
+                self.notify(
+                    f"{update.new_mail} new message(s) in {clean_line(update.folder)}",
+                    title="New mail",
+                    markup=False,
+                )
+
+        await FolderCounts(self.account, interval=self.counts_interval).run(on_update)
 
     def on_resize(self) -> None:
         self._apply_width(self.size.width)

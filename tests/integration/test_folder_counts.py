@@ -1,0 +1,172 @@
+"""Counts true without opening folders (issue 14 item 9), on the sandbox Dovecot.
+
+Before: after a move, delete, send or postpone the tree kept the destination's old count until
+that folder was opened, and mail delivered to a folder other than the open one was never
+noticed. Now our own commands name the folders they changed (`ImapClient.on_changed`), which
+`app.counts.FolderCounts` asks STATUS of at once, and the subscribed folders are asked on a
+timer (one pipelined round trip); new mail there is reported as such.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.account import Account
+from app.counts import CountsUpdate, FolderCounts
+from app.imap.client import ImapClient
+from app.main import TermailApp
+from app.models import TlsMode
+from app.screens.main import MainScreen
+from tests.faults.servers import KeyProbe, wait_for
+from widgets.folder_tree import FolderTree
+from widgets.message_list import MessageList
+
+pytestmark = pytest.mark.integration
+
+
+def _msg(i: int) -> bytes:
+    return (
+        f"From: Ann <ann@example.org>\r\nTo: u@example.org\r\nSubject: counts {i}\r\n"
+        f"Date: Mon, 02 Mar 2026 10:{i:02d}:00 +0000\r\nMessage-ID: <counts{i}@example.org>\r\n"
+        f"\r\nBody {i}.\r\n"
+    ).encode()
+
+
+async def _prepare(sandbox: Any, user: Any, n: int = 3) -> None:
+    client = await ImapClient.connect(user.imap_settings(TlsMode.IMPLICIT), user.credentials())
+    try:
+        for name in ("Archive", "Lists"):
+            await client.create_folder(name)
+            await client.subscribe(name)
+    finally:
+        await client.close()
+    for i in range(1, n + 1):
+        sandbox.deliver(user.name, _msg(i))
+
+
+def _account(user: Any, tmp_path: Path) -> Account:
+    return Account(
+        user.name,
+        user.imap_settings(TlsMode.IMPLICIT, timeout=4.0),
+        user.credentials,
+        addresses=[user.address],
+        data_dir=tmp_path,
+    )
+
+
+async def _run_counts(
+    account: Account, interval: float
+) -> tuple[asyncio.Task[None], list[CountsUpdate]]:
+    updates: list[CountsUpdate] = []
+    task = asyncio.create_task(FolderCounts(account, interval=interval).run(updates.append))
+    return task, updates
+
+
+async def test_own_move_and_append_update_the_counts_of_folders_not_open(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    await _prepare(sandbox, mail_user)
+    account = _account(mail_user, tmp_path)
+    await account.connect()
+    try:
+        await account.load_folders()
+        assert account.statuses["Archive"].messages == 0
+        inbox = account.folder("INBOX")
+        assert inbox is not None
+        opened = await account.open_folder(inbox)
+        task, updates = await _run_counts(account, interval=3600)  # no timer: ours only
+        try:
+            await account.move([opened.uids[0]], "Archive")
+            await wait_for(
+                lambda: account.statuses["Archive"].messages == 1, what="Archive counted"
+            )
+            await account.append("Lists", _msg(9), flags=["\\Seen"])  # a sent copy, a draft
+            await wait_for(lambda: account.statuses["Lists"].messages == 1, what="Lists counted")
+        finally:
+            task.cancel()
+        assert account.statuses["INBOX"].messages == 2
+        by_folder = {u.folder: u for u in updates}
+        assert by_folder["Archive"].status.messages == 1
+        assert all(u.new_mail == 0 for u in updates)  # our own doing is not "new mail"
+    finally:
+        await account.close()
+
+
+async def test_new_mail_in_another_folder_is_noticed_on_the_timer(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    await _prepare(sandbox, mail_user)
+    account = _account(mail_user, tmp_path)
+    await account.connect()
+    try:
+        await account.load_folders()
+        inbox = account.folder("INBOX")
+        assert inbox is not None
+        await account.open_folder(inbox)
+        task, updates = await _run_counts(account, interval=0.3)
+        try:
+            sandbox.deliver(mail_user.name, _msg(5), mailbox="Lists")
+            sandbox.deliver(mail_user.name, _msg(6), mailbox="Lists")
+            await wait_for(
+                lambda: any(u.folder == "Lists" and u.new_mail for u in updates),
+                what="new mail in Lists noticed",
+            )
+        finally:
+            task.cancel()
+        news = [u for u in updates if u.folder == "Lists" and u.new_mail]
+        assert news[0].new_mail == 2 and news[0].status.messages == 2
+        assert news[0].status.unseen == 2
+    finally:
+        await account.close()
+
+
+def test_the_timer_round_is_bounded() -> None:
+    from app.models import Folder
+
+    class Fake:
+        folders = [
+            Folder(name=f"F{i}", raw_name=f"F{i}", delimiter="/", subscribed=True)
+            for i in range(120)
+        ]
+
+    counts = FolderCounts(Fake(), batch=50)
+    rounds = [[f.name for f in counts._polled()] for _ in range(3)]
+    assert [len(r) for r in rounds] == [50, 50, 50]
+    assert rounds[1][0] == "F50" and rounds[2][0] == "F100" and rounds[2][-1] == "F29"
+
+
+@pytest.mark.ui
+async def test_the_tree_shows_the_destination_count_after_a_move(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    await _prepare(sandbox, mail_user)
+    app = TermailApp([_account(mail_user, tmp_path)])
+    async with app.run_test(size=(120, 35)) as pilot:
+        probe = KeyProbe(pilot)
+
+        def ready() -> bool:
+            screen = app.screen
+            return (
+                isinstance(screen, MainScreen)
+                and screen.query_one(MessageList).row_count == 3
+                and screen.query_one(FolderTree).folder("Archive") is not None
+            )
+
+        await probe.until(ready, timeout=30, what="INBOX and the tree")
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        tree = screen.query_one(FolderTree)
+        assert tree._counts["Archive"].messages == 0
+        screen.query_one(MessageList).focus()
+        await pilot.press("s")
+        for ch in "Archive":
+            await pilot.press(ch)
+        await pilot.press("enter")
+        await probe.until(
+            lambda: tree._counts["Archive"].messages == 1, timeout=10, what="Archive's new count"
+        )
+        assert isinstance(app.screen, MainScreen)
