@@ -84,11 +84,9 @@ class FolderCounts:
                 await asyncio.sleep(self.settle)  # a move touches two folders: one round
                 event.clear()
             touched = account.take_changed_folders()
-            names: list[str | Folder] = []
-            if ours:
-                names = [account.folder(n) or n for n in touched]
-            else:
-                names = list(self._polled())
+            names: list[str | Folder] = (
+                [account.folder(n) or n for n in touched] if ours else list(self._polled())
+            )
             if not names or account.client is None:
                 continue
             try:
