@@ -10,6 +10,7 @@ timer (one pipelined round trip); new mail there is reported as such.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +60,14 @@ def _account(user: Any, tmp_path: Path) -> Account:
 
 
 async def _run_counts(
-    account: Account, interval: float
-) -> tuple[asyncio.Task[None], list[CountsUpdate]]:
+    account: Account, interval: float, *, use_notify: bool = False
+) -> tuple[FolderCounts, asyncio.Task[None], list[CountsUpdate]]:
     updates: list[CountsUpdate] = []
-    task = asyncio.create_task(FolderCounts(account, interval=interval).run(updates.append))
-    return task, updates
+    counts = FolderCounts(
+        account, interval=interval, use_notify=use_notify, notify_interval=interval
+    )
+    task = asyncio.create_task(counts.run(updates.append))
+    return counts, task, updates
 
 
 async def test_own_move_and_append_update_the_counts_of_folders_not_open(
@@ -78,7 +82,7 @@ async def test_own_move_and_append_update_the_counts_of_folders_not_open(
         inbox = account.folder("INBOX")
         assert inbox is not None
         opened = await account.open_folder(inbox)
-        task, updates = await _run_counts(account, interval=3600)  # no timer: ours only
+        _, task, updates = await _run_counts(account, interval=3600)  # no timer: ours only
         try:
             await account.move([opened.uids[0]], "Archive")
             await wait_for(
@@ -107,7 +111,7 @@ async def test_new_mail_in_another_folder_is_noticed_on_the_timer(
         inbox = account.folder("INBOX")
         assert inbox is not None
         await account.open_folder(inbox)
-        task, updates = await _run_counts(account, interval=0.3)
+        _, task, updates = await _run_counts(account, interval=0.3)
         try:
             sandbox.deliver(mail_user.name, _msg(5), mailbox="Lists")
             sandbox.deliver(mail_user.name, _msg(6), mailbox="Lists")
@@ -120,6 +124,50 @@ async def test_new_mail_in_another_folder_is_noticed_on_the_timer(
         news = [u for u in updates if u.folder == "Lists" and u.new_mail]
         assert news[0].new_mail == 2 and news[0].status.messages == 2
         assert news[0].status.unseen == 2
+    finally:
+        await account.close()
+
+
+async def test_new_mail_in_another_folder_is_noticed_through_notify(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    """Dovecot offers NOTIFY: with no timer at all, a message filed in Lists is reported."""
+    await _prepare(sandbox, mail_user)
+    account = _account(mail_user, tmp_path)
+    await account.connect()
+    try:
+        await account.load_folders()
+        counts, task, updates = await _run_counts(account, interval=3600, use_notify=True)
+        try:
+            await wait_for(lambda: counts.notify is not None and counts.notify.active)
+            # Another client files a message (Dovecot notifies changes made through it; a file
+            # dropped into the Maildir behind its back is seen at the next look only).
+            other = await ImapClient.connect(
+                mail_user.imap_settings(TlsMode.IMPLICIT), mail_user.credentials()
+            )
+            try:
+                await other.append("Lists", _msg(7))
+            finally:
+                await other.close()
+            await wait_for(
+                lambda: any(u.folder == "Lists" and u.new_mail for u in updates),
+                what="new mail in Lists through NOTIFY",
+            )
+            assert counts.notify is not None and counts.notify.pushes >= 1
+            # Our own move into Archive is pushed too, and is not news.
+            inbox = account.folder("INBOX")
+            assert inbox is not None
+            opened = await account.open_folder(inbox)
+            await account.move([opened.uids[0]], "Archive")
+            await wait_for(lambda: account.statuses["Archive"].messages == 1, what="Archive")
+            await asyncio.sleep(1.0)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        assert counts.notify is not None and not counts.notify.active  # stopped with the run
+        assert [u.new_mail for u in updates if u.folder == "Lists"] == [1]
+        assert all(u.new_mail == 0 for u in updates if u.folder != "Lists")
     finally:
         await account.close()
 
