@@ -42,6 +42,9 @@ from app.uids import UidArray
 if TYPE_CHECKING:
     from app.imap.engine import ServerAlert
 
+#: Cached messages whose flags a refresh after news checks on a server without CONDSTORE
+#: (the newest; the others at the next open of the folder).
+LAZY_FLAGS = 500
 #: Distinct server ALERTs one account shows in a session; a server sending new ones for ever
 #: is cut off (the engine bounds them per connection, reconnections would not be).
 MAX_ALERTS_SHOWN = 50
@@ -420,10 +423,17 @@ class Account:
         )
         return self.current
 
-    async def _resync(self, cache: HeaderCache, name: str) -> SyncResult:
+    async def _resync(
+        self, cache: HeaderCache, name: str, *, lazy_flags: int | None = None
+    ) -> SyncResult:
         """`app.sync.resync` of `name` in the list's order; the caller holds the lock."""
         return await resync(
-            self._require_client(), cache, name, sort=self.sort_spec(), new_limit=self.first_fetch
+            self._require_client(),
+            cache,
+            name,
+            sort=self.sort_spec(),
+            new_limit=self.first_fetch,
+            lazy_flags=lazy_flags,
         )
 
     def _apply_sync(self, name: str, result: SyncResult) -> list[MessageSummary]:
@@ -471,8 +481,9 @@ class Account:
             async with self.lock:
                 if await self._unchanged_since_select(current):
                     return current.uids
-                # QRESYNC / CONDSTORE: the changes only, not the whole list again.
-                result = await self._resync(cache, current.folder.name)
+                # QRESYNC / CONDSTORE: the changes only, not the whole list again; without
+                # either, the flags of the newest messages only when just new mail came.
+                result = await self._resync(cache, current.folder.name, lazy_flags=LAZY_FLAGS)
             self._apply_sync(current.folder.name, result)
             current.uids, current.exists = result.uids, result.exists
             current.uidvalidity, current.cached = result.uidvalidity, False

@@ -218,3 +218,66 @@ async def test_the_tree_shows_the_destination_count_after_a_move(
             lambda: tree._counts["Archive"].messages == 1, timeout=10, what="Archive's new count"
         )
         assert isinstance(app.screen, MainScreen)
+
+
+class _Plain:
+    """The client with CONDSTORE and QRESYNC hidden (a server offering neither, as the
+    "minimal" kind), recording how many UIDs each flags fetch asked for."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.flag_fetches: list[int] = []
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset(
+            c for c in self._client.capabilities if c.upper() not in {"CONDSTORE", "QRESYNC"}
+        )
+
+    async def fetch_flags(self, uids: Any, changedsince: Any = None) -> Any:
+        self.flag_fetches.append(len(uids))
+        return await self._client.fetch_flags(uids, changedsince)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+@pytest.mark.parametrize("also_expunged", [False, True])
+async def test_without_condstore_new_mail_checks_only_the_newest_flags(
+    sandbox: Any, mail_user: Any, tmp_path: Path, also_expunged: bool
+) -> None:
+    from app.store import HeaderCache
+    from app.sync import resync
+
+    sandbox.seed_generated(mail_user.name, 1500)
+    cache = HeaderCache.open(tmp_path / "c.sqlite3")
+    client = await ImapClient.connect(
+        mail_user.imap_settings(TlsMode.IMPLICIT), mail_user.credentials()
+    )
+    other = await ImapClient.connect(
+        mail_user.imap_settings(TlsMode.IMPLICIT), mail_user.credentials()
+    )
+    try:
+        plain = _Plain(client)
+        first = await resync(plain, cache, "INBOX", lazy_flags=100)
+        assert first.full_reload and len(first.uids) == 1500
+        await other.select("INBOX")
+        if also_expunged:
+            await other.store_flags([first.uids[5]], ["\\Deleted"])
+            await other.expunge([first.uids[5]])
+        new = await other.append("INBOX", _msg(1))
+        plain.flag_fetches.clear()
+        result = await resync(plain, cache, "INBOX", lazy_flags=100)
+        assert result.new_uids == [new]
+        if also_expunged:
+            # The count does not add up: every cached flag is checked, and the gone one found.
+            assert result.method == "plain" and result.vanished == [first.uids[5]]
+            assert sum(plain.flag_fetches) == 1500
+        else:
+            assert result.method == "plain-lazy" and result.vanished == []
+            assert sum(plain.flag_fetches) == 100  # not 1,500
+        assert len(result.uids) == 1501 - also_expunged
+    finally:
+        await other.close()
+        await client.close()
+        cache.close()
