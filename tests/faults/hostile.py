@@ -10,7 +10,7 @@ misbehaves on cue: an `Attack` names what to do and the command (verb) to do it 
 - ``untagged-flood``: an endless stream of ``* 1 FETCH (FLAGS (\\Seen))`` (no status response);
 - ``trickle``: one ``* OK still working`` every `interval` s, for ever (the per-command deadline);
 - ``huge-literal``: ``* 1 FETCH (BODY[] {1073741824}`` and then data, for ever;
-- ``huge-exists``: ``* 4294967295 EXISTS`` in SELECT (``UIDNEXT 4294967295``), then
+- ``huge-exists``: ``* 4294967295 EXISTS`` in SELECT of INBOX (``UIDNEXT 4294967295``), then
   ``* VANISHED 1:4294967295`` to the next NOOP/IDLE;
 - ``unsolicited-flood``: after the answer, ``* 1 FETCH (FLAGS ())`` for ever while no command
   runs;
@@ -267,7 +267,7 @@ class _Session:
             self.selected = name
             count = len(_MESSAGES) if name.upper() == "INBOX" else 0
             uidnext = count + 1
-            if kind == "huge-exists":
+            if kind == "huge-exists" and name.upper() == "INBOX":
                 count = uidnext = 4294967295
             out = (
                 f"* {count} EXISTS\r\n* 0 RECENT\r\n* FLAGS (\\Seen \\Answered \\Flagged "
@@ -296,7 +296,7 @@ class _Session:
             out = b"* BYE bye\r\n"
         elif verb in ("CLOSE", "UNSELECT"):
             self.selected = None
-        elif verb in ("ID", "NAMESPACE", "ENABLE", "EXPUNGE", "UID EXPUNGE"):
+        elif verb in ("ID", "NAMESPACE", "ENABLE", "EXPUNGE", "UID EXPUNGE", "NOOP", "CHECK"):
             pass
         else:
             ok = tag + b" BAD unknown command\r\n"
