@@ -67,6 +67,7 @@ class FolderCounts:
         self.use_notify = use_notify
         self.notify_interval = notify_interval
         self.notify: NotifyWatcher | None = None
+        self.startup_poll = 1.0
         self._cursor = 0
         self._external: set[str] = set()
         self._wake = asyncio.Event()
@@ -114,6 +115,10 @@ class FolderCounts:
     async def _run(self, on_update: Callable[[CountsUpdate], None]) -> None:
         account = self.account
         event: asyncio.Event = account.counts_changed
+        # Not before the folder tree is there: the start (TLS, login, the first screen and
+        # the tree) comes first, a third connection after it.
+        while account.client is None or not account.folders:
+            await asyncio.sleep(self.startup_poll)
         self._start_notify()
         while True:
             notifying = self.notify is not None and self.notify.active
