@@ -708,11 +708,17 @@ class Account:
         filename: str,
         progress: Callable[[int, int | None], None] | None = None,
         size_hint: int | None = None,
+        *,
+        text: bool = False,
     ) -> Path:
-        """Fetch one part in 64 KB chunks, decoding each into a new file inside `folder`."""
+        """Fetch one part in 64 KB chunks, decoding each into a new file inside `folder`.
+
+        `text` (a text/* or message/* part, see `is_text_type`) saves the wire's CRLF line
+        ends as LF, so the file equals what the sender attached.
+        """
         from app.mime.attachments import PartWriter
 
-        writer = PartWriter(folder, filename, encoding)
+        writer = PartWriter(folder, filename, encoding, text=text)
         try:
             async with self.lock:
                 await self._ensure_selected()
@@ -726,6 +732,80 @@ class Account:
             raise
         saved: Path = writer.close()
         return saved
+
+    async def fetch_attachment(
+        self,
+        uid: int,
+        part_id: str,
+        encoding: str,
+        *,
+        text: bool = False,
+        progress: Callable[[int, int | None], None] | None = None,
+        size_hint: int | None = None,
+    ) -> bytes:
+        """One part fetched in 64 KB chunks and decoded exactly as `save_attachment` saves it."""
+        from app.mime.attachments import StreamDecoder
+
+        decoder = StreamDecoder(encoding, text=text)
+        out = bytearray()
+        async with self.lock:
+            await self._ensure_selected()
+            async for chunk in self._require_client().iter_part(
+                uid, part_id, progress=progress, size_hint=size_hint
+            ):
+                out += decoder.feed(chunk)
+        out += decoder.finish()
+        return bytes(out)
+
+    async def forward_source(
+        self, uid: int, progress: Callable[[int, int], None] | None = None
+    ) -> tuple[bytes, list[Any] | None]:
+        """What an inline forward is built from: (original, its attachments).
+
+        The original here is the header block with the text part only, and the attachments
+        (`app.mime.compose.Attachment`) are fetched part by part, each decoded as it is saved,
+        so nothing is fetched twice. `progress(done, total)` counts encoded bytes. Without a
+        known BODYSTRUCTURE the whole message is fetched and the attachments are None (the
+        caller takes them from it).
+        """
+        from app.mime.attachments import is_text_type
+        from app.mime.compose import Attachment, text_only_message
+        from app.mime.render import attachments_from_structure, parts_to_fetch
+
+        got = await self._text_of(uid, prefer_html=False)
+        if got is None:
+            return await self.fetch_raw(uid), None
+        header, structure, parts = got
+        nodes = [n for n in parts_to_fetch(structure) if n.part_id in parts]
+        plain = [n for n in nodes if n.mime_type == "text/plain"]
+        chosen = (plain or nodes)[0] if (plain or nodes) else None
+        if chosen is None:
+            original = text_only_message(header, "text/plain", {}, "7bit", b"")
+        else:
+            original = text_only_message(
+                header, chosen.mime_type, chosen.params, chosen.encoding, parts[chosen.part_id]
+            )
+        infos = attachments_from_structure(structure)
+        total = sum(info.encoded_size for info in infos)
+        done_before = 0
+        attachments: list[Any] = []
+        for info in infos:
+
+            def step(done: int, _total: int | None, base: int = done_before) -> None:
+                if progress is not None:
+                    progress(base + done, total)
+
+            data = await self.fetch_attachment(
+                uid,
+                info.part_id,
+                info.encoding,
+                text=is_text_type(info.mime_type),
+                progress=step,
+                size_hint=info.encoded_size,
+            )
+            done_before += info.encoded_size
+            attachments.append(Attachment(info.filename, data, info.mime_type))
+        return original, attachments
 
     # -- actions -------------------------------------------------------------------------------------------
     async def set_flag(self, uids: Sequence[int], flag: str, on: bool) -> None:

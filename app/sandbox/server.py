@@ -37,6 +37,29 @@ DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 DOVECOT_IMAP = "/usr/lib/dovecot/imap"
 DOMAIN = "localhost"
 
+#: Gmail's post-login CAPABILITY less X-GM-EXT-1 and XLIST (Dovecot has neither).
+GMAIL_CAPABILITY = (
+    "IMAP4rev1 UNSELECT IDLE NAMESPACE QUOTA ID CHILDREN UIDPLUS COMPRESS=DEFLATE ENABLE MOVE "
+    "CONDSTORE ESEARCH UTF8=ACCEPT LIST-EXTENDED LIST-STATUS LITERAL- SPECIAL-USE "
+    "APPENDLIMIT=35651584"
+)
+#: A bare IMAP4rev1 server: no SORT, THREAD, UIDPLUS, IDLE, MOVE, CONDSTORE, SPECIAL-USE.
+MINIMAL_CAPABILITY = "IMAP4rev1 CHILDREN NAMESPACE"
+#: Dovecot profiles: "dovecot" (everything Dovecot has), "minimal" and "gmail-like", which cut
+#: the advertised capability line after login (Dovecot still answers what it does not
+#: advertise: the client must go by the line) and name the special folders differently.
+PROFILES = ("dovecot", "minimal", "gmail-like")
+#: The gmail-like profile's folders under `[Gmail]/` with their SPECIAL-USE flags.
+GMAIL_FOLDERS = (
+    ("All Mail", "\\All"),
+    ("Drafts", "\\Drafts"),
+    ("Important", "\\Important"),
+    ("Sent Mail", "\\Sent"),
+    ("Spam", "\\Junk"),
+    ("Starred", "\\Flagged"),
+    ("Trash", "\\Trash"),
+)
+
 
 class SandboxError(RuntimeError):
     """The sandbox could not be set up; the message says what is missing."""
@@ -171,6 +194,8 @@ class Sandbox:
 
     root: Path
     host: str = "127.0.0.1"
+    profile: str = "dovecot"
+    """One of PROFILES: what the IMAP server advertises and how its special folders are named."""
     users: dict[str, str] = field(default_factory=dict)
     imap_port: int = 0
     imaps_port: int = 0
@@ -422,10 +447,39 @@ class Sandbox:
         else:
             internal = login = pwd.getpwuid(os.getuid()).pw_name
             internal_group = grp.getgrgid(os.getgid()).gr_name
-        mailboxes = "".join(
-            f"  mailbox {name} {{\n    special_use = \\{name}\n    auto = subscribe\n  }}\n"
-            for name in ("Drafts", "Sent", "Trash", "Junk", "Archive")
+        if self.profile not in PROFILES:
+            raise SandboxError(f"unknown sandbox profile {self.profile!r}: one of {PROFILES}")
+        names = ("Drafts", "Sent", "Trash", "Junk", "Archive")
+        if self.profile == "gmail-like":
+            mailboxes = "".join(
+                f'  mailbox "[Gmail]/{name}" {{\n    special_use = {use}\n    auto = subscribe\n  }}\n'
+                for name, use in GMAIL_FOLDERS
+            )
+        elif self.profile == "minimal":  # the folders exist, but nothing says what they are for
+            mailboxes = "".join(
+                f"  mailbox {name} {{\n    auto = subscribe\n  }}\n" for name in names
+            )
+        else:
+            mailboxes = "".join(
+                f"  mailbox {name} {{\n    special_use = \\{name}\n    auto = subscribe\n  }}\n"
+                for name in names
+            )
+        plugins = "imap_zlib"
+        extra = ""
+        if self.profile == "gmail-like":
+            plugins = "imap_zlib imap_quota"
+            extra = (
+                "mail_plugins = $mail_plugins quota zlib\n"
+                "plugin {\n  quota = count:User quota\n  quota_rule = *:storage=15G\n"
+                "  quota_vsizes = yes\n}\n"
+                "imap_literal_minus = yes\n"
+                "login_greeting = Gimap ready for requests\n"
+                'imap_id_send = name GImap vendor "Google, Inc."\n'
+            )
+        capability = {"minimal": MINIMAL_CAPABILITY, "gmail-like": GMAIL_CAPABILITY}.get(
+            self.profile
         )
+        imap_capability = f"  imap_capability = {capability}\n" if capability else ""
         self.conf.write_text(
             f"""instance_name = termail-{secrets.token_hex(4)}
 base_dir = {r}/run
@@ -457,14 +511,14 @@ userdb {{
 mail_location = maildir:~/Maildir
 mail_fsync = never
 mail_max_userip_connections = 500
-namespace inbox {{
+{extra}namespace inbox {{
   inbox = yes
   separator = /
 {mailboxes}}}
 protocol imap {{
   mail_max_userip_connections = 500
-  mail_plugins = $mail_plugins imap_zlib
-}}
+  mail_plugins = $mail_plugins {plugins}
+{imap_capability}}}
 service imap-login {{
   chroot =
   inet_listener imap {{

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,13 @@ class MainScreen(Screen[None]):
         Binding("r", "reply", "Reply", id="msg.reply"),
         Binding("R", "reply_all", "Reply all", id="msg.reply_all"),
         Binding("f", "forward", "Forward", id="msg.forward"),
+        Binding(
+            "ctrl+f",
+            "forward_attached",
+            "Forward as attachment",
+            id="msg.forward_attached",
+            show=False,
+        ),
         Binding("m", "compose", "Compose", id="msg.compose"),
         Binding("c", "change_folder", "Folder", id="folder.change"),
         Binding("slash", "search", "Search", id="search.open"),
@@ -718,6 +726,10 @@ class MainScreen(Screen[None]):
     def action_forward(self) -> None:
         self._open_compose(self.message_list.cursor_uid, "forward")
 
+    def action_forward_attached(self) -> None:
+        """Forward the whole message as a message/rfc822 attachment, its bytes as they are."""
+        self._open_compose(self.message_list.cursor_uid, "forward_attached")
+
     @work(group="compose")
     async def _open_compose(self, uid: int | None, mode: str) -> None:
         try:
@@ -726,13 +738,25 @@ class MainScreen(Screen[None]):
             self.notify("Compose is not available yet", severity="warning")
             return
         original = None
-        if uid is not None and mode != "new":
+        attachments = None
+        if uid is not None and mode == "forward":
+            # The text and each attachment part by part, so forward keeps the attachments.
+            def progress(done: int, total: int) -> None:
+                self.status.show_message(f"Fetching the attachments… {done * 100 // (total or 1)}%")
+
+            try:
+                original, attachments = await self.account.forward_source(uid, progress)
+            except Exception as exc:
+                self._report(exc, "Cannot load the original")
+                return
+            self.status.show_message("")
+        elif uid is not None and mode != "new":
             try:
                 original = await self.account.fetch_raw(uid)
             except Exception as exc:
                 self._report(exc, "Cannot load the original")
                 return
-        await open_compose(self, self.account, mode, original, uid)
+        await open_compose(self, self.account, mode, original, uid, attachments=attachments)
 
     # -- search -------------------------------------------------------------------------------------
     def action_search(self) -> None:
@@ -809,7 +833,8 @@ class MainScreen(Screen[None]):
         if viewer.attachment_list.highlighted is None:
             viewer.attachment_list.highlighted = 0
         self.status.show_message(
-            f"{len(items)} attachments: choose one (↑ ↓), then a to save or o to open", timeout=6
+            f"{len(items)} attachments: choose one (↑ ↓), a saves it (ctrl+s there: all), o opens it",
+            timeout=6,
         )
 
     def action_close_viewer(self) -> None:
@@ -999,7 +1024,9 @@ class MainScreen(Screen[None]):
         try:
             raw = await self.account.fetch_raw(uid)
             path = Path(path_text).expanduser()
-            with open(path, "xb") as f:
+            # 0600: a message is private (open(..., "xb") gave 0644 under the usual umask).
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
                 f.write(raw)
         except FileExistsError:
             self.notify(f"{path_text} exists; not overwritten", severity="error", markup=False)
@@ -1013,33 +1040,76 @@ class MainScreen(Screen[None]):
     def _save_attachment(self, event: MessageView.SaveAttachment) -> None:
         self.save_attachment(event.info)
 
+    @staticmethod
+    def _save_folder() -> Path:
+        """The folder used last (kept across runs), else ~/Downloads (created on demand)."""
+        last = recall("attachments.folder")
+        if isinstance(last, str) and last and Path(last).is_dir():
+            return Path(last)
+        return Path.home() / "Downloads"
+
     @work(group="attachment", description="saving attachment")
     async def save_attachment(self, info: Any) -> None:
+        """Ask where (Tab completes, the name can be changed, ctrl+s saves them all); save."""
+        from app.paths import private_dir
+        from widgets.safe import human_size
+        from widgets.save_prompt import SavePrompt, short_path
+
         uid = self.open_uid
         if uid is None:
             return
-        default = Path.home() / "Downloads"
-        folder_text = await self.app.push_screen_wait(
-            PromptDialog(f"Save {info.filename} into folder", str(default))
+        every = list(self.viewer.attachment_list.attachments) or [info]
+        size = ("~" if info.size_is_estimate else "") + human_size(info.size)
+        target = await self.app.push_screen_wait(
+            SavePrompt(info.filename, self._save_folder(), size=size, count=len(every))
         )
-        if not folder_text:
+        if target is None:
             return
-        folder = Path(folder_text).expanduser()
-        if not folder.is_dir():
-            self.notify(f"{folder} is not a folder", severity="error", markup=False)
+        folder = target.folder
+        created = ""
+        if target.create:
+            try:
+                private_dir(folder)
+            except OSError as exc:
+                self._report(exc, f"Cannot create {short_path(folder)}")
+                return
+            created = f"Created {short_path(folder)}; "
+        chosen = (
+            [(info, target.name)] if target.name is not None else [(a, a.filename) for a in every]
+        )
+        saved: list[Path] = []
+        for item, name in chosen:
+            try:
+                saved.append(await self._save_one(uid, item, folder, name))
+            except Exception as exc:
+                self._report(exc, f"Saving {item.filename} failed")
+                break
+        if not saved:
             return
+        remember("attachments.folder", str(folder))
+        if len(saved) == 1:
+            what = f"saved {short_path(saved[0])}"
+        else:
+            what = f"saved {len(saved)} attachments into {short_path(folder)}"
+        self.notify((created + what)[:1].upper() + (created + what)[1:], markup=False)
+
+    async def _save_one(self, uid: int, info: Any, folder: Path, name: str) -> Path:
+        from app.mime.attachments import is_text_type
 
         def progress(done: int, total: int | None) -> None:
-            self.viewer.set_progress(done, total or info.size or done)
+            self.viewer.set_progress(done, total or info.encoded_size or done)
 
-        try:
-            path = await self.account.save_attachment(
-                uid, info.part_id, info.encoding, folder, info.filename, progress
-            )
-        except Exception as exc:
-            self._report(exc, "Saving the attachment failed")
-            return
-        self.notify(f"Saved {path}", markup=False)
+        path: Path = await self.account.save_attachment(
+            uid,
+            info.part_id,
+            info.encoding,
+            folder,
+            name,
+            progress,
+            size_hint=info.encoded_size or None,
+            text=is_text_type(info.mime_type),
+        )
+        return path
 
     @on(MessageView.OpenAttachment)
     def _open_attachment(self, event: MessageView.OpenAttachment) -> None:
@@ -1047,8 +1117,11 @@ class MainScreen(Screen[None]):
 
     @work(group="attachment", description="opening attachment")
     async def open_attachment(self, info: Any) -> None:
+        """Hand a private temporary copy to xdg-open; ask first when it may be a program."""
         import shutil
-        import tempfile
+
+        from app.mime.attachments import executable_reason
+        from app.opened import new_open_folder
 
         uid = self.open_uid
         opener = shutil.which("xdg-open")
@@ -1057,14 +1130,25 @@ class MainScreen(Screen[None]):
         if opener is None:
             self.notify("No xdg-open here: save the attachment instead (a)", severity="warning")
             return
-        folder = Path(tempfile.mkdtemp(prefix="termail-open-"))
+        reason = executable_reason(info.filename, info.mime_type)
+        if reason is not None and not await self._confirm_run(info.filename, reason):
+            return
         try:
-            path = await self.account.save_attachment(
-                uid, info.part_id, info.encoding, folder, info.filename
-            )
+            folder = new_open_folder()
+            path = await self._save_one(uid, info, folder, info.filename)
         except Exception as exc:
             self._report(exc, "Opening the attachment failed")
             return
+        if reason is None:
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(64)
+            except OSError:
+                head = b""
+            reason = executable_reason("", None, head)
+            if reason is not None and not await self._confirm_run(info.filename, reason):
+                shutil.rmtree(folder, ignore_errors=True)  # not opened: no copy kept
+                return
         await asyncio.create_subprocess_exec(
             opener,
             str(path),
@@ -1072,6 +1156,13 @@ class MainScreen(Screen[None]):
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
+
+    async def _confirm_run(self, filename: str, reason: str) -> bool:
+        question = (
+            f"{filename} may be a program ({reason}): opening it could run it. Open it anyway?"
+        )
+        answer: bool = await self.app.push_screen_wait(ConfirmDialog(question, yes="Open"))
+        return answer
 
     # -- folder management --------------------------------------------------------------------------
     @work(group="folders")

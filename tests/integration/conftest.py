@@ -1,0 +1,80 @@
+"""Fixtures of the interop suite: `server_kind` (one running kind per session and kind) and
+`kind_account` (a fresh user of that kind, as a connected Account with a header cache)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.account import Account
+from app.sandbox.kinds import KindServer, KindUser, start_kind
+from app.sandbox.server import SandboxError
+from tests.integration.kinds import make_kind_account
+
+#: What each kind started this session said of itself, for the summary at the end.
+_STARTED: dict[str, str] = {}
+
+
+def _tmp_base() -> str:
+    return "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+
+
+@pytest.fixture(scope="session")
+def server_kind(request: pytest.FixtureRequest) -> Iterator[KindServer]:
+    """The servers of one kind (`request.param`, default dovecot), started once per session.
+
+    A kind that cannot be set up (packages not downloadable, no mount namespaces) is skipped
+    with the reason."""
+    kind = getattr(request, "param", "dovecot")
+    # Not pytest's tmp_path: the servers' own uids must reach the folder.
+    root = Path(tempfile.mkdtemp(prefix=f"termail-{kind}-", dir=_tmp_base()))
+    os.chmod(root, 0o755)
+    t0 = time.monotonic()
+    try:
+        server = start_kind(kind, root)
+    except SandboxError as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        _STARTED[kind] = f"SKIPPED: {exc}"
+        pytest.skip(f"server kind {kind} could not be started: {exc}")
+    _STARTED[kind] = f"started in {time.monotonic() - t0:.1f} s"
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def kind_user(server_kind: KindServer) -> KindUser:
+    """A new user of the kind's servers, so tests never see each other's mail."""
+    return server_kind.new_user()
+
+
+@pytest.fixture
+async def kind_account(kind_user: KindUser, tmp_path_fast: Path) -> AsyncIterator[Account]:
+    """`kind_user` as termail sees it: connected, folders loaded, a header cache of its own."""
+    account = make_kind_account(kind_user, tmp_path_fast / "headers.sqlite3")
+    await account.connect()
+    await account.load_folders()
+    try:
+        yield account
+    finally:
+        await account.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "interop: runs against every server kind")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _STARTED:
+        terminalreporter.section("server kinds")
+        for kind, note in _STARTED.items():
+            terminalreporter.write_line(f"{kind}: {note}")
