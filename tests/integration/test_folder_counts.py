@@ -21,8 +21,10 @@ from app.counts import CountsUpdate, FolderCounts
 from app.imap.client import ImapClient
 from app.main import TermailApp
 from app.models import TlsMode
+from app.sandbox.kinds import KindUser
 from app.screens.main import MainScreen
 from tests.faults.servers import KeyProbe, wait_for
+from tests.integration.kinds import over_kinds
 from widgets.folder_tree import FolderTree
 from widgets.message_list import MessageList
 
@@ -281,3 +283,47 @@ async def test_without_condstore_new_mail_checks_only_the_newest_flags(
         await other.close()
         await client.close()
         cache.close()
+
+
+@over_kinds(only=("dovecot", "minimal", "gmail-like"))
+async def test_counts_on_each_server_kind(
+    server_kind: Any, kind_user: KindUser, kind_account: Account
+) -> None:
+    """Our own move counts at once; another client's mail in another folder is noticed:
+    through NOTIFY on Dovecot, by the timer on the kinds without it (minimal has no IDLE,
+    MOVE, CONDSTORE; gmail-like no NOTIFY)."""
+    account = kind_account
+    client = account.client
+    for name in ("Archive2", "Lists2"):
+        await client.create_folder(name)
+        await client.subscribe(name)
+    await account.append("INBOX", _msg(1))
+    await account.append("INBOX", _msg(2))
+    await account.load_folders()
+    inbox = account.folder("INBOX")
+    assert inbox is not None
+    opened = await account.open_folder(inbox)
+    account.take_changed_folders()
+    account.counts_changed.clear()
+    updates: list[CountsUpdate] = []
+    counts = FolderCounts(account, interval=0.5, notify_interval=3600)
+    task = asyncio.create_task(counts.run(updates.append))
+    try:
+        await account.move([opened.uids[0]], "Archive2")
+        await wait_for(lambda: account.statuses["Archive2"].messages == 1, what="own move")
+        other = await ImapClient.connect(kind_user.imap_settings(), kind_user.credentials())
+        try:
+            await other.append("Lists2", _msg(3))
+        finally:
+            await other.close()
+        await wait_for(
+            lambda: any(u.folder == "Lists2" and u.new_mail == 1 for u in updates),
+            what="new mail in Lists2",
+        )
+        uses_notify = counts.notify is not None and counts.notify.active
+        assert uses_notify == ("NOTIFY" in client.capabilities and "IDLE" in client.capabilities)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert all(u.new_mail == 0 for u in updates if u.folder != "Lists2")
