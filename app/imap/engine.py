@@ -170,8 +170,10 @@ class Limits:
     """Distinct ALERT texts passed on per connection (each at most once); more are dropped."""
     command_deadline: float = 120.0
     """Seconds a command may take in all, however busy the server keeps the line (the
-    inactivity timeout restarts on every byte); at least 4 times the account's timeout.
-    IDLE is exempt: it is meant to last."""
+    inactivity timeout restarts on every byte); at least 4 times the account's timeout, plus
+    one second for every `deadline_rate` bytes received meanwhile (a big message on a slow
+    link is not a trickle). IDLE is exempt: it is meant to last."""
+    deadline_rate: int = 64 << 10
 
 
 DEFAULT_LIMITS = Limits()
@@ -321,6 +323,7 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
         self.dead_reason = ""
         self.bye_text: str | None = None
         self.last_activity = loop.time()
+        self.received = 0  # bytes received in all (the deadline grows with them)
         self.lost = asyncio.Event()  # set once the transport is really gone
         self.limits = DEFAULT_LIMITS
         self._unsolicited_bytes = 0
@@ -334,6 +337,7 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
     def data_received(self, data: bytes) -> None:  # type: ignore[override]
         """Frame whole responses (lines plus inline literals) in one linear pass."""
         self.last_activity = self.loop.time()
+        self.received += len(data)
         if self._stopped:
             if data:
                 self.tls_leftover = True
@@ -1351,7 +1355,8 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
         proto = self.protocol
         loop = proto.loop
         started = loop.time()
-        deadline = self.command_deadline
+        received = proto.received
+        rate = self.limits.deadline_rate
         while not cmd.future.done():
             now = loop.time()
             idle_for = now - max(proto.last_activity, started)
@@ -1359,10 +1364,11 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
             if remaining <= 0:
                 self._kill(f"no answer within {limit:g} s; connection dropped", timeout=True)
                 break
+            deadline = self.command_deadline + (proto.received - received) / rate
             left = deadline - (now - started)
             if left <= 0:
                 self._kill(
-                    f"not finished after {deadline:g} s although the server kept sending; "
+                    f"not finished after {deadline:.0f} s although the server kept sending; "
                     "connection dropped",
                     timeout=True,
                 )

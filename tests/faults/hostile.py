@@ -16,6 +16,8 @@ misbehaves on cue: an `Attack` names what to do and the command (verb) to do it 
   runs;
 - ``bracket-names``: the folder list holds ``Projects]2024`` and ``a]b`` (legal astrings);
 - ``list-refused``: LIST and LSUB answered ``BAD``;
+- ``slow-literal``: FETCH answered with a 600 KB message at about 200 KB/s (a slow link, not a
+  trickle: the command must not be cut by the deadline);
 - ``list-garbage``: one unreadable line (``* LIST (\\HasNoChildren "/" broken``) in the list.
 
 Run on its own for a manual walk (tmux) or the RSS figure (bench/hostile_rss.py)::
@@ -47,6 +49,7 @@ ATTACKS = (
     "bracket-names",
     "list-refused",
     "list-garbage",
+    "slow-literal",
 )
 
 #: The login the server accepts.
@@ -173,8 +176,10 @@ class _Session:
             if verb == "UID" and len(words) > 1:
                 verb = "UID " + words[1].upper().decode("ascii", "replace")
             trigger = verb.split(" ")[-1] if verb.startswith("UID ") else verb
-            if self.server.triggered(trigger) or self.server.triggered(verb):
-                await self._attack()
+            if (self.server.triggered(trigger) or self.server.triggered(verb)) and (
+                await self._attack(tag)
+            ):
+                continue
             await self._answer(tag, verb, rest)
             if verb == "LOGOUT":
                 return
@@ -202,8 +207,9 @@ class _Session:
             self.server.flood_bytes += len(chunk)
             await self.writer.drain()
 
-    async def _attack(self) -> None:
-        """Misbehave (the floods end only when the client goes)."""
+    async def _attack(self, tag: bytes) -> bool:
+        """Misbehave (the floods end only when the client goes); True when the command was
+        answered already."""
         kind = self.server.attack.kind
         if kind == "alert-flood":
             await self._flood(b"* OK [ALERT] " + b"x" * 200 + b"\r\n")
@@ -216,8 +222,17 @@ class _Session:
         elif kind == "huge-literal":
             await self.write(b"* 1 FETCH (UID 1 BODY[] {1073741824}\r\n")
             await self._flood(b"y" * 1024)
+        elif kind == "slow-literal":
+            size, step = 600_000, 20_000
+            await self.write(b"* 1 FETCH (UID 1 BODY[] {%d}\r\n" % size)
+            for _ in range(size // step):
+                await self.write(b"z" * step)
+                await asyncio.sleep(step / 200_000)
+            await self.write(b")\r\n" + tag + b" OK done\r\n")
+            return True
         elif kind == "alert":
             await self.write(b"* OK [ALERT] " + ALERT_TEXT.encode() + b"\r\n")
+        return False
 
     # -- behaving --
 

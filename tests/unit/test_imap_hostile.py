@@ -398,3 +398,19 @@ async def test_config_check_shows_the_flood_as_a_clear_failure(tmp_path: Any) ->
         with pytest.raises(ImapLimitError, match="the server sent too much"):
             await check_imap_login(settings(port), CREDS, alerts)
     assert alerts == ["x" * 200]
+
+
+async def test_a_big_message_on_a_slow_link_is_not_cut_by_the_deadline() -> None:
+    """600 KB at about 200 KB/s takes 3 s, past the 2 s deadline given here: the deadline
+    grows by a second per 64 KiB received, so a steady download finishes."""
+    async with hostile("slow-literal", "FETCH") as (_, port):
+        client = await ImapClient.connect(
+            settings(port, timeout=0.5), CREDS, limits=Limits(command_deadline=1.0)
+        )
+        try:
+            await client.select("INBOX")
+            assert client.connection is not None and client.connection.command_deadline == 2.0
+            data = await client.fetch_raw(1)
+        finally:
+            await client.close()
+    assert data == b"z" * 600_000
