@@ -195,6 +195,8 @@ class Account:
         self._connecting: asyncio.Future[None] | None = None
         self._alerts_seen: set[str] = set()
         self._changed_folders: set[str] = set()
+        self._news_only = False
+        """The last NOOP on the open folder told of new mail and nothing else."""
         self.counts_changed = asyncio.Event()
         """Set when a command of ours changed a folder (`take_changed_folders` says which)."""
         self._alert_listener: Callable[[ServerAlert], None] | None = None
@@ -482,8 +484,10 @@ class Account:
                 if await self._unchanged_since_select(current):
                     return current.uids
                 # QRESYNC / CONDSTORE: the changes only, not the whole list again; without
-                # either, the flags of the newest messages only when just new mail came.
-                result = await self._resync(cache, current.folder.name, lazy_flags=LAZY_FLAGS)
+                # either, the flags of the newest messages only when just new mail came (the
+                # server told of no flag change or expunge).
+                lazy = LAZY_FLAGS if self._news_only else None
+                result = await self._resync(cache, current.folder.name, lazy_flags=lazy)
             self._apply_sync(current.folder.name, result)
             current.uids, current.exists = result.uids, result.exists
             current.uidvalidity, current.cached = result.uidvalidity, False
@@ -507,6 +511,7 @@ class Account:
         """
         client = self._require_client()
         state = getattr(client, "mailbox", None)
+        self._news_only = False
         if current.cached or state is None or not self._has_selected(client, current.folder.name):
             return False
 
@@ -515,6 +520,7 @@ class Account:
 
         before = mark(state)
         events = await client.noop()
+        self._news_only = bool(events) and all(e.kind == "new" for e in events)
         after = getattr(client, "mailbox", None)
         return (
             not events

@@ -327,3 +327,52 @@ async def test_counts_on_each_server_kind(
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert all(u.new_mail == 0 for u in updates if u.folder != "Lists2")
+
+
+@over_kinds(only=("minimal",))
+async def test_refresh_without_condstore_checks_newest_flags_only_for_news(
+    server_kind: Any, kind_user: KindUser, kind_account: Account, monkeypatch: Any
+) -> None:
+    """The minimal kind has no CONDSTORE: after new mail only the newest cached flags are
+    asked for; after another client's flag change on an old message, all of them (so the
+    change is not missed)."""
+    import app.account
+
+    monkeypatch.setattr(app.account, "LAZY_FLAGS", 20)
+    account = kind_account
+    client = account.client
+    assert "CONDSTORE" not in client.capabilities
+    for i in range(60):
+        kind_user.append("INBOX", _msg(i))
+    await account.load_folders()
+    inbox = account.folder("INBOX")
+    assert inbox is not None
+    opened = await account.open_folder(inbox)
+    assert len(opened.uids) == 60
+    asked: list[int] = []
+    fetch_flags = client.fetch_flags
+
+    async def counting(uids: Any, changedsince: Any = None) -> Any:
+        asked.append(len(uids))
+        return await fetch_flags(uids, changedsince)
+
+    monkeypatch.setattr(client, "fetch_flags", counting)
+    kind_user.append("INBOX", _msg(61))
+    uids = await account.reload_uids()
+    assert len(uids) == 61
+    assert sum(asked) == 20  # not 60
+    asked.clear()
+    oldest = min(uids)
+    other = kind_user.imaplib()
+    try:
+        other.select(kind_user.mailbox("INBOX"))
+        other.uid("STORE", str(oldest), "+FLAGS", "(\\Flagged)")
+    finally:
+        other.logout()
+    await account.reload_uids()
+    assert sum(asked) >= 60  # a flag change: every cached flag checked
+    cache = account.header_cache
+    current = account.current
+    assert cache is not None and current is not None
+    cached = cache.get_summaries("INBOX", current.uidvalidity, [oldest])
+    assert "\\Flagged" in cached[oldest].flags  # the cache learnt the other client's flag
