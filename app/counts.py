@@ -33,6 +33,15 @@ __all__ = ["CountsUpdate", "FolderCounts", "NotifyWatcher"]
 
 log = logging.getLogger(__name__)
 
+#: STATUS items as FolderStatus fields.
+_FIELDS = {
+    "MESSAGES": "messages",
+    "UNSEEN": "unseen",
+    "UIDNEXT": "uidnext",
+    "UIDVALIDITY": "uidvalidity",
+    "HIGHESTMODSEQ": "highestmodseq",
+}
+
 #: Folders whose new mail is ours (a sent copy, a moved or deleted message), never "new mail".
 _OWN_ROLES = frozenset({FolderRole.SENT, FolderRole.DRAFTS, FolderRole.TRASH, FolderRole.JUNK})
 
@@ -72,8 +81,18 @@ class FolderCounts:
         self._external: set[str] = set()
         self._wake = asyncio.Event()
 
-    def mark_external(self, name: str) -> None:
-        """Another client changed `name` (a NOTIFY push): ask for its counts soon."""
+    def mark_external(self, name: str, counts: dict[str, int] | None = None) -> None:
+        """Another client changed `name` (a NOTIFY push): ask for its counts soon, unless the
+        pushed figures are those already known (the burst a server sends as NOTIFY starts)."""
+        known = self.account.statuses.get(name)
+        if counts and known is not None:
+            same = all(
+                getattr(known, _FIELDS[key]) == value
+                for key, value in counts.items()
+                if key in _FIELDS
+            )
+            if same:
+                return
         if len(self._external) < 1000:
             self._external.add(name)
         self._wake.set()
@@ -110,7 +129,7 @@ class FolderCounts:
             await self._run(on_update)
         finally:
             if self.notify is not None:
-                await self.notify.stop()
+                self.notify.cancel()  # no await: this runs as the app closes
 
     async def _run(self, on_update: Callable[[CountsUpdate], None]) -> None:
         account = self.account
@@ -186,7 +205,7 @@ class NotifyWatcher:
         self,
         settings: ServerSettings,
         credentials: Callable[[], Credentials | None],
-        on_folder: Callable[[str], None],
+        on_folder: Callable[[str, dict[str, int]], None],
         *,
         on_alert: Callable[[Any], None] | None = None,
         reissue: float = 28 * 60,
@@ -206,6 +225,12 @@ class NotifyWatcher:
     def start(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def cancel(self) -> None:
+        """Stop at once (the connection is aborted, not logged out)."""
+        if self._task is not None:
+            self._task.cancel()
+        self.active = False
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -244,8 +269,11 @@ class NotifyWatcher:
             finally:
                 self.active = False
                 if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(conn.disconnect(), 5.0)
+                    # Aborted, no LOGOUT round trip and no wait: this runs as the app closes.
+                    transport = conn.protocol.transport
+                    conn.protocol.mark_dead("closed by the client")
+                    if transport is not None:
+                        transport.abort()
             await asyncio.sleep(self.backoff[min(attempt, len(self.backoff) - 1)])
             attempt += 1
 
@@ -267,4 +295,4 @@ class NotifyWatcher:
                     continue
                 if isinstance(data, parser.StatusData):
                     self.pushes += 1
-                    self.on_folder(data.name)
+                    self.on_folder(data.name, data.counts)
