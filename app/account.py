@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from app.models import (
     BodyPart,
     Credentials,
-    Flag,
     Folder,
     FolderRole,
     FolderStatus,
@@ -59,14 +58,31 @@ FIRST_FETCH = 100
 #: Text parts up to this size are fetched whole, with the header, in the FETCH that opens a message.
 INLINE_PART_BYTES = 256 * 1024
 
-#: Sort orders offered in the list, as IMAP SORT keys.
+#: Sort orders offered in the list, as IMAP SORT keys ("thread-last-date" orders threads by
+#: their newest message; its flat list is by date).
 SORT_KEYS = {
     "date": "DATE",
     "arrival": "ARRIVAL",
     "from": "FROM",
+    "to": "TO",
     "subject": "SUBJECT",
     "size": "SIZE",
+    "thread-last-date": "DATE",
 }
+#: Folders whose sort keys (for sorting and threading without SORT / THREAD) stay in memory.
+SORT_KEY_FOLDERS = 3
+#: Sort keys fetched under one hold of the account's lock (the list's fetches wait no longer).
+SORT_KEY_CHUNK = 5_000
+
+
+def _offset(
+    progress: Callable[[int, int], None] | None, done: int, total: int
+) -> Callable[[int, int], None] | None:
+    """`progress` for one chunk of a job of `total` items of which `done` came before."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda n, _chunk_total: report(done + n, total)
 
 
 @dataclass
@@ -84,6 +100,9 @@ class OpenFolder:
     """True when the list comes from the header cache alone and is not checked with the server."""
     updated: list[MessageSummary] = field(default_factory=list)
     """Summaries held before whose flags the server changed meanwhile (to repaint their rows)."""
+    ordered: bool = True
+    """False when `uids` are by UID only, waiting for `Account.local_order` (no SORT on the
+    server and the sort keys not fetched yet): the list is drawn at once, the order after."""
 
 
 def _without(uids: Sequence[int], gone: Iterable[int]) -> Sequence[int]:
@@ -97,13 +116,13 @@ def _without(uids: Sequence[int], gone: Iterable[int]) -> Sequence[int]:
 
 @dataclass
 class UndoAction:
-    """How to take back the last delete or move: the UIDs now live in `dest` under new UIDs."""
+    """How to take back a delete or move: the messages now live in `dest` under `dest_uids`
+    (from COPYUID); moving those back to `source` undoes it."""
 
     description: str
     source: str
     dest: str
     dest_uids: list[int] = field(default_factory=list)
-    source_flags: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
 class SummaryCache:
@@ -185,7 +204,13 @@ class Account:
         self.summaries = SummaryCache()
         self.sort = "date"
         self.reverse = True
-        self.undo: UndoAction | None = None
+        self.undo_stack: list[UndoAction] = []
+        """What `app.operations.undo` can take back, newest last; entries whose messages are
+        gone (expunged, moved away) are dropped, so undo never promises what it cannot do."""
+        self.role_report: list[Any] = []
+        """`app.roles.RoleChoice` per role, from the last `load_folders` (config check)."""
+        self._sort_keys: OrderedDict[tuple[str, int | None], dict[int, Any]] = OrderedDict()
+        """SortKeys by UID of the last few folders opened (servers without SORT or THREAD)."""
         self._cache = cache
         self._own_cache = cache is None
         if cache_path is None and data_dir is not None:
@@ -320,27 +345,21 @@ class Account:
 
     # -- folders -----------------------------------------------------------------------------------
     async def load_folders(self) -> list[Folder]:
+        from app.roles import assign_roles
+
         async with self.lock:
             pairs = await self.client.list_with_status()
-        folders: list[Folder] = []
+        listed: list[Folder] = []
         for folder, status in pairs:
-            folders.append(self._with_role(folder))
+            listed.append(folder)
             if status is not None:
                 self.statuses[folder.name] = status
+        namespace = getattr(self.client, "personal_namespace", None)
+        folders, self.role_report = assign_roles(
+            listed, self.folder_roles, namespace if isinstance(namespace, str) else None
+        )
         self.folders = folders
         return folders
-
-    def _with_role(self, folder: Folder) -> Folder:
-        """Apply the config's role overrides for servers without SPECIAL-USE."""
-        for role, name in self.folder_roles.items():
-            if name == folder.name:
-                from dataclasses import replace
-
-                try:
-                    return replace(folder, role=FolderRole(role))
-                except ValueError:
-                    return folder
-        return folder
 
     def folder_by_role(self, role: FolderRole) -> Folder | None:
         for folder in self.folders:
@@ -416,13 +435,14 @@ class Account:
             self.current = OpenFolder(
                 folder, uids, getattr(info, "uidvalidity", None), getattr(info, "exists", len(uids))
             )
-            return self.current
-        async with self.lock:
-            result = await self._resync(cache, folder.name)
-        updated = self._apply_sync(folder.name, result)
-        self.current = OpenFolder(
-            folder, result.uids, result.uidvalidity, result.exists, updated=updated
-        )
+        else:
+            async with self.lock:
+                result = await self._resync(cache, folder.name)
+            updated = self._apply_sync(folder.name, result)
+            self.current = OpenFolder(
+                folder, result.uids, result.uidvalidity, result.exists, updated=updated
+            )
+        await self._in_local_order(self.current)
         return self.current
 
     async def _resync(
@@ -456,10 +476,198 @@ class Account:
         uids: Sequence[int] = await self._require_client().uid_list(sort=self.sort_spec())
         return uids
 
-    async def resort(self, sort: str, reverse: bool) -> Sequence[int]:
+    # -- sort and threads where the server has no SORT / THREAD -------------------------------------
+    def server_has(self, capability: str) -> bool:
+        """Whether the connected server offers `capability` (False while offline)."""
+        client = self.client
+        return client is not None and bool(client.has_capability(capability))
+
+    def sorts_locally(self) -> bool:
+        """True when the list's order must be computed here: connected, and no SORT."""
+        return self.client is not None and not self.server_has("SORT")
+
+    async def sort_keys(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        references: bool = False,
+    ) -> dict[int, Any]:
+        """SortKeys (app.threads) of every message of the open folder, by UID.
+
+        Fetched once per folder (INTERNALDATE, RFC822.SIZE and ENVELOPE, in pipelined
+        windows, `progress(done, total)` as they come; with `references` also the References
+        field, for threading) and kept for the last few folders; a later call fetches only
+        what is missing (messages that arrived since).
+        """
+        from app.threads import REFERENCES_FIELD, add_references, sort_key_from
+
+        current = self.current
+        if current is None:
+            return {}
+        slot = (current.folder.name, current.uidvalidity)
+        store = self._sort_keys.pop(slot, None)
+        if store is None:
+            store = {}
+        self._sort_keys[slot] = store
+        while len(self._sort_keys) > SORT_KEY_FOLDERS:
+            self._sort_keys.popitem(last=False)
+        client = self._require_client()
+        # In chunks, each under the lock on its own: the list's own fetches (a page scrolled
+        # to) get in between, and a second caller (an IDLE refresh) finds what is done.
+        pending = [u for u in current.uids if u not in store]
+        while pending:
+            total, done = len(pending), 0
+            for start in range(0, total, SORT_KEY_CHUNK):
+                async with self.lock:
+                    if self.current is not current:
+                        return store
+                    chunk = [u for u in pending[start : start + SORT_KEY_CHUNK] if u not in store]
+                    if chunk:
+                        await self._ensure_selected()
+                        got = await client.fetch_sort_fields(chunk, _offset(progress, done, total))
+                        await asyncio.to_thread(_build_keys, store, got, sort_key_from)
+                        for uid in chunk:  # no answer (expunged meanwhile): a blank key
+                            if uid not in store:
+                                store[uid] = sort_key_from(uid, None, 0, None)
+                done = min(total, start + SORT_KEY_CHUNK)
+            pending = [u for u in current.uids if u not in store]  # arrived meanwhile
+        if references:
+            pending = [u for u in current.uids if u in store and not store[u].references_known]
+            total, done = len(pending), 0
+            for start in range(0, total, SORT_KEY_CHUNK):
+                async with self.lock:
+                    if self.current is not current:
+                        return store
+                    chunk = [
+                        u
+                        for u in pending[start : start + SORT_KEY_CHUNK]
+                        if not store[u].references_known
+                    ]
+                    if chunk:
+                        await self._ensure_selected()
+                        headers = await client.fetch_header_fields(
+                            chunk, REFERENCES_FIELD, _offset(progress, done, total)
+                        )
+                        for uid in chunk:
+                            add_references(store[uid], headers.get(uid, b""))
+                done = min(total, start + SORT_KEY_CHUNK)
+        if len(store) > len(current.uids):  # messages gone since: forget their keys
+            wanted = set(current.uids)
+            for uid in [u for u in store if u not in wanted]:
+                del store[uid]
+        return store
+
+    def _held_keys(self, current: OpenFolder) -> dict[int, Any] | None:
+        return self._sort_keys.get((current.folder.name, current.uidvalidity))
+
+    async def _known_order(self, current: OpenFolder) -> Sequence[int] | None:
+        """The folder in the list's order from the sort keys held, or None when some are
+        missing (more than a screen's worth: a few new ones are fetched here)."""
+        store = self._held_keys(current)
+        if store is None:
+            return None
+        missing = sum(1 for u in current.uids if u not in store)
+        if missing > self.first_fetch:
+            return None
+        if missing:
+            store = await self.sort_keys()
+        return await self._sorted_here(current, store)
+
+    async def _sorted_here(self, current: OpenFolder, store: dict[int, Any]) -> Sequence[int]:
+        from app.threads import sort_uids
+
+        uids = current.uids
+        sort, reverse = self.sort, self.reverse
+        keys = [store[u] for u in uids if u in store]  # here: the store may grow meanwhile
+
+        def order() -> UidArray:
+            ordered = sort_uids(keys, sort, reverse)
+            if len(keys) < len(uids):  # no answer for some (a damaged message): at the end
+                placed = set(ordered)
+                ordered += [u for u in uids if u not in placed]
+            return UidArray(ordered)
+
+        return await asyncio.to_thread(order)
+
+    async def local_order(
+        self, progress: Callable[[int, int], None] | None = None
+    ) -> Sequence[int] | None:
+        """The open folder in the list's order computed here (RFC 5256 semantics), when the
+        server has no SORT; None when the server sorts, or another folder was opened."""
+        current = self.current
+        if current is None or not self.sorts_locally():
+            return None
+        store = await self.sort_keys(progress)
+        uids = await self._sorted_here(current, store)
+        if self.current is not current:
+            return None
+        current.uids, current.ordered = uids, True
+        return uids
+
+    async def thread_view(
+        self, progress: Callable[[int, int], None] | None = None
+    ) -> tuple[list[int], list[int]]:
+        """The open folder as threads: (UIDs in display order, depth of each).
+
+        The server's THREAD=REFERENCES where offered, else JWZ threading here; replies in
+        date order, threads ordered by the list's sort (of each thread's first message, or
+        its newest for "thread-last-date"). The dates come from UID SORT, or the sort keys.
+        """
+        from app.threads import jwz_threads, ranks, sort_uids, thread_rows
+
+        current = self.current
+        if current is None:
+            return [], []
+        sort, reverse = self.sort, self.reverse
+        client = self._require_client()
+        store: dict[int, Any] | None = None
+        roots: Sequence[Any]
+        if self.server_has("THREAD=REFERENCES"):
+            async with self.lock:
+                await self._ensure_selected()
+                roots = await client.thread("REFERENCES")
+        else:
+            store = await self.sort_keys(progress, references=True)
+            keys = [store[u] for u in current.uids if u in store]
+            roots = await asyncio.to_thread(jwz_threads, keys)
+        if self.server_has("SORT"):
+            async with self.lock:
+                await self._ensure_selected()
+                by_date = await client.sort("DATE")
+                by_key = (
+                    by_date if SORT_KEYS[sort] == "DATE" else await client.sort(SORT_KEYS[sort])
+                )
+            date_rank, key_rank = await asyncio.to_thread(lambda: (ranks(by_date), ranks(by_key)))
+        else:
+            if store is None:
+                store = await self.sort_keys(progress)
+            held = list(store.values())  # a copy: the store may grow while the thread works
+
+            def rank_both() -> tuple[dict[int, int], dict[int, int]]:
+                by_date = ranks(sort_uids(held, "date", False))
+                if SORT_KEYS[sort] == "DATE":
+                    return by_date, by_date
+                return by_date, ranks(sort_uids(held, sort, False))
+
+            date_rank, key_rank = await asyncio.to_thread(rank_both)
+        # CPU work of seconds at 100,000 messages: off the event loop, as the rest.
+        return await asyncio.to_thread(
+            thread_rows,
+            roots,
+            date_rank,
+            key_rank,
+            last=sort == "thread-last-date",
+            reverse=reverse,
+        )
+
+    async def resort(
+        self, sort: str, reverse: bool, progress: Callable[[int, int], None] | None = None
+    ) -> Sequence[int]:
         self.sort, self.reverse = sort, reverse
         if self.current is None:
             return []
+        if self.sorts_locally():  # the same UIDs, ordered here (no server but for new keys)
+            return await self.local_order(progress) or self.current.uids
         cache = self.header_cache
         uids: Sequence[int]
         async with self.lock:
@@ -489,17 +697,41 @@ class Account:
                 lazy = LAZY_FLAGS if self._news_only else None
                 result = await self._resync(cache, current.folder.name, lazy_flags=lazy)
             self._apply_sync(current.folder.name, result)
-            current.uids, current.exists = result.uids, result.exists
+            same = (
+                self.sorts_locally()
+                and current.ordered
+                and current.uidvalidity == result.uidvalidity
+                and not result.new_uids
+                and not result.vanished
+                and not result.full_reload
+            )
+            current.exists = result.exists
             current.uidvalidity, current.cached = result.uidvalidity, False
-            return result.uids
+            if same:
+                return current.uids  # the same messages: the order made here stands
+            current.uids = result.uids
+            return await self._in_local_order(current)
         async with self.lock:
             await self._ensure_selected()
             await self._require_client().noop()  # lets the server tell us of the changes
             uids = await self._uid_list()
+        if self.sorts_locally() and current.ordered and set(uids) == set(current.uids):
+            return current.uids  # the same messages: the order made here stands
         if uids != current.uids:  # one set of the old list, not two sets
             self.summaries.drop(current.folder.name, set(current.uids).difference(uids))
         current.uids = uids
-        return uids
+        return await self._in_local_order(current)
+
+    async def _in_local_order(self, current: OpenFolder) -> Sequence[int]:
+        """`current.uids` put in the list's order here when the server cannot sort (and the
+        keys are at hand); otherwise as they are, marked not ordered."""
+        if self.sorts_locally():
+            known = await self._known_order(current)
+            if known is None:
+                current.ordered = False
+            else:
+                current.uids, current.ordered = known, True
+        return current.uids
 
     async def _unchanged_since_select(self, current: OpenFolder) -> bool:
         """True when a NOOP on the open folder reports nothing new (caller holds the lock).
@@ -849,56 +1081,136 @@ class Account:
         if cache is not None and validity is not None:
             cache.remove_uids(folder, validity, uids)
 
-    async def move(self, uids: Sequence[int], dest: str, *, description: str = "move") -> None:
-        if self.current is None or not uids:
-            return
-        source = self.current.folder.name
-        async with self.lock:
-            await self._ensure_selected()
-            mapping = await self.client.move(list(uids), dest)
-        self.undo = UndoAction(description, source, dest, sorted((mapping or {}).values()))
-        self._forget(source, uids)
-        self.current.uids = _without(self.current.uids, uids)
+    # The primitives below do one server step each; what to do (Trash or for good, what to
+    # ask, what undo may take back) is decided in `app.operations`.
+    def can(self, capability: str) -> bool:
+        """Whether the server offers `capability` (False offline)."""
+        client = self.client
+        return bool(client is not None and client.has_capability(capability))
 
-    async def copy(self, uids: Sequence[int], dest: str) -> None:
-        async with self.lock:
-            await self._ensure_selected()
-            await self.client.copy(list(uids), dest)
+    @property
+    def readonly(self) -> bool:
+        """The open folder was opened read-only by the server (EXAMINE, or `[READ-ONLY]`)."""
+        info = getattr(self.client, "selected_info", None)
+        if info is None or self.current is None:
+            return False
+        return bool(info.name == self.current.folder.name and info.readonly)
 
-    async def delete(self, uids: Sequence[int]) -> str:
-        """To Trash where there is one; else \\Deleted and expunge. Returns what was done."""
-        trash = self.folder_by_role(FolderRole.TRASH)
+    def _drop_from_list(self, uids: Iterable[int]) -> None:
+        """UIDs that left the open folder: out of memory, the cache and the list."""
         if self.current is None:
-            return ""
-        if trash is not None and trash.name != self.current.folder.name:
-            await self.move(uids, trash.name, description="delete")
-            return f"moved to {trash.name}"
-        async with self.lock:
-            await self._ensure_selected()
-            await self.client.store_flags(list(uids), [Flag.DELETED], "+")
-            await self.client.expunge(list(uids))
-        self._forget(self.current.folder.name, uids)
-        self.current.uids = _without(self.current.uids, uids)
-        return "deleted"
+            return
+        gone = list(uids)
+        self._forget(self.current.folder.name, gone)
+        self.current.uids = _without(self.current.uids, gone)
 
-    async def undo_last(self) -> str | None:
-        """Move the last moved or deleted messages back to where they were."""
-        action, self.undo = self.undo, None
-        if action is None:
+    async def move(self, uids: Sequence[int], dest: str) -> dict[int, int] | None:
+        """UID MOVE (or COPY + \\Deleted + EXPUNGE) of `uids` out of the open folder; the new
+        UIDs by old one when the server says (COPYUID), else None."""
+        if self.current is None or not uids:
             return None
-        if not action.dest_uids:
-            return f"cannot undo {action.description}: the server did not say the new UIDs"
-        async with self.lock:
-            await self.client.select(action.dest)
-            await self.client.move(action.dest_uids, action.source)
-            if self.current is not None:
-                await self.client.select(self.current.folder.name)
-        return f"undid {action.description}"
-
-    async def expunge(self) -> None:
         async with self.lock:
             await self._ensure_selected()
-            await self.client.expunge()
+            mapping: dict[int, int] | None = await self._require_client().move(list(uids), dest)
+        self._drop_from_list(uids)
+        return mapping
+
+    async def copy(self, uids: Sequence[int], dest: str) -> dict[int, int] | None:
+        async with self.lock:
+            await self._ensure_selected()
+            mapping: dict[int, int] | None = await self._require_client().copy(list(uids), dest)
+        return mapping
+
+    async def deleted_uids(self) -> list[int]:
+        """UIDs flagged \\Deleted in the open folder (UID SEARCH DELETED): what an EXPUNGE
+        removes."""
+        from app.imap.search import SearchCriteria
+
+        async with self.lock:
+            await self._ensure_selected()
+            client = self._require_client()
+            # A NOOP first: the server shows this session other clients' flag changes at a
+            # sync point, and a SEARCH is not always one (Dovecot).
+            await client.noop()
+            found = await client.search(SearchCriteria(None, ["DELETED"]))
+        return list(found)
+
+    async def expunge(self, uids: Sequence[int] | None = None) -> list[int]:
+        """EXPUNGE (UID EXPUNGE of `uids` where UIDPLUS allows); returns the UIDs now gone.
+
+        What is gone is read from the server's list after, not guessed: a plain EXPUNGE can
+        remove more than asked, and a server may refuse some."""
+        if self.current is None:
+            return []
+        before = list(self.current.uids)
+        async with self.lock:
+            await self._ensure_selected()
+            await self._require_client().expunge(None if uids is None else list(uids))
+        after = set(await self.reload_uids())
+        gone = [u for u in before if u not in after]
+        self._drop_from_list(gone)
+        return gone
+
+    async def existing_uids(self, folder: str, uids: Sequence[int]) -> list[int]:
+        """Those of `uids` still in `folder` (selected for the moment, then the open folder
+        again on the next command)."""
+        from app.imap.parser import format_sequence_set
+        from app.imap.search import SearchCriteria
+
+        if not uids:
+            return []
+        async with self.lock:
+            client = self._require_client()
+            await client.select(folder)
+            found = await client.search(SearchCriteria(None, ["UID", format_sequence_set(uids)]))
+        return sorted(set(found) & set(uids))
+
+    def message_ids(self, uids: Sequence[int]) -> list[str] | None:
+        """The Message-IDs of `uids` of the open folder from the summaries held, or None when
+        one is unknown, empty or shared (then they cannot identify the messages)."""
+        if self.current is None:
+            return None
+        name, validity = self.current.folder.name, self.current.uidvalidity
+        ids: list[str] = []
+        for uid in uids:
+            summary = self.summaries.get(name, validity, uid)
+            mid = summary.envelope.message_id if summary is not None else None
+            if not mid or not mid.isascii() or any(c in mid for c in "\r\n\0"):
+                return None
+            ids.append(mid.strip())
+        return ids if len(set(ids)) == len(ids) else None
+
+    async def find_arrived(
+        self, folder: str, since_uid: int, message_ids: Sequence[str]
+    ) -> list[int]:
+        """UIDs of `folder` from `since_uid` on whose Message-ID is one of `message_ids`: where
+        a COPY without COPYUID (no UIDPLUS) put the messages. [] unless each is found once."""
+        from app.imap.parser import quote
+        from app.imap.search import SearchCriteria
+
+        found: list[int] = []
+        async with self.lock:
+            client = self._require_client()
+            await client.select(folder)
+            for mid in message_ids:
+                criteria = SearchCriteria(
+                    None, ["UID", f"{since_uid}:*", "HEADER", "Message-ID", quote(mid)]
+                )
+                hits = [u for u in await client.search(criteria) if u >= since_uid]
+                if len(hits) != 1:
+                    return []
+                found.append(hits[0])
+        return found
+
+    async def move_between(self, source: str, uids: Sequence[int], dest: str) -> None:
+        """Move `uids` from `source` (not the open folder) to `dest`; the open folder is
+        selected again after."""
+        async with self.lock:
+            client = self._require_client()
+            await client.select(source)
+            await client.move(list(uids), dest)
+            if self.current is not None:
+                await client.select(self.current.folder.name)
 
     async def search(self, query_text: str) -> list[int]:
         from app.imap.search import compile_query, parse_query
@@ -917,18 +1229,37 @@ class Account:
         return ordered
 
     # -- folder management ------------------------------------------------------------------------------
+    async def _leave(self, name: str) -> None:
+        """Unselect `name` when this connection has it selected: Courier refuses to RENAME or
+        DELETE the selected folder, and Dovecot drops the connection when it is deleted.
+
+        `ImapClient.unselect` sends UNSELECT, or without it EXAMINE INBOX then CLOSE: a CLOSE
+        of a mailbox opened read-only never expunges (RFC 3501 6.4.2), so no \\Deleted message
+        is lost on the way out (a CLOSE of the read-write selection would expunge them)."""
+        client = self._require_client()
+        selected = getattr(client, "_selected", None)
+        if selected is None:
+            return
+        sel_name = selected[0].name if isinstance(selected[0], Folder) else selected[0]
+        if sel_name == name:
+            await client.unselect()
+
     async def create_folder(self, name: str) -> None:
         async with self.lock:
-            await self.client.create_folder(name)
+            client = self._require_client()
+            await client.create_folder(name)
             with contextlib.suppress(Exception):
-                await self.client.subscribe(name)
+                await client.subscribe(name)
 
     async def rename_folder(self, old: str, new: str) -> None:
+        known = self.folder(old)
         async with self.lock:
-            await self.client.rename_folder(old, new)
+            await self._leave(old)
+            await self._require_client().rename_folder(old, new)
+            if self.current is not None and self.current.folder.name == old:
+                self.current = None  # reopened under its new name by the caller
         cache = self.header_cache
         if cache is not None:
-            known = self.folder(old)
             delimiter = (known.delimiter if known is not None else None) or "/"
             for name in cache.mailboxes():  # the folder and its children: cached under old names
                 if name == old or name.startswith(old + delimiter):
@@ -936,24 +1267,37 @@ class Account:
 
     async def delete_folder(self, name: str) -> None:
         async with self.lock:
+            await self._leave(name)
+            client = self._require_client()
+            await client.delete_folder(name)
             if self.current is not None and self.current.folder.name == name:
                 self.current = None
-            await self.client.delete_folder(name)
+            # DELETE leaves the subscription (RFC 3501 6.3.4): a ghost the folder list would
+            # show again (Dovecot lists a subscribed name with subfolders as a folder).
+            with contextlib.suppress(Exception):
+                await client.unsubscribe(name)
         cache = self.header_cache
         if cache is not None:
             cache.drop_mailbox(name)
 
     async def subscribe(self, name: str, on: bool) -> None:
         async with self.lock:
+            client = self._require_client()
             if on:
-                await self.client.subscribe(name)
+                await client.subscribe(name)
             else:
-                await self.client.unsubscribe(name)
+                await client.unsubscribe(name)
 
     async def append(self, folder: str, data: bytes, flags: Sequence[str] = ()) -> int | None:
         async with self.lock:
             uid: int | None = await self.client.append(folder, data, flags=tuple(flags))
         return uid
+
+
+def _build_keys(store: dict[int, Any], answers: dict[int, Any], make: Callable[..., Any]) -> None:
+    """SortKeys from `fetch_sort_fields` answers into `store` (run in a thread: CPU work)."""
+    for uid, (internaldate, size, envelope) in answers.items():
+        store[uid] = make(uid, internaldate, size, envelope)
 
 
 def _complete(summaries: Sequence[MessageSummary]) -> list[MessageSummary]:

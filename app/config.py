@@ -261,6 +261,8 @@ class UiSettings:
     """Percent of the right side given to the message list (the rest to the preview)."""
     editor: str = field(default_factory=_default_editor)
     """The compose editor command line: `editor` in the file, else $VISUAL, $EDITOR, vi."""
+    show_unsubscribed: bool = True
+    """Show folders one is not subscribed to in the tree (marked "unsubscribed")."""
 
 
 @dataclass(frozen=True)
@@ -689,6 +691,7 @@ _UI_KEYS = (
     "folder_pane_width",
     "message_list_height",
     "editor",
+    "show_unsubscribed",
 )
 _MAX_SIGNATURE = 64_000
 
@@ -949,6 +952,7 @@ def _ui(table: _Table | None) -> UiSettings:
         message_list_height=table.integer("message_list_height", d.message_list_height, 10, 90)
         or d.message_list_height,
         editor=(table.opt_str("editor") or d.editor).strip(),
+        show_unsubscribed=table.boolean("show_unsubscribed", d.show_unsubscribed),
     )
 
 

@@ -16,7 +16,7 @@ import re
 import ssl
 import sys
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -134,7 +134,9 @@ port = {a.smtp_port}
 tls = {_toml_str(a.smtp_tls)}   # "implicit" (465) or "starttls" (587)
 # user and the password sources default to the [imap] block's
 
-# Only for servers without SPECIAL-USE folder markers:
+# Without SPECIAL-USE folder markers termail takes the usual names (Trash, Deleted Items,
+# Sent Items, ...); set a role here only when yours differs (the INBOX. prefix may be left out).
+# `termail config check` says which folder it uses for each role.
 # [accounts.{acc}.folders]
 # sent = "Sent Items"
 # drafts = "Drafts"
@@ -153,6 +155,8 @@ tls = {_toml_str(a.smtp_tls)}   # "implicit" (465) or "starttls" (587)
 # folder_pane_width = 28          # columns
 # message_list_height = 40        # percent of the right side
 # editor = "vim"                  # default: $VISUAL, then $EDITOR, then vi
+# reply_position = "bottom"       # reply below the quote (mutt's way), or "top"
+# show_unsubscribed = true        # false: leave unsubscribed folders out of the tree
 
 [keys]
 # binding id = key(s); the help screen (?) lists the ids
@@ -326,6 +330,8 @@ class CheckResult:
     ok: bool
     where: str
     error: str = ""
+    details: tuple[tuple[bool, str], ...] = ()
+    """(fine, text) lines under the result: the folder used for each role (IMAP)."""
     alerts: tuple[str, ...] = ()
     """ALERT texts the server sent (RFC 3501 §7.1: they must be shown), already sanitized."""
 
@@ -333,7 +339,11 @@ class CheckResult:
         status = "ok" if self.ok else "FAILED"
         text = f"{self.account}: {self.which.upper()} {status} ({self.where})"
         text = text if self.ok else f"{text}: {self.error}"
-        return "".join([text, *(f"\n    server ALERT: {alert}" for alert in self.alerts)])
+        for fine, detail in self.details:
+            text += f"\n    {'' if fine else 'warning: '}{detail}"
+        for alert in self.alerts:
+            text += f"\n    server ALERT: {alert}"
+        return text
 
 
 def _where(settings: ServerSettings) -> str:
@@ -354,18 +364,34 @@ def _ssl_context(settings: ServerSettings) -> ssl.SSLContext | None:
 
 
 async def check_imap_login(
-    settings: ServerSettings, credentials: Credentials | None, alerts: list[str] | None = None
-) -> None:
-    """Log in to the IMAP server and out again; raises what the IMAP client raises. The texts
-    of the server's ALERTs (sanitized, each once) are added to `alerts`."""
+    settings: ServerSettings,
+    credentials: Credentials | None,
+    roles: Mapping[str, str] | None = None,
+    alerts: list[str] | None = None,
+) -> list[tuple[bool, str]]:
+    """Log in to the IMAP server, list the folders and out again; raises what the IMAP
+    client raises. Returns (fine, text) per folder role: the folder termail uses for Trash,
+    Sent, Drafts, Junk (SPECIAL-USE, the config's `[folders]`, or guessed from the name), and a
+    warning for a role no folder has. The server's ALERT texts (sanitized, each once) are
+    added to `alerts`."""
     from app.imap.client import ImapClient  # type: ignore[import-not-found, unused-ignore]
+    from app.mime.sanitize import clean_line
+    from app.roles import assign_roles, describe_roles
 
     def on_alert(alert: Any) -> None:
         if alerts is not None and alert.text not in alerts:
             alerts.append(alert.text)
 
     client = await ImapClient.connect(settings, credentials, on_alert=on_alert)  # type: ignore[arg-type]
-    await client.close()
+    try:
+        folders = await client.list_folders()
+    except Exception as exc:  # the login worked: a failed LIST is a warning, not a failure
+        return [(False, clean_line(f"cannot list the folders: {type(exc).__name__}: {exc}"))]
+    finally:
+        await client.close()
+    namespace = getattr(client, "personal_namespace", None)
+    _, report = assign_roles(folders, roles, namespace if isinstance(namespace, str) else None)
+    return [(fine, clean_line(text)) for fine, text in describe_roles(report)]
 
 
 async def _smtp_login_direct(settings: ServerSettings, credentials: Credentials) -> None:
@@ -446,14 +472,18 @@ async def check_account(
             secrets = (
                 (credentials.password, credentials.oauth2_token) if credentials else (None, None)
             )
+            details: list[tuple[bool, str]] = []
             alerts: list[str] = []
             try:
                 if which == "imap":
-                    coro = check_imap_login(settings, credentials, alerts)
+                    details = await asyncio.wait_for(
+                        check_imap_login(settings, credentials, account.folders, alerts),
+                        settings.timeout + 5,
+                    )
                 else:
                     assert credentials is not None
                     coro = check_smtp_login(settings, credentials)
-                await asyncio.wait_for(coro, settings.timeout + 5)
+                    await asyncio.wait_for(coro, settings.timeout + 5)
             except ImportError as exc:
                 result = CheckResult(account.name, which, False, where, f"cannot test yet: {exc}")
             except Exception as exc:
@@ -461,7 +491,7 @@ async def check_account(
                     account.name, which, False, where, _describe_error(exc, *secrets)
                 )
             else:
-                result = CheckResult(account.name, which, True, where)
+                result = CheckResult(account.name, which, True, where, details=tuple(details))
             result.alerts = tuple(redact(a, *secrets) for a in alerts)
         results.append(result)
         if emit is not None:

@@ -30,7 +30,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from app.imap.parser import UidArray
-from app.models import MessageSummary
+from app.models import Flag, MessageSummary
 from widgets.safe import addresses_text, decode_header_text, human_size, safe_line, theme_style
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -102,6 +102,7 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         "message-list--hover",
         "message-list--empty",
         "message-list--thread",
+        "message-list--deleted",
     }
 
     DEFAULT_CSS = """
@@ -132,6 +133,7 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         & > .message-list--address { }
         & > .message-list--size { color: $foreground-muted; }
         & > .message-list--thread { color: $foreground-muted; }
+        & > .message-list--deleted { color: $foreground-muted; text-style: strike; }
         & > .message-list--hover { background: $block-hover-background; }
         & > .message-list--empty { color: $foreground-muted; text-style: italic; }
     }
@@ -692,6 +694,8 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
                 text.stylize(self._style("message-list--unread"))
             if summary.flagged:
                 text.stylize(self._style("message-list--flagged"))
+            if Flag.DELETED in summary.flags:  # marked for expunge ($), by us or another client
+                text.stylize(self._style("message-list--deleted"))
         if uid in self.marked:
             text.stylize(self._style("message-list--marked"))
         if row == self._hover and row != self._cursor:
@@ -707,7 +711,7 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         return "".join(
             (
                 "*" if summary.uid in self.marked else " ",
-                "●" if not summary.seen else " ",
+                "D" if Flag.DELETED in summary.flags else ("●" if not summary.seen else " "),
                 "!" if summary.flagged else " ",
                 "r" if summary.answered else " ",
                 "@" if summary.has_attachment else " ",

@@ -196,6 +196,9 @@ class Sandbox:
     host: str = "127.0.0.1"
     profile: str = "dovecot"
     """One of PROFILES: what the IMAP server advertises and how its special folders are named."""
+    special_folders: bool = True
+    """False: the special folders (Trash, Sent, …) are not made at all, as on a fresh server
+    without SPECIAL-USE where no client created them yet (tests of "there is no Trash")."""
     users: dict[str, str] = field(default_factory=dict)
     imap_port: int = 0
     imaps_port: int = 0
@@ -480,6 +483,8 @@ class Sandbox:
             self.profile
         )
         imap_capability = f"  imap_capability = {capability}\n" if capability else ""
+        if not self.special_folders:
+            mailboxes = ""
         self.conf.write_text(
             f"""instance_name = termail-{secrets.token_hex(4)}
 base_dir = {r}/run

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,11 @@ class MainScreen(Screen[None]):
         self._last_dest: str | None = None
         """The folder the last move or copy went to: highlighted first in the next picker."""
         self.threaded = False
+        """Threads shown (`T`); stays on from folder to folder and through `o`."""
+        self._thread_rows: tuple[list[int], list[int]] | None = None
+        """The open folder's thread rows (UIDs, depths), shown again when a search is cleared."""
+        self._arranging = False
+        self._arrange_again = False
         self.folder_width = 28
         """Preferred columns of the folder tree (narrower when the terminal is)."""
         self.list_share = 50.0
@@ -138,6 +143,8 @@ class MainScreen(Screen[None]):
         self._headers_done = 0
         self.counts_interval = 120.0
         """Seconds between STATUS rounds over the subscribed folders (new mail elsewhere)."""
+        self._leaving: set[int] = set()
+        """UIDs being deleted or moved now: a second `d` before the first is done skips them."""
 
     # -- layout -------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -341,18 +348,20 @@ class MainScreen(Screen[None]):
         )
         self.message_list.focus()
         self.status.folder = "INBOX"
-        self.status.message = f"{len(cached.uids)} messages (from the cache)"
+        from app.operations import plural
+
+        self.status.message = f"{plural(len(cached.uids), 'message')} (from the cache)"
         return True
 
     async def _reload_folders(self) -> bool:
         """List the folders into the tree; a failure is reported and the tree kept (issue 14:
         an error here ended the app at every start). False when it failed."""
         try:
-            folders = await self.account.load_folders()
+            await self.account.load_folders()
         except Exception as exc:
             self._report(exc, "Cannot list the folders")
             return False
-        self.folder_tree.set_folders(folders, self.account.statuses)
+        self._show_folders()
         return True
 
     async def _reconnect(self) -> None:
@@ -370,7 +379,6 @@ class MainScreen(Screen[None]):
         await self._open_folder(folder)
 
     async def _open_folder(self, folder: Folder) -> None:
-        self.threaded = False
         self.status.folder = folder.name
         self.status.message = f"Opening {folder.name}…"
         # The old folder's watcher goes now, not once this one is open: its connection and its
@@ -393,7 +401,10 @@ class MainScreen(Screen[None]):
                 self.account.held_summaries(cached.uids[: self.account.first_fetch])
             )
             self.viewer.show_loading("Select a message and press Enter")
-            self.status.message = f"{len(cached.uids)} messages (checking with the server…)"
+            from app.operations import plural
+
+            count = plural(len(cached.uids), "message")
+            self.status.message = f"{count} (checking with the server…)"
         try:
             with self.status.job(f"Opening {folder.name}"):
                 opened = await self.account.open_folder(folder)
@@ -429,6 +440,10 @@ class MainScreen(Screen[None]):
             self.status.set_counts(status.messages, status.unseen)
         # The watcher's connection (TLS, login, SELECT) after this folder's rows are drawn.
         self.call_after_refresh(self._start_idle, folder)
+        # Threads stay on from folder to folder; without SORT the order arrives after the
+        # list by UID was drawn.
+        if self.threaded or not opened.ordered:
+            await self._arrange_list(keep_cursor=ml.cursor_row > 0)
 
     def _start_idle(self, folder: Folder) -> None:
         self._stop_idle()
@@ -501,20 +516,18 @@ class MainScreen(Screen[None]):
         self._folder_uids = uids
         # Nothing changed (the same list back): no set over the whole folder (4 MB at 100,000).
         unchanged = uids is previous
-        if self._search_uids is None and self.threaded:
-            from app.threads import thread_order
-
+        current = self.account.current
+        if self.threaded or (current is not None and not current.ordered):
             with contextlib.suppress(Exception):
-                order, depths = await thread_order(self.account)
-                self.message_list.set_uids(
-                    order, keep_cursor=True, reset_summaries=False, depths=depths
-                )
+                await self._arrange_list()
         elif self._search_uids is None and not unchanged:
             self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False)
         before = set() if unchanged else set(previous)
         new = [] if unchanged else [u for u in uids if u not in before]
         if notify_new and new:
-            self.notify(f"{len(new)} new message(s) in {self.status.folder}", markup=False)
+            from app.operations import plural
+
+            self.notify(f"{plural(len(new), 'new message')} in {self.status.folder}", markup=False)
         with contextlib.suppress(Exception):
             if self.account.current is not None:
                 name = self.account.current.folder.name
@@ -596,14 +609,48 @@ class MainScreen(Screen[None]):
         return [uid] if uid is not None else []
 
     async def _set_flag(self, uids: list[int], flag: str, on: bool) -> None:
+        from app import operations as ops
+
         try:
-            await self.account.set_flag(uids, flag, on)
+            outcome = await ops.flag(self.account, uids, flag, on)
         except Exception as exc:
             self._report(exc, "Changing flags failed")
             return
-        self.message_list.update_summaries(
-            s for s in (self.message_list.summary(u) for u in uids) if s is not None
+        self._show_outcome(outcome)
+
+    async def _ask_question(self, question: Any) -> bool:
+        """Ask what an operation's `Outcome.question` calls for (y/n), as a dialog."""
+        answer = await self.app.push_screen_wait(
+            ConfirmDialog(question.text, yes=question.yes, no=question.no, danger=question.danger)
         )
+        return bool(answer)
+
+    async def _run_op(self, op: Any, title: str, job: str | None = None) -> Any:
+        """Run an `app.operations` coroutine (asking its questions); errors are reported and
+        give None."""
+        from app import operations as ops
+
+        try:
+            if job is None:
+                return await ops.run_asking(op, self._ask_question)
+            with self.status.job(job):
+                return await ops.run_asking(op, self._ask_question)
+        except Exception as exc:
+            self._report(exc, title)
+            return None
+
+    def _show_outcome(self, outcome: Any, *, quiet: bool = False) -> None:
+        """Render what an operation did: the list, the flags, and one sentence of toast."""
+        if outcome.removed:
+            self._after_removal(list(outcome.removed))
+        if outcome.changed:
+            ml = self.message_list
+            ml.update_summaries(s for s in (ml.summary(u) for u in outcome.changed) if s)
+        if outcome.message and not (quiet and outcome.done):
+            text = outcome.message + ("; u to undo" if outcome.undoable else "")
+            self.notify(
+                text, severity="warning" if outcome.warning else "information", markup=False
+            )
 
     @work(group="action")
     async def action_toggle_flag(self) -> None:
@@ -621,36 +668,46 @@ class MainScreen(Screen[None]):
 
     @work(group="action")
     async def action_delete(self) -> None:
-        uids = self._targets()
+        from app import operations as ops
+
+        uids = [u for u in self._targets() if u not in self._leaving]
         if not uids:
             return
+        self._leaving.update(uids)
         try:
-            with self.status.job(f"Deleting {len(uids):,} message(s)"):
-                what = await self.account.delete(uids)
-        except Exception as exc:
-            self._report(exc, "Delete failed")
-            return
-        self._after_removal(uids)
-        self.notify(f"{len(uids)} message(s) {what}; u to undo", markup=False)
+            outcome = await self._run_op(
+                lambda answers: ops.delete(self.account, uids, answers),
+                "Delete failed",
+                f"Deleting {ops.plural(len(uids), 'message')}",
+            )
+        finally:
+            self._leaving.difference_update(uids)
+        if outcome is not None:
+            await self._after_op(outcome)
+
+    async def _after_op(self, outcome: Any) -> None:
+        self._show_outcome(outcome)
+        if outcome.refresh:
+            await self._refresh_open_folder()
 
     def _after_removal(self, uids: list[int]) -> None:
         gone = set(uids)
         self._folder_uids = [u for u in self._folder_uids if u not in gone]
         if self._search_uids is not None:
             self._search_uids = [u for u in self._search_uids if u not in gone]
+        if self._thread_rows is not None:
+            rows = [(u, d) for u, d in zip(*self._thread_rows, strict=True) if u not in gone]
+            self._thread_rows = ([u for u, _ in rows], [d for _, d in rows])
         self.message_list.marked.difference_update(gone)
         self.message_list.remove_uids(uids)
 
     @work(group="action")
     async def action_undo(self) -> None:
-        try:
-            result = await self.account.undo_last()
-        except Exception as exc:
-            self._report(exc, "Undo failed")
-            return
-        self.notify(result or "Nothing to undo", markup=False)
-        if result:
-            await self._refresh_open_folder()
+        from app import operations as ops
+
+        outcome = await self._run_op(lambda _answers: ops.undo(self.account), "Undo failed")
+        if outcome is not None:
+            await self._after_op(outcome)
 
     async def _pick_folder(self, title: str, current: str | None = None) -> str | None:
         """A folder chosen by name, in the tree's order; `current` is highlighted first."""
@@ -662,47 +719,58 @@ class MainScreen(Screen[None]):
 
     @work(group="action")
     async def action_move(self) -> None:
+        from app import operations as ops
+
         uids = self._targets()
         if not uids:
             return
-        dest = await self._pick_folder(f"Move {len(uids)} message(s) to", self._last_dest)
+        what = ops.plural(len(uids), "message")
+        dest = await self._pick_folder(f"Move {what} to", self._last_dest)
         if not dest:
             return
         self._last_dest = dest  # offered first next time, as mutt does
-        try:
-            with self.status.job(f"Moving {len(uids):,} message(s)"):
-                await self.account.move(uids, dest)
-        except Exception as exc:
-            self._report(exc, "Move failed")
+        uids = [u for u in uids if u not in self._leaving]
+        if not uids:
             return
-        self._after_removal(uids)
-        self.notify(f"Moved {len(uids)} message(s) to {dest}; u to undo", markup=False)
+        self._leaving.update(uids)
+        try:
+            outcome = await self._run_op(
+                lambda answers: ops.move(self.account, uids, dest, answers),
+                "Move failed",
+                f"Moving {what}",
+            )
+        finally:
+            self._leaving.difference_update(uids)
+        if outcome is not None:
+            await self._after_op(outcome)
 
     @work(group="action")
     async def action_copy(self) -> None:
+        from app import operations as ops
+
         uids = self._targets()
         if not uids:
             return
-        dest = await self._pick_folder(f"Copy {len(uids)} message(s) to", self._last_dest)
+        what = ops.plural(len(uids), "message")
+        dest = await self._pick_folder(f"Copy {what} to", self._last_dest)
         if not dest:
             return
         self._last_dest = dest
-        try:
-            with self.status.job(f"Copying {len(uids):,} message(s)"):
-                await self.account.copy(uids, dest)
-        except Exception as exc:
-            self._report(exc, "Copy failed")
-            return
-        self.notify(f"Copied {len(uids)} message(s) to {dest}", markup=False)
+        outcome = await self._run_op(
+            lambda _answers: ops.copy(self.account, uids, dest), "Copy failed", f"Copying {what}"
+        )
+        if outcome is not None:
+            await self._after_op(outcome)
 
     @work(group="action")
     async def action_expunge(self) -> None:
-        try:
-            await self.account.expunge()
-        except Exception as exc:
-            self._report(exc, "Expunge failed")
-            return
-        await self._refresh_open_folder()
+        from app import operations as ops
+
+        outcome = await self._run_op(
+            lambda answers: ops.expunge(self.account, answers), "Expunge failed"
+        )
+        if outcome is not None:
+            await self._after_op(outcome)
 
     @work(group="action")
     async def action_change_folder(self) -> None:
@@ -779,12 +847,16 @@ class MainScreen(Screen[None]):
             self.status.message = ""
             return
         except Exception as exc:
+            # Never leave "Searching…" behind: the status says what failed, the list is kept.
+            self.status.show_message(f"Search failed: {_error_text(exc)}", error=True)
             self._report(exc, "Search failed")
             return
         self._search_uids = found
         self.remove_class("-reading")
         self.message_list.set_uids(found, keep_cursor=False, reset_summaries=False)
-        self.status.message = f"{len(found)} match(es) for {text!r}; Esc clears"
+        from app.operations import plural
+
+        self.status.message = f"{plural(len(found), 'match', 'matches')} for {text!r}; Esc clears"
         self.message_list.focus()
 
     @on(QueryBar.Cleared)
@@ -799,7 +871,11 @@ class MainScreen(Screen[None]):
         if self._search_uids is None:
             return
         self._search_uids = None
-        self.message_list.set_uids(self._folder_uids, keep_cursor=True, reset_summaries=False)
+        if self.threaded and self._thread_rows is not None:
+            uids, depths = self._thread_rows
+            self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False, depths=depths)
+        else:
+            self.message_list.set_uids(self._folder_uids, keep_cursor=True, reset_summaries=False)
         self.status.message = ""  # the folder's counts are shown beside it
 
     def action_next_match(self) -> None:
@@ -1165,108 +1241,250 @@ class MainScreen(Screen[None]):
         return answer
 
     # -- folder management --------------------------------------------------------------------------
+    def _folder_target(self) -> Folder | str | None:
+        """The folder E/X/S act on: the one under the tree's cursor while the tree has the
+        focus (a path part the server did not list comes back as its name), else the open
+        folder."""
+        tree = self.folder_tree
+        node = tree.cursor_node if tree.has_focus else None
+        if node is not None and node.data is not None:
+            listed = self.account.folder(node.data.name)
+            return listed if listed is not None else node.data.name
+        return self._current_folder()
+
+    def _current_folder(self) -> Folder | None:
+        current = self.account.current
+        if current is None:
+            return None
+        return self.account.folder(current.folder.name) or current.folder
+
+    def _show_folders(self) -> None:
+        """The folder list into the tree; unsubscribed folders left out when the config says
+        `show_unsubscribed = false` (INBOX and the open folder always stay)."""
+        folders = self.account.folders
+        if not getattr(self.ui, "show_unsubscribed", True):
+            open_name = self.account.current.folder.name if self.account.current else None
+            folders = [
+                f
+                for f in folders
+                if f.subscribed or f.name.upper() == "INBOX" or f.name == open_name
+            ]
+        self.folder_tree.set_folders(folders, self.account.statuses)
+
+    async def _after_folder_op(self, outcome: Any) -> None:
+        self._show_outcome(outcome)
+        if outcome.folders_changed:
+            self._show_folders()
+            if outcome.folder and self.folder_tree.has_focus:
+                self.call_after_refresh(self._tree_cursor_to, outcome.folder)
+        target = self.account.folder(outcome.reopen) if outcome.reopen else None
+        if target is None and not outcome.closed:
+            self._resume_watch()  # the open folder stays open: watch it again if stopped
+        if target is None and outcome.closed:
+            self.message_list.set_uids([], keep_cursor=False)
+            self._folder_uids = []
+            target = self.account.folder("INBOX") or _INBOX
+        if target is not None:
+            self.folder_tree.select_folder(target.name)
+            await self._open_folder(target)
+
+    def _tree_cursor_to(self, name: str) -> None:
+        node = self.folder_tree.node_for(name)
+        if node is not None:
+            self.folder_tree.move_cursor(node)
+
+    def _resume_watch(self) -> None:
+        current = self.account.current
+        if self._idle_task is None and current is not None:
+            self._start_idle(current.folder)
+
+    def _leave_watched(self, name: str | None) -> None:
+        """Stop the IDLE watcher's connection when it has `name` open (it is renamed or deleted:
+        Courier refuses that while a session has the folder selected)."""
+        if name is not None and self._idle_folder is not None and self._idle_folder.name == name:
+            self._stop_idle()
+
     @work(group="folders")
     async def action_create_folder(self) -> None:
+        from app import operations as ops
+
         name = await self.app.push_screen_wait(PromptDialog("New folder name", ""))
         if not name:
             return
-        try:
-            await self.account.create_folder(name)
-            await self._reload_folders()
-        except Exception as exc:
-            self._report(exc, f"Cannot create {name}")
-            return
-        self.notify(f"Created {name}", markup=False)
-
-    def _current_folder(self) -> Folder | None:
-        return self.account.current.folder if self.account.current else None
+        outcome = await self._run_op(
+            lambda _answers: ops.create_folder(self.account, name), f"Cannot create {name}"
+        )
+        if outcome is not None:
+            await self._after_folder_op(outcome)
 
     @work(group="folders")
     async def action_rename_folder(self) -> None:
-        folder = self._current_folder()
+        from app import operations as ops
+
+        folder = self._folder_target()
         if folder is None:
             return
-        new = await self.app.push_screen_wait(PromptDialog(f"Rename {folder.name} to", folder.name))
-        if not new or new == folder.name:
+        name = folder if isinstance(folder, str) else folder.name
+        new = await self.app.push_screen_wait(PromptDialog(f"Rename {name} to", name))
+        if not new or new == name:
             return
-        try:
-            await self.account.rename_folder(folder.name, new)
-            await self._reload_folders()
-        except Exception as exc:
-            self._report(exc, f"Cannot rename {folder.name}")
+        self._leave_watched(name)
+        outcome = await self._run_op(
+            lambda _answers: ops.rename_folder(self.account, folder, new), f"Cannot rename {name}"
+        )
+        if outcome is None:
+            await self._reload_folders_quietly()
             return
-        self.notify(f"Renamed {folder.name} to {new}", markup=False)
-        renamed = self.account.folder(new)
-        if renamed is not None:
-            self.folder_tree.select_folder(new)
-            await self._open_folder(renamed)
+        await self._after_folder_op(outcome)
+
+    async def _reload_folders_quietly(self) -> None:
+        """After a failed folder change: the tree as the server lists it now, and the watcher
+        back on the open folder if `_leave_watched` stopped it."""
+        self._resume_watch()
+        with contextlib.suppress(Exception):
+            await self.account.load_folders()
+            self._show_folders()
 
     @work(group="folders")
     async def action_delete_folder(self) -> None:
-        folder = self._current_folder()
+        from app import operations as ops
+
+        folder = self._folder_target()
         if folder is None:
             return
-        count = len(self._folder_uids)
-        ok = await self.app.push_screen_wait(
-            ConfirmDialog(f"Delete the folder {folder.name} and its {count} message(s)?")
-        )
-        if not ok:
-            return
+        name = folder if isinstance(folder, str) else folder.name
+
+        async def ask(question: Any) -> bool:
+            answer = await self._ask_question(question)
+            if answer:
+                self._leave_watched(name)
+            return answer
+
         try:
-            await self.account.delete_folder(folder.name)
-            await self._reload_folders()
+            outcome = await ops.run_asking(
+                lambda answers: ops.delete_folder(self.account, folder, answers), ask
+            )
         except Exception as exc:
-            self._report(exc, f"Cannot delete {folder.name}")
+            self._report(exc, f"Cannot delete {name}")
+            await self._reload_folders_quietly()
             return
-        self.notify(f"Deleted {folder.name}", markup=False)
-        self.message_list.set_uids([], keep_cursor=False)
+        await self._after_folder_op(outcome)
 
     @work(group="folders")
     async def action_toggle_subscribe(self) -> None:
-        folder = self._current_folder()
+        from app import operations as ops
+
+        folder = self._folder_target()
         if folder is None:
             return
-        try:
-            await self.account.subscribe(folder.name, not folder.subscribed)
-        except Exception as exc:
-            self._report(exc, "Subscription change failed")
-            return
-        state = "unsubscribed from" if folder.subscribed else "subscribed to"
-        self.notify(f"{state.capitalize()} {folder.name}", markup=False)
-        await self._reload_folders()
+        outcome = await self._run_op(
+            lambda _answers: ops.set_subscribed(self.account, folder), "Subscription change failed"
+        )
+        if outcome is not None:
+            await self._after_folder_op(outcome)
 
     @work(group="folder")
     async def action_sort(self) -> None:
-        order = ["date", "from", "subject", "size", "arrival"]
-        current = order.index(self.account.sort) if self.account.sort in order else 0
-        sort = order[(current + 1) % len(order)]
+        """The sort menu; the choice orders the flat list and, with threads on, the threads."""
+        from app.threads import DEFAULT_REVERSE
+        from widgets.sort_menu import ENTRIES, SortMenu, direction_words
+
+        account = self.account
+        choice = await self.app.push_screen_wait(
+            SortMenu(account.sort, account.reverse, DEFAULT_REVERSE, threaded=self.threaded)
+        )
+        if choice is None:
+            return
+        if choice.sort == "thread-last-date":
+            self.threaded = True  # an order of threads: they are shown
+        label = next((lbl for name, _, lbl in ENTRIES if name == choice.sort), choice.sort)
         try:
-            uids = await self.account.resort(sort, self.account.reverse)
+            with self.status.job(f"Sorting by {label.lower()}") as key:
+                uids = await account.resort(choice.sort, choice.reverse, self._progress(key))
         except Exception as exc:
             self._report(exc, "Sorting failed")
             return
         self._folder_uids = uids
-        self.message_list.set_uids(uids, keep_cursor=True)
-        self.notify(f"Sorted by {sort}", markup=False)
+        if self.threaded:
+            if not await self._arrange_list(asked=True):
+                return
+        elif self._search_uids is None:
+            self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False)
+        words = direction_words(choice.sort, choice.reverse)
+        said = label if choice.sort == "thread-last-date" else f"Sorted by {label.lower()}"
+        self.notify(f"{said}, {words}", markup=False)
 
     @work(group="folder")
     async def action_toggle_threads(self) -> None:
-        """Thread view from the server's THREAD=REFERENCES, or back to the sorted list."""
-        from app.threads import thread_order
-
+        """Threads (the server's THREAD=REFERENCES, else made here) or the flat list."""
         self.threaded = not self.threaded
         if not self.threaded:
-            self.message_list.set_uids(self._folder_uids, keep_cursor=True, reset_summaries=False)
+            self._thread_rows = None
+            if self._search_uids is None:
+                self.message_list.set_uids(
+                    self._folder_uids, keep_cursor=True, reset_summaries=False
+                )
             self.notify("Threads off", markup=False)
             return
+        if await self._arrange_list(asked=True):
+            self.notify("Threads on", markup=False)
+
+    def _progress(self, key: str) -> Callable[[int, int], None]:
+        """A progress callback for the core that moves the status bar's job `key`."""
+
+        def progress(done: int, total: int) -> None:
+            self.status.update_job(key, done, total)
+
+        return progress
+
+    async def _arrange_list(self, *, keep_cursor: bool = True, asked: bool = False) -> bool:
+        """Show the open folder as threads (when on) or in the order made here (no SORT on
+        the server), after the list by UID was drawn; False when it failed (reported).
+
+        `asked`: the user just asked for threads (`T`, `o`), so a failure turns them off
+        again; after a folder change or new mail they stay on (the next refresh retries).
+        One arrangement at a time: a call while one runs (new mail, `o` during the fetch)
+        has it run once more when done, with the state of then."""
+        if self._arranging:
+            self._arrange_again = True
+            return True
+        self._arranging = True
         try:
-            uids, depths = await thread_order(self.account)
+            while True:
+                self._arrange_again = False
+                done = await self._arrange_once(keep_cursor=keep_cursor, asked=asked)
+                if not done or not self._arrange_again:
+                    return done
+                keep_cursor = True
+        finally:
+            self._arranging = False
+
+    async def _arrange_once(self, *, keep_cursor: bool, asked: bool) -> bool:
+        account = self.account
+        try:
+            if self.threaded:
+                with self.status.job("Threading") as key:
+                    uids, depths = await account.thread_view(self._progress(key))
+                self._thread_rows = (uids, depths)
+                if self._search_uids is None:
+                    self.message_list.set_uids(
+                        uids, keep_cursor=keep_cursor, reset_summaries=False, depths=depths
+                    )
+                return True
+            with self.status.job("Sorting") as key:
+                ordered = await account.local_order(self._progress(key))
         except Exception as exc:
-            self.threaded = False
-            self._report(exc, "Threads are not available")
-            return
-        self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False, depths=depths)
-        self.notify("Threads on", markup=False)
+            if self.threaded:
+                self.threaded = not asked
+                self._report(exc, "Threads are not available")
+            else:
+                self._report(exc, "Sorting failed")
+            return False
+        if ordered is not None:
+            self._folder_uids = ordered
+            if self._search_uids is None:
+                self.message_list.set_uids(ordered, keep_cursor=keep_cursor, reset_summaries=False)
+        return True
 
     @work(group="folder")
     async def action_refresh(self) -> None:

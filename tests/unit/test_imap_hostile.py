@@ -396,7 +396,7 @@ async def test_config_check_shows_the_flood_as_a_clear_failure(tmp_path: Any) ->
     alerts: list[str] = []
     async with hostile("alert-flood", "AUTHENTICATE") as (_, port):
         with pytest.raises(ImapLimitError, match="the server sent too much"):
-            await check_imap_login(settings(port), CREDS, alerts)
+            await check_imap_login(settings(port), CREDS, alerts=alerts)
     assert alerts == ["x" * 200]
 
 
