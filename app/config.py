@@ -261,6 +261,8 @@ class UiSettings:
     """Percent of the right side given to the message list (the rest to the preview)."""
     editor: str = field(default_factory=_default_editor)
     """The compose editor command line: `editor` in the file, else $VISUAL, $EDITOR, vi."""
+    reply_position: str = "bottom"
+    """Where a reply's cursor starts: "bottom" below the quote (mutt's way), or "top"."""
     show_unsubscribed: bool = True
     """Show folders one is not subscribed to in the tree (marked "unsubscribed")."""
 
@@ -691,6 +693,7 @@ _UI_KEYS = (
     "folder_pane_width",
     "message_list_height",
     "editor",
+    "reply_position",
     "show_unsubscribed",
 )
 _MAX_SIGNATURE = 64_000
@@ -952,6 +955,7 @@ def _ui(table: _Table | None) -> UiSettings:
         message_list_height=table.integer("message_list_height", d.message_list_height, 10, 90)
         or d.message_list_height,
         editor=(table.opt_str("editor") or d.editor).strip(),
+        reply_position=table.choice("reply_position", ("bottom", "top")) or d.reply_position,
         show_unsubscribed=table.boolean("show_unsubscribed", d.show_unsubscribed),
     )
 

@@ -80,12 +80,13 @@ class ConfirmDialog(ModalScreen[bool]):
         self.query_one("#dialog-no", Button).focus()
 
     def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
+        if self.is_active:  # "y y" typed fast: the second must not pop the screen below
+            self.dismiss(answer)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        self.dismiss(event.button.id == "dialog-yes")
+        self.action_answer(event.button.id == "dialog-yes")
 
 
 class ChoiceDialog(ModalScreen[str | None]):
@@ -123,16 +124,22 @@ class ChoiceDialog(ModalScreen[str | None]):
         for key, _ in self.choices:
             if event.character == key:
                 event.stop()
-                self.dismiss(key)
+                self._answer(key)
                 return
 
     def action_choose(self, key: str) -> None:
-        self.dismiss(key or None)
+        self._answer(key or None)
+
+    def _answer(self, key: str | None) -> None:
+        # Keys typed fast reach a dialog already dismissed: a second dismiss would pop the
+        # screen below it (the compose screen) or raise ScreenStackError and end the app.
+        if self.is_active:
+            self.dismiss(key)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        self.dismiss(chr(int((event.button.id or "choice-0").removeprefix("choice-"))))
+        self._answer(chr(int((event.button.id or "choice-0").removeprefix("choice-"))))
 
 
 class PromptDialog(ModalScreen[str | None]):

@@ -701,3 +701,13 @@ protocol lmtp {{
 
     def clear_smtp_rules(self) -> None:
         self.rules_file.write_text("[]")
+        self.offer_smtputf8(False)
+
+    def offer_smtputf8(self, on: bool = True) -> None:
+        """Make the SMTP server offer SMTPUTF8 (RFC 6531) from its next connection; off by
+        default, as aiosmtpd's own default."""
+        flag = self.rules_file.with_name("smtputf8-on")
+        if on:
+            flag.touch()
+        else:
+            flag.unlink(missing_ok=True)

@@ -28,8 +28,8 @@ from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.folder_tree import FolderTree, display_order
 from widgets.message_list import MessageList
-from widgets.message_view import MessageView
-from widgets.query_bar import QueryBar
+from widgets.message_view import MessageView, html_switch_note
+from widgets.query_bar import QueryBar, QueryInput
 from widgets.splitter import Splitter
 from widgets.status_bar import StatusBar
 
@@ -67,6 +67,15 @@ class MainScreen(Screen[None]):
         Binding("n", "next_match", "Next match", id="search.next", show=False),
         Binding("escape", "clear_search", "Clear search", id="search.clear", show=False),
         Binding("v", "toggle_viewer", "Viewer", id="view.zoom", show=False),
+        # j/k scroll the viewer and move the list's cursor already: J/K open the next or the
+        # previous message from either (mutt's pager moves to the next message too).
+        Binding("J", "next_message(1)", "Next message", id="view.next_message", show=False),
+        Binding("K", "next_message(-1)", "Previous message", id="view.prev_message", show=False),
+        # mutt's Tab (next new) and `c` Tab (next mailbox with new mail) in one key: Tab itself
+        # moves the focus between the panes here.
+        Binding(
+            "ctrl+n", "next_unread", "Next unread (any folder)", id="folder.next_unread", show=False
+        ),
         # q in the viewer goes back to the list, as in mutt's pager; from the list it quits.
         Binding("q", "close_viewer", "Back to the list", id="view.close", show=False),
         Binding("H", "toggle_html", "HTML/text", id="view.html", show=False),
@@ -90,6 +99,14 @@ class MainScreen(Screen[None]):
         ),
         Binding("equals_sign", "reset_panes", "Default pane sizes", id="view.reset", show=False),
         Binding("ctrl+l", "refresh", "Refresh", id="folder.refresh", show=False),
+        Binding("Y", "invite('ACCEPTED')", "Accept invitation", id="invite.accept", show=False),
+        Binding(
+            "M", "invite('TENTATIVE')", "Tentative (invitation)", id="invite.tentative", show=False
+        ),
+        Binding("D", "invite('DECLINED')", "Decline invitation", id="invite.decline", show=False),
+        Binding("L", "list_reply", "List reply", id="list.reply", show=False),
+        Binding("U", "unsubscribe", "Unsubscribe", id="list.unsubscribe", show=False),
+        Binding("i", "view_image", "View image", id="msg.view_image", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -143,6 +160,8 @@ class MainScreen(Screen[None]):
         self._headers_done = 0
         self.counts_interval = 120.0
         """Seconds between STATUS rounds over the subscribed folders (new mail elsewhere)."""
+        self._answering: int | None = None
+        """The message a compose screen opened from here replies to or forwards."""
         self._leaving: set[int] = set()
         """UIDs being deleted or moved now: a second `d` before the first is done skips them."""
 
@@ -320,6 +339,7 @@ class MainScreen(Screen[None]):
         except Exception as exc:
             self._report(exc, "Outbox retry failed")
             return
+        self._reload_outbox_screen()
         for attempt in attempts:
             text = {"sent": "A queued message was sent", "retry": "Still waiting to send"}.get(
                 attempt.status, "A queued message failed"
@@ -330,6 +350,14 @@ class MainScreen(Screen[None]):
                 self.notify(text, title="Outbox", severity="error", markup=False)
             else:
                 self.notify(text, title="Outbox", markup=False)
+
+    def _reload_outbox_screen(self) -> None:
+        """An open outbox shows what the retry changed (a sent entry leaves it)."""
+        from app.screens.outbox import OutboxScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, OutboxScreen) and screen.is_mounted:
+                screen.reload()
 
     def _show_cached_inbox(self) -> bool:
         """Before the server answers (or when it cannot be reached): the INBOX as last cached.
@@ -346,12 +374,18 @@ class MainScreen(Screen[None]):
         self.message_list.update_summaries(
             self.account.held_summaries(cached.uids[: self.account.first_fetch])
         )
-        self.message_list.focus()
+        self._focus_list_unless_typing()
         self.status.folder = "INBOX"
         from app.operations import plural
 
         self.status.message = f"{plural(len(cached.uids), 'message')} (from the cache)"
         return True
+
+    def _focus_list_unless_typing(self) -> None:
+        """The list takes the focus when a folder opens, but not from a query the user began to
+        type while it was opening (`/` pressed during start-up kept losing its letters)."""
+        if not isinstance(self.app.focused, QueryInput):
+            self.message_list.focus()
 
     async def _reload_folders(self) -> bool:
         """List the folders into the tree; a failure is reported and the tree kept (issue 14:
@@ -387,7 +421,7 @@ class MainScreen(Screen[None]):
         self._stop_idle()
         ml = self.message_list
         # Focus first: the footer's re-layout for the list's keys runs while the server works.
-        ml.focus()
+        self._focus_list_unless_typing()
         # The header cache's list first (no server), then the server's answer over it.
         cached = self.account.open_folder_cached(folder)
         if cached is not None:
@@ -569,7 +603,8 @@ class MainScreen(Screen[None]):
         self.load_message(event.uid)
 
     @work(exclusive=True, group="message", description="loading message")
-    async def load_message(self, uid: int) -> None:
+    async def load_message(self, uid: int, *, html_switch: bool = False) -> None:
+        before = self.viewer.rendered if html_switch else None
         self.viewer.show_loading("Loading…")
         try:
             rendered = await self.account.load_message(uid, prefer_html=self.prefer_html)
@@ -578,9 +613,15 @@ class MainScreen(Screen[None]):
             self._report(exc, "Cannot show the message")
             return
         self.viewer.show(rendered)
+        self.load_invitation(uid)
+        if html_switch:  # H: say what it did, also when nothing could change
+            note = html_switch_note(rendered, self.prefer_html, before)
+            self.notify(note, markup=False, timeout=4)
         self._prefetch_after(uid)
         summary = self.message_list.summary(uid)
-        if summary is not None and Flag.SEEN not in summary.flags:
+        # No summary yet (opened right after its folder, e.g. by ctrl+n): marked read all the
+        # same; +FLAGS \\Seen on a message already read changes nothing.
+        if summary is None or Flag.SEEN not in summary.flags:
             if self.mark_read_delay:
                 await asyncio.sleep(self.mark_read_delay)
             if self.open_uid == uid:
@@ -825,6 +866,51 @@ class MainScreen(Screen[None]):
                 self._report(exc, "Cannot load the original")
                 return
         await open_compose(self, self.account, mode, original, uid, attachments=attachments)
+        if uid is not None and mode in ("reply", "reply_all", "forward"):
+            self._answering = uid  # its row shows r / the flag once the send flagged it
+
+    def on_screen_resume(self) -> None:
+        """Back from compose: the send flagged the original (\\Answered or $Forwarded) in the
+        account's memory and cache (`app.sending.send_draft`); its row is drawn again from there."""
+        uid = self._answering
+        if uid is None:
+            return
+        from app.screens.compose import ComposeScreen
+
+        if not any(isinstance(screen, ComposeScreen) for screen in self.app.screen_stack):
+            self._answering = None
+        self.message_list.update_summaries(self.account.held_summaries([uid]))
+
+    # -- invitations and lists (app/screens/invite_actions.py) -----------------------------------
+    @work(exclusive=True, group="invite-load", description="reading the invitation")
+    async def load_invitation(self, uid: int) -> None:
+        from app.screens import invite_actions
+
+        await invite_actions.load_invitation(self, uid)
+
+    @work(group="invite")
+    async def action_invite(self, partstat: str) -> None:
+        from app.screens import invite_actions
+
+        await invite_actions.answer_invitation(self, partstat)
+
+    @work(group="list")
+    async def action_list_reply(self) -> None:
+        from app.screens import invite_actions
+
+        await invite_actions.list_reply(self)
+
+    @work(group="list")
+    async def action_unsubscribe(self) -> None:
+        from app.screens import invite_actions
+
+        await invite_actions.unsubscribe(self)
+
+    @work(group="image", description="showing the image")
+    async def action_view_image(self) -> None:
+        from app.screens import image_actions
+
+        await image_actions.view_image(self)
 
     # -- search -------------------------------------------------------------------------------------
     def action_search(self) -> None:
@@ -832,6 +918,9 @@ class MainScreen(Screen[None]):
 
     @on(QueryBar.Submitted)
     def _query_submitted(self, event: QueryBar.Submitted) -> None:
+        # The bar hides itself: the focus goes back to the list now, not to whatever Textual
+        # picks next (the viewer); a bad query gives it back to the bar (`show_error`).
+        self.message_list.focus()
         self.run_search(event.text)
 
     @work(exclusive=True, group="search", description="searching")
@@ -861,7 +950,9 @@ class MainScreen(Screen[None]):
 
     @on(QueryBar.Cleared)
     def _query_cleared(self) -> None:
+        self.remove_class("-reading")  # the search is cleared, not only the reading view
         self.action_clear_search()
+        self.message_list.focus()  # Esc in the bar (empty, refused or not) returns to the list
 
     def action_clear_search(self) -> None:
         if self.has_class("-reading"):
@@ -912,6 +1003,99 @@ class MainScreen(Screen[None]):
             f"{len(items)} attachments: choose one (↑ ↓), a saves it (ctrl+s there: all), o opens it",
             timeout=6,
         )
+
+    def action_next_message(self, step: int) -> None:
+        """Open the message after (1) or before (-1) the one open, in the list's order."""
+        ml = self.message_list
+        uids = ml.uids
+        if not uids:
+            return
+        # From the list's cursor, as mutt's pager steps from the index's: keys pressed faster
+        # than the messages load still step one message each.
+        row = ml.cursor_row
+        target = row + step if self.open_uid is not None else row
+        if not 0 <= target < len(uids):
+            self.notify(
+                "No next message" if step > 0 else "No previous message", markup=False, timeout=3
+            )
+            return
+        ml.select_uid(uids[target])
+        ml.action_open()
+
+    @work(exclusive=True, group="next-unread", description="looking for unread mail")
+    async def action_next_unread(self) -> None:
+        """The next unread message: further down this folder (then from its top), else the
+        first unread of the next folder that has some, in the tree's order."""
+        try:
+            if await self._open_unread_here():
+                return
+            for folder in await self._folders_with_unread():
+                self.folder_tree.select_folder(folder.name)
+                await self._open_folder(folder)
+                current = self.account.current
+                if current is None or current.folder.name != folder.name:
+                    return  # it could not be opened: _open_folder said why
+                if await self._open_unread_here(from_top=True):
+                    self.notify(f"Unread mail in {folder.name}", markup=False, timeout=3)
+                    return
+        except Exception as exc:
+            self._report(exc, "Cannot look for unread mail")
+            return
+        self.notify("No unread message in any folder", markup=False, timeout=4)
+
+    async def _open_unread_here(self, *, from_top: bool = False) -> bool:
+        """Open the first unread message after the cursor (wrapping); False when none."""
+        if self.account.current is None:
+            return False
+        unseen = set(await self.account.search("is:unread"))
+        if self.open_uid is not None:
+            unseen.discard(self.open_uid)  # the one being read (marked \\Seen a moment later)
+        ml = self.message_list
+        uids = ml.uids
+        if not unseen or not uids:
+            return False
+        start = 0 if from_top else ml.cursor_row + 1
+        count = len(uids)
+        for offset in range(count):
+            uid = uids[(start + offset) % count]
+            if uid in unseen:
+                ml.select_uid(uid)
+                ml.action_open()
+                return True
+        return False
+
+    async def _folders_with_unread(self) -> list[Folder]:
+        """Other folders with unread mail, in the tree's order after the open one (wrapping).
+
+        Trash, Junk, Sent and Drafts are left out, as mutt's new-mail cycle leaves out what is
+        not in its mailboxes list. The STATUS counts held are used first; when none says
+        "unread", every folder is asked again (mail may have come since they were read).
+        """
+        skip = (FolderRole.TRASH, FolderRole.JUNK, FolderRole.SENT, FolderRole.DRAFTS)
+        ordered = [f for f in display_order(self.account.folders) if f.selectable]
+        current = self.account.current
+        name = current.folder.name if current is not None else None
+        names = [f.name for f in ordered]
+        at = names.index(name) + 1 if name in names else 0
+        candidates = [
+            f for f in ordered[at:] + ordered[:at] if f.name != name and f.role not in skip
+        ]
+
+        def with_unread() -> list[Folder]:
+            found = []
+            for folder in candidates:
+                status = self.account.statuses.get(folder.name)
+                if status is not None and status.unseen > 0:
+                    found.append(folder)
+            return found
+
+        found = with_unread()
+        if found:
+            return found
+        for folder in candidates[:200]:
+            with contextlib.suppress(Exception):
+                self._show_counts(folder.name, await self.account.refresh_status(folder.name))
+        return with_unread()
 
     def action_close_viewer(self) -> None:
         self.remove_class("-zoom")
@@ -1070,13 +1254,22 @@ class MainScreen(Screen[None]):
     def action_toggle_html(self) -> None:
         self.prefer_html = not self.prefer_html
         if self.open_uid is not None:
-            self.load_message(self.open_uid)
+            self.load_message(self.open_uid, html_switch=True)
+        else:
+            self.notify(
+                "HTML parts preferred" if self.prefer_html else "Text parts preferred",
+                markup=False,
+                timeout=3,
+            )
 
     def action_toggle_headers(self) -> None:
         self.viewer.full_headers = not self.viewer.full_headers
 
     @work(group="message")
     async def action_show_raw(self) -> None:
+        if self.viewer.raw_mode:  # V again: back to the message
+            self.viewer.leave_raw()
+            return
         uid = self.open_uid or self.message_list.cursor_uid
         if uid is None:
             return
