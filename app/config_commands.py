@@ -344,11 +344,9 @@ class CheckResult:
         text = text if self.ok else f"{text}: {self.error}"
         text = clean_line(text, max_len=2000)
         for fine, detail in self.details:  # folder names: server text too
-            text += f"
-    {'' if fine else 'warning: '}{clean_line(detail, max_len=500)}"
+            text += f"\n    {'' if fine else 'warning: '}{clean_line(detail, max_len=500)}"
         for alert in self.alerts:  # sanitized by the core already; cleaned again, cheaply
-            text += f"
-    server ALERT: {clean_line(alert, max_len=2000)}"
+            text += f"\n    server ALERT: {clean_line(alert, max_len=2000)}"
         return text
 
 
