@@ -33,6 +33,7 @@ from app.imap.errors import (
     ImapUidValidityChanged,
 )
 from app.imap.mailbox import MailboxEvent, MailboxState, ascending_uids
+from app.imap.namespace import Namespace
 from app.imap.parser import FetchData, Literal, ThreadNode, UidArray
 from app.imap.search import SearchCriteria
 from app.models import (
@@ -208,6 +209,9 @@ class ImapClient:
         self._conn: Connection | None = conn
         self._selected: tuple[str | Folder, bool] | None = None
         self._closed = False
+        self.namespace: Namespace | None = None
+        """The personal namespace, asked once (NAMESPACE) before the first folder command;
+        folder names are shown without its prefix and sent with it (app/imap/namespace.py)."""
 
     # -- connection -------------------------------------------------------------------------
 
@@ -239,6 +243,28 @@ class ImapClient:
 
     def has_capability(self, capability: str) -> bool:
         return capability.upper() in self.capabilities
+
+    @property
+    def personal_namespace(self) -> str | None:
+        """The personal namespace prefix ("INBOX." on Courier), None before it is known."""
+        return self.namespace.prefix if self.namespace is not None else None
+
+    def server_name(self, name: str) -> str:
+        """The server's (decoded) name of a folder named as shown (`Lists/python-dev`)."""
+        return self.namespace.server(name) if self.namespace is not None else name
+
+    async def _learn_namespace(self, conn: Connection) -> None:
+        """NAMESPACE once per client; without it (or on a NO) names are used as they are."""
+        if self.namespace is not None:
+            return
+        namespace = Namespace()
+        if conn.has_capability("NAMESPACE"):
+            resp = await conn.execute("NAMESPACE")
+            if resp.status == "OK":
+                for item in self._parsed(resp):
+                    if isinstance(item, parser.NamespaceData) and item.personal:
+                        namespace.prefix, namespace.delimiter = item.personal[0]
+        self.namespace = namespace
 
     async def close(self) -> None:
         """Log out and close; the client cannot be used afterwards."""
@@ -356,7 +382,7 @@ class ImapClient:
     def _mbox(self, conn: Connection, name: str | Folder) -> Arg:
         if isinstance(name, Folder):
             return parser.astring_arg(name.raw_name)
-        return conn.mailbox_arg(name)
+        return conn.mailbox_arg(self.server_name(name))
 
     # -- folders --------------------------------------------------------------------------------
 
@@ -378,6 +404,10 @@ class ImapClient:
         self, subscribed_only: bool, *, with_status: bool
     ) -> list[tuple[Folder, FolderStatus | None]]:
         async def op(conn: Connection) -> list[tuple[Folder, FolderStatus | None]]:
+            await self._learn_namespace(conn)
+            assert self.namespace is not None
+            if not subscribed_only:
+                self.namespace.forget_all()
             extended = conn.has_capability("LIST-EXTENDED")
             statuses: dict[str, FolderStatus] = {}
             subscribed: set[str] | None = None
@@ -409,11 +439,13 @@ class ImapClient:
                         is_sub = item.raw_name in subscribed
                     if subscribed_only and not is_sub:
                         continue
+                    shown, delimiter = self.namespace.shown(item.name, item.delimiter)
+                    self.namespace.remember(shown, item.name)
                     folders.append(
                         Folder(
-                            name=item.name,
+                            name=shown,
                             raw_name=item.raw_name,
-                            delimiter=item.delimiter,
+                            delimiter=delimiter,
                             attributes=attrs,
                             role=_role(item.name, attrs),
                             subscribed=is_sub,
@@ -458,7 +490,9 @@ class ImapClient:
 
     async def rename_folder(self, old: str | Folder, new: str) -> None:
         async def op(conn: Connection) -> None:
-            resp = await conn.execute("RENAME", self._mbox(conn, old), conn.mailbox_arg(new))
+            await self._learn_namespace(conn)
+            new_arg = conn.mailbox_arg(self.server_name(new))
+            resp = await conn.execute("RENAME", self._mbox(conn, old), new_arg)
             self._parsed(resp.check())
 
         await self._run(f"renaming folder {old!r}", op, idempotent=False)
@@ -473,6 +507,7 @@ class ImapClient:
         self, command: str, name: str | Folder, *, what: str, idempotent: bool = False
     ) -> None:
         async def op(conn: Connection) -> None:
+            await self._learn_namespace(conn)
             resp = await conn.execute(command, self._mbox(conn, name))
             self._parsed(resp.check())
 

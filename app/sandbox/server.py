@@ -133,6 +133,29 @@ def _wait_greeting(port: int, deadline: float, *, tls: ssl.SSLContext | None = N
     raise SandboxError(f"no greeting on port {port}: {last}")
 
 
+def make_certificates(etc: Path) -> None:
+    """A throw-away CA and a server certificate for localhost and 127.0.0.1 signed by it."""
+
+    def run(*args: str) -> None:
+        subprocess.run(args, check=True, capture_output=True, cwd=etc)
+
+    curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("openssl", "req", "-x509", *curve, "-days", "3", "-keyout", "ca-key.pem",
+        "-out", "ca.pem", "-subj", "/CN=termail sandbox CA",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+    run("openssl", "req", *curve, "-keyout", "key.pem", "-out", "server.csr",
+        "-subj", "/CN=localhost")  # fmt: skip
+    (etc / "ext.cnf").write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+    )
+    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
+        "ca-key.pem", "-CAcreateserial", "-days", "2", "-out", "cert.pem",
+        "-extfile", "ext.cnf")  # fmt: skip
+    os.chmod(etc / "key.pem", 0o600)
+
+
 @dataclass
 class SandboxUser:
     """A mail user of the sandbox, with ready-made client settings."""
@@ -396,27 +419,7 @@ class Sandbox:
 
     # -- configuration files -------------------------------------------------------------------
     def _make_certificates(self) -> None:
-        """A throw-away CA and a server certificate for localhost and 127.0.0.1 signed by it."""
-        etc = self.etc
-
-        def run(*args: str) -> None:
-            subprocess.run(args, check=True, capture_output=True, cwd=etc)
-
-        curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        run("openssl", "req", "-x509", *curve, "-days", "3", "-keyout", "ca-key.pem",
-            "-out", "ca.pem", "-subj", "/CN=termail sandbox CA",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
-        run("openssl", "req", *curve, "-keyout", "key.pem", "-out", "server.csr",
-            "-subj", "/CN=localhost")  # fmt: skip
-        (etc / "ext.cnf").write_text(
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-            "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
-        )
-        run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
-            "ca-key.pem", "-CAcreateserial", "-days", "2", "-out", "cert.pem",
-            "-extfile", "ext.cnf")  # fmt: skip
-        os.chmod(etc / "key.pem", 0o600)
+        make_certificates(self.etc)
 
     def client_ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_file))
