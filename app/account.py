@@ -183,6 +183,9 @@ class Account:
         self.cache_path = cache_path if cache is None else cache.path
         self.first_fetch = FIRST_FETCH
         self._connecting: asyncio.Future[None] | None = None
+        self._flattened: set[tuple[str, int | None, int]] = set()
+        """(folder, uidvalidity, uid) of messages whose BODYSTRUCTURE the server got wrong
+        (see `load_message`): their parts are read from the whole message."""
 
     def identity_for(self, recipients: Sequence[str]) -> Identity | None:
         """The identity to answer a message sent to `recipients` from (None: no identity)."""
@@ -554,10 +557,28 @@ class Account:
                 raw: bytes = await self._require_client().fetch_raw(uid)
             return await asyncio.to_thread(render_message, raw, prefer_html=prefer_html)
         header, structure, parts = got
+        if not structure.is_multipart and _says_multipart(header):
+            # Courier gives a multipart message without MIME-Version one text/plain part: the
+            # raw MIME would be shown and the attachments hidden. Parse the whole message here.
+            try:
+                async with self.lock:
+                    await self._ensure_selected()
+                    raw = await self._require_client().fetch_raw(uid)
+            except Exception:
+                log.info("whole message %s not fetched; shown as the server parts it", uid)
+            else:
+                self._flattened.add(self._message_key(uid))
+                return await asyncio.to_thread(render_message, raw, prefer_html=prefer_html)
         # Rendering is CPU work (HTML conversion can take seconds): keep it off the event loop.
         return await asyncio.to_thread(
             render_from_parts, header, structure, parts, prefer_html=prefer_html
         )
+
+    def _message_key(self, uid: int) -> tuple[str, int | None, int]:
+        current = self.current
+        if current is None:
+            return ("", None, uid)
+        return (current.folder.name, current.uidvalidity, uid)
 
     async def prefetch_message(self, uid: int, *, prefer_html: bool = False) -> bool:
         """Put the header and text parts of `uid` in the cache, so that opening it is instant.
@@ -649,6 +670,8 @@ class Account:
         """Fetch one part in 64 KB chunks, decoding each into a new file inside `folder`."""
         from app.mime.attachments import PartWriter
 
+        if self._message_key(uid) in self._flattened:  # parts numbered by our own parse
+            return await self._save_local_part(uid, part_id, folder, filename, progress)
         writer = PartWriter(folder, filename, encoding)
         try:
             async with self.lock:
@@ -661,6 +684,37 @@ class Account:
             with contextlib.suppress(Exception):
                 writer.close().unlink()  # no half-written file is left behind
             raise
+        saved: Path = writer.close()
+        return saved
+
+    async def _save_local_part(
+        self,
+        uid: int,
+        part_id: str,
+        folder: Path,
+        filename: str,
+        progress: Callable[[int, int | None], None] | None,
+    ) -> Path:
+        """Save part `part_id` of a message parsed here (its server structure is wrong)."""
+        from app.mime.attachments import PartWriter
+        from app.mime.render import extract_part
+
+        raw = await self.fetch_raw(uid)
+        found = await asyncio.to_thread(extract_part, raw, part_id)
+        if found is None:
+            from app.mime.attachments import SaveError
+
+            raise SaveError(f"the message has no part {part_id}")
+        data, encoding = found
+        writer = PartWriter(folder, filename, encoding)
+        try:
+            writer.write(data)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                writer.close().unlink()
+            raise
+        if progress is not None:
+            progress(len(data), len(data))
         saved: Path = writer.close()
         return saved
 
@@ -805,6 +859,18 @@ class Account:
         async with self.lock:
             uid: int | None = await self.client.append(folder, data, flags=tuple(flags))
         return uid
+
+
+def _says_multipart(header: bytes) -> bool:
+    """Whether a message's own header makes it multipart (with a boundary to split it by)."""
+    from email.parser import BytesHeaderParser
+    from email.policy import compat32
+
+    try:
+        msg = BytesHeaderParser(policy=compat32).parsebytes(bytes(header))
+        return msg.get_content_maintype() == "multipart" and bool(msg.get_param("boundary"))
+    except Exception:
+        return False
 
 
 def _complete(summaries: Sequence[MessageSummary]) -> list[MessageSummary]:
