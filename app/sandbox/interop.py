@@ -227,6 +227,8 @@ class _Work:
             "NSROOT": str(self.pkgroot),
             "LANG": "C",
         }
+        # Fails clearly where namespaces or overlayfs are not allowed (an unprivileged container).
+        self.run("true", what="a mount namespace (unshare + overlayfs)")
 
     @property
     def cert(self) -> Path:
@@ -696,3 +698,29 @@ def start_interop_kind(kind: str, root: Path) -> CyrusKind | CourierKind:
     except BaseException:
         server.stop()
         raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m app.sandbox.interop install`: fetch and unpack the packages (make interop)."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args != ["install"]:
+        print("usage: python -m app.sandbox.interop install", file=sys.stderr)
+        return 2
+    try:
+        t0 = time.monotonic()
+        had = (interop_root() / ".complete").exists()
+        root = ensure_packages()
+        with tempfile.TemporaryDirectory(prefix="termail-ns-check-") as tmp:
+            _Work(Path(tmp)).run("true", what="a mount namespace (unshare + overlayfs)")
+    except SandboxError as exc:
+        print(f"interop servers unavailable: {exc}", file=sys.stderr)
+        return 1
+    state = "cached" if had else f"unpacked in {time.monotonic() - t0:.1f} s"
+    print(f"Cyrus, Courier, Postfix: {root} ({state})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
