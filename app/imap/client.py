@@ -483,7 +483,16 @@ class ImapClient:
         return await self._run("STATUS", op, idempotent=True)
 
     async def create_folder(self, name: str) -> None:
-        await self._simple("CREATE", name, what=f"creating folder {name!r}")
+        """CREATE under the personal namespace; a name it cannot hold is refused unsent."""
+
+        async def op(conn: Connection) -> None:
+            await self._learn_namespace(conn)
+            assert self.namespace is not None
+            self.namespace.check_new(name)
+            resp = await conn.execute("CREATE", self._mbox(conn, name))
+            self._parsed(resp.check())
+
+        await self._run(f"creating folder {name!r}", op, idempotent=False)
 
     async def delete_folder(self, name: str | Folder) -> None:
         await self._simple("DELETE", name, what=f"deleting folder {name!r}")
@@ -491,6 +500,8 @@ class ImapClient:
     async def rename_folder(self, old: str | Folder, new: str) -> None:
         async def op(conn: Connection) -> None:
             await self._learn_namespace(conn)
+            assert self.namespace is not None
+            self.namespace.check_new(new)
             new_arg = conn.mailbox_arg(self.server_name(new))
             resp = await conn.execute("RENAME", self._mbox(conn, old), new_arg)
             self._parsed(resp.check())

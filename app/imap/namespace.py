@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from app.imap.errors import ImapError
+
 #: The separator shown between levels of a personal folder's name.
 SHOWN_DELIMITER = "/"
 
@@ -47,6 +49,21 @@ class Namespace:
     def forget_all(self) -> None:
         self._server.clear()
 
+    def check_new(self, shown: str) -> None:
+        """Refuse a new folder name the server would read differently from what the user
+        meant: its separator ("." on Courier) inside a level would make a subfolder."""
+        if shown.upper() == "INBOX" or shown in self._server:
+            return
+        if self.prefix and shown.startswith(self.prefix):
+            return  # typed in the server's own form, levels and all
+        delimiter = self.delimiter
+        if delimiter and delimiter != SHOWN_DELIMITER and delimiter in shown:
+            nested = shown.replace(delimiter, SHOWN_DELIMITER)
+            raise FolderNameError(
+                f"{delimiter!r} separates folder levels on this server, so a name cannot "
+                f"hold it; for a subfolder type {nested}"
+            )
+
     def server(self, shown: str) -> str:
         """The server's (decoded) name for a name the user sees or typed."""
         known = self._server.get(shown)
@@ -60,3 +77,7 @@ class Namespace:
         if self.delimiter and self.delimiter != SHOWN_DELIMITER:
             rest = rest.replace(SHOWN_DELIMITER, self.delimiter)
         return self.prefix + rest
+
+
+class FolderNameError(ImapError):
+    """A folder name the server cannot hold as the user typed it (nothing was sent)."""

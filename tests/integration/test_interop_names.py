@@ -71,3 +71,15 @@ async def test_special_folders_shown_plainly(kind_user: KindUser, kind_account: 
     if kind_user.server.kind == "cyrus":  # SPECIAL-USE there: roles still found
         trash = kind_account.folder_by_role(FolderRole.TRASH)
         assert trash is not None and trash.name == "Trash"
+
+
+@over_kinds(only=["cyrus", "courier"])
+async def test_separator_in_a_typed_name(kind_user: KindUser, kind_account: Account) -> None:
+    """A "." in a new name where "." separates levels is refused unsent: the server would make
+    a subfolder Q3/report while termail said "Created Q3.report"."""
+    from app.imap.namespace import FolderNameError
+
+    with pytest.raises(FolderNameError, match="Q3/report"):
+        await kind_account.create_folder("Q3.report")
+    assert kind_user.mailbox("Q3/report") not in server_folders(kind_user)
+    assert kind_user.mailbox("Q3") not in server_folders(kind_user)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from app.imap.namespace import Namespace
+import pytest
+
+from app.imap.namespace import FolderNameError, Namespace
 
 
 def test_courier_names_shown_without_prefix_and_with_slashes() -> None:
@@ -39,3 +41,14 @@ def test_dovecot_names_unchanged() -> None:
     assert ns.shown("Lists/python-dev", "/") == ("Lists/python-dev", "/")
     assert ns.server("Lists/python-dev") == "Lists/python-dev"
     assert ns.shown("[Gmail]/All Mail", "/") == ("[Gmail]/All Mail", "/")
+
+
+def test_separator_inside_a_new_name_is_refused_with_the_way_to_say_it() -> None:
+    """On Courier "Q3.report" would make Q3/report while termail said "Created Q3.report"."""
+    ns = Namespace("INBOX.", ".")
+    with pytest.raises(FolderNameError) as info:
+        ns.check_new("Q3.report")
+    assert "Q3/report" in str(info.value)
+    ns.check_new("Q3/report")
+    ns.check_new("INBOX.Q3.report")  # the server's own form: meant as typed
+    Namespace("", "/").check_new("v1.2")  # "." is an ordinary character on Dovecot
