@@ -560,19 +560,36 @@ class Account:
         if not structure.is_multipart and _says_multipart(header):
             # Courier gives a multipart message without MIME-Version one text/plain part: the
             # raw MIME would be shown and the attachments hidden. Parse the whole message here.
-            try:
-                async with self.lock:
-                    await self._ensure_selected()
-                    raw = await self._require_client().fetch_raw(uid)
-            except Exception:
-                log.info("whole message %s not fetched; shown as the server parts it", uid)
-            else:
+            whole = await self._whole_message(uid)
+            if whole is not None:
                 self._flattened.add(self._message_key(uid))
-                return await asyncio.to_thread(render_message, raw, prefer_html=prefer_html)
+                return await asyncio.to_thread(render_message, whole, prefer_html=prefer_html)
         # Rendering is CPU work (HTML conversion can take seconds): keep it off the event loop.
         return await asyncio.to_thread(
             render_from_parts, header, structure, parts, prefer_html=prefer_html
         )
+
+    async def _whole_message(self, uid: int) -> bytes | None:
+        """The whole message from the cache (kept as part "RAW"), else the server; None when
+        neither has it (offline): the caller then shows what the server's parts give."""
+        current, cache = self.current, self.header_cache
+        keep = cache is not None and current is not None and current.uidvalidity is not None
+        if keep:
+            assert cache is not None and current is not None
+            held = cache.get_body(current.folder.name, current.uidvalidity, uid, "RAW")
+            if held is not None:
+                return held
+        try:
+            async with self.lock:
+                await self._ensure_selected()
+                raw: bytes = await self._require_client().fetch_raw(uid)
+        except Exception:
+            log.info("whole message %s not fetched; shown as the server parts it", uid)
+            return None
+        if keep and self.current is current:
+            assert cache is not None and current is not None and current.uidvalidity is not None
+            cache.put_body(current.folder.name, current.uidvalidity, uid, "RAW", raw)
+        return raw
 
     def _message_key(self, uid: int) -> tuple[str, int | None, int]:
         current = self.current
@@ -699,7 +716,9 @@ class Account:
         from app.mime.attachments import PartWriter
         from app.mime.render import extract_part
 
-        raw = await self.fetch_raw(uid)
+        raw = await self._whole_message(uid)
+        if raw is None:
+            raw = await self.fetch_raw(uid)  # raises the connection error the user should see
         found = await asyncio.to_thread(extract_part, raw, part_id)
         if found is None:
             from app.mime.attachments import SaveError

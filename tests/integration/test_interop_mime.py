@@ -94,3 +94,25 @@ async def test_corpus_without_mime_version(
     shown = await kind_account.load_message(uid)
     assert [a.filename for a in shown.attachments] == [a.filename for a in expected.attachments]
     assert shown.body == expected.body
+
+
+@over_kinds(only=["courier"])
+async def test_parsed_here_also_offline(kind_user: KindUser, tmp_path_fast: Path) -> None:
+    """Read once, such a message shows the same from the header cache without a connection."""
+    from app.models import Folder, FolderRole
+    from tests.integration.kinds import make_kind_account
+
+    cache = tmp_path_fast / "headers.sqlite3"
+    (uid,) = seed(kind_user, "INBOX", [NO_MIME_VERSION])
+    online = make_kind_account(kind_user, cache)
+    await online.connect()
+    await opened(online)
+    assert [a.filename for a in (await online.load_message(uid)).attachments] == ["report.pdf"]
+    await online.close()
+    offline = make_kind_account(kind_user, cache)  # never connected
+    inbox = Folder("INBOX", "INBOX", "/", frozenset(), FolderRole.INBOX)
+    assert offline.open_folder_cached(inbox) is not None
+    shown = await offline.load_message(uid)
+    assert [a.filename for a in shown.attachments] == ["report.pdf"]
+    assert "b0undary" not in shown.body
+    offline.close_cache()
