@@ -441,3 +441,39 @@ async def test_send_arrives_and_is_kept_in_sent(
     sent = kind_account.folder_by_role(FolderRole.SENT)
     assert sent is not None
     assert server_uids(kind_user, sent.name.removeprefix("INBOX."), 'SUBJECT "to myself"')
+
+
+# -- the ports: STARTTLS and implicit TLS, for IMAP and submission -----------------------------
+
+
+@over_kinds()
+async def test_both_tls_ports_and_wrong_passwords(kind_user: KindUser) -> None:
+    """IMAP and submission each on STARTTLS and implicit TLS; a wrong password is an
+    authentication error (not a hang, not a crash) on each."""
+    from app.imap.client import ImapClient
+    from app.imap.errors import ImapAuthError
+    from app.models import Credentials, TlsMode
+    from app.smtp import SmtpAuthError, send_bytes
+
+    for tls in (TlsMode.STARTTLS, TlsMode.IMPLICIT):
+        client = await ImapClient.connect(kind_user.imap_settings(tls), kind_user.credentials())
+        await client.close()
+        data = message(0, f"over {tls.value}")
+        await send_bytes(
+            data, kind_user.address, [kind_user.address], kind_user.smtp_settings(tls),
+            kind_user.smtp_credentials(),
+        )  # fmt: skip
+    wrong = Credentials(kind_user.name, "not-the-password")
+    with pytest.raises(ImapAuthError):
+        await ImapClient.connect(kind_user.imap_settings(), wrong, retries=0)
+    smtp_wrong = Credentials(kind_user.smtp_credentials().username, "not-the-password")
+    with pytest.raises(SmtpAuthError):
+        await send_bytes(
+            message(1, "never"), kind_user.address, [kind_user.address],
+            kind_user.smtp_settings(), smtp_wrong,
+        )  # fmt: skip
+    for _ in range(200):  # Postfix delivers after its queue
+        if len(server_uids(kind_user, "INBOX")) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert len(server_uids(kind_user, "INBOX")) == 2
