@@ -305,9 +305,14 @@ async def test_delete_and_undo(kind_user: KindUser, kind_account: Account) -> No
     assert server_uids(kind_user, "INBOX") == [uids[0]]
     assert len(server_uids(kind_user, trash.name.removeprefix("INBOX."))) == 1
     undone = await kind_account.undo_last()
-    assert undone is not None and undone.startswith("undid"), undone
-    back = server_uids(kind_user, "INBOX")
-    assert len(back) == 2
+    assert undone is not None
+    if not undone.startswith("undid") and not kind_account.client.has_capability("UIDPLUS"):
+        # Without UIDPLUS the new UIDs may be unknown: an honest "cannot", nothing lost.
+        assert "cannot" in undone, undone
+        assert len(server_uids(kind_user, trash.name.removeprefix("INBOX."))) == 1
+        return
+    assert undone.startswith("undid"), undone
+    assert len(server_uids(kind_user, "INBOX")) == 2
     assert server_uids(kind_user, trash.name.removeprefix("INBOX.")) == []
 
 
