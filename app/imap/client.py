@@ -333,6 +333,11 @@ class ImapClient:
                 raise exc.with_outcome(False, what) from exc  # nothing was sent
             self._fold_raw(conn.take_unsolicited())
             try:
+                if self.namespace is None:  # before the first command that may name a folder
+                    try:
+                        await self._learn_namespace(conn)
+                    except ImapConnectionError as exc:  # `op` itself was not sent
+                        raise type(exc)(str(exc), applied=False) from exc
                 return await op(conn)
             except ImapConnectionError as exc:
                 attempt += 1

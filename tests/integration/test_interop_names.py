@@ -83,3 +83,32 @@ async def test_separator_in_a_typed_name(kind_user: KindUser, kind_account: Acco
         await kind_account.create_folder("Q3.report")
     assert kind_user.mailbox("Q3/report") not in server_folders(kind_user)
     assert kind_user.mailbox("Q3") not in server_folders(kind_user)
+
+
+@over_kinds(only=["dovecot", "cyrus", "courier"])
+async def test_new_mail_watched_in_a_subfolder(kind_user: KindUser, kind_account: Account) -> None:
+    """The watcher has a connection of its own that never lists folders: it must still find
+    `Lists/python-dev` (INBOX.Lists.python-dev on the server)."""
+    import asyncio
+
+    from app.imap.mailbox import IdleWatcher, MailboxEvent
+
+    make_folder(kind_user, "Lists/python-dev")
+    seen: asyncio.Queue[MailboxEvent] = asyncio.Queue()
+    watcher = IdleWatcher(
+        kind_user.imap_settings(),
+        kind_user.credentials(),
+        "Lists/python-dev",
+        seen.put_nowait,
+        poll_interval=0.2,
+        backoff=(0.2,),
+    )
+    watcher.start()
+    try:
+        await asyncio.wait_for(watcher.connected.wait(), 30)
+        await asyncio.to_thread(seed, kind_user, "Lists/python-dev", [message(0, "new")])
+        while (await asyncio.wait_for(seen.get(), 30)).kind != "new":
+            pass
+    finally:
+        await watcher.stop()
+    assert watcher.error is None
