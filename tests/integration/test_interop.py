@@ -482,3 +482,21 @@ async def test_both_tls_ports_and_wrong_passwords(kind_user: KindUser) -> None:
             break
         await asyncio.sleep(0.05)
     assert len(server_uids(kind_user, "INBOX")) == 2
+
+
+@over_kinds(xfail={"gmail-like": H7_BRACKET})
+async def test_append_and_read_a_large_message(kind_user: KindUser, kind_account: Account) -> None:
+    """A 300 KB APPEND goes out as the server wants its literal (LITERAL+, LITERAL- up to 4 KB
+    on gmail-like, synchronising on Courier) and reads back whole."""
+    make_folder(kind_user, "Big")
+    await kind_account.load_folders()
+    line = "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxy\r\n"
+    body = line * (300_000 // len(line))
+    uid = await kind_account.append(
+        folder_named(kind_account, "Big").name, message(0, "big", body=body)
+    )
+    (stored,) = server_uids(kind_user, "Big")
+    assert uid is None or uid == stored
+    await opened(kind_account, "Big")
+    shown = await kind_account.load_message(stored)
+    assert shown.body.count(line.rstrip()) == body.count("\r\n")  # every line, none cut
