@@ -58,7 +58,7 @@ test: system-deps venv check
 # dovecot-imapd) and run in mount namespaces, so this needs root; `make test` runs the same
 # tests, skipping (with the reason) a kind that cannot be set up.
 INTEROP_TESTS := tests/integration/test_interop.py tests/integration/test_interop_names.py \
-  tests/integration/test_interop_mime.py
+  tests/integration/test_interop_mime.py tests/integration/test_interop_ui.py
 interop-deps: system-deps venv
 	$(PY) -m app.sandbox.interop install
 
