@@ -49,14 +49,31 @@ FIRST_FETCH = 100
 #: Text parts up to this size are fetched whole, with the header, in the FETCH that opens a message.
 INLINE_PART_BYTES = 256 * 1024
 
-#: Sort orders offered in the list, as IMAP SORT keys.
+#: Sort orders offered in the list, as IMAP SORT keys ("thread-last-date" orders threads by
+#: their newest message; its flat list is by date).
 SORT_KEYS = {
     "date": "DATE",
     "arrival": "ARRIVAL",
     "from": "FROM",
+    "to": "TO",
     "subject": "SUBJECT",
     "size": "SIZE",
+    "thread-last-date": "DATE",
 }
+#: Folders whose sort keys (for sorting and threading without SORT / THREAD) stay in memory.
+SORT_KEY_FOLDERS = 3
+#: Sort keys fetched under one hold of the account's lock (the list's fetches wait no longer).
+SORT_KEY_CHUNK = 5_000
+
+
+def _offset(
+    progress: Callable[[int, int], None] | None, done: int, total: int
+) -> Callable[[int, int], None] | None:
+    """`progress` for one chunk of a job of `total` items of which `done` came before."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda n, _chunk_total: report(done + n, total)
 
 
 @dataclass
@@ -74,6 +91,9 @@ class OpenFolder:
     """True when the list comes from the header cache alone and is not checked with the server."""
     updated: list[MessageSummary] = field(default_factory=list)
     """Summaries held before whose flags the server changed meanwhile (to repaint their rows)."""
+    ordered: bool = True
+    """False when `uids` are by UID only, waiting for `Account.local_order` (no SORT on the
+    server and the sort keys not fetched yet): the list is drawn at once, the order after."""
 
 
 def _without(uids: Sequence[int], gone: Iterable[int]) -> Sequence[int]:
@@ -176,6 +196,8 @@ class Account:
         self.sort = "date"
         self.reverse = True
         self.undo: UndoAction | None = None
+        self._sort_keys: OrderedDict[tuple[str, int | None], dict[int, Any]] = OrderedDict()
+        """SortKeys by UID of the last few folders opened (servers without SORT or THREAD)."""
         self._cache = cache
         self._own_cache = cache is None
         if cache_path is None and data_dir is not None:
@@ -362,13 +384,14 @@ class Account:
             self.current = OpenFolder(
                 folder, uids, getattr(info, "uidvalidity", None), getattr(info, "exists", len(uids))
             )
-            return self.current
-        async with self.lock:
-            result = await self._resync(cache, folder.name)
-        updated = self._apply_sync(folder.name, result)
-        self.current = OpenFolder(
-            folder, result.uids, result.uidvalidity, result.exists, updated=updated
-        )
+        else:
+            async with self.lock:
+                result = await self._resync(cache, folder.name)
+            updated = self._apply_sync(folder.name, result)
+            self.current = OpenFolder(
+                folder, result.uids, result.uidvalidity, result.exists, updated=updated
+            )
+        await self._in_local_order(self.current)
         return self.current
 
     async def _resync(self, cache: HeaderCache, name: str) -> SyncResult:
@@ -395,10 +418,198 @@ class Account:
         uids: Sequence[int] = await self._require_client().uid_list(sort=self.sort_spec())
         return uids
 
-    async def resort(self, sort: str, reverse: bool) -> Sequence[int]:
+    # -- sort and threads where the server has no SORT / THREAD -------------------------------------
+    def server_has(self, capability: str) -> bool:
+        """Whether the connected server offers `capability` (False while offline)."""
+        client = self.client
+        return client is not None and bool(client.has_capability(capability))
+
+    def sorts_locally(self) -> bool:
+        """True when the list's order must be computed here: connected, and no SORT."""
+        return self.client is not None and not self.server_has("SORT")
+
+    async def sort_keys(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        references: bool = False,
+    ) -> dict[int, Any]:
+        """SortKeys (app.threads) of every message of the open folder, by UID.
+
+        Fetched once per folder (INTERNALDATE, RFC822.SIZE and ENVELOPE, in pipelined
+        windows, `progress(done, total)` as they come; with `references` also the References
+        field, for threading) and kept for the last few folders; a later call fetches only
+        what is missing (messages that arrived since).
+        """
+        from app.threads import REFERENCES_FIELD, add_references, sort_key_from
+
+        current = self.current
+        if current is None:
+            return {}
+        slot = (current.folder.name, current.uidvalidity)
+        store = self._sort_keys.pop(slot, None)
+        if store is None:
+            store = {}
+        self._sort_keys[slot] = store
+        while len(self._sort_keys) > SORT_KEY_FOLDERS:
+            self._sort_keys.popitem(last=False)
+        client = self._require_client()
+        # In chunks, each under the lock on its own: the list's own fetches (a page scrolled
+        # to) get in between, and a second caller (an IDLE refresh) finds what is done.
+        pending = [u for u in current.uids if u not in store]
+        while pending:
+            total, done = len(pending), 0
+            for start in range(0, total, SORT_KEY_CHUNK):
+                async with self.lock:
+                    if self.current is not current:
+                        return store
+                    chunk = [u for u in pending[start : start + SORT_KEY_CHUNK] if u not in store]
+                    if chunk:
+                        await self._ensure_selected()
+                        got = await client.fetch_sort_fields(chunk, _offset(progress, done, total))
+                        await asyncio.to_thread(_build_keys, store, got, sort_key_from)
+                        for uid in chunk:  # no answer (expunged meanwhile): a blank key
+                            if uid not in store:
+                                store[uid] = sort_key_from(uid, None, 0, None)
+                done = min(total, start + SORT_KEY_CHUNK)
+            pending = [u for u in current.uids if u not in store]  # arrived meanwhile
+        if references:
+            pending = [u for u in current.uids if u in store and not store[u].references_known]
+            total, done = len(pending), 0
+            for start in range(0, total, SORT_KEY_CHUNK):
+                async with self.lock:
+                    if self.current is not current:
+                        return store
+                    chunk = [
+                        u
+                        for u in pending[start : start + SORT_KEY_CHUNK]
+                        if not store[u].references_known
+                    ]
+                    if chunk:
+                        await self._ensure_selected()
+                        headers = await client.fetch_header_fields(
+                            chunk, REFERENCES_FIELD, _offset(progress, done, total)
+                        )
+                        for uid in chunk:
+                            add_references(store[uid], headers.get(uid, b""))
+                done = min(total, start + SORT_KEY_CHUNK)
+        if len(store) > len(current.uids):  # messages gone since: forget their keys
+            wanted = set(current.uids)
+            for uid in [u for u in store if u not in wanted]:
+                del store[uid]
+        return store
+
+    def _held_keys(self, current: OpenFolder) -> dict[int, Any] | None:
+        return self._sort_keys.get((current.folder.name, current.uidvalidity))
+
+    async def _known_order(self, current: OpenFolder) -> Sequence[int] | None:
+        """The folder in the list's order from the sort keys held, or None when some are
+        missing (more than a screen's worth: a few new ones are fetched here)."""
+        store = self._held_keys(current)
+        if store is None:
+            return None
+        missing = sum(1 for u in current.uids if u not in store)
+        if missing > self.first_fetch:
+            return None
+        if missing:
+            store = await self.sort_keys()
+        return await self._sorted_here(current, store)
+
+    async def _sorted_here(self, current: OpenFolder, store: dict[int, Any]) -> Sequence[int]:
+        from app.threads import sort_uids
+
+        uids = current.uids
+        sort, reverse = self.sort, self.reverse
+        keys = [store[u] for u in uids if u in store]  # here: the store may grow meanwhile
+
+        def order() -> UidArray:
+            ordered = sort_uids(keys, sort, reverse)
+            if len(keys) < len(uids):  # no answer for some (a damaged message): at the end
+                placed = set(ordered)
+                ordered += [u for u in uids if u not in placed]
+            return UidArray(ordered)
+
+        return await asyncio.to_thread(order)
+
+    async def local_order(
+        self, progress: Callable[[int, int], None] | None = None
+    ) -> Sequence[int] | None:
+        """The open folder in the list's order computed here (RFC 5256 semantics), when the
+        server has no SORT; None when the server sorts, or another folder was opened."""
+        current = self.current
+        if current is None or not self.sorts_locally():
+            return None
+        store = await self.sort_keys(progress)
+        uids = await self._sorted_here(current, store)
+        if self.current is not current:
+            return None
+        current.uids, current.ordered = uids, True
+        return uids
+
+    async def thread_view(
+        self, progress: Callable[[int, int], None] | None = None
+    ) -> tuple[list[int], list[int]]:
+        """The open folder as threads: (UIDs in display order, depth of each).
+
+        The server's THREAD=REFERENCES where offered, else JWZ threading here; replies in
+        date order, threads ordered by the list's sort (of each thread's first message, or
+        its newest for "thread-last-date"). The dates come from UID SORT, or the sort keys.
+        """
+        from app.threads import jwz_threads, ranks, sort_uids, thread_rows
+
+        current = self.current
+        if current is None:
+            return [], []
+        sort, reverse = self.sort, self.reverse
+        client = self._require_client()
+        store: dict[int, Any] | None = None
+        roots: Sequence[Any]
+        if self.server_has("THREAD=REFERENCES"):
+            async with self.lock:
+                await self._ensure_selected()
+                roots = await client.thread("REFERENCES")
+        else:
+            store = await self.sort_keys(progress, references=True)
+            keys = [store[u] for u in current.uids if u in store]
+            roots = await asyncio.to_thread(jwz_threads, keys)
+        if self.server_has("SORT"):
+            async with self.lock:
+                await self._ensure_selected()
+                by_date = await client.sort("DATE")
+                by_key = (
+                    by_date if SORT_KEYS[sort] == "DATE" else await client.sort(SORT_KEYS[sort])
+                )
+            date_rank, key_rank = await asyncio.to_thread(lambda: (ranks(by_date), ranks(by_key)))
+        else:
+            if store is None:
+                store = await self.sort_keys(progress)
+            held = list(store.values())  # a copy: the store may grow while the thread works
+
+            def rank_both() -> tuple[dict[int, int], dict[int, int]]:
+                by_date = ranks(sort_uids(held, "date", False))
+                if SORT_KEYS[sort] == "DATE":
+                    return by_date, by_date
+                return by_date, ranks(sort_uids(held, sort, False))
+
+            date_rank, key_rank = await asyncio.to_thread(rank_both)
+        # CPU work of seconds at 100,000 messages: off the event loop, as the rest.
+        return await asyncio.to_thread(
+            thread_rows,
+            roots,
+            date_rank,
+            key_rank,
+            last=sort == "thread-last-date",
+            reverse=reverse,
+        )
+
+    async def resort(
+        self, sort: str, reverse: bool, progress: Callable[[int, int], None] | None = None
+    ) -> Sequence[int]:
         self.sort, self.reverse = sort, reverse
         if self.current is None:
             return []
+        if self.sorts_locally():  # the same UIDs, ordered here (no server but for new keys)
+            return await self.local_order(progress) or self.current.uids
         cache = self.header_cache
         uids: Sequence[int]
         async with self.lock:
@@ -425,17 +636,41 @@ class Account:
                 # QRESYNC / CONDSTORE: the changes only, not the whole list again.
                 result = await self._resync(cache, current.folder.name)
             self._apply_sync(current.folder.name, result)
-            current.uids, current.exists = result.uids, result.exists
+            same = (
+                self.sorts_locally()
+                and current.ordered
+                and current.uidvalidity == result.uidvalidity
+                and not result.new_uids
+                and not result.vanished
+                and not result.full_reload
+            )
+            current.exists = result.exists
             current.uidvalidity, current.cached = result.uidvalidity, False
-            return result.uids
+            if same:
+                return current.uids  # the same messages: the order made here stands
+            current.uids = result.uids
+            return await self._in_local_order(current)
         async with self.lock:
             await self._ensure_selected()
             await self._require_client().noop()  # lets the server tell us of the changes
             uids = await self._uid_list()
+        if self.sorts_locally() and current.ordered and set(uids) == set(current.uids):
+            return current.uids  # the same messages: the order made here stands
         if uids != current.uids:  # one set of the old list, not two sets
             self.summaries.drop(current.folder.name, set(current.uids).difference(uids))
         current.uids = uids
-        return uids
+        return await self._in_local_order(current)
+
+    async def _in_local_order(self, current: OpenFolder) -> Sequence[int]:
+        """`current.uids` put in the list's order here when the server cannot sort (and the
+        keys are at hand); otherwise as they are, marked not ordered."""
+        if self.sorts_locally():
+            known = await self._known_order(current)
+            if known is None:
+                current.ordered = False
+            else:
+                current.uids, current.ordered = known, True
+        return current.uids
 
     async def _unchanged_since_select(self, current: OpenFolder) -> bool:
         """True when a NOOP on the open folder reports nothing new (caller holds the lock).
@@ -683,13 +918,19 @@ class Account:
         filename: str,
         progress: Callable[[int, int | None], None] | None = None,
         size_hint: int | None = None,
+        *,
+        text: bool = False,
     ) -> Path:
-        """Fetch one part in 64 KB chunks, decoding each into a new file inside `folder`."""
+        """Fetch one part in 64 KB chunks, decoding each into a new file inside `folder`.
+
+        `text` (a text/* or message/* part, see `is_text_type`) saves the wire's CRLF line
+        ends as LF, so the file equals what the sender attached.
+        """
         from app.mime.attachments import PartWriter
 
         if self._message_key(uid) in self._flattened:  # parts numbered by our own parse
-            return await self._save_local_part(uid, part_id, folder, filename, progress)
-        writer = PartWriter(folder, filename, encoding)
+            return await self._save_local_part(uid, part_id, folder, filename, progress, text=text)
+        writer = PartWriter(folder, filename, encoding, text=text)
         try:
             async with self.lock:
                 await self._ensure_selected()
@@ -711,21 +952,14 @@ class Account:
         folder: Path,
         filename: str,
         progress: Callable[[int, int | None], None] | None,
+        *,
+        text: bool = False,
     ) -> Path:
         """Save part `part_id` of a message parsed here (its server structure is wrong)."""
         from app.mime.attachments import PartWriter
-        from app.mime.render import extract_part
 
-        raw = await self._whole_message(uid)
-        if raw is None:
-            raw = await self.fetch_raw(uid)  # raises the connection error the user should see
-        found = await asyncio.to_thread(extract_part, raw, part_id)
-        if found is None:
-            from app.mime.attachments import SaveError
-
-            raise SaveError(f"the message has no part {part_id}")
-        data, encoding = found
-        writer = PartWriter(folder, filename, encoding)
+        data, encoding = await self._local_part(uid, part_id)
+        writer = PartWriter(folder, filename, encoding, text=text)
         try:
             writer.write(data)
         except BaseException:
@@ -736,6 +970,101 @@ class Account:
             progress(len(data), len(data))
         saved: Path = writer.close()
         return saved
+
+    async def _local_part(self, uid: int, part_id: str) -> tuple[bytes, str]:
+        """(encoded bytes, encoding) of a part of a message parsed here, from the whole one."""
+        from app.mime.attachments import SaveError
+        from app.mime.render import extract_part
+
+        raw = await self._whole_message(uid)
+        if raw is None:
+            raw = await self.fetch_raw(uid)  # raises the connection error the user should see
+        found = await asyncio.to_thread(extract_part, raw, part_id)
+        if found is None:
+            raise SaveError(f"the message has no part {part_id}")
+        return found
+
+    async def fetch_attachment(
+        self,
+        uid: int,
+        part_id: str,
+        encoding: str,
+        *,
+        text: bool = False,
+        progress: Callable[[int, int | None], None] | None = None,
+        size_hint: int | None = None,
+    ) -> bytes:
+        """One part fetched in 64 KB chunks and decoded exactly as `save_attachment` saves it."""
+        from app.mime.attachments import StreamDecoder
+
+        if self._message_key(uid) in self._flattened:  # parts numbered by our own parse
+            data, local_encoding = await self._local_part(uid, part_id)
+            decoder = StreamDecoder(local_encoding, text=text)
+            return decoder.feed(data) + decoder.finish()
+        decoder = StreamDecoder(encoding, text=text)
+        out = bytearray()
+        async with self.lock:
+            await self._ensure_selected()
+            async for chunk in self._require_client().iter_part(
+                uid, part_id, progress=progress, size_hint=size_hint
+            ):
+                out += decoder.feed(chunk)
+        out += decoder.finish()
+        return bytes(out)
+
+    async def forward_source(
+        self, uid: int, progress: Callable[[int, int], None] | None = None
+    ) -> tuple[bytes, list[Any] | None]:
+        """What an inline forward is built from: (original, its attachments).
+
+        The original here is the header block with the text part only, and the attachments
+        (`app.mime.compose.Attachment`) are fetched part by part, each decoded as it is saved,
+        so nothing is fetched twice. `progress(done, total)` counts encoded bytes. Without a
+        known BODYSTRUCTURE the whole message is fetched and the attachments are None (the
+        caller takes them from it).
+        """
+        from app.mime.attachments import is_text_type
+        from app.mime.compose import Attachment, text_only_message
+        from app.mime.render import attachments_from_structure, parts_to_fetch
+
+        got = await self._text_of(uid, prefer_html=False)
+        if got is None:
+            return await self.fetch_raw(uid), None
+        header, structure, parts = got
+        if not structure.is_multipart and _says_multipart(header):  # see `load_message`
+            whole = await self._whole_message(uid)
+            if whole is not None:
+                return whole, None
+        nodes = [n for n in parts_to_fetch(structure) if n.part_id in parts]
+        plain = [n for n in nodes if n.mime_type == "text/plain"]
+        chosen = (plain or nodes)[0] if (plain or nodes) else None
+        if chosen is None:
+            original = text_only_message(header, "text/plain", {}, "7bit", b"")
+        else:
+            original = text_only_message(
+                header, chosen.mime_type, chosen.params, chosen.encoding, parts[chosen.part_id]
+            )
+        infos = attachments_from_structure(structure)
+        total = sum(info.encoded_size for info in infos)
+        done_before = 0
+        attachments: list[Any] = []
+        for info in infos:
+
+            def step(done: int, _total: int | None, base: int = done_before) -> None:
+                if progress is not None:
+                    progress(base + done, total)
+
+            data = await self.fetch_attachment(
+                uid,
+                info.part_id,
+                info.encoding,
+                text=is_text_type(info.mime_type),
+                progress=step,
+                size_hint=info.encoded_size,
+            )
+            done_before += info.encoded_size
+            attachments.append(Attachment(info.filename, data, info.mime_type))
+        return original, attachments
 
     # -- actions -------------------------------------------------------------------------------------------
     async def set_flag(self, uids: Sequence[int], flag: str, on: bool) -> None:
@@ -890,6 +1219,12 @@ def _says_multipart(header: bytes) -> bool:
         return msg.get_content_maintype() == "multipart" and bool(msg.get_param("boundary"))
     except Exception:
         return False
+
+
+def _build_keys(store: dict[int, Any], answers: dict[int, Any], make: Callable[..., Any]) -> None:
+    """SortKeys from `fetch_sort_fields` answers into `store` (run in a thread: CPU work)."""
+    for uid, (internaldate, size, envelope) in answers.items():
+        store[uid] = make(uid, internaldate, size, envelope)
 
 
 def _complete(summaries: Sequence[MessageSummary]) -> list[MessageSummary]:

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from app.config import AccountConfig, Config, ConfigError, config_from_dict, load_config
 from app.credentials import CredentialError, redact, resolve_credentials
 from app.models import Credentials, ServerSettings, TlsMode
-from app.paths import config_path, config_path_is_default
+from app.paths import config_path, config_path_is_default, private_dir
 
 __all__ = [
     "CheckResult",
@@ -292,7 +292,7 @@ def config_init(
         print(f"termail: cannot write these answers: {exc}", file=sys.stderr)
         return 2
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         print(f"termail: {path} exists; not overwriting it", file=sys.stderr)

@@ -102,6 +102,10 @@ class TermailApp(App[None]):
             self.accounts[0].connect_soon()
 
     def on_mount(self) -> None:
+        from app.opened import sweep_stale_open_folders
+
+        # Opened attachments left in /tmp by a run that crashed (ours, owner gone): away.
+        self.run_worker(sweep_stale_open_folders, thread=True, exit_on_error=False)
         self._load_themes()
         if self._keymap:
             self.set_keymap(self._keymap)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from app.mime.compose import ComposeError, Draft
+from app.paths import private_dir
 from app.smtp import SendResult, SmtpError, SmtpRecipientsRefused
 
 __all__ = [
@@ -234,7 +235,7 @@ class Outbox:
         self.cur = self.root / "cur"
         try:
             for path in (self.root, self.tmp, self.cur):
-                path.mkdir(parents=True, exist_ok=True, mode=0o700)
+                private_dir(path)  # 0700 on every level, not only the last
         except OSError as exc:
             raise OutboxError(f"cannot create the outbox in {self.root}: {exc}") from exc
         _clean_tmp(self.tmp, stale_tmp_seconds)
@@ -565,7 +566,7 @@ class DraftStore:
         self.root = Path(data_dir) / "drafts"
         self.tmp = self.root / "tmp"
         try:
-            self.tmp.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(self.tmp)  # 0700 on every level, not only the last
         except OSError as exc:
             raise DraftStoreError(f"cannot create the draft store in {self.root}: {exc}") from exc
         _clean_tmp(self.tmp, stale_tmp_seconds)

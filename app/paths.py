@@ -7,7 +7,9 @@ dotfiles under `~/.config` on macOS too; otherwise platformdirs picks the platfo
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from pathlib import Path
 
 import platformdirs
@@ -73,3 +75,52 @@ def cache_dir() -> Path:
 def account_data_dir(account_name: str) -> Path:
     """The data folder of one account (account names are validated to be safe file names)."""
     return data_dir() / "accounts" / account_name
+
+
+def _own_roots() -> list[Path]:
+    roots = []
+    for getter in (config_dir, data_dir, cache_dir):
+        with contextlib.suppress(Exception):
+            roots.append(Path(os.path.abspath(getter())))
+    return roots
+
+
+def private_dir(path: Path | str) -> Path:
+    """`path` as a folder only the user can enter: every level created here is 0700.
+
+    `mkdir(parents=True, mode=0o700)` gives the mode to the last level only (the parents get
+    the umask's 0755), and the mode is masked by the umask anyway: each missing level is made
+    one by one and chmod-ed. Existing folders at or below termail's own config, data and cache
+    folders (made 0755 by older versions) are tightened too, when they are the user's; folders
+    above them (`~/.local/share`) are the user's business and left alone. Raises OSError.
+    """
+    target = Path(os.path.abspath(Path(path).expanduser()))
+    missing: list[Path] = []
+    level = target
+    while not level.exists() and level.parent != level:
+        missing.append(level)
+        level = level.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+            continue
+        os.chmod(folder, 0o700)
+    if not target.is_dir():
+        raise NotADirectoryError(f"not a folder: {target}")
+    roots = _own_roots()
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    for level in (target, *target.parents):
+        if not any(level == root or root in level.parents for root in roots):
+            break
+        with contextlib.suppress(OSError):
+            info = os.lstat(level)
+            if (
+                stat.S_ISDIR(info.st_mode)
+                and info.st_mode & 0o077
+                and (uid is None or info.st_uid == uid)
+            ):
+                os.chmod(level, 0o700)
+    return target

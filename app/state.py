@@ -36,7 +36,9 @@ def remember(key: str, value: Any) -> None:
     if state.get(key) == value:
         return
     state[key] = value
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from app.paths import private_dir
+
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state-")
     with os.fdopen(fd, "w") as f:
         json.dump(state, f)

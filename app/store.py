@@ -416,7 +416,9 @@ class HeaderCache:
         path = Path(path)
         rebuilt = 0
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            from app.paths import private_dir
+
+            private_dir(path.parent)  # 0700 on every level made
             conn = _open_checked(path, full_check)
         except (_Corrupt, sqlite3.DatabaseError, ValueError, OSError) as exc:
             log.warning("header cache %s unusable (%s): rebuilding it", path, exc)

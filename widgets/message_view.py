@@ -399,8 +399,8 @@ class AttachmentList(OptionList):
             row.append(mime[:type_w].ljust(type_w), "dim")
             row.append("  ")
             size = human_size(info.size)
-            if getattr(info, "size_is_encoded", False):
-                size = "~" + size  # transfer-encoded size: about a third more than the file
+            if info.size_is_estimate:
+                size = "~" + size  # estimated from the encoded size the server gave
             row.append(size.rjust(7))
             if info.inline:
                 row.append("  (inline)", "dim")

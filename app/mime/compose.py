@@ -52,6 +52,7 @@ __all__ = [
     "reply_subject",
     "split_address",
     "split_addresses",
+    "text_only_message",
     "unflow_text",
 ]
 
@@ -801,6 +802,9 @@ def _as_attachment(part: Message) -> Attachment:
             data = payload if isinstance(payload, bytes) else b""
         except Exception:
             data = b""
+        cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+        if ctype.startswith("text/") and cte != "base64":
+            data = data.replace(b"\r\n", b"\n")  # the wire's line ends, not the sender's
     return Attachment(name, data, ctype)
 
 
@@ -937,17 +941,58 @@ def reply(
     )
 
 
+_MIME_HEADERS = ("content-type", "content-transfer-encoding", "mime-version")
+
+
+def text_only_message(
+    header: bytes, content_type: str, params: dict[str, str], encoding: str, body: bytes
+) -> bytes:
+    """The original's header block with one text part (still transfer-encoded) as its body.
+
+    An inline forward is built from this plus the attachments fetched one by one, so a large
+    attachment is never fetched twice. The original's own MIME headers are replaced by the
+    text part's type, charset and encoding (all from the BODYSTRUCTURE, made one safe line).
+    """
+    lines: list[bytes] = []
+    skipping = False
+    for line in header.replace(b"\r\n", b"\n").split(b"\n"):
+        if not line.strip():
+            continue
+        if line[:1] in (b" ", b"\t"):
+            if not skipping and lines:
+                lines.append(line)
+            continue
+        skipping = line.split(b":", 1)[0].strip().lower().decode("latin-1") in _MIME_HEADERS
+        if not skipping:
+            lines.append(line)
+
+    def safe(value: str) -> str:
+        return re.sub(r"[^A-Za-z0-9!#$&^_.+/-]", "", value)[:100]
+
+    ctype = safe(content_type) or "text/plain"
+    charset = safe(next((v for k, v in params.items() if k.lower() == "charset"), ""))
+    lines.append(b"MIME-Version: 1.0")
+    lines.append(
+        f"Content-Type: {ctype}".encode() + (f'; charset="{charset}"'.encode() if charset else b"")
+    )
+    lines.append(f"Content-Transfer-Encoding: {safe(encoding) or '7bit'}".encode())
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
 def forward(
     original: bytes | Message,
     identity: Identity | tuple[str, str],
     *,
     as_attachment: bool = False,
     include_attachments: bool = False,
+    attachments: Iterable[Attachment] | None = None,
 ) -> Draft:
     """A forward draft: inline (a header block and the text) or the whole message attached.
 
-    Inline, `include_attachments` carries the original's attachments over; as an attachment
-    they are inside the message/rfc822 part anyway.
+    Inline, `include_attachments` carries the original's attachments over (taken from
+    `original`), or `attachments` gives them already fetched (part by part from the server,
+    `original` then holding the text only); as an attachment they are inside the
+    message/rfc822 part anyway.
     """
     orig = _Original(original)
     ident = identity if isinstance(identity, Identity) else Identity(*identity)
@@ -960,7 +1005,10 @@ def forward(
             body="\n",
             attachments=[Attachment(name, orig.data, "message/rfc822")],
         )
-    text, attachments = _body_and_attachments(orig.msg)
+    text, found = _body_and_attachments(orig.msg)
+    carried = found if include_attachments else []
+    if attachments is not None:
+        carried = list(attachments)
     block = ["", "", "---------- Forwarded message ----------"]
     for header in ("From", "Date", "Subject", "To", "Cc"):
         if header in ("From", "To", "Cc"):
@@ -975,7 +1023,7 @@ def forward(
         from_=ident,
         subject=forward_subject(subject),
         body=body,
-        attachments=list(attachments) if include_attachments else [],
+        attachments=list(carried),
     )
 
 

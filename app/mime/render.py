@@ -32,6 +32,8 @@ from app.mime import html as html_mod
 from app.mime.attachments import (
     decode_transfer,
     decoded_size,
+    estimate_decoded_size,
+    is_text_type,
     normalize_transfer_encoding,
     safe_filename,
 )
@@ -451,22 +453,27 @@ def _attachment_info(
     filename = safe_filename(decode_header_raw(raw_name)[:4096] if raw_name else None, fallback)
     description = decode_header(node.description, max_len=1024) if node.description else None
     content_id = clean_line(node.content_id, max_len=1024) if node.content_id else None
-    encoded = size is None
+    estimate = False
+    if size is None:
+        size, estimate = estimate_decoded_size(
+            node.size, node.encoding, text=is_text_type(node.mime_type), lines=node.lines
+        )
     return AttachmentInfo(
         part_id=clean_line(node.part_id, max_len=100),
         filename=filename,
         mime_type=mime,
-        size=node.size if size is None else size,
+        size=size,
         encoding=clean_line(node.encoding or "7bit", max_len=40),
         description=description or None,
         content_id=content_id,
         inline=inline or ((node.disposition or "").lower() != "attachment" and bool(content_id)),
-        size_is_encoded=encoded and normalize_transfer_encoding(node.encoding) != "7bit",
+        size_is_estimate=estimate,
+        encoded_size=node.size,
     )
 
 
 def attachments_from_structure(structure: BodyPart) -> list[AttachmentInfo]:
-    """The attachment list of a message from its BODYSTRUCTURE (sizes are encoded sizes)."""
+    """The attachment list of a message from its BODYSTRUCTURE (sizes estimated as saved)."""
     try:
         plan = _plan(structure, False)
         return [
@@ -895,7 +902,7 @@ def _message_bytes(msg: email.message.Message) -> bytes:
 def _raw_size(parsed: _Parsed, node: BodyPart) -> int | None:
     data = parsed.leaves.get(id(node))
     if data is not None:
-        return decoded_size(data, node.encoding)
+        return decoded_size(data, node.encoding, text=is_text_type(node.mime_type))
     inner = parsed.messages.get(id(node))
     if inner is not None:
         return len(_message_bytes(inner))

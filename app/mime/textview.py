@@ -87,7 +87,7 @@ def format_text_view(message: RenderedMessage, *, full_headers: bool = False) ->
         lines.append("")
         lines.append(f"Attachments ({len(message.attachments)}):")
         for index, item in enumerate(message.attachments, 1):
-            size = f"{item.size:,} bytes" + (" encoded" if item.size_is_encoded else "")
+            size = ("~" if item.size_is_estimate else "") + f"{item.size:,} bytes"
             extra = " inline" if item.inline else ""
             line = f"  {index}. {item.filename}  [{item.mime_type}, {size}, part {item.part_id}{extra}]"
             if item.description:

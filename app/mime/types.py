@@ -56,13 +56,16 @@ class AttachmentInfo:
     filename: str
     mime_type: str
     size: int
-    """Decoded size in bytes where known, else the encoded size from BODYSTRUCTURE."""
+    """Size in bytes once saved (decoded): exact where known, else estimated from the
+    BODYSTRUCTURE's encoded size (`size_is_estimate`)."""
     encoding: str = "7bit"
     description: str | None = None
     content_id: str | None = None
     inline: bool = False
-    size_is_encoded: bool = False
-    """True when `size` is the transfer-encoded size (BODYSTRUCTURE), not the decoded one."""
+    size_is_estimate: bool = False
+    """True when `size` is estimated from the encoded size (shown with a "~")."""
+    encoded_size: int = 0
+    """The transfer-encoded size (what the server sends; download progress counts these)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -561,9 +561,17 @@ def _human(size: int) -> str:
 
 
 async def open_compose(
-    screen: Any, account: Account, mode: str, original: bytes | None, uid: int | None
+    screen: Any,
+    account: Account,
+    mode: str,
+    original: bytes | None,
+    uid: int | None,
+    *,
+    attachments: list[Any] | None = None,
 ) -> None:
-    """Build the draft for `mode` (new, reply, reply_all, forward) and show the compose screen."""
+    """Build the draft for `mode` (new, reply, reply_all, forward, forward_attached) and show
+    the compose screen. A forward keeps `attachments` (fetched part by part), or without them
+    the ones inside `original`; forward_attached attaches `original` as message/rfc822."""
     from app.mime import compose
 
     # Answer from the identity the original was sent to (mutt's reverse_name), with its signature.
@@ -579,8 +587,13 @@ async def open_compose(
         draft = compose.reply(
             original, identity, reply_all=mode == "reply_all", own_addresses=account.addresses
         )
+    elif mode == "forward_attached":
+        draft = compose.forward(original, identity, as_attachment=True)
+        mode = "forward"  # sets $Forwarded on the original like any forward
     else:
-        draft = compose.forward(original, identity)
+        draft = compose.forward(
+            original, identity, include_attachments=True, attachments=attachments
+        )
     if signature and mode != "draft" and "\n-- \n" not in draft.body:
         draft.body = draft.body + "\n-- \n" + signature
     store = _draft_store(account)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,13 @@ class MainScreen(Screen[None]):
         Binding("r", "reply", "Reply", id="msg.reply"),
         Binding("R", "reply_all", "Reply all", id="msg.reply_all"),
         Binding("f", "forward", "Forward", id="msg.forward"),
+        Binding(
+            "ctrl+f",
+            "forward_attached",
+            "Forward as attachment",
+            id="msg.forward_attached",
+            show=False,
+        ),
         Binding("m", "compose", "Compose", id="msg.compose"),
         Binding("c", "change_folder", "Folder", id="folder.change"),
         Binding("slash", "search", "Search", id="search.open"),
@@ -122,6 +130,11 @@ class MainScreen(Screen[None]):
         self._last_dest: str | None = None
         """The folder the last move or copy went to: highlighted first in the next picker."""
         self.threaded = False
+        """Threads shown (`T`); stays on from folder to folder and through `o`."""
+        self._thread_rows: tuple[list[int], list[int]] | None = None
+        """The open folder's thread rows (UIDs, depths), shown again when a search is cleared."""
+        self._arranging = False
+        self._arrange_again = False
         self.folder_width = 28
         """Preferred columns of the folder tree (narrower when the terminal is)."""
         self.list_share = 50.0
@@ -320,7 +333,6 @@ class MainScreen(Screen[None]):
         await self._open_folder(folder)
 
     async def _open_folder(self, folder: Folder) -> None:
-        self.threaded = False
         self.status.folder = folder.name
         self.status.message = f"Opening {folder.name}…"
         # The old folder's watcher goes now, not once this one is open: its connection and its
@@ -377,6 +389,10 @@ class MainScreen(Screen[None]):
             self.status.set_counts(status.messages, status.unseen)
         # The watcher's connection (TLS, login, SELECT) after this folder's rows are drawn.
         self.call_after_refresh(self._start_idle, folder)
+        # Threads stay on from folder to folder; without SORT the order arrives after the
+        # list by UID was drawn.
+        if self.threaded or not opened.ordered:
+            await self._arrange_list(keep_cursor=ml.cursor_row > 0)
 
     def _start_idle(self, folder: Folder) -> None:
         self._stop_idle()
@@ -448,14 +464,10 @@ class MainScreen(Screen[None]):
         self._folder_uids = uids
         # Nothing changed (the same list back): no set over the whole folder (4 MB at 100,000).
         unchanged = uids is previous
-        if self._search_uids is None and self.threaded:
-            from app.threads import thread_order
-
+        current = self.account.current
+        if self.threaded or (current is not None and not current.ordered):
             with contextlib.suppress(Exception):
-                order, depths = await thread_order(self.account)
-                self.message_list.set_uids(
-                    order, keep_cursor=True, reset_summaries=False, depths=depths
-                )
+                await self._arrange_list()
         elif self._search_uids is None and not unchanged:
             self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False)
         before = set() if unchanged else set(previous)
@@ -585,6 +597,9 @@ class MainScreen(Screen[None]):
         self._folder_uids = [u for u in self._folder_uids if u not in gone]
         if self._search_uids is not None:
             self._search_uids = [u for u in self._search_uids if u not in gone]
+        if self._thread_rows is not None:
+            rows = [(u, d) for u, d in zip(*self._thread_rows, strict=True) if u not in gone]
+            self._thread_rows = ([u for u, _ in rows], [d for _, d in rows])
         self.message_list.marked.difference_update(gone)
         self.message_list.remove_uids(uids)
 
@@ -673,6 +688,10 @@ class MainScreen(Screen[None]):
     def action_forward(self) -> None:
         self._open_compose(self.message_list.cursor_uid, "forward")
 
+    def action_forward_attached(self) -> None:
+        """Forward the whole message as a message/rfc822 attachment, its bytes as they are."""
+        self._open_compose(self.message_list.cursor_uid, "forward_attached")
+
     @work(group="compose")
     async def _open_compose(self, uid: int | None, mode: str) -> None:
         try:
@@ -681,13 +700,25 @@ class MainScreen(Screen[None]):
             self.notify("Compose is not available yet", severity="warning")
             return
         original = None
-        if uid is not None and mode != "new":
+        attachments = None
+        if uid is not None and mode == "forward":
+            # The text and each attachment part by part, so forward keeps the attachments.
+            def progress(done: int, total: int) -> None:
+                self.status.show_message(f"Fetching the attachments… {done * 100 // (total or 1)}%")
+
+            try:
+                original, attachments = await self.account.forward_source(uid, progress)
+            except Exception as exc:
+                self._report(exc, "Cannot load the original")
+                return
+            self.status.show_message("")
+        elif uid is not None and mode != "new":
             try:
                 original = await self.account.fetch_raw(uid)
             except Exception as exc:
                 self._report(exc, "Cannot load the original")
                 return
-        await open_compose(self, self.account, mode, original, uid)
+        await open_compose(self, self.account, mode, original, uid, attachments=attachments)
 
     # -- search -------------------------------------------------------------------------------------
     def action_search(self) -> None:
@@ -710,6 +741,8 @@ class MainScreen(Screen[None]):
             self.status.message = ""
             return
         except Exception as exc:
+            # Never leave "Searching…" behind: the status says what failed, the list is kept.
+            self.status.show_message(f"Search failed: {_error_text(exc)}", error=True)
             self._report(exc, "Search failed")
             return
         self._search_uids = found
@@ -730,7 +763,11 @@ class MainScreen(Screen[None]):
         if self._search_uids is None:
             return
         self._search_uids = None
-        self.message_list.set_uids(self._folder_uids, keep_cursor=True, reset_summaries=False)
+        if self.threaded and self._thread_rows is not None:
+            uids, depths = self._thread_rows
+            self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False, depths=depths)
+        else:
+            self.message_list.set_uids(self._folder_uids, keep_cursor=True, reset_summaries=False)
         self.status.message = ""  # the folder's counts are shown beside it
 
     def action_next_match(self) -> None:
@@ -764,7 +801,8 @@ class MainScreen(Screen[None]):
         if viewer.attachment_list.highlighted is None:
             viewer.attachment_list.highlighted = 0
         self.status.show_message(
-            f"{len(items)} attachments: choose one (↑ ↓), then a to save or o to open", timeout=6
+            f"{len(items)} attachments: choose one (↑ ↓), a saves it (ctrl+s there: all), o opens it",
+            timeout=6,
         )
 
     def action_close_viewer(self) -> None:
@@ -954,7 +992,9 @@ class MainScreen(Screen[None]):
         try:
             raw = await self.account.fetch_raw(uid)
             path = Path(path_text).expanduser()
-            with open(path, "xb") as f:
+            # 0600: a message is private (open(..., "xb") gave 0644 under the usual umask).
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
                 f.write(raw)
         except FileExistsError:
             self.notify(f"{path_text} exists; not overwritten", severity="error", markup=False)
@@ -968,33 +1008,76 @@ class MainScreen(Screen[None]):
     def _save_attachment(self, event: MessageView.SaveAttachment) -> None:
         self.save_attachment(event.info)
 
+    @staticmethod
+    def _save_folder() -> Path:
+        """The folder used last (kept across runs), else ~/Downloads (created on demand)."""
+        last = recall("attachments.folder")
+        if isinstance(last, str) and last and Path(last).is_dir():
+            return Path(last)
+        return Path.home() / "Downloads"
+
     @work(group="attachment", description="saving attachment")
     async def save_attachment(self, info: Any) -> None:
+        """Ask where (Tab completes, the name can be changed, ctrl+s saves them all); save."""
+        from app.paths import private_dir
+        from widgets.safe import human_size
+        from widgets.save_prompt import SavePrompt, short_path
+
         uid = self.open_uid
         if uid is None:
             return
-        default = Path.home() / "Downloads"
-        folder_text = await self.app.push_screen_wait(
-            PromptDialog(f"Save {info.filename} into folder", str(default))
+        every = list(self.viewer.attachment_list.attachments) or [info]
+        size = ("~" if info.size_is_estimate else "") + human_size(info.size)
+        target = await self.app.push_screen_wait(
+            SavePrompt(info.filename, self._save_folder(), size=size, count=len(every))
         )
-        if not folder_text:
+        if target is None:
             return
-        folder = Path(folder_text).expanduser()
-        if not folder.is_dir():
-            self.notify(f"{folder} is not a folder", severity="error", markup=False)
+        folder = target.folder
+        created = ""
+        if target.create:
+            try:
+                private_dir(folder)
+            except OSError as exc:
+                self._report(exc, f"Cannot create {short_path(folder)}")
+                return
+            created = f"Created {short_path(folder)}; "
+        chosen = (
+            [(info, target.name)] if target.name is not None else [(a, a.filename) for a in every]
+        )
+        saved: list[Path] = []
+        for item, name in chosen:
+            try:
+                saved.append(await self._save_one(uid, item, folder, name))
+            except Exception as exc:
+                self._report(exc, f"Saving {item.filename} failed")
+                break
+        if not saved:
             return
+        remember("attachments.folder", str(folder))
+        if len(saved) == 1:
+            what = f"saved {short_path(saved[0])}"
+        else:
+            what = f"saved {len(saved)} attachments into {short_path(folder)}"
+        self.notify((created + what)[:1].upper() + (created + what)[1:], markup=False)
+
+    async def _save_one(self, uid: int, info: Any, folder: Path, name: str) -> Path:
+        from app.mime.attachments import is_text_type
 
         def progress(done: int, total: int | None) -> None:
-            self.viewer.set_progress(done, total or info.size or done)
+            self.viewer.set_progress(done, total or info.encoded_size or done)
 
-        try:
-            path = await self.account.save_attachment(
-                uid, info.part_id, info.encoding, folder, info.filename, progress
-            )
-        except Exception as exc:
-            self._report(exc, "Saving the attachment failed")
-            return
-        self.notify(f"Saved {path}", markup=False)
+        path: Path = await self.account.save_attachment(
+            uid,
+            info.part_id,
+            info.encoding,
+            folder,
+            name,
+            progress,
+            size_hint=info.encoded_size or None,
+            text=is_text_type(info.mime_type),
+        )
+        return path
 
     @on(MessageView.OpenAttachment)
     def _open_attachment(self, event: MessageView.OpenAttachment) -> None:
@@ -1002,8 +1085,11 @@ class MainScreen(Screen[None]):
 
     @work(group="attachment", description="opening attachment")
     async def open_attachment(self, info: Any) -> None:
+        """Hand a private temporary copy to xdg-open; ask first when it may be a program."""
         import shutil
-        import tempfile
+
+        from app.mime.attachments import executable_reason
+        from app.opened import new_open_folder
 
         uid = self.open_uid
         opener = shutil.which("xdg-open")
@@ -1012,14 +1098,25 @@ class MainScreen(Screen[None]):
         if opener is None:
             self.notify("No xdg-open here: save the attachment instead (a)", severity="warning")
             return
-        folder = Path(tempfile.mkdtemp(prefix="termail-open-"))
+        reason = executable_reason(info.filename, info.mime_type)
+        if reason is not None and not await self._confirm_run(info.filename, reason):
+            return
         try:
-            path = await self.account.save_attachment(
-                uid, info.part_id, info.encoding, folder, info.filename
-            )
+            folder = new_open_folder()
+            path = await self._save_one(uid, info, folder, info.filename)
         except Exception as exc:
             self._report(exc, "Opening the attachment failed")
             return
+        if reason is None:
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(64)
+            except OSError:
+                head = b""
+            reason = executable_reason("", None, head)
+            if reason is not None and not await self._confirm_run(info.filename, reason):
+                shutil.rmtree(folder, ignore_errors=True)  # not opened: no copy kept
+                return
         await asyncio.create_subprocess_exec(
             opener,
             str(path),
@@ -1027,6 +1124,13 @@ class MainScreen(Screen[None]):
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
+
+    async def _confirm_run(self, filename: str, reason: str) -> bool:
+        question = (
+            f"{filename} may be a program ({reason}): opening it could run it. Open it anyway?"
+        )
+        answer: bool = await self.app.push_screen_wait(ConfirmDialog(question, yes="Open"))
+        return answer
 
     # -- folder management --------------------------------------------------------------------------
     @work(group="folders")
@@ -1101,36 +1205,106 @@ class MainScreen(Screen[None]):
 
     @work(group="folder")
     async def action_sort(self) -> None:
-        order = ["date", "from", "subject", "size", "arrival"]
-        current = order.index(self.account.sort) if self.account.sort in order else 0
-        sort = order[(current + 1) % len(order)]
+        """The sort menu; the choice orders the flat list and, with threads on, the threads."""
+        from app.threads import DEFAULT_REVERSE
+        from widgets.sort_menu import ENTRIES, SortMenu, direction_words
+
+        account = self.account
+        choice = await self.app.push_screen_wait(
+            SortMenu(account.sort, account.reverse, DEFAULT_REVERSE, threaded=self.threaded)
+        )
+        if choice is None:
+            return
+        if choice.sort == "thread-last-date":
+            self.threaded = True  # an order of threads: they are shown
+        label = next((lbl for name, _, lbl in ENTRIES if name == choice.sort), choice.sort)
         try:
-            uids = await self.account.resort(sort, self.account.reverse)
+            with self.status.job(f"Sorting by {label.lower()}") as key:
+                uids = await account.resort(choice.sort, choice.reverse, self._progress(key))
         except Exception as exc:
             self._report(exc, "Sorting failed")
             return
         self._folder_uids = uids
-        self.message_list.set_uids(uids, keep_cursor=True)
-        self.notify(f"Sorted by {sort}", markup=False)
+        if self.threaded:
+            if not await self._arrange_list(asked=True):
+                return
+        elif self._search_uids is None:
+            self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False)
+        words = direction_words(choice.sort, choice.reverse)
+        said = label if choice.sort == "thread-last-date" else f"Sorted by {label.lower()}"
+        self.notify(f"{said}, {words}", markup=False)
 
     @work(group="folder")
     async def action_toggle_threads(self) -> None:
-        """Thread view from the server's THREAD=REFERENCES, or back to the sorted list."""
-        from app.threads import thread_order
-
+        """Threads (the server's THREAD=REFERENCES, else made here) or the flat list."""
         self.threaded = not self.threaded
         if not self.threaded:
-            self.message_list.set_uids(self._folder_uids, keep_cursor=True, reset_summaries=False)
+            self._thread_rows = None
+            if self._search_uids is None:
+                self.message_list.set_uids(
+                    self._folder_uids, keep_cursor=True, reset_summaries=False
+                )
             self.notify("Threads off", markup=False)
             return
+        if await self._arrange_list(asked=True):
+            self.notify("Threads on", markup=False)
+
+    def _progress(self, key: str) -> Callable[[int, int], None]:
+        """A progress callback for the core that moves the status bar's job `key`."""
+
+        def progress(done: int, total: int) -> None:
+            self.status.update_job(key, done, total)
+
+        return progress
+
+    async def _arrange_list(self, *, keep_cursor: bool = True, asked: bool = False) -> bool:
+        """Show the open folder as threads (when on) or in the order made here (no SORT on
+        the server), after the list by UID was drawn; False when it failed (reported).
+
+        `asked`: the user just asked for threads (`T`, `o`), so a failure turns them off
+        again; after a folder change or new mail they stay on (the next refresh retries).
+        One arrangement at a time: a call while one runs (new mail, `o` during the fetch)
+        has it run once more when done, with the state of then."""
+        if self._arranging:
+            self._arrange_again = True
+            return True
+        self._arranging = True
         try:
-            uids, depths = await thread_order(self.account)
+            while True:
+                self._arrange_again = False
+                done = await self._arrange_once(keep_cursor=keep_cursor, asked=asked)
+                if not done or not self._arrange_again:
+                    return done
+                keep_cursor = True
+        finally:
+            self._arranging = False
+
+    async def _arrange_once(self, *, keep_cursor: bool, asked: bool) -> bool:
+        account = self.account
+        try:
+            if self.threaded:
+                with self.status.job("Threading") as key:
+                    uids, depths = await account.thread_view(self._progress(key))
+                self._thread_rows = (uids, depths)
+                if self._search_uids is None:
+                    self.message_list.set_uids(
+                        uids, keep_cursor=keep_cursor, reset_summaries=False, depths=depths
+                    )
+                return True
+            with self.status.job("Sorting") as key:
+                ordered = await account.local_order(self._progress(key))
         except Exception as exc:
-            self.threaded = False
-            self._report(exc, "Threads are not available")
-            return
-        self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False, depths=depths)
-        self.notify("Threads on", markup=False)
+            if self.threaded:
+                self.threaded = not asked
+                self._report(exc, "Threads are not available")
+            else:
+                self._report(exc, "Sorting failed")
+            return False
+        if ordered is not None:
+            self._folder_uids = ordered
+            if self._search_uids is None:
+                self.message_list.set_uids(ordered, keep_cursor=keep_cursor, reset_summaries=False)
+        return True
 
     @work(group="folder")
     async def action_refresh(self) -> None:

@@ -52,6 +52,14 @@ async def test_multipart_without_mime_version(
         uid, shown.attachments[0].part_id, shown.attachments[0].encoding, tmp_path_fast, "r.pdf"
     )
     assert saved.read_bytes() == PDF
+    info = shown.attachments[0]
+    assert await kind_account.fetch_attachment(uid, info.part_id, info.encoding) == PDF
+    original, attachments = await kind_account.forward_source(uid)
+    if attachments is None:  # the whole message: the caller takes the attachments from it
+        assert [a.filename for a in render_message(original).attachments] == ["report.pdf"]
+    else:
+        assert [a.filename for a in attachments] == ["report.pdf"]
+        assert b"The report is attached." in original
 
 
 def _corpus_without_mime_version() -> list[Path]:

@@ -18,6 +18,7 @@ from app.sandbox.demo import build_messages, load_demo
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.message_list import MessageList
 from widgets.message_view import MessageView
+from widgets.save_prompt import SavePrompt
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
 
@@ -133,9 +134,7 @@ async def test_save_attachment_is_byte_identical(
         viewer.attachment_list.focus()
         await pilot.pause(0.1)
         viewer.action_save_attachment()
-        dialog = await wait_until(
-            pilot, lambda: isinstance(app.screen, PromptDialog) and app.screen
-        )
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, SavePrompt) and app.screen)
         dialog.query_one("Input").value = str(tmp_path)
         await pilot.press("enter")
         saved = tmp_path / "gibson-spec.doc"

@@ -51,7 +51,7 @@ async def test_a_from_the_list_saves_the_only_attachment(
     sandbox: Any, mail_user: Any, tmp_path: Any
 ) -> None:
     from tests.ui.test_app_sandbox import open_by_subject
-    from widgets.dialogs import PromptDialog
+    from widgets.save_prompt import SavePrompt
 
     load_demo(sandbox, mail_user.name)
     app = make_app(mail_user)
@@ -60,9 +60,7 @@ async def test_a_from_the_list_saves_the_only_attachment(
         await open_by_subject(pilot, app, "Gibson")
         assert message_list(app).has_focus  # reading with the focus on the list
         await pilot.press("a")
-        dialog = await wait_until(
-            pilot, lambda: isinstance(app.screen, PromptDialog) and app.screen
-        )
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, SavePrompt) and app.screen)
         dialog.query_one("Input").value = str(tmp_path)
         await pilot.press("enter")
         await wait_until(pilot, (tmp_path / "gibson-spec.doc").exists)

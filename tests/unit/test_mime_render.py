@@ -69,7 +69,7 @@ def test_seed_03_enriched_and_attachment() -> None:
     assert _styled(message, "italic") == ["I guarantee that you'll love it!"]
     [attachment] = message.attachments
     assert attachment.filename == "gibson-spec.doc"
-    assert attachment.size == 2080 and not attachment.size_is_encoded
+    assert attachment.size == 2080 and not attachment.size_is_estimate
     assert attachment.description == "Spec sheet saved as MS Word file"
     assert attachment.part_id == "2" and attachment.mime_type == "application/octet-stream"
 
@@ -229,14 +229,16 @@ def test_parts_to_fetch_and_render_from_parts() -> None:
     assert any("2.1" in n and "not fetched" in n for n in html.notices)
 
 
-def test_attachments_from_structure_sizes_are_encoded() -> None:
+def test_attachments_from_structure_sizes_are_estimated_decoded() -> None:
     pdf = attachments_from_structure(_imap_structure())[-1]
-    assert (pdf.filename, pdf.size, pdf.size_is_encoded, pdf.description) == (
+    # 4000 base64 octets: 51 CRLFs out, 3 bytes per 4 characters (issue 20 item 14).
+    assert (pdf.filename, pdf.size, pdf.size_is_estimate, pdf.description) == (
         "résumé.pdf",
-        4000,
+        2923,
         True,
         "CV",
     )
+    assert pdf.encoded_size == 4000
     assert pdf.part_id == "3" and pdf.encoding == "base64" and not pdf.inline
 
 
