@@ -76,6 +76,7 @@ fuzz: venv
 
 bench: system-deps venv
 	$(PY) -m bench
+	$(PY) -m bench.peers $(PEERS_ARGS)
 
 snapshots: venv
 	$(PY) -m pytest -q tests/ui --snapshot-update

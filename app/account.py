@@ -26,7 +26,6 @@ from typing import Any
 from app.models import (
     BodyPart,
     Credentials,
-    Flag,
     Folder,
     FolderRole,
     FolderStatus,
@@ -107,13 +106,13 @@ def _without(uids: Sequence[int], gone: Iterable[int]) -> Sequence[int]:
 
 @dataclass
 class UndoAction:
-    """How to take back the last delete or move: the UIDs now live in `dest` under new UIDs."""
+    """How to take back a delete or move: the messages now live in `dest` under `dest_uids`
+    (from COPYUID); moving those back to `source` undoes it."""
 
     description: str
     source: str
     dest: str
     dest_uids: list[int] = field(default_factory=list)
-    source_flags: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
 class SummaryCache:
@@ -195,7 +194,11 @@ class Account:
         self.summaries = SummaryCache()
         self.sort = "date"
         self.reverse = True
-        self.undo: UndoAction | None = None
+        self.undo_stack: list[UndoAction] = []
+        """What `app.operations.undo` can take back, newest last; entries whose messages are
+        gone (expunged, moved away) are dropped, so undo never promises what it cannot do."""
+        self.role_report: list[Any] = []
+        """`app.roles.RoleChoice` per role, from the last `load_folders` (config check)."""
         self._sort_keys: OrderedDict[tuple[str, int | None], dict[int, Any]] = OrderedDict()
         """SortKeys by UID of the last few folders opened (servers without SORT or THREAD)."""
         self._cache = cache
@@ -288,27 +291,32 @@ class Account:
 
     # -- folders -----------------------------------------------------------------------------------
     async def load_folders(self) -> list[Folder]:
+        from app.roles import assign_roles
+
         async with self.lock:
             pairs = await self.client.list_with_status()
-        folders: list[Folder] = []
+        listed: list[Folder] = []
         for folder, status in pairs:
-            folders.append(self._with_role(folder))
+            listed.append(folder)
             if status is not None:
                 self.statuses[folder.name] = status
+        namespace = getattr(self.client, "personal_namespace", None)
+        folders, self.role_report = assign_roles(
+            listed, self.folder_roles, namespace if isinstance(namespace, str) else None
+        )
         self.folders = folders
+        cache = self.header_cache
+        if cache is not None:
+            cache.save_folder_list(folders, self.statuses)
         return folders
 
-    def _with_role(self, folder: Folder) -> Folder:
-        """Apply the config's role overrides for servers without SPECIAL-USE."""
-        for role, name in self.folder_roles.items():
-            if name == folder.name:
-                from dataclasses import replace
+    def cached_folders(self) -> tuple[list[Folder], dict[str, FolderStatus]] | None:
+        """The folder tree and counts as the server last listed them (no server), or None.
 
-                try:
-                    return replace(folder, role=FolderRole(role))
-                except ValueError:
-                    return folder
-        return folder
+        For the first screen, before LIST and STATUS answer; the account's own `folders` and
+        `statuses` stay the server's (nothing acts on a folder only the cache knows)."""
+        cache = self.header_cache
+        return cache.folder_list() if cache is not None else None
 
     def folder_by_role(self, role: FolderRole) -> Folder | None:
         for folder in self.folders:
@@ -1102,56 +1110,136 @@ class Account:
         if cache is not None and validity is not None:
             cache.remove_uids(folder, validity, uids)
 
-    async def move(self, uids: Sequence[int], dest: str, *, description: str = "move") -> None:
-        if self.current is None or not uids:
-            return
-        source = self.current.folder.name
-        async with self.lock:
-            await self._ensure_selected()
-            mapping = await self.client.move(list(uids), dest)
-        self.undo = UndoAction(description, source, dest, sorted((mapping or {}).values()))
-        self._forget(source, uids)
-        self.current.uids = _without(self.current.uids, uids)
+    # The primitives below do one server step each; what to do (Trash or for good, what to
+    # ask, what undo may take back) is decided in `app.operations`.
+    def can(self, capability: str) -> bool:
+        """Whether the server offers `capability` (False offline)."""
+        client = self.client
+        return bool(client is not None and client.has_capability(capability))
 
-    async def copy(self, uids: Sequence[int], dest: str) -> None:
-        async with self.lock:
-            await self._ensure_selected()
-            await self.client.copy(list(uids), dest)
+    @property
+    def readonly(self) -> bool:
+        """The open folder was opened read-only by the server (EXAMINE, or `[READ-ONLY]`)."""
+        info = getattr(self.client, "selected_info", None)
+        if info is None or self.current is None:
+            return False
+        return bool(info.name == self.current.folder.name and info.readonly)
 
-    async def delete(self, uids: Sequence[int]) -> str:
-        """To Trash where there is one; else \\Deleted and expunge. Returns what was done."""
-        trash = self.folder_by_role(FolderRole.TRASH)
+    def _drop_from_list(self, uids: Iterable[int]) -> None:
+        """UIDs that left the open folder: out of memory, the cache and the list."""
         if self.current is None:
-            return ""
-        if trash is not None and trash.name != self.current.folder.name:
-            await self.move(uids, trash.name, description="delete")
-            return f"moved to {trash.name}"
-        async with self.lock:
-            await self._ensure_selected()
-            await self.client.store_flags(list(uids), [Flag.DELETED], "+")
-            await self.client.expunge(list(uids))
-        self._forget(self.current.folder.name, uids)
-        self.current.uids = _without(self.current.uids, uids)
-        return "deleted"
+            return
+        gone = list(uids)
+        self._forget(self.current.folder.name, gone)
+        self.current.uids = _without(self.current.uids, gone)
 
-    async def undo_last(self) -> str | None:
-        """Move the last moved or deleted messages back to where they were."""
-        action, self.undo = self.undo, None
-        if action is None:
+    async def move(self, uids: Sequence[int], dest: str) -> dict[int, int] | None:
+        """UID MOVE (or COPY + \\Deleted + EXPUNGE) of `uids` out of the open folder; the new
+        UIDs by old one when the server says (COPYUID), else None."""
+        if self.current is None or not uids:
             return None
-        if not action.dest_uids:
-            return f"cannot undo {action.description}: the server did not say the new UIDs"
-        async with self.lock:
-            await self.client.select(action.dest)
-            await self.client.move(action.dest_uids, action.source)
-            if self.current is not None:
-                await self.client.select(self.current.folder.name)
-        return f"undid {action.description}"
-
-    async def expunge(self) -> None:
         async with self.lock:
             await self._ensure_selected()
-            await self.client.expunge()
+            mapping: dict[int, int] | None = await self._require_client().move(list(uids), dest)
+        self._drop_from_list(uids)
+        return mapping
+
+    async def copy(self, uids: Sequence[int], dest: str) -> dict[int, int] | None:
+        async with self.lock:
+            await self._ensure_selected()
+            mapping: dict[int, int] | None = await self._require_client().copy(list(uids), dest)
+        return mapping
+
+    async def deleted_uids(self) -> list[int]:
+        """UIDs flagged \\Deleted in the open folder (UID SEARCH DELETED): what an EXPUNGE
+        removes."""
+        from app.imap.search import SearchCriteria
+
+        async with self.lock:
+            await self._ensure_selected()
+            client = self._require_client()
+            # A NOOP first: the server shows this session other clients' flag changes at a
+            # sync point, and a SEARCH is not always one (Dovecot).
+            await client.noop()
+            found = await client.search(SearchCriteria(None, ["DELETED"]))
+        return list(found)
+
+    async def expunge(self, uids: Sequence[int] | None = None) -> list[int]:
+        """EXPUNGE (UID EXPUNGE of `uids` where UIDPLUS allows); returns the UIDs now gone.
+
+        What is gone is read from the server's list after, not guessed: a plain EXPUNGE can
+        remove more than asked, and a server may refuse some."""
+        if self.current is None:
+            return []
+        before = list(self.current.uids)
+        async with self.lock:
+            await self._ensure_selected()
+            await self._require_client().expunge(None if uids is None else list(uids))
+        after = set(await self.reload_uids())
+        gone = [u for u in before if u not in after]
+        self._drop_from_list(gone)
+        return gone
+
+    async def existing_uids(self, folder: str, uids: Sequence[int]) -> list[int]:
+        """Those of `uids` still in `folder` (selected for the moment, then the open folder
+        again on the next command)."""
+        from app.imap.parser import format_sequence_set
+        from app.imap.search import SearchCriteria
+
+        if not uids:
+            return []
+        async with self.lock:
+            client = self._require_client()
+            await client.select(folder)
+            found = await client.search(SearchCriteria(None, ["UID", format_sequence_set(uids)]))
+        return sorted(set(found) & set(uids))
+
+    def message_ids(self, uids: Sequence[int]) -> list[str] | None:
+        """The Message-IDs of `uids` of the open folder from the summaries held, or None when
+        one is unknown, empty or shared (then they cannot identify the messages)."""
+        if self.current is None:
+            return None
+        name, validity = self.current.folder.name, self.current.uidvalidity
+        ids: list[str] = []
+        for uid in uids:
+            summary = self.summaries.get(name, validity, uid)
+            mid = summary.envelope.message_id if summary is not None else None
+            if not mid or not mid.isascii() or any(c in mid for c in "\r\n\0"):
+                return None
+            ids.append(mid.strip())
+        return ids if len(set(ids)) == len(ids) else None
+
+    async def find_arrived(
+        self, folder: str, since_uid: int, message_ids: Sequence[str]
+    ) -> list[int]:
+        """UIDs of `folder` from `since_uid` on whose Message-ID is one of `message_ids`: where
+        a COPY without COPYUID (no UIDPLUS) put the messages. [] unless each is found once."""
+        from app.imap.parser import quote
+        from app.imap.search import SearchCriteria
+
+        found: list[int] = []
+        async with self.lock:
+            client = self._require_client()
+            await client.select(folder)
+            for mid in message_ids:
+                criteria = SearchCriteria(
+                    None, ["UID", f"{since_uid}:*", "HEADER", "Message-ID", quote(mid)]
+                )
+                hits = [u for u in await client.search(criteria) if u >= since_uid]
+                if len(hits) != 1:
+                    return []
+                found.append(hits[0])
+        return found
+
+    async def move_between(self, source: str, uids: Sequence[int], dest: str) -> None:
+        """Move `uids` from `source` (not the open folder) to `dest`; the open folder is
+        selected again after."""
+        async with self.lock:
+            client = self._require_client()
+            await client.select(source)
+            await client.move(list(uids), dest)
+            if self.current is not None:
+                await client.select(self.current.folder.name)
 
     async def search(self, query_text: str) -> list[int]:
         from app.imap.search import compile_query, parse_query
@@ -1170,18 +1258,37 @@ class Account:
         return ordered
 
     # -- folder management ------------------------------------------------------------------------------
+    async def _leave(self, name: str) -> None:
+        """Unselect `name` when this connection has it selected: Courier refuses to RENAME or
+        DELETE the selected folder, and Dovecot drops the connection when it is deleted.
+
+        `ImapClient.unselect` sends UNSELECT, or without it EXAMINE INBOX then CLOSE: a CLOSE
+        of a mailbox opened read-only never expunges (RFC 3501 6.4.2), so no \\Deleted message
+        is lost on the way out (a CLOSE of the read-write selection would expunge them)."""
+        client = self._require_client()
+        selected = getattr(client, "_selected", None)
+        if selected is None:
+            return
+        sel_name = selected[0].name if isinstance(selected[0], Folder) else selected[0]
+        if sel_name == name:
+            await client.unselect()
+
     async def create_folder(self, name: str) -> None:
         async with self.lock:
-            await self.client.create_folder(name)
+            client = self._require_client()
+            await client.create_folder(name)
             with contextlib.suppress(Exception):
-                await self.client.subscribe(name)
+                await client.subscribe(name)
 
     async def rename_folder(self, old: str, new: str) -> None:
+        known = self.folder(old)
         async with self.lock:
-            await self.client.rename_folder(old, new)
+            await self._leave(old)
+            await self._require_client().rename_folder(old, new)
+            if self.current is not None and self.current.folder.name == old:
+                self.current = None  # reopened under its new name by the caller
         cache = self.header_cache
         if cache is not None:
-            known = self.folder(old)
             delimiter = (known.delimiter if known is not None else None) or "/"
             for name in cache.mailboxes():  # the folder and its children: cached under old names
                 if name == old or name.startswith(old + delimiter):
@@ -1189,19 +1296,26 @@ class Account:
 
     async def delete_folder(self, name: str) -> None:
         async with self.lock:
+            await self._leave(name)
+            client = self._require_client()
+            await client.delete_folder(name)
             if self.current is not None and self.current.folder.name == name:
                 self.current = None
-            await self.client.delete_folder(name)
+            # DELETE leaves the subscription (RFC 3501 6.3.4): a ghost the folder list would
+            # show again (Dovecot lists a subscribed name with subfolders as a folder).
+            with contextlib.suppress(Exception):
+                await client.unsubscribe(name)
         cache = self.header_cache
         if cache is not None:
             cache.drop_mailbox(name)
 
     async def subscribe(self, name: str, on: bool) -> None:
         async with self.lock:
+            client = self._require_client()
             if on:
-                await self.client.subscribe(name)
+                await client.subscribe(name)
             else:
-                await self.client.unsubscribe(name)
+                await client.unsubscribe(name)
 
     async def append(self, folder: str, data: bytes, flags: Sequence[str] = ()) -> int | None:
         async with self.lock:

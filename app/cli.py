@@ -15,6 +15,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from app.termout import say
+
 
 def _demo(argv: list[str]) -> int:
     from app.demo import demo_main
@@ -38,7 +40,7 @@ def _config(argv: list[str]) -> int:
     from app import config_commands
 
     if not argv or argv[0] not in ("init", "check"):
-        print("usage: termail config init|check [options]", file=sys.stderr)
+        say("usage: termail config init|check [options]", file=sys.stderr)
         return 2
     if argv[0] == "init":
         return config_commands.config_init(argv[1:])
@@ -69,7 +71,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in ("-h", "--help", "help"):
-        print(__doc__)
+        say(__doc__)
         return 0
     if args and args[0] in COMMANDS:
         return COMMANDS[args[0]](args[1:])

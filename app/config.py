@@ -261,6 +261,10 @@ class UiSettings:
     """Percent of the right side given to the message list (the rest to the preview)."""
     editor: str = field(default_factory=_default_editor)
     """The compose editor command line: `editor` in the file, else $VISUAL, $EDITOR, vi."""
+    reply_position: str = "bottom"
+    """Where a reply's cursor starts: "bottom" below the quote (mutt's way), or "top"."""
+    show_unsubscribed: bool = True
+    """Show folders one is not subscribed to in the tree (marked "unsubscribed")."""
 
 
 @dataclass(frozen=True)
@@ -689,6 +693,8 @@ _UI_KEYS = (
     "folder_pane_width",
     "message_list_height",
     "editor",
+    "reply_position",
+    "show_unsubscribed",
 )
 _MAX_SIGNATURE = 64_000
 
@@ -949,6 +955,8 @@ def _ui(table: _Table | None) -> UiSettings:
         message_list_height=table.integer("message_list_height", d.message_list_height, 10, 90)
         or d.message_list_height,
         editor=(table.opt_str("editor") or d.editor).strip(),
+        reply_position=table.choice("reply_position", ("bottom", "top")) or d.reply_position,
+        show_unsubscribed=table.boolean("show_unsubscribed", d.show_unsubscribed),
     )
 
 
@@ -1115,10 +1123,11 @@ def first_run_message(path: Path) -> str:
 def load_or_exit(path: Path | None) -> Config:
     """The CLI's way in: the config, or a message on stderr and exit status 2, no traceback."""
     from app.paths import config_path, config_path_is_default
+    from app.termout import say
 
     target = config_path(path)
     if config_path_is_default(path) and not target.exists():
-        sys.stderr.write(first_run_message(target))
+        say(first_run_message(target), file=sys.stderr, end="")
         raise SystemExit(2)
     try:
         return load_config(target)
@@ -1126,5 +1135,5 @@ def load_or_exit(path: Path | None) -> Config:
         message = f"termail: {exc}\n"
         if exc.message == "no such file":
             message += "  Create it with: termail config init --config " + str(target) + "\n"
-        sys.stderr.write(message)
+        say(message, file=sys.stderr, end="")
         raise SystemExit(2) from None

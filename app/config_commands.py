@@ -16,7 +16,7 @@ import re
 import ssl
 import sys
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,8 +24,10 @@ from typing import Any, TextIO
 
 from app.config import AccountConfig, Config, ConfigError, config_from_dict, load_config
 from app.credentials import CredentialError, redact, resolve_credentials
+from app.mime.sanitize import clean_line
 from app.models import Credentials, ServerSettings, TlsMode
 from app.paths import config_path, config_path_is_default, private_dir
+from app.termout import say
 
 __all__ = [
     "CheckResult",
@@ -134,7 +136,9 @@ port = {a.smtp_port}
 tls = {_toml_str(a.smtp_tls)}   # "implicit" (465) or "starttls" (587)
 # user and the password sources default to the [imap] block's
 
-# Only for servers without SPECIAL-USE folder markers:
+# Without SPECIAL-USE folder markers termail takes the usual names (Trash, Deleted Items,
+# Sent Items, ...); set a role here only when yours differs (the INBOX. prefix may be left out).
+# `termail config check` says which folder it uses for each role.
 # [accounts.{acc}.folders]
 # sent = "Sent Items"
 # drafts = "Drafts"
@@ -153,6 +157,8 @@ tls = {_toml_str(a.smtp_tls)}   # "implicit" (465) or "starttls" (587)
 # folder_pane_width = 28          # columns
 # message_list_height = 40        # percent of the right side
 # editor = "vim"                  # default: $VISUAL, then $EDITOR, then vi
+# reply_position = "bottom"       # reply below the quote (mutt's way), or "top"
+# show_unsubscribed = true        # false: leave unsubscribed folders out of the tree
 
 [keys]
 # binding id = key(s); the help screen (?) lists the ids
@@ -177,7 +183,7 @@ def _ask_choice(ask: Ask, question: str, choices: tuple[str, ...], default: str)
         answer = _ask_with_default(ask, f"{question} ({'/'.join(choices)})", default).lower()
         if answer in choices:
             return answer
-        print(f"  please answer one of: {', '.join(choices)}", file=sys.stderr)
+        say(f"  please answer one of: {', '.join(choices)}", file=sys.stderr)
 
 
 def _init_parser() -> argparse.ArgumentParser:
@@ -267,7 +273,7 @@ def config_init(
     args = _init_parser().parse_args(argv)
     path = config_path(args.config)
     if path.exists():
-        print(
+        say(
             f"termail: {path} exists; not overwriting it. Edit it, check it with "
             "`termail config check`, or move it away first.",
             file=sys.stderr,
@@ -278,39 +284,39 @@ def config_init(
     question = (ask or input) if interactive else None
     try:
         if interactive:
-            print(f"Writing a termail config to {path}. Press Enter to accept [defaults].")
+            say(f"Writing a termail config to {path}. Press Enter to accept [defaults].")
         answers = _gather(args, question)
         text = example_config(answers)
         config_from_dict(tomllib.loads(text), str(path), text=text, base_dir=path.parent)
     except (EOFError, KeyboardInterrupt):
-        print("\ntermail: cancelled; nothing written", file=sys.stderr)
+        say("\ntermail: cancelled; nothing written", file=sys.stderr)
         return 2
     except ConfigError as exc:
-        print(f"termail: {exc}", file=sys.stderr)
+        say(f"termail: {exc}", file=sys.stderr)
         return 2
     except tomllib.TOMLDecodeError as exc:  # a value the template could not hold
-        print(f"termail: cannot write these answers: {exc}", file=sys.stderr)
+        say(f"termail: cannot write these answers: {exc}", file=sys.stderr)
         return 2
     try:
         private_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        print(f"termail: {path} exists; not overwriting it", file=sys.stderr)
+        say(f"termail: {path} exists; not overwriting it", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"termail: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        say(f"termail: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
-    print(f"Wrote {path}")
+    say(f"Wrote {path}")
     if not answers.password_command:
-        print(
+        say(
             "No password source set: termail will ask for the password at start. To avoid that,\n"
             f"set password_command in [accounts.{answers.account}.imap], or run "
             f"`keyring set termail {answers.account}`."
         )
     hint = "" if config_path_is_default(args.config) else f" --config {path}"
-    print(f"Next: termail config check{hint}")
+    say(f"Next: termail config check{hint}")
     return 0
 
 
@@ -326,11 +332,18 @@ class CheckResult:
     ok: bool
     where: str
     error: str = ""
+    details: tuple[tuple[bool, str], ...] = ()
+    """(fine, text) lines under the result: the folder used for each role (IMAP)."""
 
     def line(self) -> str:
+        """One printable line; the error often quotes what a server said, so it is cleaned."""
         status = "ok" if self.ok else "FAILED"
         text = f"{self.account}: {self.which.upper()} {status} ({self.where})"
-        return text if self.ok else f"{text}: {self.error}"
+        text = text if self.ok else f"{text}: {self.error}"
+        text = clean_line(text, max_len=2000)
+        for fine, detail in self.details:  # folder names: server text too
+            text += f"\n    {'' if fine else 'warning: '}{clean_line(detail, max_len=500)}"
+        return text
 
 
 def _where(settings: ServerSettings) -> str:
@@ -350,12 +363,29 @@ def _ssl_context(settings: ServerSettings) -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=settings.ca_file)
 
 
-async def check_imap_login(settings: ServerSettings, credentials: Credentials | None) -> None:
-    """Log in to the IMAP server and out again; raises what the IMAP client raises."""
+async def check_imap_login(
+    settings: ServerSettings,
+    credentials: Credentials | None,
+    roles: Mapping[str, str] | None = None,
+) -> list[tuple[bool, str]]:
+    """Log in to the IMAP server, list the folders and out again; raises what the IMAP
+    client raises. Returns (fine, text) per folder role: the folder termail uses for Trash,
+    Sent, Drafts, Junk (SPECIAL-USE, the config's `[folders]`, or guessed from the name), and a
+    warning for a role no folder has."""
     from app.imap.client import ImapClient  # type: ignore[import-not-found, unused-ignore]
+    from app.mime.sanitize import clean_line
+    from app.roles import assign_roles, describe_roles
 
     client = await ImapClient.connect(settings, credentials)  # type: ignore[arg-type]
-    await client.close()
+    try:
+        folders = await client.list_folders()
+    except Exception as exc:  # the login worked: a failed LIST is a warning, not a failure
+        return [(False, clean_line(f"cannot list the folders: {type(exc).__name__}: {exc}"))]
+    finally:
+        await client.close()
+    namespace = getattr(client, "personal_namespace", None)
+    _, report = assign_roles(folders, roles, namespace if isinstance(namespace, str) else None)
+    return [(fine, clean_line(text)) for fine, text in describe_roles(report)]
 
 
 async def _smtp_login_direct(settings: ServerSettings, credentials: Credentials) -> None:
@@ -413,7 +443,9 @@ def _describe_error(exc: BaseException, *secrets: str | None) -> str:
     else:
         detail = str(exc).strip()
         text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-    return redact(text, *secrets)
+    # Server replies (a greeting, a refusal of STARTTLS) end up in `str(exc)`, and reach the
+    # terminal before TLS protects anything: never as they came.
+    return clean_line(redact(text, *secrets), max_len=2000)
 
 
 async def check_account(
@@ -436,13 +468,17 @@ async def check_account(
             secrets = (
                 (credentials.password, credentials.oauth2_token) if credentials else (None, None)
             )
+            details: list[tuple[bool, str]] = []
             try:
                 if which == "imap":
-                    coro = check_imap_login(settings, credentials)
+                    details = await asyncio.wait_for(
+                        check_imap_login(settings, credentials, account.folders),
+                        settings.timeout + 5,
+                    )
                 else:
                     assert credentials is not None
                     coro = check_smtp_login(settings, credentials)
-                await asyncio.wait_for(coro, settings.timeout + 5)
+                    await asyncio.wait_for(coro, settings.timeout + 5)
             except ImportError as exc:
                 result = CheckResult(account.name, which, False, where, f"cannot test yet: {exc}")
             except Exception as exc:
@@ -450,7 +486,7 @@ async def check_account(
                     account.name, which, False, where, _describe_error(exc, *secrets)
                 )
             else:
-                result = CheckResult(account.name, which, True, where)
+                result = CheckResult(account.name, which, True, where, details=tuple(details))
         results.append(result)
         if emit is not None:
             emit(result)
@@ -478,20 +514,20 @@ def config_check(argv: list[str], *, out: TextIO | None = None) -> int:
     try:
         config: Config = load_config(path)
     except ConfigError as exc:
-        print(f"termail: {exc}", file=sys.stderr)
+        say(f"termail: {exc}", file=sys.stderr)
         if exc.message == "no such file":
-            print("  Create it with: termail config init", file=sys.stderr)
+            say("  Create it with: termail config init", file=sys.stderr)
         return 2
     names = list(config.accounts)
     if args.account is not None:
         if args.account not in config.accounts:
-            print(
+            say(
                 f"termail: no account {args.account!r}; the config has: {', '.join(names)}",
                 file=sys.stderr,
             )
             return 2
         names = [args.account]
-    print(
+    say(
         f"{path}: valid; {len(config.accounts)} account(s): {', '.join(config.accounts)} "
         f"(default: {config.default_account.name})",
         file=stream,
@@ -500,7 +536,7 @@ def config_check(argv: list[str], *, out: TextIO | None = None) -> int:
         return 0
 
     def emit(result: CheckResult) -> None:
-        print("  " + result.line(), file=stream, flush=True)
+        say("  " + result.line(), file=stream, flush=True)
 
     async def run() -> list[CheckResult]:
         results: list[CheckResult] = []
@@ -511,7 +547,7 @@ def config_check(argv: list[str], *, out: TextIO | None = None) -> int:
     results = asyncio.run(run())
     failed = [r for r in results if not r.ok]
     if failed:
-        print(f"{len(failed)} of {len(results)} logins failed.", file=stream)
+        say(f"{len(failed)} of {len(results)} logins failed.", file=stream)
         return 1
-    print(f"All {len(results)} logins work.", file=stream)
+    say(f"All {len(results)} logins work.", file=stream)
     return 0

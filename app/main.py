@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from app.account import Account
+from app.termout import say
+from widgets.safe import SafeNotify, palette_text, safe_line
 
 if TYPE_CHECKING:
     from textual.command import Provider
@@ -23,43 +25,85 @@ if TYPE_CHECKING:
 
 @cache
 def actions_provider() -> type[Provider]:
-    """The palette's provider of every binding of the active screen as a command.
+    """The palette's provider of every binding of the screen below it as a command.
 
     Made on first use: `textual.command` takes ~18 ms to import, which the first screen
     does not need (Textual accepts such a callable in `App.COMMANDS`).
     """
-    from textual.command import Hit, Hits, Provider
+    from textual.command import DiscoveryHit, Hit, Hits, Provider
 
     class ActionsProvider(Provider):
-        """Every binding of the active screen as a command in the palette."""
+        """Every binding of the screen the palette was opened over, as a command.
+
+        `self.screen` is that screen (Textual hands it to the provider); `self.app.screen`
+        would be the palette itself, which has no mail action.
+        """
 
         async def search(self, query: str) -> Hits:
             matcher = self.matcher(query)
-            screen = self.app.screen
-            for binding in _bindings_of(screen):
-                if not binding.description:
-                    continue
-                score = matcher.match(binding.description)
+            for command in screen_commands(self.screen):
+                score = max(matcher.match(command.description), matcher.match(command.search))
                 if score > 0:
                     yield Hit(
                         score,
-                        matcher.highlight(binding.description),
-                        partial(screen.run_action, binding.action),
-                        help=f"key: {binding.key_display or binding.key}",
+                        matcher.highlight(palette_text(command.description)),
+                        command.run,
+                        text=command.description,
+                        help=palette_text(command.help),
                     )
+
+        async def discover(self) -> Hits:
+            for command in screen_commands(self.screen):
+                yield DiscoveryHit(
+                    palette_text(command.description),
+                    command.run,
+                    text=command.description,
+                    help=palette_text(command.help),
+                )
 
     return ActionsProvider
 
 
-def _bindings_of(screen: Screen[Any]) -> list[Binding]:
-    found: list[Binding] = []
-    for item in getattr(screen, "BINDINGS", []):
-        if isinstance(item, Binding):
-            found.append(item)
-    return found
+class ScreenCommand:
+    """One binding offered in the palette: what it says, its keys, and how to run it."""
+
+    __slots__ = ("action", "description", "help", "keys", "node", "search")
+
+    def __init__(self, node: Any, action: str, description: str, keys: list[str]) -> None:
+        self.node = node
+        self.action = action
+        self.description = description
+        self.keys = keys
+        self.help = "key: " + " / ".join(keys) if keys else ""
+        self.search = f"{description} {action.replace('_', ' ')}"
+
+    def run(self) -> None:
+        """Run the action in the namespace that binds it (the screen, a widget, the app)."""
+        node = self.node
+        node.call_later(node.run_action, self.action)
 
 
-class TermailApp(App[None]):
+def screen_commands(screen: Screen[Any]) -> list[ScreenCommand]:
+    """Every binding active on `screen` (the focused widget's, the screen's, the app's, shown
+    in the footer or not), one command per action, with all the keys that run it."""
+    app = screen.app
+    found: dict[tuple[int, str], ScreenCommand] = {}
+    for key, active in screen.active_bindings.items():
+        binding = active.binding
+        if not binding.description or not active.enabled:
+            continue
+        shown = app.get_key_display(binding) if binding.key == key else key
+        slot = (id(active.node), binding.action)
+        command = found.get(slot)
+        if command is None:
+            found[slot] = ScreenCommand(active.node, binding.action, binding.description, [shown])
+        elif shown not in command.keys:
+            command.keys.append(shown)
+            command.help = "key: " + " / ".join(command.keys)
+    return list(found.values())
+
+
+class TermailApp(SafeNotify, App[None]):
     """termail: one MainScreen per account, switchable."""
 
     TITLE = "termail"
@@ -156,12 +200,79 @@ class TermailApp(App[None]):
         self.switch_screen(f"account:{account.name}") if self.screen_stack[
             1:
         ] else self.push_screen(f"account:{account.name}")
-        self.sub_title = account.name
+        self.sub_title = safe_line(account.name, max_len=200)
 
     def action_switch_account(self) -> None:
         if len(self.accounts) > 1:
             self._show_account((self._account_index + 1) % len(self.accounts))
             self.notify(f"Account: {self.accounts[self._account_index].name}", markup=False)
+
+    async def action_quit(self) -> None:
+        """Quit (q, ctrl+q, the palette); first ask when something would be left behind."""
+        from widgets.dialogs import ConfirmDialog
+
+        if isinstance(self.screen, ConfirmDialog) and getattr(self.screen, "quit_question", False):
+            return  # the question is on the screen already
+        question = self.quit_question()
+        if question is None:
+            self.exit()
+            return
+        dialog = ConfirmDialog(question, yes="Quit", no="Stay")
+        dialog.quit_question = True  # type: ignore[attr-defined]
+
+        def answered(really: bool | None) -> None:
+            if really:
+                self.exit()
+
+        self.push_screen(dialog, answered)
+
+    def quit_question(self) -> str | None:
+        """What quitting now would leave behind, as a question; None when nothing would.
+
+        A message being written is saved to the local draft store first (offered at the next
+        start); mail in an outbox is only sent while termail runs.
+        """
+        from app.screens.compose import ComposeScreen
+
+        writing = unsaved = 0
+        for screen in self.screen_stack:
+            if isinstance(screen, ComposeScreen) and screen.has_unsent_text():
+                writing += 1
+                unsaved += not screen.keep_locally()
+        waiting = failed = 0
+        for account in self.accounts:
+            counts = _outbox_counts(account)
+            waiting += counts[0]
+            failed += counts[1]
+        parts = []
+        if unsaved:
+            parts.append(
+                "A message you are writing could not be saved and would be lost."
+                if unsaved == 1
+                else f"{unsaved} messages you are writing could not be saved and would be lost."
+            )
+        elif writing:
+            parts.append(
+                "A message you are writing is not sent (it is kept as a local draft and "
+                "offered at the next start)."
+                if writing == 1
+                else f"{writing} messages you are writing are not sent (kept as local drafts)."
+            )
+        if waiting:
+            noun = "message waits" if waiting == 1 else "messages wait"
+            parts.append(
+                f"{waiting} {noun} in the outbox: it is sent only while termail runs."
+                if waiting == 1
+                else f"{waiting} {noun} in the outbox: they are sent only while termail runs."
+            )
+        if failed:
+            parts.append(
+                f"{failed} message{' was' if failed == 1 else 's were'} refused and "
+                f"{'waits' if failed == 1 else 'wait'} in the outbox (O) to be retried or cancelled."
+            )
+        if not parts:
+            return None
+        return " ".join(parts) + " Quit anyway?"
 
     def action_help(self) -> None:
         from widgets.help_screen import HelpScreen
@@ -172,7 +283,7 @@ class TermailApp(App[None]):
         yield from super().get_system_commands(screen)
         for account in self.accounts:
             yield SystemCommand(
-                f"Switch to account {account.name}",
+                palette_text(f"Switch to account {account.name}"),
                 "Show this account's folders",
                 partial(self._show_account, self.accounts.index(account)),
             )
@@ -187,6 +298,20 @@ class TermailApp(App[None]):
         _fatal_error_without_locals(self)
 
 
+def _outbox_counts(account: Account) -> tuple[int, int]:
+    """(waiting to be retried, failed) entries of an account's outbox; (0, 0) when it cannot be
+    read: quitting must still work."""
+    from app.outbox import OutboxError
+    from app.sending import account_outbox
+
+    try:
+        entries = account_outbox(account).list()
+    except (OutboxError, OSError):
+        return 0, 0
+    failed = sum(1 for e in entries if e.state == "failed")
+    return len(entries) - failed, failed
+
+
 def _fatal_error_without_locals(app: App[Any]) -> None:
     import rich
     from rich.segment import Segments
@@ -198,7 +323,7 @@ def _fatal_error_without_locals(app: App[Any]) -> None:
     app._close_messages_no_wait()
 
 
-class ViewerApp(App[None]):
+class ViewerApp(SafeNotify, App[None]):
     """`termail view FILE.eml`: the message viewer on a local file, no server needed."""
 
     TITLE = "termail view"
@@ -209,22 +334,11 @@ class ViewerApp(App[None]):
         self.raw = raw
         self.file_name = name
 
-    def compose(self) -> ComposeResult:
-        from textual.widgets import Footer
-
-        from widgets.message_view import MessageView
-
-        yield MessageView(id="viewer")
-        yield Footer()
-
     def on_mount(self) -> None:
-        from app.mime.render import render_message
-        from widgets.message_view import MessageView
+        from app.screens.viewer import FileViewerScreen
 
-        viewer = self.query_one(MessageView)
-        viewer.show(render_message(self.raw))
-        viewer.focus()
-        self.sub_title = self.file_name
+        self.push_screen(FileViewerScreen(self.raw, self.file_name))
+        self.sub_title = safe_line(self.file_name, max_len=200)
 
 
 def _read_input(path: str) -> bytes:
@@ -235,12 +349,12 @@ def _read_input(path: str) -> bytes:
 
 def view_main(argv: list[str]) -> int:
     if not argv:
-        print("usage: termail view FILE.eml|-", file=sys.stderr)
+        say("usage: termail view FILE.eml|-", file=sys.stderr)
         return 2
     try:
         raw = _read_input(argv[0])
     except OSError as exc:
-        print(f"termail view: {exc}", file=sys.stderr)
+        say(f"termail view: {exc}", file=sys.stderr)
         return 1
     ViewerApp(raw, argv[0]).run()
     return 0
@@ -262,21 +376,28 @@ def demo_accounts(sandbox: Sandbox) -> list[Account]:
                 smtp=user.smtp_settings(TlsMode.STARTTLS),
                 addresses=[user.address],
                 display_name=name.capitalize() + " User",
-                data_dir=demo_data_dir() / name,
+                data_dir=demo_data_dir(sandbox) / name,
             )
         )
     return accounts
 
 
-def demo_data_dir() -> Path:
-    """Drafts and cache of the demo accounts: kept across demo runs, like a real account's."""
-    from platformdirs import user_data_dir
+def demo_data_dir(sandbox: Sandbox) -> Path:
+    """Drafts, outbox and cache of the demo accounts: inside the demo's own sandbox folder, so
+    two demos at once never share them (`app.demo` keeps the drafts and queued mail when the
+    folder goes, and hands them to the next demo)."""
+    from app.demo import DATA
 
-    return Path(user_data_dir("termail")) / "demo"
+    return Path(sandbox.root) / DATA
 
 
-def run_demo_app(sandbox: Sandbox) -> int:
-    TermailApp(demo_accounts(sandbox)).run()
+def run_demo_app(sandbox: Sandbox, on_start: Callable[[App[Any]], None] | None = None) -> int:
+    """Run the client on the demo accounts; `on_start` gets the App first (the demo's
+    signal handlers ask it to quit)."""
+    app = TermailApp(demo_accounts(sandbox))
+    if on_start is not None:
+        on_start(app)
+    app.run()
     return 0
 
 

@@ -527,6 +527,8 @@ async def _try_entry(
         )
     except EntryNotFound:
         return Attempt(entry.id, "skipped", accepted, refused, "cancelled while sending")
+    except OutboxError as exc:  # e.g. disk full: the entry stays as it was, tried again later
+        return Attempt(entry.id, "retry", accepted, refused, f"{error} ({exc})", first_code)
     status: Literal["retry", "failed"] = "failed" if updated.failed else "retry"
     return Attempt(entry.id, status, accepted, refused, updated.last_error, first_code)
 
@@ -543,6 +545,8 @@ def _whole_failure(
         outbox.mark_attempt(entry.id, error, permanent=not transient, code=code, now=now)
     except EntryNotFound:
         return Attempt(entry.id, "skipped", error="cancelled while sending")
+    except OutboxError as exc:  # e.g. disk full: the entry stays as it was, tried again later
+        return Attempt(entry.id, "retry", error=f"{error} ({exc})", code=code)
     return Attempt(entry.id, "retry" if transient else "failed", error=str(error), code=code)
 
 

@@ -25,7 +25,7 @@ from app.mime.compose import (
     split_address,
 )
 from app.models import Credentials, Flag, FolderRole, ServerSettings
-from app.outbox import Attempt, Outbox, OutboxEntry, process
+from app.outbox import Attempt, Outbox, OutboxEntry, OutboxError, process
 from app.smtp import (
     MessageTooLarge,
     SendResult,
@@ -40,6 +40,7 @@ from app.smtp import (
 __all__ = [
     "SIZE_LIMITS",
     "ImapAppender",
+    "NotQueuedError",
     "PostponeError",
     "SendOutcome",
     "SizeLimits",
@@ -72,6 +73,26 @@ class ImapAppender(Protocol):
     async def store_flags(self, uids: list[int], flags: list[str], *, mode: str) -> object: ...
 
 
+class NotQueuedError(Exception):
+    """A temporary failure (4xx, connection lost), and the outbox could not keep the message
+    (disk full, read-only): nothing was sent, nothing was queued, the caller keeps the draft."""
+
+    def __init__(self, smtp_error: SmtpError | str, outbox_error: OutboxError) -> None:
+        super().__init__(f"{smtp_error}; the outbox could not keep it: {outbox_error}")
+        self.smtp_error = smtp_error
+        self.outbox_error = outbox_error
+
+
+class _NoOutbox(Outbox):
+    """Stands for an outbox that could not even be created: queueing raises its reason."""
+
+    def __init__(self, error: OutboxError) -> None:  # no folders touched
+        self.error = error
+
+    def add(self, *args: Any, **kwargs: Any) -> str:
+        raise self.error
+
+
 @dataclass(frozen=True, slots=True)
 class SubmitOutcome:
     """What happened to a submitted draft.
@@ -91,6 +112,10 @@ class SubmitOutcome:
     error: SmtpError | None = None
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
     """Every recipient refused at this try (4xx queued for retry, 5xx final)."""
+    unqueued: tuple[str, ...] = ()
+    """Recipients refused with a 4xx whom the outbox could not keep (`queue_error` says why):
+    the message reached the others, not them, and nothing will retry."""
+    queue_error: str | None = None
 
     @property
     def permanently_refused(self) -> dict[str, tuple[int, str]]:
@@ -110,7 +135,8 @@ async def submit(
     """Build the draft's message and submit it; queue it in the outbox on a 4xx.
 
     Raises ComposeError (the draft cannot be built) or a permanent SmtpError (5xx, TLS,
-    authentication): nothing was queued, the caller keeps the draft for editing.
+    authentication): nothing was queued, the caller keeps the draft for editing. A transient
+    failure the outbox cannot keep (disk full) raises NotQueuedError, the same way.
     """
     sender = sender or send_bytes
     domain = message_id_domain or draft.from_.address.rpartition("@")[2] or "localhost"
@@ -120,8 +146,14 @@ async def submit(
     envelope_from = split_address(draft.from_.address)[1]
 
     def queue(rcpts: list[str], error: SmtpError | str, *, filed: bool = False) -> str:
-        entry_id = outbox.add(data, envelope_from, rcpts, account, sent_copy_filed=filed)
-        outbox.mark_attempt(entry_id, error, permanent=False)
+        """Queue for a retry; NotQueuedError when the outbox cannot hold the message."""
+        try:
+            entry_id = outbox.add(data, envelope_from, rcpts, account, sent_copy_filed=filed)
+        except OutboxError as exc:
+            raise NotQueuedError(error, exc) from exc
+        # The message is safe on disk now; failing to note the error only loses the backoff.
+        with contextlib.suppress(OutboxError):
+            outbox.mark_attempt(entry_id, error, permanent=False)
         return entry_id
 
     try:
@@ -149,9 +181,14 @@ async def submit(
         )
     retry = [r for r, (code, _) in result.refused.items() if 400 <= code < 500]
     outbox_id = None
+    unqueued: tuple[str, ...] = ()
+    queue_error = None
     if retry:
         listing = "; ".join(f"{r}: {result.refused[r][0]} {result.refused[r][1]}" for r in retry)
-        outbox_id = queue(retry, f"refused: {listing}", filed=True)
+        try:
+            outbox_id = queue(retry, f"refused: {listing}", filed=True)
+        except NotQueuedError as exc:
+            unqueued, queue_error = tuple(retry), str(exc.outbox_error)
     return SubmitOutcome(
         "sent",
         message,
@@ -161,6 +198,8 @@ async def submit(
         result=result,
         outbox_id=outbox_id,
         refused=dict(result.refused),
+        unqueued=unqueued,
+        queue_error=queue_error,
     )
 
 
@@ -300,6 +339,8 @@ class SendOutcome:
     submitted: SubmitOutcome | None = None
     error: BaseException | None = None
     warnings: tuple[str, ...] = ()
+    unreached: tuple[str, ...] = ()
+    """Sent, but not to these (a 4xx the outbox could not keep): the draft must stay open."""
 
 
 def _data_dir(account: Any) -> Path:
@@ -382,7 +423,11 @@ async def send_draft(
     credentials = account.smtp_credentials()
     if credentials is None:
         credentials = Credentials(username=settings.user)
-    outbox = outbox or account_outbox(account)
+    if outbox is None:
+        try:
+            outbox = account_outbox(account)
+        except OutboxError as exc:  # sending may still work; only a retry would need it
+            outbox = _NoOutbox(exc)
     try:
         outcome = await submit(
             draft,
@@ -392,6 +437,12 @@ async def send_draft(
             account=account.name,
             sender=sender,
         )
+    except NotQueuedError as exc:
+        text = (
+            f"Not sent ({exc.smtp_error}), and it could not be kept in the outbox to retry: "
+            f"{exc.outbox_error}. The message is still here: send it again once there is room."
+        )
+        return SendOutcome(False, False, text, error=exc)
     except (SmtpError, ComposeError) as exc:
         if isinstance(exc, MessageTooLarge) and exc.limit is not None:
             SIZE_LIMITS.remember(account, exc.limit)
@@ -445,11 +496,22 @@ async def send_draft(
         parts = []
         for rcpt, (code, reason) in outcome.refused.items():
             later = " (will retry)" if 400 <= code < 500 else ""
+            if rcpt in outcome.unqueued:
+                later = " (not kept for a retry: the outbox could not store it)"
             parts.append(f"{rcpt}: {code} {reason}{later}")
         text += " Refused: " + "; ".join(parts) + "."
+    if outcome.queue_error:
+        warnings.append(f"the outbox could not keep the message: {outcome.queue_error}")
     if warnings:
         text += " Warning: " + "; ".join(warnings) + "."
-    return SendOutcome(True, False, text, submitted=outcome, warnings=tuple(warnings))
+    return SendOutcome(
+        True,
+        False,
+        text,
+        submitted=outcome,
+        warnings=tuple(warnings),
+        unreached=outcome.unqueued,
+    )
 
 
 async def postpone(account: Any, draft: Draft) -> int | None:

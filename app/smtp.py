@@ -33,6 +33,7 @@ __all__ = [
     "SmtpRecipientsRefused",
     "SmtpSenderRefused",
     "SmtpTlsError",
+    "SmtpUtf8Unsupported",
     "check_login",
     "probe_size_limit",
     "send",
@@ -109,6 +110,20 @@ class SmtpRecipientsRefused(SmtpError):
         first = codes[0] if codes else None
         transient = bool(codes) and all(400 <= c < 500 for c in codes)
         super().__init__(f"recipients refused: {listing}", first, transient=transient)
+
+
+class SmtpUtf8Unsupported(SmtpError):
+    """An address needs SMTPUTF8 (RFC 6531: non-ASCII before the @) and the server does not
+    offer it. Permanent: this server will never take it; `addresses` are the ones concerned."""
+
+    def __init__(self, addresses: Sequence[str]) -> None:
+        self.addresses = list(addresses)
+        listing = ", ".join(self.addresses)
+        super().__init__(
+            f"the server does not offer SMTPUTF8, so it cannot send to or from {listing} "
+            "(non-ASCII characters before the @); use an ASCII address for this recipient",
+            transient=False,
+        )
 
 
 class SmtpDataError(SmtpError):
@@ -314,6 +329,11 @@ async def send_bytes(
         options: list[str] = []
         if not data.isascii() and client.supports_extension("8bitmime"):
             options.append("BODY=8BITMIME")
+        utf8 = [a for a in [envelope_from, *rcpts] if not a.isascii()]
+        if utf8:
+            if not client.supports_extension("smtputf8"):
+                raise SmtpUtf8Unsupported(utf8)
+            options.append("SMTPUTF8")
         try:
             refused, response = await client.sendmail(
                 envelope_from, rcpts, data, mail_options=options

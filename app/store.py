@@ -33,7 +33,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app.models import Address, BodyPart, Envelope, MessageSummary
+from app.models import Address, BodyPart, Envelope, Folder, FolderRole, FolderStatus, MessageSummary
+from app.termout import say
 from app.uids import UidArray
 
 log = logging.getLogger(__name__)
@@ -863,6 +864,68 @@ class HeaderCache:
             0, lambda c: int(c.execute("SELECT total(size) FROM bodies").fetchone()[0]), write=False
         )
 
+    # -- the folder list ---------------------------------------------------------------------------
+    # One row (JSON), in a table made on first write: older files need no schema step, and the
+    # tree is drawn at start-up before the server answers LIST and STATUS.
+    def save_folder_list(
+        self, folders: Sequence[Folder], statuses: Mapping[str, FolderStatus]
+    ) -> None:
+        """Remember the folder tree and its counts as the server last listed them."""
+        rows: list[list[Any]] = []
+        for f in folders:
+            st = statuses.get(f.name)
+            counts = None
+            if st is not None:
+                counts = [
+                    st.messages,
+                    st.unseen,
+                    st.recent,
+                    st.uidnext,
+                    st.uidvalidity,
+                    st.highestmodseq,
+                ]
+            rows.append(
+                [
+                    f.name,
+                    f.raw_name,
+                    f.delimiter,
+                    sorted(f.attributes),
+                    f.role.value,
+                    f.subscribed,
+                    counts,
+                ]
+            )
+        data = json.dumps(rows, ensure_ascii=False)
+
+        def go(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS folder_list (id INTEGER PRIMARY KEY, data TEXT NOT NULL)"
+            )
+            conn.execute("INSERT OR REPLACE INTO folder_list (id, data) VALUES (0, ?)", (data,))
+
+        self._run(None, go, write=True)
+
+    def folder_list(self) -> tuple[list[Folder], dict[str, FolderStatus]] | None:
+        """The folders and counts last saved, or None (never saved, or unreadable)."""
+
+        def go(conn: sqlite3.Connection) -> str | None:
+            known = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'folder_list'"
+            ).fetchone()
+            if known is None:
+                return None
+            row = conn.execute("SELECT data FROM folder_list WHERE id = 0").fetchone()
+            return None if row is None else str(row[0])
+
+        data = self._run(None, go, write=False)
+        if data is None:
+            return None
+        try:
+            return _decode_folders(json.loads(data))
+        except (ValueError, TypeError, IndexError, KeyError):
+            log.warning("header cache %s: folder list unreadable, ignored", self.path)
+            return None
+
     # -- whole file --------------------------------------------------------------------------------
     def clear(self) -> None:
         """Forget everything (the file stays, empty and shrunk)."""
@@ -871,6 +934,7 @@ class HeaderCache:
             conn.execute("DELETE FROM summaries")
             conn.execute("DELETE FROM bodies")
             conn.execute("DELETE FROM mailboxes")
+            conn.execute("DROP TABLE IF EXISTS folder_list")
 
         def shrink(conn: sqlite3.Connection) -> None:
             conn.execute("VACUUM")  # outside any transaction, so not part of `go`
@@ -910,6 +974,39 @@ class HeaderCache:
         with self._lock:
             self._rebuild(problem)
         return False
+
+
+def _decode_folders(rows: Any) -> tuple[list[Folder], dict[str, FolderStatus]]:
+    """`save_folder_list`'s JSON back into folders and counts; raises on any wrong shape."""
+    if not isinstance(rows, list):
+        raise ValueError("not a list")
+    folders: list[Folder] = []
+    statuses: dict[str, FolderStatus] = {}
+    for name, raw, delim, attrs, role, subscribed, counts in rows:
+        if not isinstance(name, str) or not isinstance(raw, str):
+            raise TypeError("folder name")
+        if delim is not None and not isinstance(delim, str):
+            raise TypeError("delimiter")
+        folder = Folder(
+            name,
+            raw,
+            delim,
+            frozenset(str(a) for a in attrs),
+            FolderRole(role),
+            bool(subscribed),
+        )
+        folders.append(folder)
+        if counts is not None:
+            messages, unseen, recent, uidnext, validity, modseq = counts
+            statuses[name] = FolderStatus(
+                int(messages),
+                int(unseen),
+                int(recent),
+                None if uidnext is None else int(uidnext),
+                None if validity is None else int(validity),
+                None if modseq is None else int(modseq),
+            )
+    return folders, statuses
 
 
 def _drop_rows(conn: sqlite3.Connection, mbox: int) -> None:
@@ -1065,22 +1162,22 @@ def cache_main(argv: list[str]) -> int:
     folder = base / "headers"
     if args.command == "info":
         files = _cache_files(folder)
-        print(f"cache folder: {folder}")
+        say(f"cache folder: {folder}")
         for p in files:
             size = sum(
                 Path(f"{p}{s}").stat().st_size
                 for s in ("", "-wal", "-shm")
                 if Path(f"{p}{s}").exists()
             )
-            print(f"  {p.name}: {size / 1e6:.1f} MB")
+            say(f"  {p.name}: {size / 1e6:.1f} MB")
         if not files:
-            print("  (empty)")
+            say("  (empty)")
         return 0
     if args.account is not None:
         targets = [account_cache_path(args.account, base)]
         targets = [p for p in targets if p.exists()]
         if not targets:
-            print(f"no cache for account {args.account!r} in {folder}")
+            say(f"no cache for account {args.account!r} in {folder}")
             return 0
     else:
         targets = _cache_files(folder)
@@ -1092,5 +1189,5 @@ def cache_main(argv: list[str]) -> int:
                 freed += f.stat().st_size
                 f.unlink()
     what = f"account {args.account!r}" if args.account is not None else "all accounts"
-    print(f"cleared the cache of {what}: {len(targets)} file(s), {freed / 1e6:.1f} MB, in {folder}")
+    say(f"cleared the cache of {what}: {len(targets)} file(s), {freed / 1e6:.1f} MB, in {folder}")
     return 0

@@ -68,7 +68,11 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(safe_text(self.question), classes="dialog-title", id="dialog-question")
+            yield Label(
+                safe_text(self.question, invisible=True),
+                classes="dialog-title",
+                id="dialog-question",
+            )
             yield Static(Text("y: yes   n / Esc: no", end=""), classes="dialog-hint")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(
@@ -80,12 +84,13 @@ class ConfirmDialog(ModalScreen[bool]):
         self.query_one("#dialog-no", Button).focus()
 
     def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
+        if self.is_active:  # "y y" typed fast: the second must not pop the screen below
+            self.dismiss(answer)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        self.dismiss(event.button.id == "dialog-yes")
+        self.action_answer(event.button.id == "dialog-yes")
 
 
 class ChoiceDialog(ModalScreen[str | None]):
@@ -110,7 +115,11 @@ class ChoiceDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         hint = "   ".join(f"{key}: {label.lower()}" for key, label in self.choices)
         with Vertical():
-            yield Label(safe_text(self.question), classes="dialog-title", id="dialog-question")
+            yield Label(
+                safe_text(self.question, invisible=True),
+                classes="dialog-title",
+                id="dialog-question",
+            )
             yield Static(Text(hint + "   Esc: cancel", end=""), classes="dialog-hint")
             with Horizontal(classes="dialog-buttons"):
                 for key, label in self.choices:
@@ -123,16 +132,22 @@ class ChoiceDialog(ModalScreen[str | None]):
         for key, _ in self.choices:
             if event.character == key:
                 event.stop()
-                self.dismiss(key)
+                self._answer(key)
                 return
 
     def action_choose(self, key: str) -> None:
-        self.dismiss(key or None)
+        self._answer(key or None)
+
+    def _answer(self, key: str | None) -> None:
+        # Keys typed fast reach a dialog already dismissed: a second dismiss would pop the
+        # screen below it (the compose screen) or raise ScreenStackError and end the app.
+        if self.is_active:
+            self.dismiss(key)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        self.dismiss(chr(int((event.button.id or "choice-0").removeprefix("choice-"))))
+        self._answer(chr(int((event.button.id or "choice-0").removeprefix("choice-"))))
 
 
 class PromptDialog(ModalScreen[str | None]):
@@ -163,16 +178,23 @@ class PromptDialog(ModalScreen[str | None]):
         super().__init__()
         self.prompt_title = title
         self.default = default
+        self._shown_default = safe_line(default, max_len=1000)
         self._placeholder = placeholder
         self._password = password
         self._allow_empty = allow_empty
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(safe_text(self.prompt_title), classes="dialog-title", id="dialog-title")
+            yield Label(
+                safe_text(self.prompt_title, invisible=True),
+                classes="dialog-title",
+                id="dialog-title",
+            )
             yield Input(
-                self.default,
-                placeholder=self._placeholder,
+                # The default is often server text (a folder name to rename): drawn as typed
+                # text, so it is cleaned like any other line.
+                self._shown_default,
+                placeholder=safe_line(self._placeholder),
                 password=self._password,
                 select_on_focus=False,
                 id="dialog-input",
@@ -187,7 +209,11 @@ class PromptDialog(ModalScreen[str | None]):
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if event.value or self._allow_empty:
+        if event.value and event.value == self._shown_default:
+            # Enter on the untouched default: the value as given, not its cleaned picture
+            # (renaming `Evil<ESC>` must not silently become renaming it to `Evil␛`).
+            self.dismiss(self.default)
+        elif event.value or self._allow_empty:
             self.dismiss(event.value)
 
     def action_cancel(self) -> None:
@@ -226,7 +252,11 @@ class FolderPicker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(safe_text(self.picker_title), classes="dialog-title", id="dialog-title")
+            yield Label(
+                safe_text(self.picker_title, invisible=True),
+                classes="dialog-title",
+                id="dialog-title",
+            )
             yield Input(placeholder="type to filter", id="picker-filter")
             yield OptionList(id="picker-options")
             yield Static(Text("Enter: choose   Esc: cancel", end=""), classes="dialog-hint")

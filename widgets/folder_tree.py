@@ -447,6 +447,10 @@ class FolderTree(Tree[Folder]):
                 label.append(f"/{status.messages}", style + get("folder-tree--count"))
             else:
                 label.append(f"{status.messages}", style + get("folder-tree--count"))
+        if folder.selectable and not folder.subscribed and role is not FolderRole.INBOX:
+            # In words, not only by the style (themes and terminals may not show italic);
+            # last, so a narrow pane cuts this before the counts.
+            label.append(" (unsub)", style + get("folder-tree--unsubscribed"))
         if node.allow_expand and not node.is_expanded:
             below = self._unseen_under(folder.name)
             if below:

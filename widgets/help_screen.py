@@ -27,6 +27,7 @@ _GROUP_NAMES = {
     "QueryInput": "Search",
     "MainScreen": "Messages and folders",
     "ComposeScreen": "Compose",
+    "FileViewerScreen": "Message file",
 }
 
 

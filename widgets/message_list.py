@@ -30,7 +30,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from app.imap.parser import UidArray
-from app.models import MessageSummary
+from app.models import Flag, MessageSummary
 from widgets.safe import addresses_text, decode_header_text, human_size, safe_line, theme_style
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -102,6 +102,7 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         "message-list--hover",
         "message-list--empty",
         "message-list--thread",
+        "message-list--deleted",
     }
 
     DEFAULT_CSS = """
@@ -132,6 +133,7 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         & > .message-list--address { }
         & > .message-list--size { color: $foreground-muted; }
         & > .message-list--thread { color: $foreground-muted; }
+        & > .message-list--deleted { color: $foreground-muted; text-style: strike; }
         & > .message-list--hover { background: $block-hover-background; }
         & > .message-list--empty { color: $foreground-muted; text-style: italic; }
     }
@@ -239,6 +241,12 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         """What an empty list says."""
         self.render_count = 0
         """Rows rendered (not served from the cache) so far: for tests and benchmarks."""
+        self.held_source: Callable[[Sequence[int]], Iterable[MessageSummary]] | None = None
+        """Summaries at hand (memory, the local cache; never a server) for the rows about to
+        be drawn, so that they are drawn filled, never "loading…" first. Set by the owner after
+        `set_uids`; a reset of the list (another folder) forgets it."""
+        self._held_tried: set[int] = set()
+        self._scroll_retry = False
 
     # -- data in ------------------------------------------------------------------------------
     @property
@@ -301,6 +309,8 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         if reset_summaries if reset_summaries is not None else not keep_cursor:
             self._summaries.clear()
             self._requested.clear()
+            self._held_tried.clear()
+            self.held_source = None
             self._epoch += 1
             self.marked.clear()
         self._invalidate_all()
@@ -493,6 +503,25 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
             self.scroll_to(y=self._cursor, animate=False, immediate=True)
         elif self._cursor >= top + height:
             self.scroll_to(y=self._cursor - height + 1, animate=False, immediate=True)
+        else:
+            return
+        if not self._cursor_on_screen() and not self._scroll_retry:
+            # Not laid out for the new length yet (End just after the list was filled, at
+            # start-up): the scroll was clamped; once more after the next layout.
+            self._scroll_retry = True
+            self.call_after_refresh(self._retry_scroll)
+
+    def _cursor_on_screen(self) -> bool:
+        top = int(self.scroll_offset.y)
+        return top <= self._cursor < top + self._page_height()
+
+    def _retry_scroll(self) -> None:
+        self._scroll_retry = False
+        if self._cursor >= 0 and not self._cursor_on_screen():
+            y = max(0, min(int(self.scroll_offset.y), self._cursor))
+            if self._cursor >= y + self._page_height():
+                y = self._cursor - self._page_height() + 1
+            self.scroll_to(y=y, animate=False, immediate=True)
 
     # -- repaint bookkeeping ------------------------------------------------------------------
     def _invalidate_all(self) -> None:
@@ -601,10 +630,29 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         key = (row, self._generation)
         strip = self._cache.get(key)
         if strip is None:
+            if self.held_source is not None and row < len(self._uids):
+                self._fill_held(row)
             strip = self._render_row(row, width)
             if row < len(self._uids):
                 self._cache[key] = strip
         return strip
+
+    def _fill_held(self, row: int) -> None:
+        """`row` has no summary yet: take those at hand for it and the rest of the page."""
+        uid = self._uids[row]
+        if uid in self._summaries or uid in self._held_tried or self.held_source is None:
+            return
+        end = min(len(self._uids), row + self._page_height())
+        wanted = [u for u in self._uids[row:end] if u not in self._summaries]
+        self._held_tried.update(wanted)
+        if len(self._held_tried) > 4 * self._summary_limit:
+            self._held_tried = set(wanted)
+        store = self._summaries
+        for summary in self.held_source(wanted):
+            store[summary.uid] = summary
+            self._requested.discard(summary.uid)
+        while len(store) > self._summary_limit:
+            store.popitem(last=False)
 
     def _format_date(self, when: datetime | None, *, compact: bool) -> str:
         if self.date_formats is None or when is None or compact:
@@ -692,6 +740,8 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
                 text.stylize(self._style("message-list--unread"))
             if summary.flagged:
                 text.stylize(self._style("message-list--flagged"))
+            if Flag.DELETED in summary.flags:  # marked for expunge ($), by us or another client
+                text.stylize(self._style("message-list--deleted"))
         if uid in self.marked:
             text.stylize(self._style("message-list--marked"))
         if row == self._hover and row != self._cursor:
@@ -707,7 +757,7 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         return "".join(
             (
                 "*" if summary.uid in self.marked else " ",
-                "●" if not summary.seen else " ",
+                "D" if Flag.DELETED in summary.flags else ("●" if not summary.seen else " "),
                 "!" if summary.flagged else " ",
                 "r" if summary.answered else " ",
                 "@" if summary.has_attachment else " ",

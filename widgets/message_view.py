@@ -31,8 +31,11 @@ from textual.strip import Strip
 from textual.widgets import OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
+from app.mime.calendar import Invitation
+from app.mime.lists import MailingList, mailing_list
 from app.mime.types import STYLE_NAMES, AttachmentInfo, RenderedMessage, ShownHeader, StyleSpan
 from app.models import Verdict
+from widgets.invitation_view import InvitationCard, ListLine
 from widgets.safe import (
     REPLACEMENT,
     UNSAFE_RE,
@@ -425,6 +428,28 @@ class AttachmentList(OptionList):
         return items[index] if 0 <= index < len(items) else items[0]
 
 
+def html_switch_note(
+    rendered: RenderedMessage, prefer_html: bool, before: RenderedMessage | None = None
+) -> str:
+    """What `H` did to the message shown, in words: an HTML-only or a text-only message
+    looks the same either way, and the user is told why instead of seeing nothing happen.
+
+    `before` is the same message as it was shown before the switch, when known: the same
+    kind of part both times means there was no other part to switch to.
+    """
+    if before is not None and before.is_html == rendered.is_html:
+        if rendered.is_html:
+            return "Only an HTML part: shown as text"
+        return "No HTML part: this message is plain text"
+    if rendered.is_html:
+        if not prefer_html:
+            return "Only an HTML part: shown as text"
+        return "HTML part shown (converted to text)"
+    if prefer_html:
+        return "No HTML part: this message is plain text"
+    return "Text part shown"
+
+
 class _HeaderBox(VerticalScroll, can_focus=False):
     """Headers scroll on their own when the full set (Received path) is long."""
 
@@ -475,7 +500,8 @@ class MessageView(Vertical):
         &.-no-message > _HeaderBox, &.-no-message > #mv-check, &.-no-message > #mv-notices {
             display: none;
         }
-        &.-raw > #mv-check { display: none; }
+        &.-raw > #mv-check, &.-raw > _HeaderBox { display: none; }  /* the source has them */
+        &.-raw > ListLine, &.-raw > InvitationCard { display: none; }
         & > AttachmentList { display: none; }
         &.-attachments > AttachmentList { display: block; }
         &.-raw > AttachmentList { display: none; }
@@ -526,6 +552,8 @@ class MessageView(Vertical):
             yield Static(id="mv-headers")
         yield Static(id="mv-check")
         yield Static(id="mv-notices")
+        yield ListLine(id="mv-list")
+        yield InvitationCard(id="mv-invite")
         yield BodyView(id="mv-body")
         yield AttachmentList(id="mv-attachments")
         yield ProgressBar(id="mv-progress", show_eta=False)
@@ -568,6 +596,10 @@ class MessageView(Vertical):
         self._render_headers()
         self._render_check()
         self._render_notices()
+        self.query_one(ListLine).set_list(
+            mailing_list((h.name, h.value) for h in rendered.full_headers)
+        )
+        self.query_one(InvitationCard).show_invitation(None)  # the screen fetches it after
         self.body.set_body(rendered.body, rendered.styles, wrap=True)
         attachments = self.attachment_list
         attachments.set_attachments(rendered.attachments)
@@ -583,13 +615,18 @@ class MessageView(Vertical):
         self._show_state(text, "error")
 
     def show_raw(self, text: str) -> None:
-        """The raw source (not wrapped; left/right scroll), keeping the headers box for context."""
+        """The raw source, wrapped at the width: its own header block is the only one shown
+        (the rendered headers box is hidden, not shown a second time above it)."""
         self._raw = True
         self.add_class("-raw")
-        self.query_one("#mv-notices", Static).update(
-            Text("Raw source", style=self._component("message-view--notice"))
+        notices = self.query_one("#mv-notices", Static)
+        notices.display = True
+        notices.update(
+            Text(
+                "Raw source (V: back to the message)", style=self._component("message-view--notice")
+            )
         )
-        self.body.set_body(safe_str(text), wrap=False, line_style="raw")
+        self.body.set_body(safe_str(text), wrap=True, line_style="raw")
 
     def leave_raw(self) -> None:
         """Back from the raw source to the rendered message, if one is held."""
@@ -612,6 +649,8 @@ class MessageView(Vertical):
         self.add_class("-no-message")
         self.remove_class("-raw")
         self.query_one("#mv-headers", Static).update("")
+        self.query_one(ListLine).set_list(None)
+        self.query_one(InvitationCard).show_invitation(None)
         attachments = self.attachment_list
         attachments.set_attachments([])
         self.remove_class("-attachments")
@@ -706,6 +745,20 @@ class MessageView(Vertical):
             text.append("ℹ ", style)
             text.append_text(safe_text(notice, style=style, single_line=True))
         widget.update(text)
+
+    # -- invitation and list (widgets/invitation_view.py) ---------------------------------------
+    def show_invitation(self, invitation: Invitation | None) -> None:
+        """The calendar part of the shown message, read by the screen after `show`."""
+        if self._rendered is not None:
+            self.query_one(InvitationCard).show_invitation(invitation)
+
+    @property
+    def invitation(self) -> Invitation | None:
+        return self.query_one(InvitationCard).invitation if self._rendered is not None else None
+
+    @property
+    def mailing_list(self) -> MailingList | None:
+        return self.query_one(ListLine).mailing_list if self._rendered is not None else None
 
     # -- attachments --------------------------------------------------------------------------
     @property

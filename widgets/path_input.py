@@ -231,8 +231,17 @@ class PathPrompt(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(safe_text(self.prompt_title), classes="dialog-title", id="dialog-title")
-            yield PathInput(self.default, cwd=self.cwd, select_on_focus=False, id="path-input")
+            yield Label(
+                safe_text(self.prompt_title, invisible=True),
+                classes="dialog-title",
+                id="dialog-title",
+            )
+            yield PathInput(
+                safe_line(self.default, max_len=4096),
+                cwd=self.cwd,
+                select_on_focus=False,
+                id="path-input",
+            )
             yield Static(Text("", end=""), id="path-candidates")
             yield Static(Text("", end=""), id="path-error")
             yield Static(

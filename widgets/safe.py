@@ -15,17 +15,21 @@ from collections.abc import Callable, Iterable
 
 from rich.style import Style
 from rich.text import Text
+from textual.notifications import SeverityLevel
 from textual.widget import Widget
 
 from app.models import Address
 
 __all__ = [
     "UNSAFE_RE",
+    "SafeNotify",
     "addresses_text",
     "decode_header_text",
     "display_name",
     "human_size",
+    "palette_text",
     "safe_line",
+    "safe_notice",
     "safe_str",
     "safe_text",
     "theme_style",
@@ -38,6 +42,17 @@ UNSAFE_RE = re.compile(
 what must never reach the terminal."""
 
 REPLACEMENT = "\ufffd"
+
+_INVISIBLE_RE = re.compile(
+    "[\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200d\u2060-\u2065"
+    "\u206a-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+"""Invisible characters (Default_Ignorable_Code_Point less the bidi controls): removed from
+everything but message bodies, where they only hide what a name really is."""
+
+#: Longest toast text: a 1,000-character folder name is cut, not drawn over the whole screen.
+NOTICE_MAX = 600
 
 _CleanFn = Callable[..., str]
 
@@ -78,16 +93,31 @@ def _decoder() -> Callable[[str], str] | None:
 _decode = _decoder()
 
 
-def safe_str(text: object, *, max_len: int | None = None, keep_newlines: bool = True) -> str:
-    """`text` with every control that could reach the terminal replaced; never raises."""
+def safe_str(
+    text: object,
+    *,
+    max_len: int | None = None,
+    keep_newlines: bool = True,
+    invisible: bool = False,
+) -> str:
+    """`text` with every control that could reach the terminal replaced; never raises.
+
+    `invisible=True` also removes invisible characters (zero-width space, joiners, ...): for
+    text that is not a message body (server replies, folder names, questions naming them).
+    """
     if text is None:
         return ""
     if not isinstance(text, str):
         text = str(text)
     try:
-        cleaned = _clean(text, max_len=max_len, keep_newlines=keep_newlines)
+        if invisible:
+            cleaned = _clean(text, max_len=max_len, keep_newlines=keep_newlines, invisible=True)
+        else:
+            cleaned = _clean(text, max_len=max_len, keep_newlines=keep_newlines)
     except Exception:  # a buggy sanitizer must not take the screen down
         cleaned = _fallback_clean(text, max_len=max_len, keep_newlines=keep_newlines)
+    if invisible:
+        cleaned = _INVISIBLE_RE.sub("", cleaned)
     if not keep_newlines:
         cleaned = cleaned.replace("\n", " ").replace("\t", " ")
     # Second line of defence, whatever `clean` did.
@@ -99,10 +129,11 @@ def safe_line(text: object, *, max_len: int | None = None) -> str:
     if _clean_line is not None and isinstance(text, str):
         try:
             line = _clean_line(text) if max_len is None else _clean_line(text, max_len=max_len)
+            line = _INVISIBLE_RE.sub("", line)
             return UNSAFE_RE.sub(REPLACEMENT, line.replace("\n", " ").replace("\t", " "))
         except Exception:  # fall back to the local rules
             pass
-    return safe_str(text, max_len=max_len, keep_newlines=False)
+    return safe_str(text, max_len=max_len, keep_newlines=False, invisible=True)
 
 
 def safe_text(
@@ -111,17 +142,29 @@ def safe_text(
     *,
     single_line: bool = False,
     max_len: int | None = None,
+    invisible: bool = False,
 ) -> Text:
     """A `Text` (never markup) holding sanitized `text`.
 
     Args:
         text: Untrusted text (anything; `None` gives an empty Text).
         style: A Rich style for the whole text.
-        single_line: Fold newlines and tabs into spaces (list rows, labels).
+        single_line: Fold newlines and tabs into spaces (list rows, labels); invisible
+            characters are removed from single lines.
         max_len: Cut to this many characters, ending with an ellipsis.
+        invisible: Remove invisible characters from multi-line text too (not a mail body).
     """
-    cleaned = safe_line(text, max_len=max_len) if single_line else safe_str(text, max_len=max_len)
+    if single_line:
+        cleaned = safe_line(text, max_len=max_len)
+    else:
+        cleaned = safe_str(text, max_len=max_len, invisible=invisible)
     return Text(cleaned, style=style, no_wrap=single_line, end="")
+
+
+def safe_notice(text: object, *, max_len: int = NOTICE_MAX) -> str:
+    """A toast's title or message: controls shown as pictures, bidi and invisibles removed,
+    cut to `max_len`. Shown with `markup=False`, so `[b]` stays literal."""
+    return safe_str(text, max_len=max_len, invisible=True)
 
 
 def decode_header_text(raw: str | None) -> str:
@@ -188,3 +231,43 @@ def theme_style(widget: Widget, component: str) -> Style:
         if fg.a > 0 or fg.auto:
             color = (background + fg).rich_color
     return Style(color=color, bgcolor=bgcolor) + styles.text_style
+
+
+def palette_text(text: object, *, max_len: int = 200) -> str:
+    """A command palette title or help line: cleaned, and its markup escaped.
+
+    Textual's palette parses hit titles and help as markup (`Matcher.highlight` and the help
+    line both call `Content.from_markup`), so an account named `[@click=app.quit]` would be a
+    live action there.
+    """
+    from textual.markup import escape
+
+    return escape(safe_line(text, max_len=max_len))
+
+
+class SafeNotify:
+    """Mixin for an `App`: every toast, whoever raises it, passes through `safe_notice`.
+
+    Textual's `notify(..., markup=False)` stops markup but draws ESC, C1, bidi and invisible
+    characters as they come (it strips only BEL, BS, VT, FF and CR), and folder names, SMTP
+    replies and server errors reach toasts from many places. Overriding `App.notify` is the
+    one choke point: `Widget.notify` and `Screen.notify` call it too. Markup is always off.
+    """
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        del markup  # always off: a toast is never markup
+        super().notify(  # type: ignore[misc]
+            safe_notice(message),
+            title=safe_line(title, max_len=200),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )

@@ -331,7 +331,7 @@ class StatusBar(Horizontal):
             line.append(safe_line(self.folder, max_len=80), self._style("folder"))
         if self._total is not None:
             line.append(*sep)
-            counts = f"{self._total:,} messages"
+            counts = f"{self._total:,} message{'' if self._total == 1 else 's'}"
             if self._unseen:
                 counts += f", {self._unseen:,} unread"
             line.append(counts, self._style("counts"))

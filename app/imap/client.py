@@ -213,6 +213,7 @@ class ImapClient:
         self.reconnects = 0
         self._conn: Connection | None = conn
         self._selected: tuple[str | Folder, bool] | None = None
+        self.selected_info: MailboxInfo | None = None
         self._closed = False
         self.namespace: Namespace | None = None
         """The personal namespace, asked once (NAMESPACE) before the first folder command;
@@ -550,6 +551,7 @@ class ImapClient:
 
         info = await self._run("SELECT", op, idempotent=True)
         self._selected = (name, readonly)
+        self.selected_info = info  # read-only or not, as the server said
         return info
 
     async def _select_on(
@@ -611,10 +613,16 @@ class ImapClient:
             if conn.has_capability("UNSELECT"):
                 (await conn.execute("UNSELECT")).check()
             else:
-                (await conn.examine("INBOX")).check()
-                (await conn.execute("CLOSE")).check()
+                # EXAMINE leaves the folder; a CLOSE then expunges nothing, as the mailbox is
+                # read-only (RFC 3501 6.4.2), but only if the server said so: without
+                # [READ-ONLY] INBOX stays examined (a CLOSE of a read-write one would expunge).
+                examined = (await conn.examine("INBOX")).check()
+                code = examined.code
+                if code is not None and code.name == "READ-ONLY":
+                    (await conn.execute("CLOSE")).check()
 
         self._selected = None
+        self.selected_info = None
         await self._run("UNSELECT", op, idempotent=True)
         self.mailbox = None
 

@@ -744,9 +744,37 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
             and self.has_capability("COMPRESS=DEFLATE")
         ):
             await self.start_compression()
-        if self.has_capability("ID"):
-            await self.send_id(client_id)
-        await self.enable_extensions()
+        await self._id_and_enable(client_id)
+
+    async def _id_and_enable(self, client_id: dict[str, str]) -> None:
+        """ID and ENABLE in one round trip (RFC 9051 5.5: neither waits on the other's answer),
+        else whichever of them the server offers, on its own."""
+        offered = [w for w in WANTED_EXTENSIONS if self.has_capability(w)]
+        can_enable = self.has_capability("ENABLE") and self.state == AUTH and bool(offered)
+        if not (self.has_capability("ID") and can_enable):
+            if self.has_capability("ID"):
+                await self.send_id(client_id)
+            await self.enable_extensions()
+            return
+        items = " ".join(f"{parser.quote(k)} {parser.quote(v)}" for k, v in client_id.items())
+        untagged: list[bytes] = []
+        try:
+            _, enable = await self.pipeline(
+                [("ID", [f"({items})" if items else "NIL"]), ("ENABLE", offered)],
+                on_untagged=untagged.append,
+            )
+        except ImapProtocolError:
+            await self.enable_extensions()  # ID failures are ignored, as in `send_id`
+            return
+        enabled = set(self.enabled)
+        for raw in untagged:
+            with contextlib.suppress(ImapProtocolError):
+                data = self._parse(raw)
+                if isinstance(data, parser.IdData):
+                    self.server_id = data.params
+                elif isinstance(data, parser.EnabledData) and enable.ok:
+                    enabled |= data.capabilities
+        self.enabled = frozenset(enabled)
 
     async def _read_greeting(self) -> parser.StatusResponse:
         where = self._where()

@@ -18,8 +18,9 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+from app.mime.confusables import fold, looks_ascii, skeleton
 from app.mime.headers import Headers, decode_header_raw, header_values, parse_addresses
-from app.mime.sanitize import clean_line
+from app.mime.sanitize import clean_line, has_invisible
 from app.models import SenderCheck, Verdict
 
 _EMAIL_IN_NAME = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -118,6 +119,10 @@ def _address_warnings(from_values: Sequence[str]) -> tuple[str, list[str]]:
         return "", ["the message has no From header"]
     if len(from_values) > 1:
         warnings.append(f"the message has {len(from_values)} From headers; the first is shown")
+    raw = decode_header_raw(from_values[0])[:2000]
+    if has_invisible(raw):  # parse_addresses drops them; say they were there
+        shown = clean_line(_marked(raw), max_len=300)
+        warnings.append(f"the From header holds invisible characters: {shown}")
     addresses = [a for a in parse_addresses(from_values[0]) if not a.is_empty_group]
     with_email = [a for a in addresses if a.email]
     if not with_email:
@@ -127,18 +132,56 @@ def _address_warnings(from_values: Sequence[str]) -> tuple[str, list[str]]:
         warnings.append("From lists several addresses")
     sender = with_email[0]
     email = sender.email.lower()
-    for found in _EMAIL_IN_NAME.findall(sender.name):
-        if found.lower() != email:
-            warnings.append(
-                clean_line(
-                    f"the name shows the address {found}, but the mail is from {sender.email}"
-                )
-            )
-            break
+    warnings += _name_warnings(sender.name, sender.email)
     if "@" not in email:
         warnings.append("the From address has no domain")
         return "", warnings
     return email, warnings
+
+
+def _marked(text: str) -> str:
+    """`text` with its invisible characters shown as <U+200B>, so a warning can point at them."""
+    return "".join(f"<U+{ord(ch):04X}>" if has_invisible(ch) else ch for ch in text)
+
+
+def _unicode_address(email: str) -> str:
+    """The address with an IDNA (xn--) domain decoded: what a lookalike domain really spells."""
+    local, at, domain = email.rpartition("@")
+    if not at or "xn--" not in domain.lower():
+        return email
+    try:
+        return f"{local}@{domain.encode('ascii').decode('idna')}"
+    except (UnicodeError, ValueError):
+        return email
+
+
+def _name_warnings(name: str, address: str) -> list[str]:
+    """Warnings about a display name that shows another address than the real one.
+
+    Compared on confusable skeletons (Unicode TS #39, app/mime/confusables.py), so a
+    zero-width space, a fullwidth `＠`, a Cyrillic `а` or U+2024 for the dot does not hide it.
+    The real address itself is flagged when it only looks like an ASCII one (a homograph).
+    """
+    warnings: list[str] = []
+    real = _unicode_address(address)
+    real_skeleton = skeleton(real)
+    spelled = fold(name)
+    for found in _EMAIL_IN_NAME.findall(skeleton(name)):
+        # Another address, or this one only by its look (`g00gle` for `google`).
+        if found != real_skeleton or real.lower() not in spelled:
+            shown = clean_line(_marked(name), max_len=200)
+            warnings.append(
+                clean_line(f"the name shows the address {shown}, but the mail is from {address}")
+            )
+            break
+    if looks_ascii(real):
+        warnings.append(
+            clean_line(
+                f"the address {address} ({real}) is written with look-alike characters, "
+                "not the letters it seems to be"
+            )
+        )
+    return warnings
 
 
 def check_sender(

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 __all__ = [
+    "POLICY_UTF8",
     "Attachment",
     "AttachmentError",
     "ComposeError",
@@ -38,6 +39,7 @@ __all__ = [
     "HeaderInjectionError",
     "Identity",
     "InvalidAddressError",
+    "address_problems",
     "build_message",
     "detect_forgotten_attachment",
     "draft_from_message",
@@ -47,11 +49,14 @@ __all__ = [
     "forward",
     "forward_subject",
     "message_bytes",
+    "needs_smtputf8",
     "parse_addresses",
     "reply",
+    "reply_cursor_line",
     "reply_subject",
     "split_address",
     "split_addresses",
+    "strip_invisible",
     "text_only_message",
     "unflow_text",
 ]
@@ -71,7 +76,13 @@ class HeaderInjectionError(ComposeError):
 
 
 class InvalidAddressError(ComposeError):
-    """An address is not a usable `local@domain` mailbox."""
+    """An address is not a usable `local@domain` mailbox; `entry` is what was typed and
+    `reason` says what is wrong with it in words."""
+
+    def __init__(self, message: str, entry: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.entry = entry
+        self.reason = reason or message
 
 
 class AttachmentError(ComposeError):
@@ -121,6 +132,9 @@ class Draft:
     references: list[str] = field(default_factory=list)
     format_flowed: bool = False
     meta: dict[str, str | int | None] = field(default_factory=dict)
+    calendar: tuple[str, str] | None = None
+    """(iTIP method, iCalendar text): sent as a text/calendar alternative of the text (iMIP,
+    RFC 6047), as an invitation's answer is."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.from_, Identity):
@@ -231,9 +245,26 @@ def _str_list(value: object) -> list[str]:
 _BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+#: Characters that change how text around them reads without being seen: bidi controls (an
+#: override makes `gpj.exe` read `exe.jpg`), zero-width and joiner characters, invisible
+#: operators, fillers that render as nothing, soft hyphens and tag characters. A reply or a
+#: forward quotes untrusted text back to people, so these never go into a draft (issue 13).
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
+    "\U000e0000-\U000e007f]"
+)
+
+
+def strip_invisible(text: str) -> str:
+    """`text` without bidi controls and invisible characters (see `_INVISIBLE`)."""
+    return _INVISIBLE.sub("", text)
+
+
 def _clean(value: str) -> str:
-    """An untrusted decoded header value made one safe line: controls become spaces."""
-    return re.sub(r" {2,}", " ", _BREAKING.sub(" ", value)).strip()
+    """An untrusted decoded header value made one safe line: controls become spaces, bidi and
+    invisible characters are removed."""
+    return re.sub(r" {2,}", " ", _BREAKING.sub(" ", strip_invisible(value))).strip()
 
 
 def _check(what: str, value: str) -> str:
@@ -258,26 +289,84 @@ _DOMAIN_RE = re.compile(
 _LITERAL_RE = re.compile(r"^\[[0-9A-Fa-f:.]+\]$")
 
 
+def _visible_non_ascii(ch: str) -> bool:
+    """A non-ASCII character an RFC 6531 local part may hold: a letter, mark, digit, symbol or
+    punctuation; never a space, control, format (bidi, zero-width) or unassigned character."""
+    import unicodedata
+
+    return unicodedata.category(ch)[0] in "LMNPS" and not _INVISIBLE.match(ch)
+
+
+def _idna_domain(domain: str) -> tuple[str | None, str | None]:
+    """(A-label form, None) of an internationalised domain, or (None, why not). IDNA 2008 with
+    the UTS #46 mapping (the `idna` package), so `straße.de` stays itself and emoji are refused."""
+    import idna
+
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii"), None
+    except (idna.IDNAError, UnicodeError) as exc:
+        return None, f"{domain!r} is not a valid internationalised domain name ({exc})"
+
+
+def _address_problem(addr: str) -> tuple[str | None, str | None]:
+    """(`local@domain` with an ASCII domain, None), or (None, why it is not an address).
+
+    The local part may be UTF-8 (RFC 6531, sent with SMTPUTF8), NFC-normalised; the domain is
+    IDNA-encoded. The reasons are written for the person who typed the address.
+    """
+    import unicodedata
+
+    addr = addr.strip()
+    if not addr:
+        return None, "empty"
+    if "@" not in addr:
+        return None, "no @ and domain (an address looks like name@example.org)"
+    if addr.count("@") > 1:
+        return None, "more than one @"
+    if any(ch.isspace() for ch in addr):
+        return None, "holds a space (use a comma between two addresses)"
+    if len(addr) > 254:
+        return None, "longer than 254 characters"
+    local, domain = addr.split("@")
+    if not local:
+        return None, "nothing before the @"
+    if not domain:
+        return None, "nothing after the @ (the domain is missing)"
+    if not local.isascii():
+        local = unicodedata.normalize("NFC", local)
+        if not all(ch.isascii() or _visible_non_ascii(ch) for ch in local):
+            return None, "the part before the @ holds a space, control or invisible character"
+    ascii_local = "".join(ch if ch.isascii() else "a" for ch in local)
+    if len(local.encode("utf-8")) > 64:
+        return None, "the part before the @ is longer than 64 bytes"
+    if not _LOCAL_RE.match(ascii_local):
+        return None, "the part before the @ holds a character an address cannot have"
+    if not domain.isascii():
+        encoded, why = _idna_domain(domain)
+        if encoded is None:
+            return None, why
+        domain = encoded
+    if not (_DOMAIN_RE.match(domain) or _LITERAL_RE.match(domain)):
+        return None, f"{domain!r} is not a valid domain name"
+    return f"{local}@{domain}", None
+
+
 def _normalize_addr(addr: str) -> str | None:
     """`local@domain` with an ASCII (punycode) domain, or None when it is not an address."""
-    addr = addr.strip()
-    if addr.count("@") != 1 or len(addr) > 254:
-        return None
-    local, domain = addr.split("@")
-    if not local or not domain or len(local) > 64 or not _LOCAL_RE.match(local):
-        return None
-    if not domain.isascii():
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            return None
-    if not (_DOMAIN_RE.match(domain) or _LITERAL_RE.match(domain)):
-        return None
-    return f"{local}@{domain}"
+    return _address_problem(addr)[0]
 
 
-def _split_list(text: str) -> list[str]:
-    """A typed address list cut at the commas that are outside quotes and angle brackets."""
+def needs_smtputf8(address: str) -> bool:
+    """True when an address can only be sent with SMTPUTF8 (RFC 6531): a non-ASCII local part."""
+    return not address.isascii()
+
+
+def _split_list(text: str, *, angles: bool = True) -> list[str]:
+    """A typed address list cut at the commas that are outside quotes and angle brackets.
+
+    A '<' never closed (`Name <broken, b@c.org`) protects no comma: the list is cut again
+    without looking at angle brackets, so the typo does not swallow the addresses after it.
+    """
     items: list[str] = []
     current: list[str] = []
     quoted = escaped = False
@@ -289,9 +378,9 @@ def _split_list(text: str) -> list[str]:
             escaped = True
         elif ch == '"':
             quoted = not quoted
-        elif not quoted and ch == "<":
+        elif angles and not quoted and ch == "<":
             depth += 1
-        elif not quoted and ch == ">":
+        elif angles and not quoted and ch == ">":
             depth = max(0, depth - 1)
         elif not quoted and depth == 0 and ch in ",;":
             items.append("".join(current))
@@ -299,6 +388,8 @@ def _split_list(text: str) -> list[str]:
             continue
         current.append(ch)
     items.append("".join(current))
+    if depth > 0:
+        return _split_list(text, angles=False)
     return [item.strip() for item in items if item.strip()]
 
 
@@ -319,10 +410,31 @@ def _parse_mailbox(text: str) -> tuple[str, str]:
             name = re.sub(r"\\(.)", r"\1", name[1:-1])
     else:
         name, addr = "", text
-    normal = _normalize_addr(addr)
+        if "<" in text or ">" in text:
+            bracket = "'<' without a closing '>'" if "<" in text else "'>' without an opening '<'"
+            raise InvalidAddressError(f"not a valid address: {text!r}: {bracket}", text, bracket)
+    normal, why = _address_problem(addr)
     if normal is None:
-        raise InvalidAddressError(f"not a valid address: {text!r}")
+        reason = why or "not an address"
+        raise InvalidAddressError(f"not a valid address: {text!r}: {reason}", text, reason)
     return name.strip(), normal
+
+
+def address_problems(text: str) -> list[tuple[str, str]]:
+    """(entry, why) for each entry of a typed address list that is not a usable mailbox.
+
+    For the compose screen, which shows these under the field holding them; [] when every
+    entry is fine (an empty field included).
+    """
+    problems: list[tuple[str, str]] = []
+    for item in _split_list(text):
+        try:
+            _parse_mailbox(item)
+        except HeaderInjectionError:
+            problems.append((item, "holds a line break or control character"))
+        except InvalidAddressError as exc:
+            problems.append((item, exc.reason))
+    return problems
 
 
 def split_address(text: str) -> tuple[str, str]:
@@ -414,6 +526,9 @@ _REGISTRY.map_to_type("references", _IdListHeader)  # type: ignore[arg-type]
 _REGISTRY.map_to_type("in-reply-to", _IdListHeader)  # type: ignore[arg-type]
 #: CRLF line ends, 78-column folding, and the id-list fix above.
 POLICY = email_policy.SMTP.clone(header_factory=_REGISTRY)
+#: The same with UTF-8 headers (RFC 6532), for a message to or from an address that needs
+#: SMTPUTF8: an encoded word is not allowed in an address, so the header carries UTF-8.
+POLICY_UTF8 = POLICY.clone(utf8=True)
 
 
 def _mime_type_for(filename: str) -> str:
@@ -513,16 +628,21 @@ def build_message(
     if from_addr is None:
         raise InvalidAddressError(f"not a valid sender address: {draft.from_.address!r}")
     subject = _check("subject", draft.subject.strip())
+    seen: set[str] = set()
+    listed = [
+        (header, _dedupe(_mailboxes(entries), seen))
+        for header, entries in (("To", draft.to), ("Cc", draft.cc))
+    ]
+    bcc = _dedupe(_mailboxes(draft.bcc), set())  # validated even when not written
+    every = [from_addr, *(a for _, pairs in listed for _, a in pairs), *(a for _, a in bcc)]
+    utf8 = any(needs_smtputf8(a) for a in every)
 
-    msg = EmailMessage(policy=POLICY)
+    msg = EmailMessage(policy=POLICY_UTF8 if utf8 else POLICY)
     msg["Date"] = format_datetime(localtime())
     msg["From"] = _header_address(from_name, from_addr)
-    seen: set[str] = set()
-    for header, entries in (("To", draft.to), ("Cc", draft.cc)):
-        pairs = _dedupe(_mailboxes(entries), seen)
+    for header, pairs in listed:
         if pairs:
             msg[header] = [_header_address(_check("display name", n), a) for n, a in pairs]
-    bcc = _dedupe(_mailboxes(draft.bcc), set())  # validated even when not written
     if include_bcc and bcc:
         msg["Bcc"] = [_header_address(_check("display name", n), a) for n, a in bcc]
     if subject:
@@ -546,6 +666,15 @@ def build_message(
     long_line = max((len(line) for line in body.split("\n")), default=0) > 900
     cte = "7bit" if body.isascii() and not long_line else "quoted-printable"
     msg.set_content(body, subtype="plain", charset="utf-8", cte=cte, params=params)
+    if draft.calendar is not None:
+        method, ics = draft.calendar
+        msg.add_alternative(
+            ics,
+            subtype="calendar",
+            charset="utf-8",
+            cte="quoted-printable",
+            params={"method": method},
+        )
 
     attachments = [_load_attachment(a) for a in draft.attachments]
     if attachments:
@@ -599,8 +728,9 @@ def message_bytes(message: Message, *, keep_bcc: bool = False) -> bytes:
         del message["Bcc"]
         del message["Resent-Bcc"]
     buffer = io.BytesIO()
+    policy = POLICY_UTF8 if getattr(message.policy, "utf8", False) else POLICY
     try:
-        _Generator(buffer, mangle_from_=False, policy=POLICY).flatten(message)
+        _Generator(buffer, mangle_from_=False, policy=policy).flatten(message)
     except Exception as exc:  # the stdlib generator raises many kinds on odd input
         raise ComposeError(f"cannot serialize the message: {exc}") from exc
     return buffer.getvalue()
@@ -890,12 +1020,17 @@ def reply(
     *,
     reply_all: bool = False,
     own_addresses: Iterable[str] = (),
+    position: str = "bottom",
 ) -> Draft:
     """A reply draft: recipients, `Re:` subject, threading headers and the quoted text.
 
     Reply goes to Mail-Reply-To, else Reply-To, else From. Reply-all goes to Mail-Followup-To
     when the original has one; otherwise to the reply target and the original's To (To) and
     Cc (Cc), without the user's own addresses and without duplicates.
+
+    `position` "bottom" (mutt's way) leaves two empty lines below the quote, the cursor's place;
+    "top" puts them above the attribution line (`reply_cursor_line` says which line). Bidi
+    controls and invisible characters of the original go nowhere in the draft.
     """
     orig = _Original(original)
     ident = identity if isinstance(identity, Identity) else Identity(*identity)
@@ -929,7 +1064,8 @@ def reply(
     if message_id:
         references = [*references, message_id[0]]
     text, _ = _body_and_attachments(orig.msg)
-    body = f"{_attribution(orig)}\n{_quote(text)}\n\n"
+    quoted = f"{_attribution(orig)}\n{_quote(strip_invisible(text))}\n"
+    body = "\n\n" + quoted if position == "top" else quoted + "\n"
     return Draft(
         from_=ident,
         to=[format_address(n, a) for n, a in to],
@@ -939,6 +1075,15 @@ def reply(
         in_reply_to=message_id[0] if message_id else None,
         references=_trim_references(references),
     )
+
+
+def reply_cursor_line(body: str, position: str = "bottom") -> int:
+    """The line of a fresh reply's body where the user starts writing: the first line for
+    "top", else the empty line below the quote (a blank line kept between the two).
+
+    `body` is the reply's body before a signature was appended.
+    """
+    return 0 if position == "top" else body.count("\n")
 
 
 _MIME_HEADERS = ("content-type", "content-transfer-encoding", "mime-version")
@@ -1018,7 +1163,7 @@ def forward(
             value = orig.text(header)
         if value:
             block.append(f"{header}: {value}")
-    body = "\n".join(block) + "\n\n" + text.rstrip("\n") + "\n"
+    body = "\n".join(block) + "\n\n" + strip_invisible(text).rstrip("\n") + "\n"
     return Draft(
         from_=ident,
         subject=forward_subject(subject),

@@ -15,6 +15,7 @@ from typing import TextIO
 from app.mime.render import render_message
 from app.mime.sanitize import clean_line
 from app.mime.types import RenderedMessage, StyleSpan
+from app.termout import say
 
 #: Largest input read, in bytes; a bigger file is cut (and the render says so).
 MAX_INPUT = 64 * 1024 * 1024
@@ -134,10 +135,7 @@ def render_main(
         raw = _read(args.file, stdin if stdin is not None else sys.stdin)
     except OSError as exc:
         name = clean_line(args.file, max_len=500)
-        print(
-            f"termail render: cannot read {name}: {clean_line(str(exc.strerror or exc))}",
-            file=sys.stderr,
-        )
+        say(f"termail render: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     message = render_message(raw[:MAX_INPUT], prefer_html=args.html)
     if len(raw) > MAX_INPUT:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from app.sandbox.demo import load_demo
 from app.sandbox.server import Sandbox, SandboxError
+from app.termout import say
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,12 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sandbox.start()
     except SandboxError as exc:
-        print(f"sandbox: {exc}", file=sys.stderr)
+        say(f"sandbox: {exc}", file=sys.stderr)
         return 1
     load_demo(sandbox)
     if args.seed:
         sandbox.seed_generated("demo", args.seed, mailbox="Bulk")
-    print(json.dumps(json.loads((root / "state.json").read_text()), indent=2), flush=True)
+    say(json.dumps(json.loads((root / "state.json").read_text()), indent=2), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         while True:

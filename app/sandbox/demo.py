@@ -121,6 +121,72 @@ def _thread(rng: random.Random, start: datetime) -> list[tuple[EmailMessage, str
     return out
 
 
+def invitation_ics(
+    *,
+    uid: str = "weekly-sync-2026@demo.example",
+    organizer: str = "friend@localhost",
+    attendee: str = "demo@localhost",
+    sequence: int = 0,
+    method: str = "REQUEST",
+) -> str:
+    """A weekly meeting planned in New York (10 Tuesdays at 10:00 America/New_York)."""
+    lines = [
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//termail demo//EN", f"METHOD:{method}",
+        "BEGIN:VTIMEZONE", "TZID:America/New_York",
+        "BEGIN:STANDARD", "DTSTART:19701101T020000", "RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU",
+        "TZOFFSETFROM:-0400", "TZOFFSETTO:-0500", "TZNAME:EST", "END:STANDARD",
+        "BEGIN:DAYLIGHT", "DTSTART:19700308T020000", "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU",
+        "TZOFFSETFROM:-0500", "TZOFFSETTO:-0400", "TZNAME:EDT", "END:DAYLIGHT",
+        "END:VTIMEZONE",
+        "BEGIN:VEVENT", f"UID:{uid}", f"SEQUENCE:{sequence}", "DTSTAMP:20261127T120000Z",
+        "DTSTART;TZID=America/New_York:20261201T100000",
+        "DTEND;TZID=America/New_York:20261201T103000",
+        "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=10",
+        "SUMMARY:Weekly termail sync", "LOCATION:Video call (link in the description)",
+        "DESCRIPTION:Status of the release\\, open issues\\, next steps.\\nhttps://meet.example/termail",
+        f"ORGANIZER;CN=Friend:mailto:{organizer}",
+        f"ATTENDEE;CN=Friend;PARTSTAT=ACCEPTED;ROLE=CHAIR:mailto:{organizer}",
+        f"ATTENDEE;CN=Demo User;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{attendee}",
+        "ATTENDEE;CN=Mei Tanaka;PARTSTAT=TENTATIVE:mailto:mei@example.jp",
+        "END:VEVENT", "END:VCALENDAR",
+    ]  # fmt: skip
+    return "\r\n".join(lines) + "\r\n"
+
+
+def invitation_message(
+    when: datetime = NOW,
+    *,
+    organizer: str = "friend@localhost",
+    attendee: str = "demo@localhost",
+    sequence: int = 0,
+) -> EmailMessage:
+    """An iMIP invitation (RFC 6047): text, and the calendar as its alternative."""
+    msg = _base("Invitation: Weekly termail sync", f"Friend <{organizer}>", when, to=attendee)
+    msg.set_content("You are invited to the weekly termail sync, Tuesdays 10:00 New York time.\n")
+    ics = invitation_ics(organizer=organizer, attendee=attendee, sequence=sequence)
+    msg.add_alternative(ics, subtype="calendar", params={"method": "REQUEST"})
+    return msg
+
+
+def list_message(
+    when: datetime = NOW,
+    *,
+    post: str = "friend@localhost",
+    unsubscribe: str = "<mailto:friend@localhost?subject=unsubscribe>",
+    one_click: bool = False,
+    subject: str = "[textual-users] Line API question",
+) -> EmailMessage:
+    """A message from a mailing list with List-Id, List-Post and List-Unsubscribe."""
+    msg = _base(subject, "Ana García <ana@example.org>", when, to=f"Textual users <{post}>")
+    msg["List-Id"] = "Textual users <textual-users.lists.example>"
+    msg["List-Post"] = f"<mailto:{post}>"
+    msg["List-Unsubscribe"] = unsubscribe
+    if one_click:
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content("How do I draw a million rows without lag?\n\nAna\n")
+    return msg
+
+
 def build_messages() -> dict[str, list[tuple[bytes, str, float]]]:
     """Folder name -> list of (message bytes, Maildir flags, date timestamp)."""
     rng = random.Random(2026)
@@ -143,6 +209,17 @@ def build_messages() -> dict[str, list[tuple[bytes, str, float]]]:
     for i in range(60):
         data, flags, ts = generate(98_000 + i, rng, base)
         folders["Lists/textual" if i % 2 else "Lists/python-dev"].append((data, flags, ts))
+
+    # An invitation (organizer in New York, weekly) and two mailing-list messages.
+    add("INBOX", invitation_message(NOW - timedelta(minutes=20)), "", NOW - timedelta(minutes=20))
+    add("INBOX", list_message(NOW - timedelta(minutes=40)), "", NOW - timedelta(minutes=40))
+    one_click = list_message(
+        NOW - timedelta(minutes=50),
+        unsubscribe="<https://lists.example.invalid/unsubscribe?u=demo>",
+        one_click=True,
+        subject="[textual-users] Weekly digest",
+    )
+    add("INBOX", one_click, "S", NOW - timedelta(minutes=50))
 
     # A discussion thread.
     for msg, flags in _thread(rng, NOW - timedelta(days=2)):

@@ -233,6 +233,9 @@ class Sandbox:
     host: str = "127.0.0.1"
     profile: str = "dovecot"
     """One of PROFILES: what the IMAP server advertises and how its special folders are named."""
+    special_folders: bool = True
+    """False: the special folders (Trash, Sent, …) are not made at all, as on a fresh server
+    without SPECIAL-USE where no client created them yet (tests of "there is no Trash")."""
     users: dict[str, str] = field(default_factory=dict)
     imap_port: int = 0
     imaps_port: int = 0
@@ -515,6 +518,8 @@ class Sandbox:
             self.profile
         )
         imap_capability = f"  imap_capability = {capability}\n" if capability else ""
+        if not self.special_folders:
+            mailboxes = ""
         self.conf.write_text(
             f"""instance_name = termail-{secrets.token_hex(4)}
 base_dir = {r}/run
@@ -731,3 +736,13 @@ protocol lmtp {{
 
     def clear_smtp_rules(self) -> None:
         self.rules_file.write_text("[]")
+        self.offer_smtputf8(False)
+
+    def offer_smtputf8(self, on: bool = True) -> None:
+        """Make the SMTP server offer SMTPUTF8 (RFC 6531) from its next connection; off by
+        default, as aiosmtpd's own default."""
+        flag = self.rules_file.with_name("smtputf8-on")
+        if on:
+            flag.touch()
+        else:
+            flag.unlink(missing_ok=True)

@@ -170,8 +170,11 @@ class SandboxController(Controller):
         super().__init__(handler, **kwargs)
 
     def factory(self) -> SMTP:
+        # One per connection: a test turns SMTPUTF8 (RFC 6531) on or off between two sends.
+        rules = Path(self.handler.config["rules_file"])
         return SMTP(
             self.handler,
+            enable_SMTPUTF8=rules.with_name("smtputf8-on").exists(),
             hostname="localhost",
             tls_context=self._tls,
             require_starttls=self._tls is not None,

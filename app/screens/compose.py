@@ -42,6 +42,7 @@ from textual.widgets import (
 
 from app.account import Account
 from app.models import Identity
+from widgets.address_input import AddressInput
 from widgets.dialogs import ChoiceDialog, ConfirmDialog
 from widgets.file_picker import FilePicker, remember_folder, start_folder
 from widgets.path_input import PathPrompt, unreadable_reason
@@ -71,11 +72,11 @@ class AddressSuggester(Suggester):
         needle = typed.lower()
         for candidate in self.known:
             if candidate.lower().startswith(needle):
-                return prefix + typed + candidate[len(typed) :]
+                return prefix + typed + safe_line(candidate[len(typed) :])  # drawn grey
             _, _, address = candidate.rpartition("<")
             address = address.rstrip(">")
             if address.lower().startswith(needle):
-                return prefix + typed + address[len(typed) :]
+                return prefix + typed + safe_line(address[len(typed) :])
         return None
 
 
@@ -110,8 +111,12 @@ class ComposeScreen(Screen[None]):
     ComposeScreen #compose-status { height: 1; color: $text-muted; }
     ComposeScreen #compose-busy { display: none; height: 1; padding: 0 1; }
     ComposeScreen #compose-error { height: auto; color: $error; }
+    ComposeScreen #compose-save-error { height: auto; color: $error; }
     ComposeScreen #compose-size { height: auto; color: $warning; text-style: bold; }
+    ComposeScreen .field-problem { height: auto; color: $error; padding: 0 0 0 10; display: none; }
     """
+
+    ADDRESS_FIELDS = (("to", "To"), ("cc", "Cc"), ("bcc", "Bcc"))
 
     def __init__(
         self,
@@ -124,8 +129,11 @@ class ComposeScreen(Screen[None]):
         mode: str = "new",
         known_addresses: list[str] | None = None,
         draft_store: Any = None,
+        cursor_line: int | None = None,
     ) -> None:
         super().__init__()
+        self.cursor_line = cursor_line
+        """The body line the cursor starts on (a reply: below or above the quote)."""
         self.account = account
         self.draft = draft
         self.draft_id = draft_id or _new_draft_id()
@@ -145,7 +153,6 @@ class ComposeScreen(Screen[None]):
         """The message's estimated submitted size, attachments base64-encoded."""
 
     def compose(self) -> ComposeResult:
-        suggester = AddressSuggester(self.known_addresses)
         d = self.draft
         with Vertical():
             with Horizontal(classes="row"):
@@ -159,17 +166,19 @@ class ComposeScreen(Screen[None]):
             ):
                 with Horizontal(classes="row"):
                     yield Label(label)
-                    yield Input(
-                        value,
-                        id=field_id,
-                        suggester=suggester if field_id != "subject" else None,
-                    )
+                    if field_id == "subject":
+                        yield Input(value, id=field_id)
+                    else:  # a list of the matching known addresses under the field
+                        yield AddressInput(value, id=field_id, known=self.known_addresses)
+                if field_id != "subject":
+                    yield Static("", id=f"{field_id}-problem", classes="field-problem")
             yield TextArea(d.body, id="body", soft_wrap=True, show_line_numbers=False)
             yield ListView(
                 *[self._attachment_item(item) for item in d.attachments], id="attachments"
             )
             yield Static("", id="compose-size")
             yield Static("", id="compose-error")
+            yield Static("", id="compose-save-error")
             yield Static("", id="compose-status")
             yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="compose-busy")
         yield Footer()
@@ -178,12 +187,15 @@ class ComposeScreen(Screen[None]):
         """The sender: a choice among the account's identities, or just the one there is."""
         from app.mime.compose import format_address  # shown decoded (formataddr would encode)
 
+        # Text, never a markup str: a name like "[@click=app.quit]x[/]" (from a draft on the
+        # server, or the config) must show as written, not become a link or raise MarkupError.
         identities = self.account.identities
         if len(identities) < 2:
             sender = self.draft.from_
-            return Static(safe_line(format_address(sender.name, sender.address)), id="from")
-        options = [
-            (safe_line(format_address(identity.name, identity.address)), i)
+            shown = safe_text(format_address(sender.name, sender.address), single_line=True)
+            return Static(shown, id="from")
+        options: list[tuple[Text, int]] = [
+            (safe_text(format_address(identity.name, identity.address), single_line=True), i)
             for i, identity in enumerate(identities)
         ]
         current = _identity_index(identities, self.draft.from_.address)
@@ -192,7 +204,11 @@ class ComposeScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#attachments", ListView).display = bool(self.draft.attachments)
         self._measure_attachments()
-        (self.query_one("#to", Input) if not self.draft.to else self.query_one("#body")).focus()
+        body = self.query_one("#body", TextArea)
+        if self.cursor_line is not None:
+            line = max(0, min(self.cursor_line, body.document.line_count - 1))
+            body.cursor_location = (line, 0)
+        (self.query_one("#to", Input) if not self.draft.to else body).focus()
         self.set_interval(AUTOSAVE_SECONDS, self._autosave)
         # What the screen opened with: closing it unchanged keeps nothing (mutt: "Aborted
         # unmodified message"). A draft resumed from disk is saved already.
@@ -205,7 +221,7 @@ class ComposeScreen(Screen[None]):
         """Completion from everyone in the cached INBOX and Sent, read in a thread."""
         book = await self.account.address_book()
         if book:
-            self.known_addresses[:] = book  # the suggester holds this very list
+            self.known_addresses[:] = book  # the address fields hold this very list
 
     @on(Select.Changed, "#from")
     def _identity_chosen(self, event: Select.Changed) -> None:
@@ -247,8 +263,42 @@ class ComposeScreen(Screen[None]):
         self._check_size()
 
     @on(Input.Blurred)
-    def _field_left(self) -> None:
+    def _field_left(self, event: Input.Blurred) -> None:
+        if event.input.id in ("to", "cc", "bcc"):
+            self.check_addresses(event.input.id)
         self._autosave()
+
+    def check_addresses(self, field_id: str, also: dict[str, str] | None = None) -> bool:
+        """Show under an address field what is wrong with each entry; True when all is well.
+
+        `also` adds problems found later (the server refusing an address) by entry.
+        """
+        from textual.css.query import NoMatches
+
+        from app.mime.compose import address_problems
+
+        try:
+            typed = self.query_one(f"#{field_id}", Input).value
+            line = self.query_one(f"#{field_id}-problem", Static)
+        except NoMatches:  # the screen is closing (a blur as it goes): nothing to show
+            return True
+        problems = [("not an address", entry, why) for entry, why in address_problems(typed)]
+        problems += [("not sent to", entry, why) for entry, why in (also or {}).items()]
+        if not problems:
+            line.update("")
+            line.display = False
+            return True
+        text = Text(no_wrap=False, end="")
+        for i, (what, entry, why) in enumerate(problems):
+            if i:
+                text.append("\n")
+            text.append(f"↑ {what}: ")
+            text.append_text(safe_text(entry, single_line=True, style="bold"))
+            text.append(" — ")
+            text.append_text(safe_text(why, single_line=True))
+        line.update(text)
+        line.display = True
+        return False
 
     def _autosave(self, force: bool = False) -> None:
         if self.draft_store is None or self._sent or not (self._dirty or force):
@@ -256,14 +306,31 @@ class ComposeScreen(Screen[None]):
         self._dirty = False
         if not force and not self._resumed and self._initial and self.unchanged():
             return  # nothing written yet: nothing to keep after a crash either
+        failed = self._save_now()
+        if failed:
+            self._save_error(f"Autosave failed: {failed}")
+        else:
+            self._status("Draft saved")
+
+    def _save_now(self) -> str | None:
+        """Write the local draft now; why it failed, or None (saved, or no store to save to)."""
+        if self.draft_store is None or self._sent:
+            return None
         try:
             self.draft_store.save(self.draft_id, self._collect())
-            self._status("Draft saved")
         except Exception as exc:
-            self._error(f"Autosave failed: {exc}")
+            self._dirty = True  # try again at the next tick
+            return str(exc)
+        self._dirty = False
+        self._save_error("")
+        return None
 
     def _status(self, text: str) -> None:
         self.query_one("#compose-status", Static).update(safe_text(text))
+
+    def _save_error(self, text: str) -> None:
+        """Its own line, so a failing autosave tick never hides why a send failed."""
+        self.query_one("#compose-save-error", Static).update(safe_text(text))
 
     def _error(self, text: str) -> None:
         self.query_one("#compose-error", Static).update(safe_text(text))
@@ -414,19 +481,40 @@ class ComposeScreen(Screen[None]):
                 os.unlink(name)
 
     # -- send / postpone / close --------------------------------------------------------------------
-    @work(exclusive=True, group="compose-send")
+    @work(exclusive=True, group="compose-send", exit_on_error=False)
     async def action_send(self) -> None:
+        """Check, ask, send. Whatever goes wrong, the message stays on the screen (and on disk)."""
+        try:
+            await self._send()
+        except Exception as exc:  # a bug must not take the message with it
+            self.query_one("#compose-busy", ProgressBar).display = False
+            self._not_sent(f"Not sent: {type(exc).__name__}: {exc}.")
+
+    def _not_sent(self, text: str, status: str = "Not sent: the message stays here") -> None:
+        """Say why, and keep the message: on the screen, and on disk where there is room."""
+        failed = self._save_now()
+        if failed:
+            text += f" It could not be saved on disk either ({failed}): keep this screen open."
+        self._error(text)
+        self._status(status)
+
+    async def _send(self) -> None:
         from app.mime.compose import detect_forgotten_attachment, envelope_recipients
 
         draft = self._collect()
         self._error("")
+        valid = [self.check_addresses(field_id) for field_id, _ in self.ADDRESS_FIELDS]
+        if not all(valid):
+            bad = [
+                label for (_, label), ok in zip(self.ADDRESS_FIELDS, valid, strict=True) if not ok
+            ]
+            self._focus_end(self.ADDRESS_FIELDS[valid.index(False)][0])
+            self._error(f"Not sent: fix the address in {' and '.join(bad)} (marked above).")
+            return
         recipients = envelope_recipients(draft)
         if not recipients:
             self._error("No recipient: fill in To, Cc or Bcc.")
-            return
-        bad = [r for r in recipients if not _looks_like_address(r)]
-        if bad:
-            self._error("Not an address: " + ", ".join(bad))
+            self._focus_end("to")
             return
         self._measure_attachments()  # a file may have changed on disk since it was listed
         too_large = self.size_warning()
@@ -439,7 +527,8 @@ class ComposeScreen(Screen[None]):
         if not await self.app.push_screen_wait(ConfirmDialog(question)):
             return
         self._status(f"Sending (about {_human(self.estimated_size)})…")
-        from app.sending import SendOutcome, send_draft
+        from app.sending import NotQueuedError, SendOutcome, send_draft
+        from app.smtp import SmtpUtf8Unsupported
 
         busy = self.query_one("#compose-busy", ProgressBar)
         busy.display = True  # SMTP gives no count: a moving bar says it is not stuck
@@ -453,16 +542,67 @@ class ComposeScreen(Screen[None]):
             )
         finally:
             busy.display = False
+        if outcome.sent and outcome.unreached:
+            # Sent to some; the rest could neither be sent nor queued: keep it here for them.
+            self._keep_only(outcome.unreached)
+            self._not_sent(
+                outcome.message + " The address fields now hold only those not reached: "
+                "send again (ctrl+s) once there is room, or postpone (ctrl+d).",
+                "Partly sent: the message is kept for the others",
+            )
+            return
         if outcome.sent or outcome.queued:
             self._sent = True
             if self.draft_store is not None:
                 with contextlib.suppress(Exception):
                     self.draft_store.discard(self.draft_id)
-            self.app.notify(outcome.message, markup=False)
+            self.app.notify(safe_line(outcome.message), markup=False)
             self.dismiss()
             return
-        self._error(outcome.message)
-        self._status("Not sent: the draft is kept")
+        if isinstance(outcome.error, SmtpUtf8Unsupported):
+            self._mark_refused(
+                outcome.error.addresses, "this server cannot send to it (no SMTPUTF8)"
+            )
+        hint = " Or postpone it (ctrl+d)." if isinstance(outcome.error, NotQueuedError) else ""
+        self._not_sent(outcome.message + hint)
+
+    def _focus_end(self, field_id: str) -> None:
+        """Focus a field with the cursor at its end: Input selects all on focus, and the next
+        key would replace every address in it, the good ones too."""
+        field = self.query_one(f"#{field_id}", Input)
+        field.focus()
+        self.call_after_refresh(field.action_end)
+
+    def _entries(self, field_id: str) -> list[tuple[str, str | None]]:
+        """(entry as typed, its normalized address or None) of one address field."""
+        from app.mime.compose import ComposeError, split_address, split_addresses
+
+        out: list[tuple[str, str | None]] = []
+        for entry in split_addresses(self.query_one(f"#{field_id}", Input).value):
+            try:
+                out.append((entry, split_address(entry)[1].lower()))
+            except ComposeError:
+                out.append((entry, None))
+        return out
+
+    def _mark_refused(self, addresses: list[str], why: str) -> None:
+        """Show a server's refusal of these addresses under the fields that hold them."""
+        wanted = {a.lower() for a in addresses}
+        first = None
+        for field_id, _ in self.ADDRESS_FIELDS:
+            found = {e: why for e, a in self._entries(field_id) if a in wanted}
+            if not self.check_addresses(field_id, also=found) and first is None:
+                first = field_id
+        if first is not None:
+            self._focus_end(first)
+
+    def _keep_only(self, addresses: tuple[str, ...]) -> None:
+        """Narrow To/Cc/Bcc to the entries for these addresses (the ones still to send to)."""
+        wanted = {a.lower() for a in addresses}
+        for field_id, _ in self.ADDRESS_FIELDS:
+            kept = [e for e, a in self._entries(field_id) if a in wanted]
+            self.query_one(f"#{field_id}", Input).value = ", ".join(kept)
+        self._collect()
 
     @work(exclusive=True, group="compose-send")
     async def action_postpone(self) -> None:
@@ -475,8 +615,10 @@ class ComposeScreen(Screen[None]):
         try:
             await postpone(self.account, draft)
         except Exception as exc:
-            self._error(f"Could not save to Drafts on the server: {exc}. The local draft is kept.")
-            self._autosave(force=True)
+            failed = self._local_save_problem()
+            kept = "The local draft is kept." if failed is None else f"{failed}: keep this open."
+            self._error(f"Could not save to Drafts on the server: {exc}. {kept}")
+            self._status("Not postponed: the message stays here")
             return
         self._sent = True
         if self.draft_store is not None:
@@ -484,6 +626,29 @@ class ComposeScreen(Screen[None]):
                 self.draft_store.discard(self.draft_id)
         self.app.notify("Draft saved to Drafts", markup=False)
         self.dismiss()
+
+    def _local_save_problem(self) -> str | None:
+        """Save the local draft now; None when it is on disk, else why it is not (in words)."""
+        if self.draft_store is None:
+            return "There is no local draft store"
+        failed = self._save_now()
+        if failed is None:
+            return None
+        self._save_error(f"Autosave failed: {failed}")
+        return f"It could not be saved on disk ({failed})"
+
+    def has_unsent_text(self) -> bool:
+        """Something written here is neither sent, queued, postponed nor discarded."""
+        return not self._sent and not self.unchanged()
+
+    def keep_locally(self) -> bool:
+        """Save to the local draft store now (the app may quit); False when it could not."""
+        if self.draft_store is None:
+            return False
+        failed = self._save_now()
+        if failed:
+            self._save_error(f"Autosave failed: {failed}")
+        return failed is None
 
     def unchanged(self) -> bool:
         """Nothing written since the screen opened (a reply's quote alone is not writing)."""
@@ -500,13 +665,17 @@ class ComposeScreen(Screen[None]):
             self.app.notify("Message not changed: nothing kept", markup=False)
             self.dismiss()
             return
-        self._autosave(force=True)
-        choice = await self.app.push_screen_wait(
-            ChoiceDialog(
-                "Close this message?",
-                [("p", "Postpone to Drafts"), ("l", "Leave it here"), ("d", "Discard")],
+        failed = self._local_save_problem()
+        if failed is None:
+            question = "Close this message?"
+            choices = [("p", "Postpone to Drafts"), ("l", "Leave it here"), ("d", "Discard")]
+        else:  # "leave it here" would be a false promise: it is on this screen only
+            question = (
+                f"Close this message? {failed}, so it cannot be left here: postpone it to the "
+                "server's Drafts or discard it (Esc: keep writing)."
             )
-        )
+            choices = [("p", "Postpone to Drafts"), ("d", "Discard")]
+        choice = await self.app.push_screen_wait(ChoiceDialog(question, choices))
         if choice == "p":
             await self._postpone()
         elif choice == "l":
@@ -522,14 +691,6 @@ class ComposeScreen(Screen[None]):
         if self.draft_store is not None:
             with contextlib.suppress(Exception):
                 self.draft_store.discard(self.draft_id)
-
-
-def _looks_like_address(text: str) -> bool:
-    from email.utils import parseaddr
-
-    _, addr = parseaddr(text)
-    local, _, domain = addr.rpartition("@")
-    return bool(local) and bool(domain) and " " not in addr
 
 
 def _identity_index(identities: list[Identity], address: str) -> int | None:
@@ -568,24 +729,40 @@ async def open_compose(
     uid: int | None,
     *,
     attachments: list[Any] | None = None,
+    list_address: str | None = None,
+    prepared: Any = None,
 ) -> None:
-    """Build the draft for `mode` (new, reply, reply_all, forward, forward_attached) and show
-    the compose screen. A forward keeps `attachments` (fetched part by part), or without them
-    the ones inside `original`; forward_attached attaches `original` as message/rfc822."""
+    """Build the draft for `mode` (new, reply, reply_all, list_reply, forward,
+    forward_attached) and show the compose screen. A forward keeps `attachments` (fetched part
+    by part), or without them the ones inside `original`; forward_attached attaches `original`
+    as message/rfc822; list_reply goes to `list_address` (List-Post). `prepared` is a draft
+    built by the caller (an unsubscribe mail), shown as it is, without a signature."""
     from app.mime import compose
 
     # Answer from the identity the original was sent to (mutt's reverse_name), with its signature.
+    position = str(getattr(getattr(screen.app, "ui", None), "reply_position", "bottom"))
     chosen = account.identity_for(compose.recipients_of(original) if original else [])
     identity = compose.Identity(chosen.name, chosen.address) if chosen else compose.Identity("", "")
     signature = chosen.signature if chosen else account.signature
-    if mode == "new" or original is None:
+    if prepared is not None:
+        draft = prepared
+    elif mode == "list_reply" and original is not None and list_address:
+        from app.mime.lists import list_reply_draft
+
+        draft = list_reply_draft(original, identity, list_address)
+        mode = "reply"  # sets \Answered on the original like any reply
+    elif mode == "new" or original is None:
         draft = compose.Draft(from_=identity)
     elif mode == "draft":
         draft = compose.draft_from_message(original)  # keeps the From it was written with
         draft.meta["drafts_uid"] = uid  # sending or postponing replaces the server copy
     elif mode in ("reply", "reply_all"):
         draft = compose.reply(
-            original, identity, reply_all=mode == "reply_all", own_addresses=account.addresses
+            original,
+            identity,
+            reply_all=mode == "reply_all",
+            own_addresses=account.addresses,
+            position=position,
         )
     elif mode == "forward_attached":
         draft = compose.forward(original, identity, as_attachment=True)
@@ -594,7 +771,10 @@ async def open_compose(
         draft = compose.forward(
             original, identity, include_attachments=True, attachments=attachments
         )
-    if signature and mode != "draft" and "\n-- \n" not in draft.body:
+    cursor_line = None
+    if mode in ("reply", "reply_all"):
+        cursor_line = compose.reply_cursor_line(draft.body, position)
+    if signature and mode != "draft" and prepared is None and "\n-- \n" not in draft.body:
         draft.body = draft.body + "\n-- \n" + signature
     store = _draft_store(account)
     folder = account.current.folder.name if account.current else None
@@ -608,6 +788,7 @@ async def open_compose(
             mode=mode,
             known_addresses=_known_addresses(account),
             draft_store=store,
+            cursor_line=cursor_line,
         )
     )
 
@@ -630,6 +811,8 @@ def _draft_store(account: Account) -> Any:
 
 async def offer_unfinished_drafts(screen: Any, account: Account) -> None:
     """After a crash: offer each draft found on disk, newest first, to finish or discard."""
+    from app.outbox import DraftStoreError
+
     store = _draft_store(account)
     if store is None:
         return
@@ -648,7 +831,11 @@ async def offer_unfinished_drafts(screen: Any, account: Account) -> None:
             continue
         if choice != "o":
             continue  # kept: offered again next time
-        draft = store.load(info.draft_id)
+        try:
+            draft = store.load(info.draft_id)
+        except DraftStoreError as exc:  # gone or damaged since it was listed: say so, go on
+            screen.app.notify(safe_line(f"Cannot open the draft: {exc}"), markup=False)
+            continue
         await screen.app.push_screen_wait(
             ComposeScreen(
                 account,

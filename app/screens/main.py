@@ -22,14 +22,14 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from app.account import Account
-from app.models import Flag, Folder, FolderRole, FolderStatus
+from app.account import Account, OpenFolder
+from app.models import Flag, Folder, FolderRole, FolderStatus, MessageSummary
 from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.folder_tree import FolderTree, display_order
 from widgets.message_list import MessageList
-from widgets.message_view import MessageView
-from widgets.query_bar import QueryBar
+from widgets.message_view import MessageView, html_switch_note
+from widgets.query_bar import QueryBar, QueryInput
 from widgets.splitter import Splitter
 from widgets.status_bar import StatusBar
 
@@ -67,6 +67,15 @@ class MainScreen(Screen[None]):
         Binding("n", "next_match", "Next match", id="search.next", show=False),
         Binding("escape", "clear_search", "Clear search", id="search.clear", show=False),
         Binding("v", "toggle_viewer", "Viewer", id="view.zoom", show=False),
+        # j/k scroll the viewer and move the list's cursor already: J/K open the next or the
+        # previous message from either (mutt's pager moves to the next message too).
+        Binding("J", "next_message(1)", "Next message", id="view.next_message", show=False),
+        Binding("K", "next_message(-1)", "Previous message", id="view.prev_message", show=False),
+        # mutt's Tab (next new) and `c` Tab (next mailbox with new mail) in one key: Tab itself
+        # moves the focus between the panes here.
+        Binding(
+            "ctrl+n", "next_unread", "Next unread (any folder)", id="folder.next_unread", show=False
+        ),
         # q in the viewer goes back to the list, as in mutt's pager; from the list it quits.
         Binding("q", "close_viewer", "Back to the list", id="view.close", show=False),
         Binding("H", "toggle_html", "HTML/text", id="view.html", show=False),
@@ -90,6 +99,14 @@ class MainScreen(Screen[None]):
         ),
         Binding("equals_sign", "reset_panes", "Default pane sizes", id="view.reset", show=False),
         Binding("ctrl+l", "refresh", "Refresh", id="folder.refresh", show=False),
+        Binding("Y", "invite('ACCEPTED')", "Accept invitation", id="invite.accept", show=False),
+        Binding(
+            "M", "invite('TENTATIVE')", "Tentative (invitation)", id="invite.tentative", show=False
+        ),
+        Binding("D", "invite('DECLINED')", "Decline invitation", id="invite.decline", show=False),
+        Binding("L", "list_reply", "List reply", id="list.reply", show=False),
+        Binding("U", "unsubscribe", "Unsubscribe", id="list.unsubscribe", show=False),
+        Binding("i", "view_image", "View image", id="msg.view_image", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -124,6 +141,8 @@ class MainScreen(Screen[None]):
         self.mark_read_delay = mark_read_delay
         self._search_uids: list[int] | None = None
         self._folder_uids: Sequence[int] = []
+        self._unanswered: set[int] = set()
+        """UIDs asked for before the connection was up, and not in the cache."""
         self._idle_task: asyncio.Task[None] | None = None
         self._idle_folder: Folder | None = None
         self.idle_watcher: Any = None
@@ -141,6 +160,10 @@ class MainScreen(Screen[None]):
         """Percent of the width right of the folder tree given to the list (the rest: viewer)."""
         self._headers_wanted = 0
         self._headers_done = 0
+        self._answering: int | None = None
+        """The message a compose screen opened from here replies to or forwards."""
+        self._leaving: set[int] = set()
+        """UIDs being deleted or moved now: a second `d` before the first is done skips them."""
 
     # -- layout -------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -208,7 +231,8 @@ class MainScreen(Screen[None]):
     @work(exclusive=True, group="connect", description="connecting")
     async def connect_account(self) -> None:
         self.status.connection = "connecting"
-        if self._show_cached_inbox():
+        shown = self._show_cached_inbox()
+        if shown is not None:
             # Its rows are drawn first; connecting (imports, TLS) would hold that frame back.
             drawn = asyncio.Event()
             self.call_after_refresh(drawn.set)
@@ -233,11 +257,19 @@ class MainScreen(Screen[None]):
                 delay = min(delay * 2, 60)
         self.status.connection = "connected"
         self.status.account = self.account.name
-        if "inbox" not in self.account.folder_roles:
+        self._ask_unanswered()
+        chosen = self.account.current
+        if chosen is not None and chosen.cached and chosen.folder.name != _INBOX.name:
+            # Another cached folder was opened from the cached tree during start-up: that one.
+            await self._reload_folders()
+            folder = self.account.folder(chosen.folder.name) or chosen.folder
+            self.folder_tree.select_folder(folder.name)
+            await self._open_folder(folder, shown=chosen)
+        elif "inbox" not in self.account.folder_roles:
             # INBOX exists on every server: open it first, and list the folder tree (LIST and
             # a STATUS of every folder) after, so the first screen does not wait for the tree.
             self.folder_tree.select_folder("INBOX")
-            await self._open_folder(_INBOX)
+            await self._open_folder(_INBOX, shown=shown)
             await self._reload_folders()
             self._adopt_listed_inbox()
         else:
@@ -245,7 +277,7 @@ class MainScreen(Screen[None]):
             inbox = self.account.folder_by_role(FolderRole.INBOX) or self.account.folder("INBOX")
             if inbox is not None:
                 self.folder_tree.select_folder(inbox.name)
-                await self._open_folder(inbox)
+                await self._open_folder(inbox, shown=shown if inbox.name == _INBOX.name else None)
         self.resume_drafts()
 
     def _adopt_listed_inbox(self) -> None:
@@ -283,6 +315,7 @@ class MainScreen(Screen[None]):
         except Exception as exc:
             self._report(exc, "Outbox retry failed")
             return
+        self._reload_outbox_screen()
         for attempt in attempts:
             text = {"sent": "A queued message was sent", "retry": "Still waiting to send"}.get(
                 attempt.status, "A queued message failed"
@@ -294,29 +327,83 @@ class MainScreen(Screen[None]):
             else:
                 self.notify(text, title="Outbox", markup=False)
 
-    def _show_cached_inbox(self) -> bool:
+    def _reload_outbox_screen(self) -> None:
+        """An open outbox shows what the retry changed (a sent entry leaves it)."""
+        from app.screens.outbox import OutboxScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, OutboxScreen) and screen.is_mounted:
+                screen.reload()
+
+    def _show_cached_inbox(self) -> OpenFolder | None:
         """Before the server answers (or when it cannot be reached): the INBOX as last cached.
-        False when nothing is cached."""
+        None when nothing is cached; else the list shown, which the user may move in (End)
+        until the server's list replaces it, keeping the cursor's message."""
         try:
             cached = self.account.open_folder_cached(_INBOX)
         except Exception:
-            return False
+            return None
         if cached is None:
-            return False
+            return None
         self._folder_uids = cached.uids
         self.message_list.set_uids(cached.uids, keep_cursor=False)
+        self.message_list.held_source = self._held_source()
         # The first rows' summaries at once, not after a round of SummariesWanted.
         self.message_list.update_summaries(
             self.account.held_summaries(cached.uids[: self.account.first_fetch])
         )
-        self.message_list.focus()
+        self._focus_list_unless_typing()
         self.status.folder = "INBOX"
-        self.status.message = f"{len(cached.uids)} messages (from the cache)"
-        return True
+        from app.operations import plural
+
+        self.status.message = f"{plural(len(cached.uids), 'message')} (from the cache)"
+        self._show_cached_folders()
+        return cached
+
+    def _show_cached_folders(self) -> None:
+        """The folder tree and counts as last listed, until the server's LIST and STATUS."""
+        try:
+            got = self.account.cached_folders()
+        except Exception:
+            return
+        if got is None or self.account.folders:
+            return
+        folders, counts = got
+        if not getattr(self.ui, "show_unsubscribed", True):  # as `_show_folders` does
+            folders = [f for f in folders if f.subscribed or f.name.upper() == "INBOX"]
+        self.folder_tree.set_folders(folders, counts)
+        self.folder_tree.select_folder(_INBOX.name)
+        status = counts.get(_INBOX.name)
+        if status is not None:
+            self.status.set_counts(status.messages, status.unseen)
+
+    def _connecting(self) -> bool:
+        """Start-up (or a reconnect) before the server has answered."""
+        return self.status.connection == "connecting"
+
+    def _held_source(self) -> Callable[[Sequence[int]], list[MessageSummary]]:
+        """The list's rows at hand (memory, cache) in the folder open now, drawn filled; none
+        once another folder (or UIDVALIDITY) is open, whose UIDs mean other messages."""
+        current = self.account.current
+        key = (current.folder.name, current.uidvalidity) if current is not None else None
+
+        def held(uids: Sequence[int]) -> list[MessageSummary]:
+            now = self.account.current
+            if now is None or (now.folder.name, now.uidvalidity) != key:
+                return []
+            return self.account.held_summaries(uids)
+
+        return held
+
+    def _focus_list_unless_typing(self) -> None:
+        """The list takes the focus when a folder opens, but not from a query the user began to
+        type while it was opening (`/` pressed during start-up kept losing its letters)."""
+        if not isinstance(self.app.focused, QueryInput):
+            self.message_list.focus()
 
     async def _reload_folders(self) -> None:
-        folders = await self.account.load_folders()
-        self.folder_tree.set_folders(folders, self.account.statuses)
+        await self.account.load_folders()
+        self._show_folders()
 
     async def _reconnect(self) -> None:
         """A dropped connection: reconnect with backoff and reopen the folder."""
@@ -332,7 +419,9 @@ class MainScreen(Screen[None]):
     async def open_folder(self, folder: Folder) -> None:
         await self._open_folder(folder)
 
-    async def _open_folder(self, folder: Folder) -> None:
+    async def _open_folder(self, folder: Folder, *, shown: OpenFolder | None = None) -> None:
+        """Open `folder`: its cached list at once, then the server's over it. `shown`: its
+        cached list is already on screen (the warm start), where the user may have moved."""
         self.status.folder = folder.name
         self.status.message = f"Opening {folder.name}…"
         # The old folder's watcher goes now, not once this one is open: its connection and its
@@ -341,21 +430,31 @@ class MainScreen(Screen[None]):
         self._stop_idle()
         ml = self.message_list
         # Focus first: the footer's re-layout for the list's keys runs while the server works.
-        ml.focus()
+        self._focus_list_unless_typing()
         # The header cache's list first (no server), then the server's answer over it.
-        cached = self.account.open_folder_cached(folder)
-        if cached is not None:
+        cached = shown if shown is not None else self.account.open_folder_cached(folder)
+        if cached is not None and shown is None:
             self._search_uids = None
             self.remove_class("-reading")
             self._folder_uids = cached.uids
             ml.sent_mode = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
             ml.set_uids(cached.uids, keep_cursor=False)
+            ml.held_source = self._held_source()
             # The first rows' summaries at once, not after a round of SummariesWanted.
             ml.update_summaries(
                 self.account.held_summaries(cached.uids[: self.account.first_fetch])
             )
             self.viewer.show_loading("Select a message and press Enter")
-            self.status.message = f"{len(cached.uids)} messages (checking with the server…)"
+            from app.operations import plural
+
+            count = plural(len(cached.uids), "message")
+            self.status.message = f"{count} (checking with the server…)"
+        if cached is not None and self.account.client is None and self._connecting():
+            # Start-up: the cached list stays; `connect_account` checks it once connected.
+            from app.operations import plural
+
+            self.status.message = f"{plural(len(cached.uids), 'message')} (from the cache)"
+            return
         try:
             with self.status.job(f"Opening {folder.name}"):
                 opened = await self.account.open_folder(folder)
@@ -380,6 +479,7 @@ class MainScreen(Screen[None]):
             self.remove_class("-reading")
             ml.sent_mode = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
             ml.set_uids(opened.uids, keep_cursor=False)
+            ml.held_source = self._held_source()
             ml.update_summaries(
                 self.account.held_summaries(opened.uids[: self.account.first_fetch])
             )
@@ -473,7 +573,9 @@ class MainScreen(Screen[None]):
         before = set() if unchanged else set(previous)
         new = [] if unchanged else [u for u in uids if u not in before]
         if notify_new and new:
-            self.notify(f"{len(new)} new message(s) in {self.status.folder}", markup=False)
+            from app.operations import plural
+
+            self.notify(f"{plural(len(new), 'new message')} in {self.status.folder}", markup=False)
         with contextlib.suppress(Exception):
             if self.account.current is not None:
                 name = self.account.current.folder.name
@@ -502,7 +604,20 @@ class MainScreen(Screen[None]):
             self.message_list.forget_requested(uids)
             self._report(exc, "Fetching headers failed")
             return
+        if not self.is_attached:
+            return  # the app quit meanwhile
         self.message_list.update_summaries(summaries, epoch=epoch)
+        if self.account.client is None and len(summaries) < len(uids):
+            # Not connected yet (start-up) and not in the cache: asked again once connected,
+            # not left "loading…" for good.
+            got = {s.uid for s in summaries}
+            self._unanswered.update(u for u in uids if u not in got)
+
+    def _ask_unanswered(self) -> None:
+        """Connected: the rows asked for while offline that the cache did not have."""
+        if self._unanswered:
+            uids, self._unanswered = self._unanswered, set()
+            self.message_list.forget_requested(uids)
 
     @on(MessageList.Opened)
     def _opened(self, event: MessageList.Opened) -> None:
@@ -515,7 +630,8 @@ class MainScreen(Screen[None]):
         self.load_message(event.uid)
 
     @work(exclusive=True, group="message", description="loading message")
-    async def load_message(self, uid: int) -> None:
+    async def load_message(self, uid: int, *, html_switch: bool = False) -> None:
+        before = self.viewer.rendered if html_switch else None
         self.viewer.show_loading("Loading…")
         try:
             rendered = await self.account.load_message(uid, prefer_html=self.prefer_html)
@@ -524,9 +640,15 @@ class MainScreen(Screen[None]):
             self._report(exc, "Cannot show the message")
             return
         self.viewer.show(rendered)
+        self.load_invitation(uid)
+        if html_switch:  # H: say what it did, also when nothing could change
+            note = html_switch_note(rendered, self.prefer_html, before)
+            self.notify(note, markup=False, timeout=4)
         self._prefetch_after(uid)
         summary = self.message_list.summary(uid)
-        if summary is not None and Flag.SEEN not in summary.flags:
+        # No summary yet (opened right after its folder, e.g. by ctrl+n): marked read all the
+        # same; +FLAGS \\Seen on a message already read changes nothing.
+        if summary is None or Flag.SEEN not in summary.flags:
             if self.mark_read_delay:
                 await asyncio.sleep(self.mark_read_delay)
             if self.open_uid == uid:
@@ -555,14 +677,48 @@ class MainScreen(Screen[None]):
         return [uid] if uid is not None else []
 
     async def _set_flag(self, uids: list[int], flag: str, on: bool) -> None:
+        from app import operations as ops
+
         try:
-            await self.account.set_flag(uids, flag, on)
+            outcome = await ops.flag(self.account, uids, flag, on)
         except Exception as exc:
             self._report(exc, "Changing flags failed")
             return
-        self.message_list.update_summaries(
-            s for s in (self.message_list.summary(u) for u in uids) if s is not None
+        self._show_outcome(outcome)
+
+    async def _ask_question(self, question: Any) -> bool:
+        """Ask what an operation's `Outcome.question` calls for (y/n), as a dialog."""
+        answer = await self.app.push_screen_wait(
+            ConfirmDialog(question.text, yes=question.yes, no=question.no, danger=question.danger)
         )
+        return bool(answer)
+
+    async def _run_op(self, op: Any, title: str, job: str | None = None) -> Any:
+        """Run an `app.operations` coroutine (asking its questions); errors are reported and
+        give None."""
+        from app import operations as ops
+
+        try:
+            if job is None:
+                return await ops.run_asking(op, self._ask_question)
+            with self.status.job(job):
+                return await ops.run_asking(op, self._ask_question)
+        except Exception as exc:
+            self._report(exc, title)
+            return None
+
+    def _show_outcome(self, outcome: Any, *, quiet: bool = False) -> None:
+        """Render what an operation did: the list, the flags, and one sentence of toast."""
+        if outcome.removed:
+            self._after_removal(list(outcome.removed))
+        if outcome.changed:
+            ml = self.message_list
+            ml.update_summaries(s for s in (ml.summary(u) for u in outcome.changed) if s)
+        if outcome.message and not (quiet and outcome.done):
+            text = outcome.message + ("; u to undo" if outcome.undoable else "")
+            self.notify(
+                text, severity="warning" if outcome.warning else "information", markup=False
+            )
 
     @work(group="action")
     async def action_toggle_flag(self) -> None:
@@ -580,17 +736,27 @@ class MainScreen(Screen[None]):
 
     @work(group="action")
     async def action_delete(self) -> None:
-        uids = self._targets()
+        from app import operations as ops
+
+        uids = [u for u in self._targets() if u not in self._leaving]
         if not uids:
             return
+        self._leaving.update(uids)
         try:
-            with self.status.job(f"Deleting {len(uids):,} message(s)"):
-                what = await self.account.delete(uids)
-        except Exception as exc:
-            self._report(exc, "Delete failed")
-            return
-        self._after_removal(uids)
-        self.notify(f"{len(uids)} message(s) {what}; u to undo", markup=False)
+            outcome = await self._run_op(
+                lambda answers: ops.delete(self.account, uids, answers),
+                "Delete failed",
+                f"Deleting {ops.plural(len(uids), 'message')}",
+            )
+        finally:
+            self._leaving.difference_update(uids)
+        if outcome is not None:
+            await self._after_op(outcome)
+
+    async def _after_op(self, outcome: Any) -> None:
+        self._show_outcome(outcome)
+        if outcome.refresh:
+            await self._refresh_open_folder()
 
     def _after_removal(self, uids: list[int]) -> None:
         gone = set(uids)
@@ -605,14 +771,11 @@ class MainScreen(Screen[None]):
 
     @work(group="action")
     async def action_undo(self) -> None:
-        try:
-            result = await self.account.undo_last()
-        except Exception as exc:
-            self._report(exc, "Undo failed")
-            return
-        self.notify(result or "Nothing to undo", markup=False)
-        if result:
-            await self._refresh_open_folder()
+        from app import operations as ops
+
+        outcome = await self._run_op(lambda _answers: ops.undo(self.account), "Undo failed")
+        if outcome is not None:
+            await self._after_op(outcome)
 
     async def _pick_folder(self, title: str, current: str | None = None) -> str | None:
         """A folder chosen by name, in the tree's order; `current` is highlighted first."""
@@ -624,47 +787,58 @@ class MainScreen(Screen[None]):
 
     @work(group="action")
     async def action_move(self) -> None:
+        from app import operations as ops
+
         uids = self._targets()
         if not uids:
             return
-        dest = await self._pick_folder(f"Move {len(uids)} message(s) to", self._last_dest)
+        what = ops.plural(len(uids), "message")
+        dest = await self._pick_folder(f"Move {what} to", self._last_dest)
         if not dest:
             return
         self._last_dest = dest  # offered first next time, as mutt does
-        try:
-            with self.status.job(f"Moving {len(uids):,} message(s)"):
-                await self.account.move(uids, dest)
-        except Exception as exc:
-            self._report(exc, "Move failed")
+        uids = [u for u in uids if u not in self._leaving]
+        if not uids:
             return
-        self._after_removal(uids)
-        self.notify(f"Moved {len(uids)} message(s) to {dest}; u to undo", markup=False)
+        self._leaving.update(uids)
+        try:
+            outcome = await self._run_op(
+                lambda answers: ops.move(self.account, uids, dest, answers),
+                "Move failed",
+                f"Moving {what}",
+            )
+        finally:
+            self._leaving.difference_update(uids)
+        if outcome is not None:
+            await self._after_op(outcome)
 
     @work(group="action")
     async def action_copy(self) -> None:
+        from app import operations as ops
+
         uids = self._targets()
         if not uids:
             return
-        dest = await self._pick_folder(f"Copy {len(uids)} message(s) to", self._last_dest)
+        what = ops.plural(len(uids), "message")
+        dest = await self._pick_folder(f"Copy {what} to", self._last_dest)
         if not dest:
             return
         self._last_dest = dest
-        try:
-            with self.status.job(f"Copying {len(uids):,} message(s)"):
-                await self.account.copy(uids, dest)
-        except Exception as exc:
-            self._report(exc, "Copy failed")
-            return
-        self.notify(f"Copied {len(uids)} message(s) to {dest}", markup=False)
+        outcome = await self._run_op(
+            lambda _answers: ops.copy(self.account, uids, dest), "Copy failed", f"Copying {what}"
+        )
+        if outcome is not None:
+            await self._after_op(outcome)
 
     @work(group="action")
     async def action_expunge(self) -> None:
-        try:
-            await self.account.expunge()
-        except Exception as exc:
-            self._report(exc, "Expunge failed")
-            return
-        await self._refresh_open_folder()
+        from app import operations as ops
+
+        outcome = await self._run_op(
+            lambda answers: ops.expunge(self.account, answers), "Expunge failed"
+        )
+        if outcome is not None:
+            await self._after_op(outcome)
 
     @work(group="action")
     async def action_change_folder(self) -> None:
@@ -719,6 +893,51 @@ class MainScreen(Screen[None]):
                 self._report(exc, "Cannot load the original")
                 return
         await open_compose(self, self.account, mode, original, uid, attachments=attachments)
+        if uid is not None and mode in ("reply", "reply_all", "forward"):
+            self._answering = uid  # its row shows r / the flag once the send flagged it
+
+    def on_screen_resume(self) -> None:
+        """Back from compose: the send flagged the original (\\Answered or $Forwarded) in the
+        account's memory and cache (`app.sending.send_draft`); its row is drawn again from there."""
+        uid = self._answering
+        if uid is None:
+            return
+        from app.screens.compose import ComposeScreen
+
+        if not any(isinstance(screen, ComposeScreen) for screen in self.app.screen_stack):
+            self._answering = None
+        self.message_list.update_summaries(self.account.held_summaries([uid]))
+
+    # -- invitations and lists (app/screens/invite_actions.py) -----------------------------------
+    @work(exclusive=True, group="invite-load", description="reading the invitation")
+    async def load_invitation(self, uid: int) -> None:
+        from app.screens import invite_actions
+
+        await invite_actions.load_invitation(self, uid)
+
+    @work(group="invite")
+    async def action_invite(self, partstat: str) -> None:
+        from app.screens import invite_actions
+
+        await invite_actions.answer_invitation(self, partstat)
+
+    @work(group="list")
+    async def action_list_reply(self) -> None:
+        from app.screens import invite_actions
+
+        await invite_actions.list_reply(self)
+
+    @work(group="list")
+    async def action_unsubscribe(self) -> None:
+        from app.screens import invite_actions
+
+        await invite_actions.unsubscribe(self)
+
+    @work(group="image", description="showing the image")
+    async def action_view_image(self) -> None:
+        from app.screens import image_actions
+
+        await image_actions.view_image(self)
 
     # -- search -------------------------------------------------------------------------------------
     def action_search(self) -> None:
@@ -726,6 +945,9 @@ class MainScreen(Screen[None]):
 
     @on(QueryBar.Submitted)
     def _query_submitted(self, event: QueryBar.Submitted) -> None:
+        # The bar hides itself: the focus goes back to the list now, not to whatever Textual
+        # picks next (the viewer); a bad query gives it back to the bar (`show_error`).
+        self.message_list.focus()
         self.run_search(event.text)
 
     @work(exclusive=True, group="search", description="searching")
@@ -748,12 +970,16 @@ class MainScreen(Screen[None]):
         self._search_uids = found
         self.remove_class("-reading")
         self.message_list.set_uids(found, keep_cursor=False, reset_summaries=False)
-        self.status.message = f"{len(found)} match(es) for {text!r}; Esc clears"
+        from app.operations import plural
+
+        self.status.message = f"{plural(len(found), 'match', 'matches')} for {text!r}; Esc clears"
         self.message_list.focus()
 
     @on(QueryBar.Cleared)
     def _query_cleared(self) -> None:
+        self.remove_class("-reading")  # the search is cleared, not only the reading view
         self.action_clear_search()
+        self.message_list.focus()  # Esc in the bar (empty, refused or not) returns to the list
 
     def action_clear_search(self) -> None:
         if self.has_class("-reading"):
@@ -804,6 +1030,99 @@ class MainScreen(Screen[None]):
             f"{len(items)} attachments: choose one (↑ ↓), a saves it (ctrl+s there: all), o opens it",
             timeout=6,
         )
+
+    def action_next_message(self, step: int) -> None:
+        """Open the message after (1) or before (-1) the one open, in the list's order."""
+        ml = self.message_list
+        uids = ml.uids
+        if not uids:
+            return
+        # From the list's cursor, as mutt's pager steps from the index's: keys pressed faster
+        # than the messages load still step one message each.
+        row = ml.cursor_row
+        target = row + step if self.open_uid is not None else row
+        if not 0 <= target < len(uids):
+            self.notify(
+                "No next message" if step > 0 else "No previous message", markup=False, timeout=3
+            )
+            return
+        ml.select_uid(uids[target])
+        ml.action_open()
+
+    @work(exclusive=True, group="next-unread", description="looking for unread mail")
+    async def action_next_unread(self) -> None:
+        """The next unread message: further down this folder (then from its top), else the
+        first unread of the next folder that has some, in the tree's order."""
+        try:
+            if await self._open_unread_here():
+                return
+            for folder in await self._folders_with_unread():
+                self.folder_tree.select_folder(folder.name)
+                await self._open_folder(folder)
+                current = self.account.current
+                if current is None or current.folder.name != folder.name:
+                    return  # it could not be opened: _open_folder said why
+                if await self._open_unread_here(from_top=True):
+                    self.notify(f"Unread mail in {folder.name}", markup=False, timeout=3)
+                    return
+        except Exception as exc:
+            self._report(exc, "Cannot look for unread mail")
+            return
+        self.notify("No unread message in any folder", markup=False, timeout=4)
+
+    async def _open_unread_here(self, *, from_top: bool = False) -> bool:
+        """Open the first unread message after the cursor (wrapping); False when none."""
+        if self.account.current is None:
+            return False
+        unseen = set(await self.account.search("is:unread"))
+        if self.open_uid is not None:
+            unseen.discard(self.open_uid)  # the one being read (marked \\Seen a moment later)
+        ml = self.message_list
+        uids = ml.uids
+        if not unseen or not uids:
+            return False
+        start = 0 if from_top else ml.cursor_row + 1
+        count = len(uids)
+        for offset in range(count):
+            uid = uids[(start + offset) % count]
+            if uid in unseen:
+                ml.select_uid(uid)
+                ml.action_open()
+                return True
+        return False
+
+    async def _folders_with_unread(self) -> list[Folder]:
+        """Other folders with unread mail, in the tree's order after the open one (wrapping).
+
+        Trash, Junk, Sent and Drafts are left out, as mutt's new-mail cycle leaves out what is
+        not in its mailboxes list. The STATUS counts held are used first; when none says
+        "unread", every folder is asked again (mail may have come since they were read).
+        """
+        skip = (FolderRole.TRASH, FolderRole.JUNK, FolderRole.SENT, FolderRole.DRAFTS)
+        ordered = [f for f in display_order(self.account.folders) if f.selectable]
+        current = self.account.current
+        name = current.folder.name if current is not None else None
+        names = [f.name for f in ordered]
+        at = names.index(name) + 1 if name in names else 0
+        candidates = [
+            f for f in ordered[at:] + ordered[:at] if f.name != name and f.role not in skip
+        ]
+
+        def with_unread() -> list[Folder]:
+            found = []
+            for folder in candidates:
+                status = self.account.statuses.get(folder.name)
+                if status is not None and status.unseen > 0:
+                    found.append(folder)
+            return found
+
+        found = with_unread()
+        if found:
+            return found
+        for folder in candidates[:200]:
+            with contextlib.suppress(Exception):
+                self._show_counts(folder.name, await self.account.refresh_status(folder.name))
+        return with_unread()
 
     def action_close_viewer(self) -> None:
         self.remove_class("-zoom")
@@ -962,13 +1281,22 @@ class MainScreen(Screen[None]):
     def action_toggle_html(self) -> None:
         self.prefer_html = not self.prefer_html
         if self.open_uid is not None:
-            self.load_message(self.open_uid)
+            self.load_message(self.open_uid, html_switch=True)
+        else:
+            self.notify(
+                "HTML parts preferred" if self.prefer_html else "Text parts preferred",
+                markup=False,
+                timeout=3,
+            )
 
     def action_toggle_headers(self) -> None:
         self.viewer.full_headers = not self.viewer.full_headers
 
     @work(group="message")
     async def action_show_raw(self) -> None:
+        if self.viewer.raw_mode:  # V again: back to the message
+            self.viewer.leave_raw()
+            return
         uid = self.open_uid or self.message_list.cursor_uid
         if uid is None:
             return
@@ -1133,75 +1461,147 @@ class MainScreen(Screen[None]):
         return answer
 
     # -- folder management --------------------------------------------------------------------------
+    def _folder_target(self) -> Folder | str | None:
+        """The folder E/X/S act on: the one under the tree's cursor while the tree has the
+        focus (a path part the server did not list comes back as its name), else the open
+        folder."""
+        tree = self.folder_tree
+        node = tree.cursor_node if tree.has_focus else None
+        if node is not None and node.data is not None:
+            listed = self.account.folder(node.data.name)
+            return listed if listed is not None else node.data.name
+        return self._current_folder()
+
+    def _current_folder(self) -> Folder | None:
+        current = self.account.current
+        if current is None:
+            return None
+        return self.account.folder(current.folder.name) or current.folder
+
+    def _show_folders(self) -> None:
+        """The folder list into the tree; unsubscribed folders left out when the config says
+        `show_unsubscribed = false` (INBOX and the open folder always stay)."""
+        folders = self.account.folders
+        if not getattr(self.ui, "show_unsubscribed", True):
+            open_name = self.account.current.folder.name if self.account.current else None
+            folders = [
+                f
+                for f in folders
+                if f.subscribed or f.name.upper() == "INBOX" or f.name == open_name
+            ]
+        self.folder_tree.set_folders(folders, self.account.statuses)
+
+    async def _after_folder_op(self, outcome: Any) -> None:
+        self._show_outcome(outcome)
+        if outcome.folders_changed:
+            self._show_folders()
+            if outcome.folder and self.folder_tree.has_focus:
+                self.call_after_refresh(self._tree_cursor_to, outcome.folder)
+        target = self.account.folder(outcome.reopen) if outcome.reopen else None
+        if target is None and not outcome.closed:
+            self._resume_watch()  # the open folder stays open: watch it again if stopped
+        if target is None and outcome.closed:
+            self.message_list.set_uids([], keep_cursor=False)
+            self._folder_uids = []
+            target = self.account.folder("INBOX") or _INBOX
+        if target is not None:
+            self.folder_tree.select_folder(target.name)
+            await self._open_folder(target)
+
+    def _tree_cursor_to(self, name: str) -> None:
+        node = self.folder_tree.node_for(name)
+        if node is not None:
+            self.folder_tree.move_cursor(node)
+
+    def _resume_watch(self) -> None:
+        current = self.account.current
+        if self._idle_task is None and current is not None:
+            self._start_idle(current.folder)
+
+    def _leave_watched(self, name: str | None) -> None:
+        """Stop the IDLE watcher's connection when it has `name` open (it is renamed or deleted:
+        Courier refuses that while a session has the folder selected)."""
+        if name is not None and self._idle_folder is not None and self._idle_folder.name == name:
+            self._stop_idle()
+
     @work(group="folders")
     async def action_create_folder(self) -> None:
+        from app import operations as ops
+
         name = await self.app.push_screen_wait(PromptDialog("New folder name", ""))
         if not name:
             return
-        try:
-            await self.account.create_folder(name)
-            await self._reload_folders()
-        except Exception as exc:
-            self._report(exc, f"Cannot create {name}")
-            return
-        self.notify(f"Created {name}", markup=False)
-
-    def _current_folder(self) -> Folder | None:
-        return self.account.current.folder if self.account.current else None
+        outcome = await self._run_op(
+            lambda _answers: ops.create_folder(self.account, name), f"Cannot create {name}"
+        )
+        if outcome is not None:
+            await self._after_folder_op(outcome)
 
     @work(group="folders")
     async def action_rename_folder(self) -> None:
-        folder = self._current_folder()
+        from app import operations as ops
+
+        folder = self._folder_target()
         if folder is None:
             return
-        new = await self.app.push_screen_wait(PromptDialog(f"Rename {folder.name} to", folder.name))
-        if not new or new == folder.name:
+        name = folder if isinstance(folder, str) else folder.name
+        new = await self.app.push_screen_wait(PromptDialog(f"Rename {name} to", name))
+        if not new or new == name:
             return
-        try:
-            await self.account.rename_folder(folder.name, new)
-            await self._reload_folders()
-        except Exception as exc:
-            self._report(exc, f"Cannot rename {folder.name}")
+        self._leave_watched(name)
+        outcome = await self._run_op(
+            lambda _answers: ops.rename_folder(self.account, folder, new), f"Cannot rename {name}"
+        )
+        if outcome is None:
+            await self._reload_folders_quietly()
             return
-        self.notify(f"Renamed {folder.name} to {new}", markup=False)
-        renamed = self.account.folder(new)
-        if renamed is not None:
-            self.folder_tree.select_folder(new)
-            await self._open_folder(renamed)
+        await self._after_folder_op(outcome)
+
+    async def _reload_folders_quietly(self) -> None:
+        """After a failed folder change: the tree as the server lists it now, and the watcher
+        back on the open folder if `_leave_watched` stopped it."""
+        self._resume_watch()
+        with contextlib.suppress(Exception):
+            await self.account.load_folders()
+            self._show_folders()
 
     @work(group="folders")
     async def action_delete_folder(self) -> None:
-        folder = self._current_folder()
+        from app import operations as ops
+
+        folder = self._folder_target()
         if folder is None:
             return
-        count = len(self._folder_uids)
-        ok = await self.app.push_screen_wait(
-            ConfirmDialog(f"Delete the folder {folder.name} and its {count} message(s)?")
-        )
-        if not ok:
-            return
+        name = folder if isinstance(folder, str) else folder.name
+
+        async def ask(question: Any) -> bool:
+            answer = await self._ask_question(question)
+            if answer:
+                self._leave_watched(name)
+            return answer
+
         try:
-            await self.account.delete_folder(folder.name)
-            await self._reload_folders()
+            outcome = await ops.run_asking(
+                lambda answers: ops.delete_folder(self.account, folder, answers), ask
+            )
         except Exception as exc:
-            self._report(exc, f"Cannot delete {folder.name}")
+            self._report(exc, f"Cannot delete {name}")
+            await self._reload_folders_quietly()
             return
-        self.notify(f"Deleted {folder.name}", markup=False)
-        self.message_list.set_uids([], keep_cursor=False)
+        await self._after_folder_op(outcome)
 
     @work(group="folders")
     async def action_toggle_subscribe(self) -> None:
-        folder = self._current_folder()
+        from app import operations as ops
+
+        folder = self._folder_target()
         if folder is None:
             return
-        try:
-            await self.account.subscribe(folder.name, not folder.subscribed)
-        except Exception as exc:
-            self._report(exc, "Subscription change failed")
-            return
-        state = "unsubscribed from" if folder.subscribed else "subscribed to"
-        self.notify(f"{state.capitalize()} {folder.name}", markup=False)
-        await self._reload_folders()
+        outcome = await self._run_op(
+            lambda _answers: ops.set_subscribed(self.account, folder), "Subscription change failed"
+        )
+        if outcome is not None:
+            await self._after_folder_op(outcome)
 
     @work(group="folder")
     async def action_sort(self) -> None:

@@ -16,8 +16,8 @@ from textual.widgets.option_list import Option
 from widgets.safe import safe_text
 
 
-def describe_entry(entry: Any, now: float) -> Text:
-    """One line per queued message: recipients, state, attempts, next try, last error."""
+def describe_entry(entry: Any, now: float, subject: str = "") -> Text:
+    """One line per queued message: subject, recipients, state, attempts, next try, last error."""
     if getattr(entry, "corrupt", False):
         return safe_text(f"{entry.id}: unreadable entry (kept on disk, not sent)")
     to = ", ".join(entry.recipients[:3]) + (" …" if len(entry.recipients) > 3 else "")
@@ -27,10 +27,35 @@ def describe_entry(entry: Any, now: float) -> Text:
         state = f"next try in {max(0, int(entry.next_try - now))} s"
     else:
         state = "due now"
-    line = f"to {to} · {state} · {entry.attempts} attempt(s)"
+    line = f"{subject or '(no subject)'} · to {to} · {state} · {entry.attempts} attempt(s)"
     if entry.last_error:
-        line += f" · {entry.last_code or ''} {entry.last_error}"
+        line += " · " + error_text(entry.last_code, entry.last_error)
     return safe_text(line, single_line=True)
+
+
+def error_text(code: int | None, error: str) -> str:
+    """The last error once: an SmtpError's text already starts with its code ("451 ...")."""
+    error = error.strip()
+    if code is None or error.startswith(f"{code} ") or error == str(code):
+        return error
+    return f"{code} {error}"
+
+
+def entry_subject(outbox: Any, entry_id: str) -> str:
+    """The queued message's Subject, decoded (empty when it has none or cannot be read)."""
+    from email.parser import BytesHeaderParser
+    from email.policy import default
+
+    try:
+        data = outbox.message(entry_id)
+    except Exception:
+        return ""
+    head, _, _ = data.partition(b"\r\n\r\n")
+    try:
+        value = BytesHeaderParser(policy=default).parsebytes(head + b"\r\n\r\n").get("Subject")
+    except Exception:
+        return ""
+    return str(value or "")
 
 
 class OutboxScreen(ModalScreen[None]):
@@ -53,6 +78,8 @@ class OutboxScreen(ModalScreen[None]):
     def __init__(self, outbox: Any) -> None:
         super().__init__()
         self.outbox = outbox
+        self._subjects: dict[str, str] = {}
+        """Subjects by entry id: an entry's message never changes, so it is read once."""
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -63,24 +90,40 @@ class OutboxScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.reload()
         self.query_one(OptionList).focus()
+        # The countdown ("next try in 20 s") and entries sent or queued meanwhile.
+        self.set_interval(2.0, self.reload)
 
     def reload(self) -> None:
-        entries = self.outbox.list()
+        """Show the outbox as it is on disk now, the highlight kept on the same entry."""
+        try:
+            entries = self.outbox.list()
+        except Exception as exc:
+            entries = []
+            self.app.notify(f"Cannot read the outbox: {exc}", severity="error", markup=False)
         options = self.query_one(OptionList)
+        keep = self._selected_id()
         options.clear_options()
         now = time.time()
         for entry in entries:
-            options.add_option(Option(describe_entry(entry, now), id=entry.id))
+            subject = self._subjects.get(entry.id)
+            if subject is None and not getattr(entry, "corrupt", False):
+                subject = self._subjects[entry.id] = entry_subject(self.outbox, entry.id)
+            options.add_option(Option(describe_entry(entry, now, subject or ""), id=entry.id))
         if not entries:
             options.add_option(Option(Text("The outbox is empty."), disabled=True))
-        else:
-            options.highlighted = 0  # r and d act at once on the oldest entry
+            return
+        ids = [entry.id for entry in entries]
+        # r and d act at once on the oldest entry, or on the one the user highlighted.
+        options.highlighted = ids.index(keep) if keep in ids else 0
 
     def _selected_id(self) -> str | None:
         options = self.query_one(OptionList)
         if options.highlighted is None:
             return None
-        option = options.get_option_at_index(options.highlighted)
+        try:
+            option = options.get_option_at_index(options.highlighted)
+        except Exception:
+            return None
         return option.id
 
     def action_retry(self) -> None:

@@ -85,8 +85,12 @@ def folder_names(user: Any) -> set[str]:
 
 async def open_by_subject(pilot: Any, app: TermailApp, words: str) -> int:
     """Search on the server for `words` in the subject and open the first match."""
+    from widgets.query_bar import QueryInput
+
+    # Type only once the query input has the focus: a letter typed before would be a key of the
+    # list (`s` is move), which under load turned the test into a folder picker.
     await pilot.press("slash")
-    await pilot.pause(0.1)
+    await wait_until(pilot, lambda: isinstance(app.focused, QueryInput))
     for ch in f"subject:{words!s}" if " " not in words else f'subject:"{words}"':
         await pilot.press(ch if ch != " " else "space")
     await pilot.press("enter")

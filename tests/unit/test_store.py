@@ -588,3 +588,34 @@ def test_cli_reaches_cache_clear(tmp_path_fast: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert not path.exists()
+
+
+# -- the folder list (drawn at start-up before the server answers, issue 21) --------------------
+
+
+def test_folder_list_round_trip_and_clear(cache_path: Path) -> None:
+    from app.models import Folder, FolderRole, FolderStatus
+
+    folders = [
+        Folder("INBOX", "INBOX", "/", frozenset({"\\HasChildren"}), FolderRole.INBOX),
+        Folder("Lists/Ünïcode", "Lists/&ANw-n&AO8-code", "/", frozenset(), subscribed=False),
+        Folder("Sent", "Sent", None, frozenset({"\\Sent"}), FolderRole.SENT),
+    ]
+    counts = {"INBOX": FolderStatus(120, 7, 0, 121, 42, None), "Sent": FolderStatus(3, 0)}
+    with HeaderCache.open(cache_path) as c:
+        assert c.folder_list() is None  # never saved (an older file has no such table)
+        c.save_folder_list(folders, counts)
+    with HeaderCache.open(cache_path) as c:
+        assert c.folder_list() == (folders, counts)
+        c.save_folder_list(folders[:1], {})
+        assert c.folder_list() == (folders[:1], {})
+        c.clear()
+        assert c.folder_list() is None
+
+
+def test_unreadable_folder_list_is_ignored(cache_path: Path) -> None:
+    with HeaderCache.open(cache_path) as c:
+        c.save_folder_list([], {})
+        assert c._conn is not None
+        c._conn.execute("UPDATE folder_list SET data = '[[1, 2, 3]]'")
+        assert c.folder_list() is None
