@@ -24,6 +24,7 @@ from textual.widgets import Footer
 
 from app.account import Account, OpenFolder
 from app.models import Flag, Folder, FolderRole, FolderStatus, MessageSummary
+from app.search_all import FolderHit, split_scope
 from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.folder_tree import FolderTree, display_order
@@ -1023,7 +1024,52 @@ class MainScreen(Screen[None]):
         # The bar hides itself: the focus goes back to the list now, not to whatever Textual
         # picks next (the viewer); a bad query gives it back to the bar (`show_error`).
         self.message_list.focus()
+        everywhere, rest = split_scope(event.text)
+        if everywhere:
+            self._search_all(event.text, rest)
+            return
         self.run_search(event.text)
+
+    def _search_all(self, text: str, rest: str) -> None:
+        """`in:all ...`: check the query here (the caret goes under the typo), then list the
+        matches of every folder on their own screen; Enter there opens one in its folder."""
+        from app.imap.search import QueryError, parse_query
+        from app.screens.search_results import SearchResultsScreen
+
+        try:
+            parse_query(rest)
+        except QueryError as exc:
+            self.query_bar.show_error(exc.message, exc.position + text.find(rest) if rest else 0)
+            return
+        self.app.push_screen(SearchResultsScreen(self.account, rest), self._open_hit)
+
+    def _open_hit(self, hit: FolderHit | None) -> None:
+        if isinstance(hit, FolderHit):
+            self.open_hit(hit)
+
+    @work(exclusive=True, group="folder", description="opening the found message")
+    async def open_hit(self, hit: FolderHit) -> None:
+        """Open the folder `hit` is in (unless open) and the message in it."""
+        folder = self.account.folder(hit.folder)
+        if folder is None:  # made since the tree was loaded
+            await self.account.load_folders()
+            folder = self.account.folder(hit.folder)
+        if folder is None:
+            from app.mime.sanitize import clean_line
+
+            self.notify(f"No folder {clean_line(hit.folder)!r} any more", markup=False)
+            return
+        current = self.account.current
+        if current is None or current.folder.name != folder.name:
+            self.folder_tree.select_folder(folder.name)
+            await self._open_folder(folder)
+            current = self.account.current
+            if current is None or current.folder.name != folder.name:
+                return  # it could not be opened: _open_folder said why
+        if not self.message_list.select_uid(hit.uid):
+            self.notify("That message is no longer in its folder", markup=False, timeout=4)
+            return
+        self.message_list.action_open()
 
     @work(exclusive=True, group="search", description="searching")
     async def run_search(self, text: str) -> None:
