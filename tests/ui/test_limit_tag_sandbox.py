@@ -9,6 +9,7 @@ import pytest
 from app.sandbox.demo import load_demo
 from tests.ui.test_app_sandbox import imap, list_filled, make_app, message_list, wait_until
 from widgets.dialogs import FolderPicker
+from widgets.help_screen import collect_bindings
 from widgets.query_bar import QueryBar, QueryInput
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
@@ -47,6 +48,9 @@ async def test_limit_shows_only_matches_and_empty_limit_shows_all(
         total = ml.row_count
         assert total > len(expected)
         ml.focus()
+        await pilot.pause()
+        keys = {d for _, rows in collect_bindings(app.screen) for _, d in rows}
+        assert {"Limit", "Mark matching", "Unmark matching"} <= keys  # the `?` help lists them
         await type_query(pilot, app, "l", "from:chloe")
         await wait_until(pilot, lambda: "Limited to" in status_text(app))
         assert set(ml.uids) == expected
