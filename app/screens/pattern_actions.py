@@ -58,7 +58,7 @@ async def run_pattern(screen: Any, mode: Mode, text: str) -> None:
         screen.limit_text = text
         screen.remove_class("-reading")
         ml.set_uids(found, keep_cursor=True, reset_summaries=False)
-        screen.status.message = f"Limited to: {shown} ({len(found)} of {total}); l then Enter: all"
+        screen.status.message = f"Limited to: {shown} ({len(found)} of {total}); Esc shows all"
         ml.focus()
         return
     listed = set(ml.uids)

@@ -101,3 +101,35 @@ async def test_mark_by_pattern_then_move_all_marked(sandbox: Any, mail_user: Any
     assert not server_search(mail_user, "INBOX", "SUBJECT", "Re")
     assert len(server_search(mail_user, "Receipts", "ALL")) == before_receipts + len(matching)
     assert len(server_search(mail_user, "INBOX", "ALL")) == total - len(matching)
+
+
+async def test_mark_within_a_limit_then_delete_all_marked(sandbox: Any, mail_user: Any) -> None:
+    """As mutt: marking by pattern under a limit marks only what the limit shows; Esc on the
+    mark prompt keeps the limit; `d` then deletes every marked message (to Trash)."""
+    load_demo(sandbox, mail_user.name)
+    limited = server_search(mail_user, "INBOX", "SUBJECT", "Re")
+    both = server_search(mail_user, "INBOX", "SUBJECT", "Re", "FROM", "olivia")
+    olivia = server_search(mail_user, "INBOX", "FROM", "olivia")
+    assert both and olivia - both  # some of olivia's mail is outside the limit
+    before_trash = len(server_search(mail_user, "Trash", "ALL"))
+    app = make_app(mail_user)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        ml = message_list(app)
+        ml.focus()
+        await type_query(pilot, app, "l", "subject:Re")
+        await wait_until(pilot, lambda: set(ml.uids) == limited)
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: isinstance(app.focused, QueryInput))
+        await pilot.press("escape")  # a mark prompt given up: the limit stays
+        await pilot.pause(0.2)
+        assert set(ml.uids) == limited and "Limited to" in status_text(app)
+        ml.focus()
+        await type_query(pilot, app, "ctrl+t", "from:olivia")
+        await wait_until(pilot, lambda: ml.marked == both)
+        ml.focus()
+        await pilot.press("d")
+        await wait_until(pilot, lambda: set(ml.uids) == limited - both, timeout=40)
+    assert not server_search(mail_user, "INBOX", "SUBJECT", "Re", "FROM", "olivia")
+    assert server_search(mail_user, "INBOX", "FROM", "olivia") == olivia - both
+    assert len(server_search(mail_user, "Trash", "ALL")) == before_trash + len(both)
