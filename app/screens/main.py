@@ -24,8 +24,8 @@ from textual.widgets import Footer
 
 from app.account import Account, OpenFolder
 from app.models import Flag, Folder, FolderRole, FolderStatus, MessageSummary
-from app.search_all import FolderHit, split_scope
 from app.screens import pattern_actions
+from app.search_all import FolderHit, split_scope
 from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.folder_tree import FolderTree, display_order
