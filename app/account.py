@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.models import (
     BodyPart,
@@ -37,6 +37,16 @@ from app.models import (
 from app.store import HeaderCache
 from app.sync import SyncResult, resync, warm_start
 from app.uids import UidArray
+
+if TYPE_CHECKING:
+    from app.imap.engine import ServerAlert
+
+#: Cached messages whose flags a refresh after news checks on a server without CONDSTORE
+#: (the newest; the others at the next open of the folder).
+LAZY_FLAGS = 500
+#: Distinct server ALERTs one account shows in a session; a server sending new ones for ever
+#: is cut off (the engine bounds them per connection, reconnections would not be).
+MAX_ALERTS_SHOWN = 50
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +218,14 @@ class Account:
         self.cache_path = cache_path if cache is None else cache.path
         self.first_fetch = FIRST_FETCH
         self._connecting: asyncio.Future[None] | None = None
+        self._alerts_seen: set[str] = set()
+        self._changed_folders: set[str] = set()
+        self._news_only = False
+        """The last NOOP on the open folder told of new mail and nothing else."""
+        self.counts_changed = asyncio.Event()
+        """Set when a command of ours changed a folder (`take_changed_folders` says which)."""
+        self._alert_listener: Callable[[ServerAlert], None] | None = None
+        self._pending_alerts: list[ServerAlert] = []
 
     def identity_for(self, recipients: Sequence[str]) -> Identity | None:
         """The identity to answer a message sent to `recipients` from (None: no identity)."""
@@ -242,7 +260,46 @@ class Account:
         from app.imap.client import ImapClient
 
         creds = None if self.imap_settings.tunnel else self._credentials()
-        self.client = await ImapClient.connect(self.imap_settings, creds)
+        self.client = await ImapClient.connect(
+            self.imap_settings, creds, on_alert=self.report_alert
+        )
+        self.client.on_changed = self._note_changed
+
+    def _note_changed(self, name: str) -> None:
+        if len(self._changed_folders) < 1000:
+            self._changed_folders.add(name)
+        self.counts_changed.set()
+
+    def take_changed_folders(self) -> set[str]:
+        """The folders our own commands changed since the last call (see `app.counts`)."""
+        out, self._changed_folders = self._changed_folders, set()
+        return out
+
+    async def status_many(self, names: Sequence[str | Folder]) -> dict[str, FolderStatus]:
+        """Pipelined STATUS of `names` (one round trip) on the account's connection."""
+        client = self._require_client()
+        async with self.lock:
+            found: dict[str, FolderStatus] = await client.status_many(names)
+        return found
+
+    def report_alert(self, alert: ServerAlert) -> None:
+        """An ALERT from any of the account's connections: passed to the listener once per
+        text for the session (RFC 3501 §7.1: the user MUST see it); held until one listens."""
+        if alert.text in self._alerts_seen or len(self._alerts_seen) >= MAX_ALERTS_SHOWN:
+            return
+        self._alerts_seen.add(alert.text)
+        if self._alert_listener is None:
+            self._pending_alerts.append(alert)
+        else:
+            self._alert_listener(alert)
+
+    def listen_alerts(self, listener: Callable[[ServerAlert], None] | None) -> None:
+        """Who shows the ALERTs (the UI); those that came before are handed over now."""
+        self._alert_listener = listener
+        if listener is not None:
+            pending, self._pending_alerts = self._pending_alerts, []
+            for alert in pending:
+                listener(alert)
 
     def connect_soon(self) -> None:
         """Start `connect` now, in the background: at app start the TLS handshake and login
@@ -399,10 +456,17 @@ class Account:
         await self._in_local_order(self.current)
         return self.current
 
-    async def _resync(self, cache: HeaderCache, name: str) -> SyncResult:
+    async def _resync(
+        self, cache: HeaderCache, name: str, *, lazy_flags: int | None = None
+    ) -> SyncResult:
         """`app.sync.resync` of `name` in the list's order; the caller holds the lock."""
         return await resync(
-            self._require_client(), cache, name, sort=self.sort_spec(), new_limit=self.first_fetch
+            self._require_client(),
+            cache,
+            name,
+            sort=self.sort_spec(),
+            new_limit=self.first_fetch,
+            lazy_flags=lazy_flags,
         )
 
     def _apply_sync(self, name: str, result: SyncResult) -> list[MessageSummary]:
@@ -638,8 +702,11 @@ class Account:
             async with self.lock:
                 if await self._unchanged_since_select(current):
                     return current.uids
-                # QRESYNC / CONDSTORE: the changes only, not the whole list again.
-                result = await self._resync(cache, current.folder.name)
+                # QRESYNC / CONDSTORE: the changes only, not the whole list again; without
+                # either, the flags of the newest messages only when just new mail came (the
+                # server told of no flag change or expunge).
+                lazy = LAZY_FLAGS if self._news_only else None
+                result = await self._resync(cache, current.folder.name, lazy_flags=lazy)
             self._apply_sync(current.folder.name, result)
             same = (
                 self.sorts_locally()
@@ -687,6 +754,7 @@ class Account:
         """
         client = self._require_client()
         state = getattr(client, "mailbox", None)
+        self._news_only = False
         if current.cached or state is None or not self._has_selected(client, current.folder.name):
             return False
 
@@ -695,6 +763,7 @@ class Account:
 
         before = mark(state)
         events = await client.noop()
+        self._news_only = bool(events) and all(e.kind == "new" for e in events)
         after = getattr(client, "mailbox", None)
         return (
             not events
