@@ -91,7 +91,9 @@ async def test_fold_all_unfold_all_and_new_mail_keeps_folds(sandbox: Any, mail_u
         # a reply to the thread and a new single message arrive; the refresh keeps the fold
         sandbox.deliver(
             mail_user.name,
-            mail("Re: Long thread", "c@example.org", 28, "<t30@fold.example>", "<t29@fold.example>"),
+            mail(
+                "Re: Long thread", "c@example.org", 28, "<t30@fold.example>", "<t29@fold.example>"
+            ),
         )
         sandbox.deliver(mail_user.name, mail("Alone three", "d@example.org", 30, "<a3@x>"))
         await pilot.press("ctrl+l")
