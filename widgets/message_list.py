@@ -844,7 +844,12 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
             if size_w:
                 text.append(" " + " " * size_w)
         else:
-            text.append(self._flags(summary), self._style("message-list--flags"))
+            hidden = self._hidden.get(uid)
+            unread, label = self._fold_label(summary, hidden) if hidden else (0, "")
+            flags = self._flags(summary)
+            if unread and flags[1] == " ":
+                flags = flags[0] + "●" + flags[2:]  # unread mail under the folded line
+            text.append(flags, self._style("message-list--flags"))
             text.append(" ")
             date = self._format_date(message_date(summary), compact=date_w < 10)
             text.append(_cell(date, date_w, self._style("message-list--date")))
@@ -856,10 +861,7 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
                 indent = "  " * min(depth - 1, 10) + "└ "
                 text.append(indent[:subject_w], self._style("message-list--thread"))
                 subject_w = max(0, subject_w - len(indent))
-            hidden = self._hidden.get(uid)
-            unread = 0
-            if hidden:
-                unread, label = self._fold_label(summary, hidden)
+            if label:
                 text.append(label[:subject_w], self._style("message-list--thread"))
                 subject_w = max(0, subject_w - len(label))
             if subject_w:

@@ -71,6 +71,7 @@ async def test_folding_a_30_message_thread_shows_one_line(sandbox: Any, mail_use
         assert ml._depths == [0, 0, 0]
         await wait_until(pilot, lambda: "+29 (3 unread)" in row_text(ml, folded))
         assert "Long thread" in row_text(ml, folded)
+        assert row_text(ml, folded)[1] == "●"  # the first message is read, three replies are not
         await pilot.press("z")  # unfold: every message again
         await wait_until(pilot, lambda: len(ml.uids) == 32)
         assert max(ml._depths) >= 29
