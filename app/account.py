@@ -226,6 +226,9 @@ class Account:
         """Set when a command of ours changed a folder (`take_changed_folders` says which)."""
         self._alert_listener: Callable[[ServerAlert], None] | None = None
         self._pending_alerts: list[ServerAlert] = []
+        self._flattened: set[tuple[str, int | None, int]] = set()
+        """(folder, uidvalidity, uid) of messages whose BODYSTRUCTURE the server got wrong
+        (see `load_message`): their parts are read from the whole message."""
 
     def identity_for(self, recipients: Sequence[str]) -> Identity | None:
         """The identity to answer a message sent to `recipients` from (None: no identity)."""
@@ -866,10 +869,45 @@ class Account:
                 raw: bytes = await self._require_client().fetch_raw(uid)
             return await asyncio.to_thread(render_message, raw, prefer_html=prefer_html)
         header, structure, parts = got
+        if not structure.is_multipart and _says_multipart(header):
+            # Courier gives a multipart message without MIME-Version one text/plain part: the
+            # raw MIME would be shown and the attachments hidden. Parse the whole message here.
+            whole = await self._whole_message(uid)
+            if whole is not None:
+                self._flattened.add(self._message_key(uid))
+                return await asyncio.to_thread(render_message, whole, prefer_html=prefer_html)
         # Rendering is CPU work (HTML conversion can take seconds): keep it off the event loop.
         return await asyncio.to_thread(
             render_from_parts, header, structure, parts, prefer_html=prefer_html
         )
+
+    async def _whole_message(self, uid: int) -> bytes | None:
+        """The whole message from the cache (kept as part "RAW"), else the server; None when
+        neither has it (offline): the caller then shows what the server's parts give."""
+        current, cache = self.current, self.header_cache
+        keep = cache is not None and current is not None and current.uidvalidity is not None
+        if keep:
+            assert cache is not None and current is not None
+            held = cache.get_body(current.folder.name, current.uidvalidity, uid, "RAW")
+            if held is not None:
+                return held
+        try:
+            async with self.lock:
+                await self._ensure_selected()
+                raw: bytes = await self._require_client().fetch_raw(uid)
+        except Exception:
+            log.info("whole message %s not fetched; shown as the server parts it", uid)
+            return None
+        if keep and self.current is current:
+            assert cache is not None and current is not None and current.uidvalidity is not None
+            cache.put_body(current.folder.name, current.uidvalidity, uid, "RAW", raw)
+        return raw
+
+    def _message_key(self, uid: int) -> tuple[str, int | None, int]:
+        current = self.current
+        if current is None:
+            return ("", None, uid)
+        return (current.folder.name, current.uidvalidity, uid)
 
     async def prefetch_message(self, uid: int, *, prefer_html: bool = False) -> bool:
         """Put the header and text parts of `uid` in the cache, so that opening it is instant.
@@ -967,6 +1005,8 @@ class Account:
         """
         from app.mime.attachments import PartWriter
 
+        if self._message_key(uid) in self._flattened:  # parts numbered by our own parse
+            return await self._save_local_part(uid, part_id, folder, filename, progress, text=text)
         writer = PartWriter(folder, filename, encoding, text=text)
         try:
             async with self.lock:
@@ -982,6 +1022,45 @@ class Account:
         saved: Path = writer.close()
         return saved
 
+    async def _save_local_part(
+        self,
+        uid: int,
+        part_id: str,
+        folder: Path,
+        filename: str,
+        progress: Callable[[int, int | None], None] | None,
+        *,
+        text: bool = False,
+    ) -> Path:
+        """Save part `part_id` of a message parsed here (its server structure is wrong)."""
+        from app.mime.attachments import PartWriter
+
+        data, encoding = await self._local_part(uid, part_id)
+        writer = PartWriter(folder, filename, encoding, text=text)
+        try:
+            writer.write(data)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                writer.close().unlink()
+            raise
+        if progress is not None:
+            progress(len(data), len(data))
+        saved: Path = writer.close()
+        return saved
+
+    async def _local_part(self, uid: int, part_id: str) -> tuple[bytes, str]:
+        """(encoded bytes, encoding) of a part of a message parsed here, from the whole one."""
+        from app.mime.attachments import SaveError
+        from app.mime.render import extract_part
+
+        raw = await self._whole_message(uid)
+        if raw is None:
+            raw = await self.fetch_raw(uid)  # raises the connection error the user should see
+        found = await asyncio.to_thread(extract_part, raw, part_id)
+        if found is None:
+            raise SaveError(f"the message has no part {part_id}")
+        return found
+
     async def fetch_attachment(
         self,
         uid: int,
@@ -995,6 +1074,10 @@ class Account:
         """One part fetched in 64 KB chunks and decoded exactly as `save_attachment` saves it."""
         from app.mime.attachments import StreamDecoder
 
+        if self._message_key(uid) in self._flattened:  # parts numbered by our own parse
+            data, local_encoding = await self._local_part(uid, part_id)
+            decoder = StreamDecoder(local_encoding, text=text)
+            return decoder.feed(data) + decoder.finish()
         decoder = StreamDecoder(encoding, text=text)
         out = bytearray()
         async with self.lock:
@@ -1025,6 +1108,10 @@ class Account:
         if got is None:
             return await self.fetch_raw(uid), None
         header, structure, parts = got
+        if not structure.is_multipart and _says_multipart(header):  # see `load_message`
+            whole = await self._whole_message(uid)
+            if whole is not None:
+                return whole, None
         nodes = [n for n in parts_to_fetch(structure) if n.part_id in parts]
         plain = [n for n in nodes if n.mime_type == "text/plain"]
         chosen = (plain or nodes)[0] if (plain or nodes) else None
@@ -1303,6 +1390,18 @@ class Account:
         async with self.lock:
             uid: int | None = await self.client.append(folder, data, flags=tuple(flags))
         return uid
+
+
+def _says_multipart(header: bytes) -> bool:
+    """Whether a message's own header makes it multipart (with a boundary to split it by)."""
+    from email.parser import BytesHeaderParser
+    from email.policy import compat32
+
+    try:
+        msg = BytesHeaderParser(policy=compat32).parsebytes(bytes(header))
+        return msg.get_content_maintype() == "multipart" and bool(msg.get_param("boundary"))
+    except Exception:
+        return False
 
 
 def _build_keys(store: dict[int, Any], answers: dict[int, Any], make: Callable[..., Any]) -> None:

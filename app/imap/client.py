@@ -33,6 +33,7 @@ from app.imap.errors import (
     ImapUidValidityChanged,
 )
 from app.imap.mailbox import MailboxEvent, MailboxState, ascending_uids
+from app.imap.namespace import Namespace
 from app.imap.parser import FetchData, Literal, ThreadNode, UidArray
 from app.imap.search import SearchCriteria
 from app.models import (
@@ -224,6 +225,9 @@ class ImapClient:
         self._selected: tuple[str | Folder, bool] | None = None
         self.selected_info: MailboxInfo | None = None
         self._closed = False
+        self.namespace: Namespace | None = None
+        """The personal namespace, asked once (NAMESPACE) before the first folder command;
+        folder names are shown without its prefix and sent with it (app/imap/namespace.py)."""
 
     # -- connection -------------------------------------------------------------------------
 
@@ -269,6 +273,28 @@ class ImapClient:
 
     def has_capability(self, capability: str) -> bool:
         return capability.upper() in self.capabilities
+
+    @property
+    def personal_namespace(self) -> str | None:
+        """The personal namespace prefix ("INBOX." on Courier), None before it is known."""
+        return self.namespace.prefix if self.namespace is not None else None
+
+    def server_name(self, name: str) -> str:
+        """The server's (decoded) name of a folder named as shown (`Lists/python-dev`)."""
+        return self.namespace.server(name) if self.namespace is not None else name
+
+    async def _learn_namespace(self, conn: Connection) -> None:
+        """NAMESPACE once per client; without it (or on a NO) names are used as they are."""
+        if self.namespace is not None:
+            return
+        namespace = Namespace()
+        if conn.has_capability("NAMESPACE"):
+            resp = await conn.execute("NAMESPACE")
+            if resp.status == "OK":
+                for item in self._parsed(resp):
+                    if isinstance(item, parser.NamespaceData) and item.personal:
+                        namespace.prefix, namespace.delimiter = item.personal[0]
+        self.namespace = namespace
 
     async def close(self) -> None:
         """Log out and close; the client cannot be used afterwards."""
@@ -339,6 +365,11 @@ class ImapClient:
                 raise exc.with_outcome(False, what) from exc  # nothing was sent
             self._fold_raw(conn.take_unsolicited())
             try:
+                if self.namespace is None:  # before the first command that may name a folder
+                    try:
+                        await self._learn_namespace(conn)
+                    except ImapConnectionError as exc:  # `op` itself was not sent
+                        raise type(exc)(str(exc), applied=False) from exc
                 return await op(conn)
             except ImapConnectionError as exc:
                 attempt += 1
@@ -418,7 +449,7 @@ class ImapClient:
     def _mbox(self, conn: Connection, name: str | Folder) -> Arg:
         if isinstance(name, Folder):
             return parser.astring_arg(name.raw_name)
-        return conn.mailbox_arg(name)
+        return conn.mailbox_arg(self.server_name(name))
 
     # -- folders --------------------------------------------------------------------------------
 
@@ -440,6 +471,10 @@ class ImapClient:
         self, subscribed_only: bool, *, with_status: bool
     ) -> list[tuple[Folder, FolderStatus | None]]:
         async def op(conn: Connection) -> list[tuple[Folder, FolderStatus | None]]:
+            await self._learn_namespace(conn)
+            assert self.namespace is not None
+            if not subscribed_only:
+                self.namespace.forget_all()
             extended = conn.has_capability("LIST-EXTENDED")
             statuses: dict[str, FolderStatus] = {}
             subscribed: set[str] | None = None
@@ -471,11 +506,13 @@ class ImapClient:
                         is_sub = item.raw_name in subscribed
                     if subscribed_only and not is_sub:
                         continue
+                    shown, delimiter = self.namespace.shown(item.name, item.delimiter)
+                    self.namespace.remember(shown, item.name)
                     folders.append(
                         Folder(
-                            name=item.name,
+                            name=shown,
                             raw_name=item.raw_name,
-                            delimiter=item.delimiter,
+                            delimiter=delimiter,
                             attributes=attrs,
                             role=_role(item.name, attrs),
                             subscribed=is_sub,
@@ -552,14 +589,27 @@ class ImapClient:
         return await self._run("STATUS", op, idempotent=True)
 
     async def create_folder(self, name: str) -> None:
-        await self._simple("CREATE", name, what=f"creating folder {name!r}")
+        """CREATE under the personal namespace; a name it cannot hold is refused unsent."""
+
+        async def op(conn: Connection) -> None:
+            await self._learn_namespace(conn)
+            assert self.namespace is not None
+            self.namespace.check_new(name)
+            resp = await conn.execute("CREATE", self._mbox(conn, name))
+            self._parsed(resp.check())
+
+        await self._run(f"creating folder {name!r}", op, idempotent=False)
 
     async def delete_folder(self, name: str | Folder) -> None:
         await self._simple("DELETE", name, what=f"deleting folder {name!r}")
 
     async def rename_folder(self, old: str | Folder, new: str) -> None:
         async def op(conn: Connection) -> None:
-            resp = await conn.execute("RENAME", self._mbox(conn, old), conn.mailbox_arg(new))
+            await self._learn_namespace(conn)
+            assert self.namespace is not None
+            self.namespace.check_new(new)
+            new_arg = conn.mailbox_arg(self.server_name(new))
+            resp = await conn.execute("RENAME", self._mbox(conn, old), new_arg)
             self._parsed(resp.check())
 
         await self._run(f"renaming folder {old!r}", op, idempotent=False)
@@ -574,6 +624,7 @@ class ImapClient:
         self, command: str, name: str | Folder, *, what: str, idempotent: bool = False
     ) -> None:
         async def op(conn: Connection) -> None:
+            await self._learn_namespace(conn)
             resp = await conn.execute(command, self._mbox(conn, name))
             self._parsed(resp.check())
 

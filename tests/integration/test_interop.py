@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,7 +39,7 @@ def message(
     body: str = "",
 ) -> bytes:
     """A small plain message; `day` of November 2026 sets its Date (not its arrival order)."""
-    mid = message_id or f"<m{n}.{subject.replace(' ', '')}@example.org>"
+    mid = message_id or f"<m{n}.{zlib.crc32(subject.encode())}@example.org>"
     refs = f"In-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\n" if in_reply_to else ""
     return (
         f"From: {sender} <{sender.lower()}{n}@example.org>\r\nTo: u@localhost\r\n"
@@ -199,7 +200,9 @@ async def test_search_ascii(kind_user: KindUser, kind_account: Account) -> None:
 
 @over_kinds()
 async def test_search_non_ascii(kind_user: KindUser, kind_account: Account) -> None:
-    uids = seed(kind_user, "INBOX", [message(0, "Grüße aus Köln"), message(1, "Gruss")])
+    # As mail carries it: an RFC 2047 encoded word (Cyrus turns raw 8-bit header bytes to X).
+    encoded = "=?utf-8?q?Gr=C3=BC=C3=9Fe_aus_K=C3=B6ln?="
+    uids = seed(kind_user, "INBOX", [message(0, encoded), message(1, "Gruss")])
     await opened(kind_account)
     assert list(await kind_account.search("Köln")) == [uids[0]]
 
@@ -446,3 +449,58 @@ async def test_send_arrives_and_is_kept_in_sent(
     sent = kind_account.folder_by_role(FolderRole.SENT)
     assert sent is not None
     assert server_uids(kind_user, sent.name.removeprefix("INBOX."), 'SUBJECT "to myself"')
+
+
+# -- the ports: STARTTLS and implicit TLS, for IMAP and submission -----------------------------
+
+
+@over_kinds()
+async def test_both_tls_ports_and_wrong_passwords(kind_user: KindUser) -> None:
+    """IMAP and submission each on STARTTLS and implicit TLS; a wrong password is an
+    authentication error (not a hang, not a crash) on each."""
+    from app.imap.client import ImapClient
+    from app.imap.errors import ImapAuthError
+    from app.models import Credentials, TlsMode
+    from app.smtp import SmtpAuthError, send_bytes
+
+    for tls in (TlsMode.STARTTLS, TlsMode.IMPLICIT):
+        client = await ImapClient.connect(kind_user.imap_settings(tls), kind_user.credentials())
+        await client.close()
+        data = message(0, f"over {tls.value}")
+        await send_bytes(
+            data, kind_user.address, [kind_user.address], kind_user.smtp_settings(tls),
+            kind_user.smtp_credentials(),
+        )  # fmt: skip
+    for _ in range(200):  # Postfix delivers after its queue
+        if len(server_uids(kind_user, "INBOX")) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert len(server_uids(kind_user, "INBOX")) == 2
+    # Last: Dovecot slows the logins from an address after a failed one (auth penalty).
+    wrong = Credentials(kind_user.name, "not-the-password")
+    with pytest.raises(ImapAuthError):
+        await ImapClient.connect(kind_user.imap_settings(), wrong, retries=0)
+    smtp_wrong = Credentials(kind_user.smtp_credentials().username, "not-the-password")
+    with pytest.raises(SmtpAuthError):
+        await send_bytes(
+            message(1, "never"), kind_user.address, [kind_user.address],
+            kind_user.smtp_settings(), smtp_wrong,
+        )  # fmt: skip
+
+
+@over_kinds()
+async def test_append_and_read_a_large_message(kind_user: KindUser, kind_account: Account) -> None:
+    """A 300 KB APPEND goes out as the server wants its literal (LITERAL+, LITERAL- up to 4 KB
+    on gmail-like, synchronising on Courier) and reads back whole."""
+    make_folder(kind_user, "Big")
+    await kind_account.load_folders()
+    line = "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxy\r\n"
+    body = line * (300_000 // len(line))
+    uid = await kind_account.append(
+        folder_named(kind_account, "Big").name, message(0, "big", body=body)
+    )
+    (stored,) = server_uids(kind_user, "Big")
+    assert uid is None or uid == stored
+    await opened(kind_account, "Big")
+    shown = await kind_account.load_message(stored)
+    assert shown.body.count(line.rstrip()) == body.count("\r\n")  # every line, none cut
