@@ -88,7 +88,7 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         Binding("enter", "open", "Open", id="list.open"),
         Binding("t,semicolon", "toggle_mark", "Mark", id="list.mark"),
         # vim's za / zM / zR in one key each (Textual has no two-key chords).
-        Binding("z", "fold_thread", "Fold/unfold thread", id="thread.fold", show=False),
+        Binding("z,alt+v", "fold_thread", "Fold/unfold thread", id="thread.fold", show=False),
         Binding("minus", "fold_all", "Fold all threads", id="thread.fold_all", show=False),
         Binding("plus", "unfold_all", "Unfold all threads", id="thread.unfold_all", show=False),
     ]

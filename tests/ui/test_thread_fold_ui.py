@@ -76,6 +76,8 @@ async def test_folding_a_30_message_thread_shows_one_line(sandbox: Any, mail_use
         await wait_until(pilot, lambda: len(ml.uids) == 32)
         assert max(ml._depths) >= 29
         assert not any("+29" in row_text(ml, r) for r in range(len(ml.uids)))
+        await pilot.press("alt+v")  # mutt's Esc-v folds it again
+        await wait_until(pilot, lambda: len(ml.uids) == 3)
 
 
 async def test_fold_all_unfold_all_and_new_mail_keeps_folds(sandbox: Any, mail_user: Any) -> None:
