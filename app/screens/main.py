@@ -24,6 +24,8 @@ from textual.widgets import Footer
 
 from app.account import Account, OpenFolder
 from app.models import Flag, Folder, FolderRole, FolderStatus, MessageSummary
+from app.screens import pattern_actions
+from app.search_all import FolderHit, split_scope
 from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.folder_tree import FolderTree, display_order
@@ -70,6 +72,9 @@ class MainScreen(Screen[None]):
         Binding("slash", "search", "Search", id="search.open"),
         Binding("n", "next_match", "Next match", id="search.next", show=False),
         Binding("escape", "clear_search", "Clear search", id="search.clear", show=False),
+        Binding("l", "limit", "Limit", id="list.limit", show=False),
+        Binding("ctrl+t", "tag_pattern", "Mark matching", id="msg.tag_pattern", show=False),
+        Binding("ctrl+u", "untag_pattern", "Unmark matching", id="msg.untag_pattern", show=False),
         Binding("v", "toggle_viewer", "Viewer", id="view.zoom", show=False),
         # j/k scroll the viewer and move the list's cursor already: J/K open the next or the
         # previous message from either (mutt's pager moves to the next message too).
@@ -144,6 +149,10 @@ class MainScreen(Screen[None]):
         self.account = account
         self.mark_read_delay = mark_read_delay
         self._search_uids: list[int] | None = None
+        self.query_mode: pattern_actions.Mode = "search"
+        """What the query bar's next query is for: search, limit, tag or untag (`l`, ctrl+t/u)."""
+        self.limit_text: str | None = None
+        """The query the list is limited to (`l`), offered again by the next `l`."""
         self._folder_uids: Sequence[int] = []
         self._unanswered: set[int] = set()
         """UIDs asked for before the connection was up, and not in the cache."""
@@ -1016,14 +1025,77 @@ class MainScreen(Screen[None]):
 
     # -- search -------------------------------------------------------------------------------------
     def action_search(self) -> None:
-        self.query_bar.open()
+        pattern_actions.open_bar(self, "search")
+
+    def action_limit(self) -> None:
+        pattern_actions.open_bar(self, "limit")
+
+    def action_tag_pattern(self) -> None:
+        pattern_actions.open_bar(self, "tag")
+
+    def action_untag_pattern(self) -> None:
+        pattern_actions.open_bar(self, "untag")
+
+    @work(exclusive=True, group="search", description="searching")
+    async def run_pattern(self, mode: pattern_actions.Mode, text: str) -> None:
+        await pattern_actions.run_pattern(self, mode, text)
 
     @on(QueryBar.Submitted)
     def _query_submitted(self, event: QueryBar.Submitted) -> None:
         # The bar hides itself: the focus goes back to the list now, not to whatever Textual
         # picks next (the viewer); a bad query gives it back to the bar (`show_error`).
         self.message_list.focus()
+        mode, self.query_mode = self.query_mode, "search"
+        if mode != "search":
+            self.run_pattern(mode, event.text)
+            return
+        everywhere, rest = split_scope(event.text)
+        if everywhere:
+            self._search_all(event.text, rest)
+            return
+        self.limit_text = None  # a search replaces the limit
         self.run_search(event.text)
+
+    def _search_all(self, text: str, rest: str) -> None:
+        """`in:all ...`: check the query here (the caret goes under the typo), then list the
+        matches of every folder on their own screen; Enter there opens one in its folder."""
+        from app.imap.search import QueryError, parse_query
+        from app.screens.search_results import SearchResultsScreen
+
+        try:
+            parse_query(rest)
+        except QueryError as exc:
+            self.query_bar.show_error(exc.message, exc.position + text.find(rest) if rest else 0)
+            return
+        self.app.push_screen(SearchResultsScreen(self.account, rest), self._open_hit)
+
+    def _open_hit(self, hit: FolderHit | None) -> None:
+        if isinstance(hit, FolderHit):
+            self.open_hit(hit)
+
+    @work(exclusive=True, group="folder", description="opening the found message")
+    async def open_hit(self, hit: FolderHit) -> None:
+        """Open the folder `hit` is in (unless open) and the message in it."""
+        folder = self.account.folder(hit.folder)
+        if folder is None:  # made since the tree was loaded
+            await self.account.load_folders()
+            folder = self.account.folder(hit.folder)
+        if folder is None:
+            from app.mime.sanitize import clean_line
+
+            self.notify(f"No folder {clean_line(hit.folder)!r} any more", markup=False)
+            return
+        current = self.account.current
+        if current is None or current.folder.name != folder.name:
+            self.folder_tree.select_folder(folder.name)
+            await self._open_folder(folder)
+            current = self.account.current
+            if current is None or current.folder.name != folder.name:
+                return  # it could not be opened: _open_folder said why
+        if not self.message_list.select_uid(hit.uid):
+            self.notify("That message is no longer in its folder", markup=False, timeout=4)
+            return
+        self.message_list.action_open()
 
     @work(exclusive=True, group="search", description="searching")
     async def run_search(self, text: str) -> None:
@@ -1052,6 +1124,10 @@ class MainScreen(Screen[None]):
 
     @on(QueryBar.Cleared)
     def _query_cleared(self) -> None:
+        mode, self.query_mode = self.query_mode, "search"
+        if mode in ("tag", "untag"):  # Esc on a mark-by-pattern prompt keeps the list as it is
+            self.message_list.focus()
+            return
         self.remove_class("-reading")  # the search is cleared, not only the reading view
         self.action_clear_search()
         self.message_list.focus()  # Esc in the bar (empty, refused or not) returns to the list
@@ -1064,6 +1140,7 @@ class MainScreen(Screen[None]):
         if self._search_uids is None:
             return
         self._search_uids = None
+        self.limit_text = None
         if self.threaded and self._thread_rows is not None:
             uids, depths = self._thread_rows
             self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False, depths=depths)
