@@ -7,6 +7,7 @@ images (an `<img src="https://...">`) are never fetched: only parts of the messa
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from app.mime.images import MAX_IMAGE_BYTES, ImageRefused, decode_image
@@ -20,8 +21,10 @@ MAX_INLINE_IMAGES = 6
 
 async def view_image(screen: Any) -> None:
     """Show the highlighted attachment of the open message if it is an image."""
-    from widgets.image_view import ImageScreen
+    from widgets.image_caps import graphics_protocol
+    from widgets.image_view import ImageScreen, usable_protocol
 
+    protocol = usable_protocol(graphics_protocol(os.environ))
     viewer = screen.viewer
     info = viewer.highlighted_attachment if viewer.rendered is not None else None
     uid = screen.open_uid
@@ -41,21 +44,33 @@ async def view_image(screen: Any) -> None:
     except Exception as exc:
         screen._report(exc, "Cannot fetch the image")
         return
-    width = max(8, screen.app.size.width - 6)
-    height = max(4, (screen.app.size.height - 6) * 2)  # two pixels per cell, one above another
+    width, height = _pixels_for(protocol, screen.app.size.width - 6, screen.app.size.height - 6)
     try:
         image = await asyncio.to_thread(decode_image, data, width=width, height=height)
     except ImageRefused as exc:
         screen.notify(f"{name}: {exc}", severity="warning", markup=False)
         return
-    screen.app.push_screen(ImageScreen(image, f"{name} ({image.width} x {image.height} shown)"))
+    title = f"{name} ({image.width} x {image.height} shown)"
+    screen.app.push_screen(ImageScreen(image, title, protocol=protocol))
+
+
+def _pixels_for(protocol: str, cells_wide: int, cells_high: int) -> tuple[int, int]:
+    """The pixels an image is scaled to so it fits `cells_wide` x `cells_high` cells."""
+    from widgets.image_view import CELL_PIXELS
+
+    cells_wide, cells_high = max(8, cells_wide), max(2, cells_high)
+    if protocol == "halfblocks":
+        return cells_wide, cells_high * 2  # two pixels per cell, one above another
+    return cells_wide * CELL_PIXELS[0], cells_high * CELL_PIXELS[1]
 
 
 async def view_inline_images(screen: Any) -> None:
     """Show the inline images of the open message: its image parts with a Content-ID (what an
     HTML body names as `cid:`); nothing from the network."""
-    from widgets.image_view import ImageScreen
+    from widgets.image_caps import graphics_protocol
+    from widgets.image_view import ImageScreen, usable_protocol
 
+    protocol = usable_protocol(graphics_protocol(os.environ))
     viewer = screen.viewer
     rendered = viewer.rendered
     uid = screen.open_uid
@@ -69,8 +84,8 @@ async def view_inline_images(screen: Any) -> None:
         screen.notify("This message has no inline images.", markup=False)
         return
     shown = parts[:MAX_INLINE_IMAGES]
-    width = max(8, screen.app.size.width - 6)
-    height = max(4, (screen.app.size.height - 4) * 2 // len(shown) - 2)
+    rows = (screen.app.size.height - 4) // len(shown) - 1
+    width, height = _pixels_for(protocol, screen.app.size.width - 6, rows)
     images: list[tuple[Any, str]] = []
     refused: list[str] = []
     for info in shown:
@@ -96,4 +111,4 @@ async def view_inline_images(screen: Any) -> None:
         screen.notify("; ".join(refused), severity="warning", markup=False)
     if images:
         first, title = images[0]
-        screen.app.push_screen(ImageScreen(first, title, more=images[1:]))
+        screen.app.push_screen(ImageScreen(first, title, more=images[1:], protocol=protocol))
