@@ -1,7 +1,9 @@
 """Which way the terminal can draw an image: Kitty graphics, Sixel or Unicode half-blocks.
 
-Decided from the environment only: nothing is fetched, the terminal is not asked (a query
-inside a running Textual app would race its input thread for the answer). Unknown terminals
+Decided from the environment only: nothing is fetched, and the terminal is not asked here (a
+query inside a running Textual app would race its input thread for the answer; textual-image
+asks for the cell size once, at its import before Textual starts, and only when this chose a
+graphics protocol). Unknown terminals
 get half-blocks, which work everywhere. Inside tmux (or screen) half-blocks too, since graphics
 reach the outer terminal only through passthrough: `TERMAIL_IMAGES=sixel` says the tmux in use
 draws Sixel (tmux >= 3.4 built with it); Kitty graphics are never sent through tmux, since
