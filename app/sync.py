@@ -77,7 +77,7 @@ class SyncResult:
     full_reload: bool
     """True when nothing usable was cached (first open, or UIDVALIDITY changed)."""
     method: str = "plain"
-    """"qresync", "condstore", "plain" or "full": how the changes were found."""
+    """"qresync", "condstore", "plain", "plain-lazy" (only the newest flags) or "full"."""
     uidvalidity: int | None = None
     highestmodseq: int | None = None
     exists: int = 0
@@ -231,10 +231,14 @@ async def resync(
     sort: str | None = None,
     new_limit: int = DEFAULT_NEW_LIMIT,
     readonly: bool = False,
+    lazy_flags: int | None = None,
 ) -> SyncResult:
     """Select `mailbox` and make its cache match the server; see the module docstring.
 
     `sort` is an IMAP SORT key ("REVERSE DATE") for the display order, None for ascending UID.
+    `lazy_flags` (a refresh after news, on a server without CONDSTORE): when the count says
+    only new mail came, the flags of just the `lazy_flags` newest cached messages are checked,
+    not of every one (100,000 FLAGS per new message); the rest at the next full resync.
     IMAP errors from the client propagate (the cache is left as it was); the cache never raises.
     """
     cached = cache.mailbox_state(mailbox)
@@ -291,8 +295,19 @@ async def resync(
         elif known_set:
             # Neither extension: the flags of every cached message, compared with the cache;
             # a cached UID the server does not answer for is gone.
-            server_flags = await client.fetch_flags(sorted(known_set))
-            gone = known_set - set(server_flags)
+            checked: Iterable[int] = known_set
+            if (
+                lazy_flags is not None
+                and new_or_none is not None
+                and len(known_set) > lazy_flags
+                and exists == len(known_set) + len(new_or_none)
+            ):
+                # Nothing went (the count adds up with the new mail): the newest only.
+                checked = heapq.nlargest(lazy_flags, known_set)
+                method = "plain-lazy"
+            checked_set = set(checked)
+            server_flags = await client.fetch_flags(sorted(checked_set))
+            gone = checked_set - set(server_flags)
             have = cache.get_summaries(mailbox, uidvalidity, server_flags)
             flags = {
                 uid: frozenset(f)

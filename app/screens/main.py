@@ -165,6 +165,8 @@ class MainScreen(Screen[None]):
         """Percent of the width right of the folder tree given to the list (the rest: viewer)."""
         self._headers_wanted = 0
         self._headers_done = 0
+        self.counts_interval = 120.0
+        """Seconds between STATUS rounds over the subscribed folders (new mail elsewhere)."""
         self._answering: int | None = None
         """The message a compose screen opened from here replies to or forwards."""
         self._leaving: set[int] = set()
@@ -220,10 +222,31 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._apply_ui_settings()
+        self.account.listen_alerts(self._show_alert)
         self.status.account = self.account.name
         self._apply_width(self.size.width)
         self.connect_account()
         self.set_interval(60, self.flush_outbox)
+        self.watch_counts()
+
+    @work(exclusive=True, group="counts", description="folder counts")
+    async def watch_counts(self) -> None:
+        """Counts true without opening folders: after our own commands, and other folders'
+        new mail on a timer (`app.counts`, issue 14)."""
+        from app.counts import CountsUpdate, FolderCounts
+        from app.mime.sanitize import clean_line
+
+        def on_update(update: CountsUpdate) -> None:
+            self._show_counts(update.folder, update.status)
+            current = self.account.current
+            if update.new_mail and (current is None or current.folder.name != update.folder):
+                self.notify(
+                    f"{update.new_mail} new message(s) in {clean_line(update.folder)}",
+                    title="New mail",
+                    markup=False,
+                )
+
+        await FolderCounts(self.account, interval=self.counts_interval).run(on_update)
 
     def on_resize(self) -> None:
         self._apply_width(self.size.width)
@@ -284,6 +307,18 @@ class MainScreen(Screen[None]):
                 self.folder_tree.select_folder(inbox.name)
                 await self._open_folder(inbox, shown=shown if inbox.name == _INBOX.name else None)
         self.resume_drafts()
+
+    def _show_alert(self, alert: Any) -> None:
+        """A server's ALERT (RFC 3501 §7.1: it MUST be shown), sanitized, once, as a notice."""
+        from app.mime.sanitize import clean_line
+
+        self.notify(
+            clean_line(alert.text, max_len=500),
+            title=clean_line(f"Alert from {alert.server}", max_len=100),
+            severity="warning",
+            timeout=30,
+            markup=False,
+        )
 
     def _adopt_listed_inbox(self) -> None:
         """INBOX was opened before the folder list came: take the listed folder (its real
@@ -406,9 +441,16 @@ class MainScreen(Screen[None]):
         if not isinstance(self.app.focused, QueryInput):
             self.message_list.focus()
 
-    async def _reload_folders(self) -> None:
-        await self.account.load_folders()
+    async def _reload_folders(self) -> bool:
+        """List the folders into the tree; a failure is reported and the tree kept (issue 14:
+        an error here ended the app at every start). False when it failed."""
+        try:
+            await self.account.load_folders()
+        except Exception as exc:
+            self._report(exc, "Cannot list the folders")
+            return False
         self._show_folders()
+        return True
 
     async def _reconnect(self) -> None:
         """A dropped connection: reconnect with backoff and reopen the folder."""
@@ -465,6 +507,8 @@ class MainScreen(Screen[None]):
                 opened = await self.account.open_folder(folder)
         except Exception as exc:
             self._report(exc, f"Cannot open {folder.name}")
+            # Not "Opening …" for good: the status bar says it failed (issue 13).
+            self.status.message = f"Cannot open {folder.name}"
             current = self.account.current
             if watched is not None and current is not None and current.folder.name == watched.name:
                 self._start_idle(watched)  # still on the folder watched before
@@ -529,6 +573,7 @@ class MainScreen(Screen[None]):
             None if self.account.imap_settings.tunnel else self.account._credentials(),
             folder.name,
             on_change,
+            on_alert=self.account.report_alert,
         )
         self.idle_watcher = watcher
         watcher.start()
