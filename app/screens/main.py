@@ -116,6 +116,7 @@ class MainScreen(Screen[None]):
         Binding("L", "list_reply", "List reply", id="list.reply", show=False),
         Binding("U", "unsubscribe", "Unsubscribe", id="list.unsubscribe", show=False),
         Binding("i", "view_image", "View image", id="msg.view_image", show=False),
+        Binding("I", "view_inline_images", "Inline images", id="view.images", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -1022,6 +1023,12 @@ class MainScreen(Screen[None]):
         from app.screens import image_actions
 
         await image_actions.view_image(self)
+
+    @work(group="image", description="showing the inline images")
+    async def action_view_inline_images(self) -> None:
+        from app.screens import image_actions
+
+        await image_actions.view_inline_images(self)
 
     # -- search -------------------------------------------------------------------------------------
     def action_search(self) -> None:
