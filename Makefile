@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check fmt lint typecheck imports system-deps venv fuzz bench snapshots clean
+.PHONY: demo test check fmt lint typecheck imports system-deps venv fuzz bench snapshots clean \
+	interop interop-deps
 
 # Debian packages the sandbox and the tmux test need; installed with apt-get (through sudo when
 # not root). Nothing is installed when they are already there.
@@ -50,6 +51,21 @@ check: lint typecheck imports
 
 test: system-deps venv check
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The interop suite: every account-level test against each server kind (dovecot, minimal,
+# gmail-like, cyrus, courier; Postfix for submission). Cyrus, Courier and Postfix are unpacked
+# from their Debian packages into ~/.cache/termail-interop (never installed: they conflict with
+# dovecot-imapd) and run in mount namespaces, so this needs root; `make test` runs the same
+# tests, skipping (with the reason) a kind that cannot be set up.
+INTEROP_TESTS := tests/integration/test_interop.py tests/integration/test_interop_names.py \
+  tests/integration/test_interop_mime.py tests/integration/test_interop_ui.py
+interop-deps: system-deps venv
+	$(PY) -m app.sandbox.interop install
+
+interop: interop-deps
+	@start=$$(date +%s); \
+	$(PY) -m pytest -v -p no:cacheprovider $(INTEROP_TESTS) $(PYTEST_ARGS); rc=$$?; \
+	echo "make interop: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 demo: system-deps venv
 	$(VENV)/bin/termail demo

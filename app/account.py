@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.models import (
     BodyPart,
@@ -37,6 +37,16 @@ from app.models import (
 from app.store import HeaderCache
 from app.sync import SyncResult, resync, warm_start
 from app.uids import UidArray
+
+if TYPE_CHECKING:
+    from app.imap.engine import ServerAlert
+
+#: Cached messages whose flags a refresh after news checks on a server without CONDSTORE
+#: (the newest; the others at the next open of the folder).
+LAZY_FLAGS = 500
+#: Distinct server ALERTs one account shows in a session; a server sending new ones for ever
+#: is cut off (the engine bounds them per connection, reconnections would not be).
+MAX_ALERTS_SHOWN = 50
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +218,17 @@ class Account:
         self.cache_path = cache_path if cache is None else cache.path
         self.first_fetch = FIRST_FETCH
         self._connecting: asyncio.Future[None] | None = None
+        self._alerts_seen: set[str] = set()
+        self._changed_folders: set[str] = set()
+        self._news_only = False
+        """The last NOOP on the open folder told of new mail and nothing else."""
+        self.counts_changed = asyncio.Event()
+        """Set when a command of ours changed a folder (`take_changed_folders` says which)."""
+        self._alert_listener: Callable[[ServerAlert], None] | None = None
+        self._pending_alerts: list[ServerAlert] = []
+        self._flattened: set[tuple[str, int | None, int]] = set()
+        """(folder, uidvalidity, uid) of messages whose BODYSTRUCTURE the server got wrong
+        (see `load_message`): their parts are read from the whole message."""
 
     def identity_for(self, recipients: Sequence[str]) -> Identity | None:
         """The identity to answer a message sent to `recipients` from (None: no identity)."""
@@ -242,7 +263,46 @@ class Account:
         from app.imap.client import ImapClient
 
         creds = None if self.imap_settings.tunnel else self._credentials()
-        self.client = await ImapClient.connect(self.imap_settings, creds)
+        self.client = await ImapClient.connect(
+            self.imap_settings, creds, on_alert=self.report_alert
+        )
+        self.client.on_changed = self._note_changed
+
+    def _note_changed(self, name: str) -> None:
+        if len(self._changed_folders) < 1000:
+            self._changed_folders.add(name)
+        self.counts_changed.set()
+
+    def take_changed_folders(self) -> set[str]:
+        """The folders our own commands changed since the last call (see `app.counts`)."""
+        out, self._changed_folders = self._changed_folders, set()
+        return out
+
+    async def status_many(self, names: Sequence[str | Folder]) -> dict[str, FolderStatus]:
+        """Pipelined STATUS of `names` (one round trip) on the account's connection."""
+        client = self._require_client()
+        async with self.lock:
+            found: dict[str, FolderStatus] = await client.status_many(names)
+        return found
+
+    def report_alert(self, alert: ServerAlert) -> None:
+        """An ALERT from any of the account's connections: passed to the listener once per
+        text for the session (RFC 3501 §7.1: the user MUST see it); held until one listens."""
+        if alert.text in self._alerts_seen or len(self._alerts_seen) >= MAX_ALERTS_SHOWN:
+            return
+        self._alerts_seen.add(alert.text)
+        if self._alert_listener is None:
+            self._pending_alerts.append(alert)
+        else:
+            self._alert_listener(alert)
+
+    def listen_alerts(self, listener: Callable[[ServerAlert], None] | None) -> None:
+        """Who shows the ALERTs (the UI); those that came before are handed over now."""
+        self._alert_listener = listener
+        if listener is not None:
+            pending, self._pending_alerts = self._pending_alerts, []
+            for alert in pending:
+                listener(alert)
 
     def connect_soon(self) -> None:
         """Start `connect` now, in the background: at app start the TLS handshake and login
@@ -399,10 +459,17 @@ class Account:
         await self._in_local_order(self.current)
         return self.current
 
-    async def _resync(self, cache: HeaderCache, name: str) -> SyncResult:
+    async def _resync(
+        self, cache: HeaderCache, name: str, *, lazy_flags: int | None = None
+    ) -> SyncResult:
         """`app.sync.resync` of `name` in the list's order; the caller holds the lock."""
         return await resync(
-            self._require_client(), cache, name, sort=self.sort_spec(), new_limit=self.first_fetch
+            self._require_client(),
+            cache,
+            name,
+            sort=self.sort_spec(),
+            new_limit=self.first_fetch,
+            lazy_flags=lazy_flags,
         )
 
     def _apply_sync(self, name: str, result: SyncResult) -> list[MessageSummary]:
@@ -638,8 +705,11 @@ class Account:
             async with self.lock:
                 if await self._unchanged_since_select(current):
                     return current.uids
-                # QRESYNC / CONDSTORE: the changes only, not the whole list again.
-                result = await self._resync(cache, current.folder.name)
+                # QRESYNC / CONDSTORE: the changes only, not the whole list again; without
+                # either, the flags of the newest messages only when just new mail came (the
+                # server told of no flag change or expunge).
+                lazy = LAZY_FLAGS if self._news_only else None
+                result = await self._resync(cache, current.folder.name, lazy_flags=lazy)
             self._apply_sync(current.folder.name, result)
             same = (
                 self.sorts_locally()
@@ -687,6 +757,7 @@ class Account:
         """
         client = self._require_client()
         state = getattr(client, "mailbox", None)
+        self._news_only = False
         if current.cached or state is None or not self._has_selected(client, current.folder.name):
             return False
 
@@ -695,6 +766,7 @@ class Account:
 
         before = mark(state)
         events = await client.noop()
+        self._news_only = bool(events) and all(e.kind == "new" for e in events)
         after = getattr(client, "mailbox", None)
         return (
             not events
@@ -797,10 +869,45 @@ class Account:
                 raw: bytes = await self._require_client().fetch_raw(uid)
             return await asyncio.to_thread(render_message, raw, prefer_html=prefer_html)
         header, structure, parts = got
+        if not structure.is_multipart and _says_multipart(header):
+            # Courier gives a multipart message without MIME-Version one text/plain part: the
+            # raw MIME would be shown and the attachments hidden. Parse the whole message here.
+            whole = await self._whole_message(uid)
+            if whole is not None:
+                self._flattened.add(self._message_key(uid))
+                return await asyncio.to_thread(render_message, whole, prefer_html=prefer_html)
         # Rendering is CPU work (HTML conversion can take seconds): keep it off the event loop.
         return await asyncio.to_thread(
             render_from_parts, header, structure, parts, prefer_html=prefer_html
         )
+
+    async def _whole_message(self, uid: int) -> bytes | None:
+        """The whole message from the cache (kept as part "RAW"), else the server; None when
+        neither has it (offline): the caller then shows what the server's parts give."""
+        current, cache = self.current, self.header_cache
+        keep = cache is not None and current is not None and current.uidvalidity is not None
+        if keep:
+            assert cache is not None and current is not None
+            held = cache.get_body(current.folder.name, current.uidvalidity, uid, "RAW")
+            if held is not None:
+                return held
+        try:
+            async with self.lock:
+                await self._ensure_selected()
+                raw: bytes = await self._require_client().fetch_raw(uid)
+        except Exception:
+            log.info("whole message %s not fetched; shown as the server parts it", uid)
+            return None
+        if keep and self.current is current:
+            assert cache is not None and current is not None and current.uidvalidity is not None
+            cache.put_body(current.folder.name, current.uidvalidity, uid, "RAW", raw)
+        return raw
+
+    def _message_key(self, uid: int) -> tuple[str, int | None, int]:
+        current = self.current
+        if current is None:
+            return ("", None, uid)
+        return (current.folder.name, current.uidvalidity, uid)
 
     async def prefetch_message(self, uid: int, *, prefer_html: bool = False) -> bool:
         """Put the header and text parts of `uid` in the cache, so that opening it is instant.
@@ -898,6 +1005,8 @@ class Account:
         """
         from app.mime.attachments import PartWriter
 
+        if self._message_key(uid) in self._flattened:  # parts numbered by our own parse
+            return await self._save_local_part(uid, part_id, folder, filename, progress, text=text)
         writer = PartWriter(folder, filename, encoding, text=text)
         try:
             async with self.lock:
@@ -913,6 +1022,45 @@ class Account:
         saved: Path = writer.close()
         return saved
 
+    async def _save_local_part(
+        self,
+        uid: int,
+        part_id: str,
+        folder: Path,
+        filename: str,
+        progress: Callable[[int, int | None], None] | None,
+        *,
+        text: bool = False,
+    ) -> Path:
+        """Save part `part_id` of a message parsed here (its server structure is wrong)."""
+        from app.mime.attachments import PartWriter
+
+        data, encoding = await self._local_part(uid, part_id)
+        writer = PartWriter(folder, filename, encoding, text=text)
+        try:
+            writer.write(data)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                writer.close().unlink()
+            raise
+        if progress is not None:
+            progress(len(data), len(data))
+        saved: Path = writer.close()
+        return saved
+
+    async def _local_part(self, uid: int, part_id: str) -> tuple[bytes, str]:
+        """(encoded bytes, encoding) of a part of a message parsed here, from the whole one."""
+        from app.mime.attachments import SaveError
+        from app.mime.render import extract_part
+
+        raw = await self._whole_message(uid)
+        if raw is None:
+            raw = await self.fetch_raw(uid)  # raises the connection error the user should see
+        found = await asyncio.to_thread(extract_part, raw, part_id)
+        if found is None:
+            raise SaveError(f"the message has no part {part_id}")
+        return found
+
     async def fetch_attachment(
         self,
         uid: int,
@@ -926,6 +1074,10 @@ class Account:
         """One part fetched in 64 KB chunks and decoded exactly as `save_attachment` saves it."""
         from app.mime.attachments import StreamDecoder
 
+        if self._message_key(uid) in self._flattened:  # parts numbered by our own parse
+            data, local_encoding = await self._local_part(uid, part_id)
+            decoder = StreamDecoder(local_encoding, text=text)
+            return decoder.feed(data) + decoder.finish()
         decoder = StreamDecoder(encoding, text=text)
         out = bytearray()
         async with self.lock:
@@ -956,6 +1108,10 @@ class Account:
         if got is None:
             return await self.fetch_raw(uid), None
         header, structure, parts = got
+        if not structure.is_multipart and _says_multipart(header):  # see `load_message`
+            whole = await self._whole_message(uid)
+            if whole is not None:
+                return whole, None
         nodes = [n for n in parts_to_fetch(structure) if n.part_id in parts]
         plain = [n for n in nodes if n.mime_type == "text/plain"]
         chosen = (plain or nodes)[0] if (plain or nodes) else None
@@ -1234,6 +1390,18 @@ class Account:
         async with self.lock:
             uid: int | None = await self.client.append(folder, data, flags=tuple(flags))
         return uid
+
+
+def _says_multipart(header: bytes) -> bool:
+    """Whether a message's own header makes it multipart (with a boundary to split it by)."""
+    from email.parser import BytesHeaderParser
+    from email.policy import compat32
+
+    try:
+        msg = BytesHeaderParser(policy=compat32).parsebytes(bytes(header))
+        return msg.get_content_maintype() == "multipart" and bool(msg.get_param("boundary"))
+    except Exception:
+        return False
 
 
 def _build_keys(store: dict[int, Any], answers: dict[int, Any], make: Callable[..., Any]) -> None:

@@ -334,6 +334,8 @@ class CheckResult:
     error: str = ""
     details: tuple[tuple[bool, str], ...] = ()
     """(fine, text) lines under the result: the folder used for each role (IMAP)."""
+    alerts: tuple[str, ...] = ()
+    """ALERT texts the server sent (RFC 3501 §7.1: they must be shown), already sanitized."""
 
     def line(self) -> str:
         """One printable line; the error often quotes what a server said, so it is cleaned."""
@@ -343,6 +345,8 @@ class CheckResult:
         text = clean_line(text, max_len=2000)
         for fine, detail in self.details:  # folder names: server text too
             text += f"\n    {'' if fine else 'warning: '}{clean_line(detail, max_len=500)}"
+        for alert in self.alerts:  # sanitized by the core already; cleaned again, cheaply
+            text += f"\n    server ALERT: {clean_line(alert, max_len=2000)}"
         return text
 
 
@@ -367,16 +371,22 @@ async def check_imap_login(
     settings: ServerSettings,
     credentials: Credentials | None,
     roles: Mapping[str, str] | None = None,
+    alerts: list[str] | None = None,
 ) -> list[tuple[bool, str]]:
     """Log in to the IMAP server, list the folders and out again; raises what the IMAP
     client raises. Returns (fine, text) per folder role: the folder termail uses for Trash,
     Sent, Drafts, Junk (SPECIAL-USE, the config's `[folders]`, or guessed from the name), and a
-    warning for a role no folder has."""
+    warning for a role no folder has. The server's ALERT texts (sanitized, each once) are
+    added to `alerts`."""
     from app.imap.client import ImapClient  # type: ignore[import-not-found, unused-ignore]
     from app.mime.sanitize import clean_line
     from app.roles import assign_roles, describe_roles
 
-    client = await ImapClient.connect(settings, credentials)  # type: ignore[arg-type]
+    def on_alert(alert: Any) -> None:
+        if alerts is not None and alert.text not in alerts:
+            alerts.append(alert.text)
+
+    client = await ImapClient.connect(settings, credentials, on_alert=on_alert)  # type: ignore[arg-type]
     try:
         folders = await client.list_folders()
     except Exception as exc:  # the login worked: a failed LIST is a warning, not a failure
@@ -469,10 +479,11 @@ async def check_account(
                 (credentials.password, credentials.oauth2_token) if credentials else (None, None)
             )
             details: list[tuple[bool, str]] = []
+            alerts: list[str] = []
             try:
                 if which == "imap":
                     details = await asyncio.wait_for(
-                        check_imap_login(settings, credentials, account.folders),
+                        check_imap_login(settings, credentials, account.folders, alerts),
                         settings.timeout + 5,
                     )
                 else:
@@ -487,6 +498,7 @@ async def check_account(
                 )
             else:
                 result = CheckResult(account.name, which, True, where, details=tuple(details))
+            result.alerts = tuple(redact(a, *secrets) for a in alerts)
         results.append(result)
         if emit is not None:
             emit(result)

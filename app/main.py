@@ -382,6 +382,16 @@ def demo_accounts(sandbox: Sandbox) -> list[Account]:
     return accounts
 
 
+def prepare_images() -> None:
+    """Before Textual starts: ready Kitty/Sixel drawing when the terminal has it (issue 18)."""
+    import os
+
+    from widgets.image_caps import graphics_protocol
+    from widgets.image_view import prepare_graphics
+
+    prepare_graphics(graphics_protocol(os.environ))
+
+
 def demo_data_dir(sandbox: Sandbox) -> Path:
     """Drafts, outbox and cache of the demo accounts: inside the demo's own sandbox folder, so
     two demos at once never share them (`app.demo` keeps the drafts and queued mail when the
@@ -397,6 +407,7 @@ def run_demo_app(sandbox: Sandbox, on_start: Callable[[App[Any]], None] | None =
     app = TermailApp(demo_accounts(sandbox))
     if on_start is not None:
         on_start(app)
+    prepare_images()
     app.run()
     return 0
 
@@ -415,6 +426,7 @@ def client_main(argv: list[str]) -> int:
     config = load_or_exit(args.config)
     accounts = accounts_from_config(config, only=args.account)
     ui = config.ui
+    prepare_images()
     TermailApp(
         accounts,
         theme=getattr(ui, "theme", None),

@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -77,7 +77,7 @@ class SyncResult:
     full_reload: bool
     """True when nothing usable was cached (first open, or UIDVALIDITY changed)."""
     method: str = "plain"
-    """"qresync", "condstore", "plain" or "full": how the changes were found."""
+    """"qresync", "condstore", "plain", "plain-lazy" (only the newest flags) or "full"."""
     uidvalidity: int | None = None
     highestmodseq: int | None = None
     exists: int = 0
@@ -174,6 +174,56 @@ def _ordered(
     return [u for u in cached.uids if u in current]
 
 
+#: Sorts where new mail usually lands at the newest end: (SORT key, SortKey attribute).
+_TIME_SORTS = {"DATE": "date", "ARRIVAL": "arrival"}
+
+
+def _with_newest(
+    cached_order: Sequence[int],
+    current: set[int],
+    sort: str | None,
+    fetched: Sequence[MessageSummary],
+    summary_of: Callable[[int], MessageSummary | None],
+) -> list[int] | None:
+    """The display order with new mail placed here, without a UID SORT of the whole folder
+    (issue 14 item 9: 100,000 UIDs sorted again per new message), or None for the server.
+
+    Only for a date or arrival order whose new messages are all strictly later than the
+    message at the newest end of the cached order, with distinct keys: they then go at that
+    end, among themselves by their keys, as the server's SORT would place them (RFC 5256;
+    ties, which the server breaks by sequence number, are left to the server). The keys are
+    `app.threads`' RFC 5256 keys, tested against Dovecot's SORT.
+    """
+    from app.threads import sort_key_from
+
+    if sort is None:
+        return None
+    words = sort.split()
+    descending = words[:1] == ["REVERSE"]
+    attr = _TIME_SORTS.get(words[-1]) if len(words) == 1 + descending else None
+    if attr is None:
+        return None
+    kept = [u for u in cached_order if u in current]
+    new = current.difference(kept)
+    summaries = {s.uid: s for s in fetched if s.uid in new}
+    if not kept or len(summaries) != len(new):
+        return None
+    edge = summary_of(kept[0] if descending else kept[-1])
+    if edge is None:
+        return None
+
+    def key(s: MessageSummary) -> float:
+        value: float = getattr(sort_key_from(s.uid, s.internaldate, s.size, s.envelope), attr)
+        return value
+
+    edge_key = key(edge)
+    keys = {uid: key(s) for uid, s in summaries.items()}
+    if any(k <= edge_key for k in keys.values()) or len(set(keys.values())) != len(keys):
+        return None
+    ranked = sorted(new, key=keys.__getitem__, reverse=descending)
+    return ranked + kept if descending else kept + ranked
+
+
 async def _fetch_new(
     client: SyncClient, order: Sequence[int], new: set[int], limit: int, sort: str | None
 ) -> list[MessageSummary]:
@@ -231,10 +281,14 @@ async def resync(
     sort: str | None = None,
     new_limit: int = DEFAULT_NEW_LIMIT,
     readonly: bool = False,
+    lazy_flags: int | None = None,
 ) -> SyncResult:
     """Select `mailbox` and make its cache match the server; see the module docstring.
 
     `sort` is an IMAP SORT key ("REVERSE DATE") for the display order, None for ascending UID.
+    `lazy_flags` (a refresh after news, on a server without CONDSTORE): when the count says
+    only new mail came, the flags of just the `lazy_flags` newest cached messages are checked,
+    not of every one (100,000 FLAGS per new message); the rest at the next full resync.
     IMAP errors from the client propagate (the cache is left as it was); the cache never raises.
     """
     cached = cache.mailbox_state(mailbox)
@@ -291,8 +345,19 @@ async def resync(
         elif known_set:
             # Neither extension: the flags of every cached message, compared with the cache;
             # a cached UID the server does not answer for is gone.
-            server_flags = await client.fetch_flags(sorted(known_set))
-            gone = known_set - set(server_flags)
+            checked: Iterable[int] = known_set
+            if (
+                lazy_flags is not None
+                and new_or_none is not None
+                and len(known_set) > lazy_flags
+                and exists == len(known_set) + len(new_or_none)
+            ):
+                # Nothing went (the count adds up with the new mail): the newest only.
+                checked = heapq.nlargest(lazy_flags, known_set)
+                method = "plain-lazy"
+            checked_set = set(checked)
+            server_flags = await client.fetch_flags(sorted(checked_set))
+            gone = checked_set - set(server_flags)
             have = cache.get_summaries(mailbox, uidvalidity, server_flags)
             flags = {
                 uid: frozenset(f)
@@ -317,6 +382,14 @@ async def resync(
         u: _session_free(f) for u, f in flags.items() if u in known_set and u not in gone
     }
     order = _ordered(current, cached, sort, new_uids)
+    if order is None and cached is not None and cached.sort == sort and new_uids:
+        order = _with_newest(
+            cached.uids,
+            current,
+            sort,
+            fetched,
+            lambda uid: cache.get_summaries(mailbox, uidvalidity, (uid,)).get(uid),
+        )
     if order is None:
         order = await client.uid_list(sort=sort)
         # Compared without a set of the whole listing (4 MB at 100,000 messages).

@@ -87,6 +87,10 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         Binding("pageup", "page_up", "Page up", id="list.page_up", show=False),
         Binding("enter", "open", "Open", id="list.open"),
         Binding("t,semicolon", "toggle_mark", "Mark", id="list.mark"),
+        # vim's za / zM / zR in one key each (Textual has no two-key chords).
+        Binding("z,alt+v", "fold_thread", "Fold/unfold thread", id="thread.fold", show=False),
+        Binding("minus", "fold_all", "Fold all threads", id="thread.fold_all", show=False),
+        Binding("plus", "unfold_all", "Unfold all threads", id="thread.unfold_all", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -217,6 +221,14 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         self._uids: Sequence[int] = []
         """Shared with the caller when a UidArray (never changed in place), else a copy."""
         self._depths: list[int] | None = None
+        self._tree: tuple[list[int], list[int]] | None = None
+        """Every row of the threads (UIDs, depths), folded or not; None for a flat list."""
+        self.folded: set[int] = set()
+        """Root UIDs of the folded threads; kept through refreshes, forgotten with the folder."""
+        self._hidden: dict[int, list[int]] = {}
+        """Folded root UID -> the UIDs hidden under its line."""
+        self._root_of: dict[int, int] = {}
+        """Hidden UID -> the root whose line stands for it."""
         self._summaries: OrderedDict[int, MessageSummary] = OrderedDict()
         self._requested: set[int] = set()
         self._summary_limit = max(100, summary_limit)
@@ -302,10 +314,6 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         old_uid = self.cursor_uid
         old_row = self._cursor
         screen_offset = old_row - int(self.scroll_offset.y)
-        # A folder's UidArray (400 KB at 100,000 messages) is shown as it is; a list of ints
-        # made from it would cost 3.6 MB more.
-        self._uids = uids if isinstance(uids, UidArray) else list(uids)
-        self._depths = list(depths) if depths is not None and len(depths) == len(uids) else None
         if reset_summaries if reset_summaries is not None else not keep_cursor:
             self._summaries.clear()
             self._requested.clear()
@@ -313,6 +321,21 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
             self.held_source = None
             self._epoch += 1
             self.marked.clear()
+            self.folded.clear()
+        if depths is not None and len(depths) == len(uids):
+            self._tree = (list(uids), list(depths))
+            uids, depths = self._fold_rows(*self._tree)
+            if old_uid is not None:
+                old_uid = self._root_of.get(old_uid, old_uid)  # now under a folded line
+        else:
+            self._tree = None
+            self._hidden = {}
+            self._root_of = {}
+            depths = None
+        # A folder's UidArray (400 KB at 100,000 messages) is shown as it is; a list of ints
+        # made from it would cost 3.6 MB more.
+        self._uids = uids if isinstance(uids, UidArray) else list(uids)
+        self._depths = list(depths) if depths is not None else None
         self._invalidate_all()
         count = len(self._uids)
         new_row = -1
@@ -336,10 +359,104 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         if self.cursor_uid != old_uid:
             self.post_message(self.Highlighted(self, self.cursor_uid))
 
+    def _fold_rows(self, uids: list[int], depths: list[int]) -> tuple[list[int], list[int]]:
+        """The rows shown for these thread rows: a folded thread's root alone on its line."""
+        self._hidden = {}
+        self._root_of = {}
+        shown: list[int] = []
+        shown_depths: list[int] = []
+        root: int | None = None
+        for uid, depth in zip(uids, depths, strict=True):
+            if depth == 0:
+                root = uid if uid in self.folded else None
+            elif root is not None:
+                self._hidden.setdefault(root, []).append(uid)
+                self._root_of[uid] = root
+                continue
+            shown.append(uid)
+            shown_depths.append(depth)
+        return shown, shown_depths
+
+    def _thread_root(self) -> int | None:
+        """The root UID of the thread under the cursor."""
+        uid = self.cursor_uid
+        if uid is None or self._tree is None:
+            return None
+        uids, depths = self._tree
+        row = uids.index(uid)
+        while row > 0 and depths[row] > 0:
+            row -= 1
+        return uids[row]
+
+    def _refold(self, cursor_uid: int | None = None) -> None:
+        if self._tree is None:
+            return
+        old = self.cursor_uid
+        uids, depths = self._tree
+        self.set_uids(uids, keep_cursor=True, reset_summaries=False, depths=depths)
+        if cursor_uid is not None and cursor_uid != old:
+            self.select_uid(cursor_uid)
+
+    def _threads_off(self) -> bool:
+        if self._tree is None:
+            self.notify("Threads are off: T shows them", markup=False)
+            return True
+        return False
+
+    def action_fold_thread(self) -> None:
+        """Fold the thread under the cursor onto its first message's line, or unfold it."""
+        if self._threads_off():
+            return
+        root = self._thread_root()
+        if root is None:
+            return
+        if root in self.folded:
+            self.folded.discard(root)
+        else:
+            uids, depths = self._tree or ([], [])
+            row = uids.index(root)
+            if row + 1 >= len(uids) or depths[row + 1] == 0:
+                self.notify("A single message: nothing to fold", markup=False)
+                return
+            self.folded.add(root)
+        self._refold(root)
+
+    def action_fold_all(self) -> None:
+        if self._threads_off() or self._tree is None:
+            return
+        uids, depths = self._tree
+        self.folded = {
+            uid
+            for i, (uid, depth) in enumerate(zip(uids, depths, strict=True))
+            if depth == 0 and i + 1 < len(uids) and depths[i + 1] > 0
+        }
+        self._refold(self._thread_root())
+
+    def action_unfold_all(self) -> None:
+        if self._threads_off():
+            return
+        self.folded.clear()
+        self._refold()
+
     def remove_uids(self, uids: Iterable[int]) -> None:
         """Drop these UIDs from the list (deleted, moved); the cursor goes to the next row."""
         gone = set(uids)
         if not gone:
+            return
+        if self._tree is not None:
+            # A folded root that goes unfolds its thread: its replies stay in sight.
+            self.folded.difference_update(gone)
+            rows = [(u, d) for u, d in zip(*self._tree, strict=True) if u not in gone]
+            for uid in gone:
+                self._summaries.pop(uid, None)
+                self._requested.discard(uid)
+            self.marked.difference_update(gone)
+            self.set_uids(
+                [u for u, _ in rows],
+                keep_cursor=True,
+                reset_summaries=False,
+                depths=[d for _, d in rows],
+            )
             return
         old = self._uids
         if not any(map(gone.__contains__, old)):
@@ -410,7 +527,12 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         self._refresh_uids(set(uids))
 
     def select_uid(self, uid: int) -> bool:
-        """Put the cursor on `uid` (scrolling it into view); False when it is not listed."""
+        """Put the cursor on `uid` (scrolling it into view); False when it is not listed.
+        A message under a folded line unfolds its thread."""
+        root = self._root_of.get(uid)
+        if root is not None:
+            self.folded.discard(root)
+            self._refold()
         try:
             row = self._uids.index(uid)
         except ValueError:
@@ -539,6 +661,9 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
     def _refresh_uids(self, uids: set[int]) -> None:
         if not uids:
             return
+        roots = {self._root_of[u] for u in uids if u in self._root_of}
+        if roots:
+            uids = uids | roots  # a folded line counts its hidden unread
         uid_list = self._uids
         count = len(uid_list)
         # Only cached rows and visible rows can show a stale line: check those, not the folder.
@@ -609,6 +734,9 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
             uid = self._uids[row]
             if uid not in have and uid not in asked:
                 wanted.append(uid)
+            for hidden in self._hidden.get(uid, ()):  # a folded line counts their unread
+                if hidden not in have and hidden not in asked:
+                    wanted.append(hidden)
         if wanted:
             asked.update(wanted)
             self.post_message(self.SummariesWanted(self, wanted, self._epoch))
@@ -716,7 +844,12 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
             if size_w:
                 text.append(" " + " " * size_w)
         else:
-            text.append(self._flags(summary), self._style("message-list--flags"))
+            hidden = self._hidden.get(uid)
+            unread, label = self._fold_label(summary, hidden) if hidden else (0, "")
+            flags = self._flags(summary)
+            if unread and flags[1] == " ":
+                flags = flags[0] + "●" + flags[2:]  # unread mail under the folded line
+            text.append(flags, self._style("message-list--flags"))
             text.append(" ")
             date = self._format_date(message_date(summary), compact=date_w < 10)
             text.append(_cell(date, date_w, self._style("message-list--date")))
@@ -728,6 +861,9 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
                 indent = "  " * min(depth - 1, 10) + "└ "
                 text.append(indent[:subject_w], self._style("message-list--thread"))
                 subject_w = max(0, subject_w - len(indent))
+            if label:
+                text.append(label[:subject_w], self._style("message-list--thread"))
+                subject_w = max(0, subject_w - len(label))
             if subject_w:
                 text.append(_cell(subject, subject_w))
             if size_w:
@@ -736,7 +872,7 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
                     human_size(summary.size).rjust(size_w)[:size_w],
                     self._style("message-list--size"),
                 )
-            if not summary.seen:
+            if not summary.seen or unread:
                 text.stylize(self._style("message-list--unread"))
             if summary.flagged:
                 text.stylize(self._style("message-list--flagged"))
@@ -752,6 +888,16 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         text.stylize_before(base)  # Text.render ignores its own style; the base must be a span
         strip = Strip(text.render(self.app.console), content_width)
         return strip.extend_cell_length(width, base)
+
+    def _fold_label(self, root: MessageSummary, hidden: list[int]) -> tuple[int, str]:
+        """The unread count of a folded thread and its "+29 (3 unread) " label; the count
+        says "?" while some of the hidden messages' summaries are still on their way."""
+        held = [self._summaries.get(u) for u in hidden]
+        unread = sum(1 for s in held if s is not None and not s.seen) + (not root.seen)
+        known = "" if all(s is not None for s in held) else "?"
+        if unread or known:
+            return unread, f"+{len(hidden)} ({unread}{known} unread) "
+        return 0, f"+{len(hidden)} "
 
     def _flags(self, summary: MessageSummary) -> str:
         return "".join(

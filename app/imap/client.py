@@ -23,7 +23,7 @@ from typing import TypeVar
 from aioimaplib import aioimaplib as _aio
 
 from app.imap import parser
-from app.imap.engine import Arg, Connection, Response
+from app.imap.engine import Arg, Connection, Limits, Response, ServerAlert
 from app.imap.errors import (
     ImapCancelled,
     ImapConnectionError,
@@ -33,6 +33,7 @@ from app.imap.errors import (
     ImapUidValidityChanged,
 )
 from app.imap.mailbox import MailboxEvent, MailboxState, ascending_uids
+from app.imap.namespace import Namespace
 from app.imap.parser import FetchData, Literal, ThreadNode, UidArray
 from app.imap.search import SearchCriteria
 from app.models import (
@@ -203,17 +204,30 @@ class ImapClient:
         *,
         retries: int = 3,
         backoff: Sequence[float] = (0.2, 1.0, 3.0, 8.0),
+        on_alert: Callable[[ServerAlert], None] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.settings = settings
         self.credentials = credentials
+        self.on_alert = on_alert
+        self.limits = limits
         self.retries = retries
         self.backoff = tuple(backoff) or (0.0,)
         self.mailbox: MailboxState | None = None
         self.reconnects = 0
+        self.skipped_responses = 0
+        """LIST/LSUB lines that could not be read and were left out (logged)."""
+        self.on_changed: Callable[[str], None] | None = None
+        """Called with the name of each folder our own command changed (copy/move/append
+        destination; the selected folder after a move, expunge or flag change), so its counts
+        can be asked for again without opening it."""
         self._conn: Connection | None = conn
         self._selected: tuple[str | Folder, bool] | None = None
         self.selected_info: MailboxInfo | None = None
         self._closed = False
+        self.namespace: Namespace | None = None
+        """The personal namespace, asked once (NAMESPACE) before the first folder command;
+        folder names are shown without its prefix and sent with it (app/imap/namespace.py)."""
 
     # -- connection -------------------------------------------------------------------------
 
@@ -225,10 +239,24 @@ class ImapClient:
         *,
         retries: int = 3,
         backoff: Sequence[float] = (0.2, 1.0, 3.0, 8.0),
+        on_alert: Callable[[ServerAlert], None] | None = None,
+        limits: Limits | None = None,
     ) -> ImapClient:
-        """Open a connection (TLS, auth, extensions); `credentials` None only for PREAUTH/tunnel."""
-        conn = await Connection.open(settings, credentials)
-        return cls(settings, credentials, conn, retries=retries, backoff=backoff)
+        """Open a connection (TLS, auth, extensions); `credentials` None only for PREAUTH/tunnel.
+
+        `on_alert` gets each ALERT the server sends (RFC 3501 §7.1: the user MUST see it), on
+        this connection and on every reconnection; `limits` bound what the server may make us
+        hold (past one the connection is dropped and the next command reconnects)."""
+        conn = await Connection.open(settings, credentials, on_alert=on_alert, limits=limits)
+        return cls(
+            settings,
+            credentials,
+            conn,
+            retries=retries,
+            backoff=backoff,
+            on_alert=on_alert,
+            limits=limits,
+        )
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -245,6 +273,28 @@ class ImapClient:
 
     def has_capability(self, capability: str) -> bool:
         return capability.upper() in self.capabilities
+
+    @property
+    def personal_namespace(self) -> str | None:
+        """The personal namespace prefix ("INBOX." on Courier), None before it is known."""
+        return self.namespace.prefix if self.namespace is not None else None
+
+    def server_name(self, name: str) -> str:
+        """The server's (decoded) name of a folder named as shown (`Lists/python-dev`)."""
+        return self.namespace.server(name) if self.namespace is not None else name
+
+    async def _learn_namespace(self, conn: Connection) -> None:
+        """NAMESPACE once per client; without it (or on a NO) names are used as they are."""
+        if self.namespace is not None:
+            return
+        namespace = Namespace()
+        if conn.has_capability("NAMESPACE"):
+            resp = await conn.execute("NAMESPACE")
+            if resp.status == "OK":
+                for item in self._parsed(resp):
+                    if isinstance(item, parser.NamespaceData) and item.personal:
+                        namespace.prefix, namespace.delimiter = item.personal[0]
+        self.namespace = namespace
 
     async def close(self) -> None:
         """Log out and close; the client cannot be used afterwards."""
@@ -269,7 +319,9 @@ class ImapClient:
             if attempt:
                 await asyncio.sleep(self.backoff[min(attempt - 1, len(self.backoff) - 1)])
             try:
-                conn = await Connection.open(self.settings, self.credentials)
+                conn = await Connection.open(
+                    self.settings, self.credentials, on_alert=self.on_alert, limits=self.limits
+                )
                 self._conn = conn
                 self.reconnects += 1
                 log.info("reconnected to %s", self.settings.host or "the tunnel")
@@ -313,6 +365,11 @@ class ImapClient:
                 raise exc.with_outcome(False, what) from exc  # nothing was sent
             self._fold_raw(conn.take_unsolicited())
             try:
+                if self.namespace is None:  # before the first command that may name a folder
+                    try:
+                        await self._learn_namespace(conn)
+                    except ImapConnectionError as exc:  # `op` itself was not sent
+                        raise type(exc)(str(exc), applied=False) from exc
                 return await op(conn)
             except ImapConnectionError as exc:
                 attempt += 1
@@ -359,10 +416,40 @@ class ImapClient:
             out.append(data)
         return out
 
+    def _parsed_lenient(self, resp: Response) -> list[parser.Untagged]:
+        """Like `_parsed`, but a line that cannot be read is skipped (and logged): one folder
+        with a name we cannot read must not hide the whole folder list."""
+        out = []
+        for raw in resp.untagged:
+            try:
+                data = self._parse(raw)
+            except ImapProtocolError as exc:
+                log.warning("skipped: %s", exc)
+                self.skipped_responses += 1
+                continue
+            self._fold(data)
+            out.append(data)
+        return out
+
+    def _changed(self, *names: str | Folder | None) -> None:
+        """Tell `on_changed` of the folders a command of ours changed (never raises)."""
+        if self.on_changed is None:
+            return
+        for name in names:
+            if name is None:
+                continue
+            try:
+                self.on_changed(name.name if isinstance(name, Folder) else name)
+            except Exception:
+                log.exception("on_changed failed")
+
+    def _selected_name(self) -> str | Folder | None:
+        return self._selected[0] if self._selected is not None else None
+
     def _mbox(self, conn: Connection, name: str | Folder) -> Arg:
         if isinstance(name, Folder):
             return parser.astring_arg(name.raw_name)
-        return conn.mailbox_arg(name)
+        return conn.mailbox_arg(self.server_name(name))
 
     # -- folders --------------------------------------------------------------------------------
 
@@ -384,6 +471,10 @@ class ImapClient:
         self, subscribed_only: bool, *, with_status: bool
     ) -> list[tuple[Folder, FolderStatus | None]]:
         async def op(conn: Connection) -> list[tuple[Folder, FolderStatus | None]]:
+            await self._learn_namespace(conn)
+            assert self.namespace is not None
+            if not subscribed_only:
+                self.namespace.forget_all()
             extended = conn.has_capability("LIST-EXTENDED")
             statuses: dict[str, FolderStatus] = {}
             subscribed: set[str] | None = None
@@ -400,11 +491,11 @@ class ImapClient:
                 resp = (await conn.execute("LIST", '""', '"*"')).check()
                 lsub = (await conn.execute("LSUB", '""', '"*"')).check()
                 subscribed = set()
-                for item in self._parsed(lsub):
+                for item in self._parsed_lenient(lsub):
                     if isinstance(item, parser.ListData):
                         subscribed.add(item.raw_name)
             folders: list[Folder] = []
-            for item in self._parsed(resp):
+            for item in self._parsed_lenient(resp):
                 if isinstance(item, parser.StatusData):
                     statuses[item.raw_name] = _status(item.counts)
                 elif isinstance(item, parser.ListData):
@@ -415,11 +506,13 @@ class ImapClient:
                         is_sub = item.raw_name in subscribed
                     if subscribed_only and not is_sub:
                         continue
+                    shown, delimiter = self.namespace.shown(item.name, item.delimiter)
+                    self.namespace.remember(shown, item.name)
                     folders.append(
                         Folder(
-                            name=item.name,
+                            name=shown,
                             raw_name=item.raw_name,
-                            delimiter=item.delimiter,
+                            delimiter=delimiter,
                             attributes=attrs,
                             role=_role(item.name, attrs),
                             subscribed=is_sub,
@@ -433,7 +526,11 @@ class ImapClient:
                 ]
 
                 def on_status(raw: bytes) -> None:
-                    data = self._parse(raw)
+                    try:
+                        data = self._parse(raw)
+                    except ImapProtocolError as exc:  # that folder's counts stay unknown
+                        log.warning("STATUS answer skipped: %s", exc)
+                        return
                     if isinstance(data, parser.StatusData):
                         statuses[data.raw_name] = _status(data.counts)
                     else:
@@ -456,15 +553,63 @@ class ImapClient:
 
         return await self._run("STATUS", op, idempotent=True)
 
+    async def status_many(self, names: Sequence[str | Folder]) -> dict[str, FolderStatus]:
+        """STATUS of several folders in one pipelined round trip, by folder name; a folder
+        the server refuses (deleted meanwhile) or answers unreadably is left out."""
+        wanted = list(names)
+        if not wanted:
+            return {}
+
+        async def op(conn: Connection) -> dict[str, FolderStatus]:
+            by_raw: dict[str, str] = {}
+            commands: list[tuple[str, Sequence[Arg]]] = []
+            for name in wanted:
+                if isinstance(name, Folder):
+                    by_raw[name.raw_name] = name.name
+                    arg: Arg = parser.astring_arg(name.raw_name)
+                else:
+                    arg = conn.mailbox_arg(name)
+                commands.append(("STATUS", (arg, self._status_items(conn))))
+            found: dict[str, FolderStatus] = {}
+
+            def on_status(raw: bytes) -> None:
+                try:
+                    data = self._parse(raw)
+                except ImapProtocolError as exc:
+                    log.warning("STATUS answer skipped: %s", exc)
+                    return
+                if isinstance(data, parser.StatusData):
+                    found[by_raw.get(data.raw_name, data.name)] = _status(data.counts)
+                else:
+                    self._fold(data)
+
+            await conn.pipeline(commands, on_untagged=on_status)
+            return found
+
+        return await self._run("STATUS", op, idempotent=True)
+
     async def create_folder(self, name: str) -> None:
-        await self._simple("CREATE", name, what=f"creating folder {name!r}")
+        """CREATE under the personal namespace; a name it cannot hold is refused unsent."""
+
+        async def op(conn: Connection) -> None:
+            await self._learn_namespace(conn)
+            assert self.namespace is not None
+            self.namespace.check_new(name)
+            resp = await conn.execute("CREATE", self._mbox(conn, name))
+            self._parsed(resp.check())
+
+        await self._run(f"creating folder {name!r}", op, idempotent=False)
 
     async def delete_folder(self, name: str | Folder) -> None:
         await self._simple("DELETE", name, what=f"deleting folder {name!r}")
 
     async def rename_folder(self, old: str | Folder, new: str) -> None:
         async def op(conn: Connection) -> None:
-            resp = await conn.execute("RENAME", self._mbox(conn, old), conn.mailbox_arg(new))
+            await self._learn_namespace(conn)
+            assert self.namespace is not None
+            self.namespace.check_new(new)
+            new_arg = conn.mailbox_arg(self.server_name(new))
+            resp = await conn.execute("RENAME", self._mbox(conn, old), new_arg)
             self._parsed(resp.check())
 
         await self._run(f"renaming folder {old!r}", op, idempotent=False)
@@ -479,6 +624,7 @@ class ImapClient:
         self, command: str, name: str | Folder, *, what: str, idempotent: bool = False
     ) -> None:
         async def op(conn: Connection) -> None:
+            await self._learn_namespace(conn)
             resp = await conn.execute(command, self._mbox(conn, name))
             self._parsed(resp.check())
 
@@ -545,6 +691,8 @@ class ImapClient:
                 elif code.name == "NOMODSEQ":
                     info.nomodseq = True
             elif isinstance(data, parser.VanishedData):
+                # One too large to expand is left out: the resync's counts then differ and it
+                # reads the UID list, which is the truth.
                 info.vanished.extend(data.uids)
             elif isinstance(data, parser.FetchData):
                 info.changed.append(data)
@@ -1073,6 +1221,7 @@ class ImapClient:
                 self._parsed(resp.check())
 
         await self._run(f"changing flags of {len(wanted)} message(s)", op, idempotent=True)
+        self._changed(self._selected_name())
 
     async def copy(self, uids: Sequence[int], dest: str | Folder) -> dict[int, int] | None:
         """UID COPY; the new UIDs by old UID when the server says (COPYUID), else None."""
@@ -1084,7 +1233,9 @@ class ImapClient:
             self._parsed(resp.check())
             return _copyuid(resp.code)
 
-        return await self._run(f"copying {len(uids)} message(s)", op, idempotent=False)
+        mapping = await self._run(f"copying {len(uids)} message(s)", op, idempotent=False)
+        self._changed(dest)
+        return mapping
 
     async def move(self, uids: Sequence[int], dest: str | Folder) -> dict[int, int] | None:
         """UID MOVE where offered; else COPY, flag \\Deleted and expunge just those UIDs."""
@@ -1102,7 +1253,9 @@ class ImapClient:
                         mapping = _copyuid(item.code) or mapping
                 return mapping or _copyuid(resp.code)
 
-            return await self._run(what, op, idempotent=False)
+            moved = await self._run(what, op, idempotent=False)
+            self._changed(dest, self._selected_name())
+            return moved
         mapping = await self.copy(uids, dest)
         try:
             await self.store_flags(uids, ["\\Deleted"], "+")
@@ -1139,7 +1292,9 @@ class ImapClient:
                         gone.extend(event.uids)
             return gone
 
-        return await self._run("expunging", op, idempotent=True)
+        gone = await self._run("expunging", op, idempotent=True)
+        self._changed(self._selected_name())
+        return gone
 
     async def append(
         self,
@@ -1164,7 +1319,9 @@ class ImapClient:
                     return int(new[-1])
             return None
 
-        return await self._run("saving a message", op, idempotent=False)
+        uid = await self._run("saving a message", op, idempotent=False)
+        self._changed(folder)
+        return uid
 
     async def noop(self) -> list[MailboxEvent]:
         """NOOP: lets the server report changes; returns them (new UIDs resolved)."""

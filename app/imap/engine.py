@@ -82,6 +82,7 @@ from app.imap.errors import (
     ImapBadError,
     ImapConnectionError,
     ImapError,
+    ImapLimitError,
     ImapNoError,
     ImapProtocolError,
     ImapTimeout,
@@ -89,15 +90,19 @@ from app.imap.errors import (
 )
 from app.imap.parser import Literal, ResponseCode
 from app.imap.utf7 import encode_mailbox
+from app.mime.sanitize import clean_line
 from app.models import Credentials, ServerSettings, TlsMode
 
 __all__ = [
     "AIOIMAPLIB_VERSION",
+    "DEFAULT_LIMITS",
     "Arg",
     "Connection",
     "ImapProtocol",
+    "Limits",
     "Literal",
     "Response",
+    "ServerAlert",
     "make_ssl_context",
 ]
 
@@ -120,7 +125,7 @@ CONNECTED, NONAUTH, AUTH, SELECTED, LOGOUT = (
 Arg: TypeAlias = str | Literal
 
 #: Biggest single response accepted (a whole message fetched at once is far smaller).
-MAX_RESPONSE_BYTES = 1 << 30
+MAX_RESPONSE_BYTES = 256 << 20
 #: A literal announced at the end of a line: ``{123}``, ``{123+}`` or literal8 ``~{123}``.
 _LITERAL_TAIL = re.compile(rb"\{([0-9]{1,10})\+?\}\Z")
 #: LITERAL- (RFC 7888) allows non-synchronising literals up to this size.
@@ -129,6 +134,83 @@ _LITERAL_MINUS_MAX = 4096
 DEFAULT_CLIENT_ID = {"name": "termail", "version": "0.1.0"}
 #: Capabilities we ENABLE (RFC 5161) when the server offers them.
 WANTED_EXTENSIONS = ("CONDSTORE", "QRESYNC", "UTF8=ACCEPT")
+
+
+# -- bounds -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one connection holds for a server, at most; past any bound it is dropped.
+
+    Every figure is far above what a real server sends (the largest real answers are a
+    100,000-message folder's SEARCH/SORT line, 700 KB, and the EXPUNGE lines of emptying a big
+    folder, 50 bytes each) and far below what would hurt the machine: an endless stream of
+    ``* OK [ALERT] xxx...`` took the UI to 5.8 GB before these existed (issue 13).
+    """
+
+    max_response_bytes: int = MAX_RESPONSE_BYTES
+    """One response, literals included (a whole message fetched at once)."""
+    max_line_bytes: int = 64 << 20
+    """One line of a response, between literals."""
+    max_collected_bytes: int = 128 << 20
+    """Untagged responses one command collects (`Response.untagged`), 64 bytes added for each
+    one's overhead."""
+    max_collected_count: int = 2_000_000
+    max_status_responses: int = 1000
+    """Untagged OK/NO/BAD one command (or one IDLE wait, or the time between commands) may
+    bring: real servers send a handful (progress notes, a keepalive every few minutes)."""
+    max_unsolicited_bytes: int = 16 << 20
+    """Untagged responses waiting while no command runs (folded at the next command)."""
+    max_unsolicited_count: int = 200_000
+    max_idle_bytes: int = 16 << 20
+    """Pushes received during IDLE and not yet read by `idle_wait`."""
+    max_idle_count: int = 200_000
+    max_alerts: int = 20
+    """Distinct ALERT texts passed on per connection (each at most once); more are dropped."""
+    command_deadline: float = 120.0
+    """Seconds a command may take in all, however busy the server keeps the line (the
+    inactivity timeout restarts on every byte); at least 4 times the account's timeout, plus
+    one second for every `deadline_rate` bytes received meanwhile (a big message on a slow
+    link is not a trickle). IDLE is exempt: it is meant to last."""
+    deadline_rate: int = 64 << 10
+
+
+DEFAULT_LIMITS = Limits()
+
+#: Bytes counted for each collected response besides its length (the bytes object, the list slot).
+_OVERHEAD = 64
+#: Longest ALERT text passed on (characters).
+_ALERT_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAlert:
+    """A ``[ALERT]`` response code: text the server says the user MUST see (RFC 3501 §7.1).
+
+    `text` is already made safe for a terminal (`app.mime.sanitize.clean_line`, at most 500
+    characters); `server` says which server ("host:port"), `command` what was running
+    ("" for the greeting or between commands).
+    """
+
+    text: str
+    server: str
+    command: str = ""
+
+
+def _status_word(resp: bytes) -> bool:
+    """Whether `resp` (``* ...``) is an untagged status response: OK, NO, BAD, BYE."""
+    head = resp[2:6].upper()
+    return head[:3] in (b"OK ", b"NO ") or head in (b"BAD ", b"BYE ") or head in (b"OK", b"NO")
+
+
+def _alert_text(resp: bytes) -> str | None:
+    """The text of a response carrying ``[ALERT]`` (untagged, tagged or greeting), else None."""
+    at = resp.find(b"[", 0, 80)
+    if at < 0 or resp[at : at + 7].upper() != b"[ALERT]":
+        return None
+    text = resp[at + 7 : at + 7 + 4 * _ALERT_MAX].decode("utf-8", "replace")
+    return clean_line(text.strip(), max_len=_ALERT_MAX) or "(no text)"
 
 
 # -- results ----------------------------------------------------------------------------------
@@ -169,9 +251,11 @@ class _Pending:
     """A command sent (or being sent) and not yet completed."""
 
     __slots__ = (
+        "collected",
         "error",
         "future",
         "name",
+        "noise",
         "on_continuation",
         "on_untagged",
         "pause_on_ok",
@@ -197,12 +281,14 @@ class _Pending:
         self.sent = False
         self.pause_on_ok = False
         self.error: BaseException | None = None
+        self.collected = 0  # bytes in `untagged` (with overhead)
+        self.noise = 0  # untagged status responses seen (reset as IDLE pushes are read)
 
-    def fail(self, message: str, *, timeout: bool = False) -> None:
+    def fail(self, message: str, *, timeout: bool = False, limit: bool = False) -> None:
         if self.future.done():
             return
         applied = None if self.sent else False
-        cls = ImapTimeout if timeout else ImapConnectionError
+        cls = ImapLimitError if limit else ImapTimeout if timeout else ImapConnectionError
         self.future.set_exception(cls(f"{self.name}: {message}", applied=applied))
         # Nobody may be waiting any more (a cancelled caller): do not warn about it.
         self.future.exception()
@@ -237,13 +323,21 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
         self.dead_reason = ""
         self.bye_text: str | None = None
         self.last_activity = loop.time()
+        self.received = 0  # bytes received in all (the deadline grows with them)
         self.lost = asyncio.Event()  # set once the transport is really gone
+        self.limits = DEFAULT_LIMITS
+        self._unsolicited_bytes = 0
+        self._unsolicited_noise = 0
+        self.on_alert: Callable[[str, str], None] | None = None
+        """Called with (text, command) for each distinct ALERT (at most `limits.max_alerts`)."""
+        self.alerts_seen: set[str] = set()
 
     # -- aioimaplib overrides --
 
     def data_received(self, data: bytes) -> None:  # type: ignore[override]
         """Frame whole responses (lines plus inline literals) in one linear pass."""
         self.last_activity = self.loop.time()
+        self.received += len(data)
         if self._stopped:
             if data:
                 self.tls_leftover = True
@@ -265,6 +359,12 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
             i = find(b"\r\n", scan)
             if i < 0:
                 work += n - scan
+                if n - scan > self.limits.max_line_bytes:
+                    self._fatal(
+                        f"a response line longer than {self.limits.max_line_bytes} bytes",
+                        limit=True,
+                    )
+                    return
                 scan = max(scan, n - 1)  # a CR at the very end may pair with the next LF
                 break
             work += i + 2 - scan
@@ -272,6 +372,13 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
                 m = _LITERAL_TAIL.search(buf, max(start, i - 14), i)
                 if m is not None:
                     lit_end = i + 2 + int(m.group(1))
+                    if lit_end - start > self.limits.max_response_bytes:
+                        self._fatal(
+                            f"a literal of {int(m.group(1))} bytes announced (at most "
+                            f"{self.limits.max_response_bytes} accepted)",
+                            limit=True,
+                        )
+                        return
                     scan = i + 2
                     continue
             if i - start < 65536:
@@ -292,8 +399,10 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
             if lit_end:
                 lit_end -= start
             start = 0
-        if len(buf) > MAX_RESPONSE_BYTES:
-            self._fatal(f"a response larger than {MAX_RESPONSE_BYTES} bytes")
+        if len(buf) > self.limits.max_response_bytes:
+            self._fatal(
+                f"a response larger than {self.limits.max_response_bytes} bytes", limit=True
+            )
             return
         self._start = start
         self._scan = scan
@@ -327,7 +436,7 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
 
     # -- our machinery --
 
-    def mark_dead(self, reason: str, *, timeout: bool = False) -> None:
+    def mark_dead(self, reason: str, *, timeout: bool = False, limit: bool = False) -> None:
         """Record that no command can run any more and fail everything waiting."""
         if not self.dead:
             self.dead = True
@@ -335,34 +444,80 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
         self.state = LOGOUT
         self._stopped = True
         for cmd in list(self.inflight):
-            cmd.fail(reason, timeout=timeout)
+            cmd.fail(reason, timeout=timeout, limit=limit)
         self.inflight.clear()
         self.by_tag.clear()
+        self.unsolicited = []
         if not self.greeting.done():
-            self.greeting.set_exception(ImapConnectionError(reason, applied=False))
+            cls = ImapLimitError if limit else ImapConnectionError
+            self.greeting.set_exception(cls(reason, applied=False))
             self.greeting.exception()
         if self.cont_waiter is not None and not self.cont_waiter.done():
             self.cont_waiter.set_exception(ImapConnectionError(reason))
             self.cont_waiter.exception()
         self.unsolicited_event.set()
 
-    def _fatal(self, reason: str) -> None:
-        log.warning("IMAP protocol error, closing: %s", reason)
-        self.mark_dead(f"protocol error: {reason}")
+    def _fatal(self, reason: str, *, limit: bool = False) -> None:
+        if limit:
+            log.warning("IMAP server passed a bound, closing: %s", reason)
+            self.mark_dead(f"the server sent too much: {reason}; connection dropped", limit=True)
+        else:
+            log.warning("IMAP protocol error, closing: %s", reason)
+            self.mark_dead(f"protocol error: {reason}")
         if self.transport is not None:
             self.transport.abort()
+
+    def _alert(self, resp: bytes) -> None:
+        """Pass an ALERT on, once per text and at most `limits.max_alerts` per connection."""
+        text = _alert_text(resp)
+        if text is None or text in self.alerts_seen:
+            return
+        if len(self.alerts_seen) >= self.limits.max_alerts:
+            return
+        self.alerts_seen.add(text)
+        callback = self.on_alert
+        if callback is not None:
+            command = self.inflight[0].name if self.inflight else ""
+            try:
+                callback(text, command)
+            except Exception:  # the listener's problem must not break the framing
+                log.exception("ALERT listener failed")
 
     def _dispatch(self, resp: bytes) -> None:
         """Route one whole response: greeting, untagged, continuation or tagged completion."""
         if resp.startswith(b"* "):
+            is_status = _status_word(resp)
+            if is_status and b"[" in resp[4:12]:
+                self._alert(resp)
             if not self.greeting.done():
                 self.greeting.set_result(resp)
                 return
             if resp[2] in b"Bb" and resp[2:6].upper() == b"BYE ":
                 self.bye_text = resp[6:200].decode("utf-8", "replace")
+            limits = self.limits
             if self.inflight:
                 first = self.inflight[0]
+                if is_status:
+                    first.noise += 1
+                    if first.noise > limits.max_status_responses:
+                        self._fatal(
+                            f"more than {limits.max_status_responses} untagged status "
+                            "responses (OK/NO/BAD) to one command",
+                            limit=True,
+                        )
+                        return
                 if first.on_untagged is None:
+                    first.collected += len(resp) + _OVERHEAD
+                    if (
+                        first.collected > limits.max_collected_bytes
+                        or len(first.untagged) >= limits.max_collected_count
+                    ):
+                        self._fatal(
+                            f"more than {limits.max_collected_bytes} bytes or "
+                            f"{limits.max_collected_count} untagged responses to one command",
+                            limit=True,
+                        )
+                        return
                     first.untagged.append(resp)
                 elif first.error is None:
                     try:
@@ -370,6 +525,17 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
                     except Exception as exc:  # reported when the command completes
                         first.error = exc
             else:
+                self._unsolicited_bytes += len(resp) + _OVERHEAD
+                self._unsolicited_noise += is_status
+                if (
+                    self._unsolicited_bytes > limits.max_unsolicited_bytes
+                    or len(self.unsolicited) >= limits.max_unsolicited_count
+                    or self._unsolicited_noise > limits.max_status_responses
+                ):
+                    self._fatal(
+                        "an endless stream of untagged responses while no command ran", limit=True
+                    )
+                    return
                 self.unsolicited.append(resp)
                 self.unsolicited_event.set()
             return
@@ -387,6 +553,8 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
         if not self.greeting.done():
             self.greeting.set_result(resp)  # not a greeting: the handshake reports it
             return
+        if b"[" in resp[:40]:
+            self._alert(resp)  # "A1 NO [ALERT] ..." (before the command leaves `inflight`)
         tag = resp.partition(b" ")[0].decode("ascii", "replace")
         cmd = self.by_tag.pop(tag, None)
         if cmd is None:
@@ -428,6 +596,7 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
     def take_unsolicited(self) -> list[bytes]:
         out = self.unsolicited
         self.unsolicited = []
+        self._unsolicited_bytes = self._unsolicited_noise = 0
         self.unsolicited_event.clear()
         return out
 
@@ -591,6 +760,17 @@ class _TunnelProtocol(asyncio.SubprocessProtocol):
 # -- the connection ---------------------------------------------------------------------------
 
 
+class _IdleQueue:
+    """Pushes received during IDLE and not yet read, with their size (bounded by `Limits`)."""
+
+    __slots__ = ("event", "pushed", "size")
+
+    def __init__(self) -> None:
+        self.pushed: deque[bytes] = deque()
+        self.size = 0
+        self.event = asyncio.Event()
+
+
 class Connection(_aio.IMAP4):  # type: ignore[misc]
     """One IMAP connection: open it with `Connection.open`, then `execute` commands.
 
@@ -606,12 +786,16 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
         *,
         sock: socket.socket | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        limits: Limits | None = None,
+        on_alert: Callable[[ServerAlert], None] | None = None,
     ) -> None:
         self.settings = settings
         self._sock = sock
         self._tunnel: _TunnelProtocol | None = None
         self._lock = asyncio.Lock()
-        self._idle: tuple[_Pending, deque[bytes], asyncio.Event] | None = None
+        self._idle: tuple[_Pending, _IdleQueue] | None = None
+        self.limits = limits or DEFAULT_LIMITS
+        self.on_alert = on_alert
         self.is_tls = ssl_context is not None
         self.is_compressed = False
         self.is_tunnel = bool(settings.tunnel)
@@ -625,6 +809,14 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
             timeout=settings.timeout,
             ssl_context=ssl_context,
         )
+        self.protocol.limits = self.limits
+        self.protocol.on_alert = self._alert
+        #: A command's time in all (`Limits.command_deadline`, at least 4 inactivity timeouts).
+        self.command_deadline = max(self.limits.command_deadline, 4 * float(self.timeout))
+
+    def _alert(self, text: str, command: str) -> None:
+        if self.on_alert is not None:
+            self.on_alert(ServerAlert(text, self._where(), command))
 
     # -- aioimaplib hooks --
 
@@ -703,13 +895,18 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
         credentials: Credentials | None,
         *,
         client_id: dict[str, str] | None = None,
+        limits: Limits | None = None,
+        on_alert: Callable[[ServerAlert], None] | None = None,
     ) -> Connection:
-        """Connect, secure, authenticate, and enable extensions; raise a typed error otherwise."""
+        """Connect, secure, authenticate, and enable extensions; raise a typed error otherwise.
+
+        `on_alert` receives every ALERT the server sends from the greeting on (once per text);
+        `limits` bound what the server may make us hold (`DEFAULT_LIMITS`)."""
         if settings.tunnel:
-            conn = cls(settings)
+            conn = cls(settings, limits=limits, on_alert=on_alert)
         else:
             ctx = make_ssl_context(settings) if settings.tls is TlsMode.IMPLICIT else None
-            conn = cls(settings, ssl_context=ctx)
+            conn = cls(settings, ssl_context=ctx, limits=limits, on_alert=on_alert)
         try:
             await conn._handshake(credentials, client_id or DEFAULT_CLIENT_ID)
         except BaseException:
@@ -1151,6 +1348,7 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
         proto = self.protocol
         waiter: asyncio.Future[bytes] = proto.loop.create_future()
         proto.cont_waiter = waiter
+        started = proto.loop.time()
         try:
             while True:
                 both: set[asyncio.Future[Any]] = {waiter, cmd.future}
@@ -1165,6 +1363,9 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
                 if proto.loop.time() - proto.last_activity >= limit:
                     self._kill(f"no continuation within {limit:g} s", timeout=True)
                     return False
+                if proto.loop.time() - started >= self.command_deadline:
+                    self._kill(f"no continuation after {self.command_deadline:g} s", timeout=True)
+                    return False
         finally:
             proto.cont_waiter = None
 
@@ -1177,17 +1378,30 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
         proto.transport.write(data)
 
     async def _wait(self, cmd: _Pending, limit: float) -> Response:
-        """Wait for the completion; `limit` seconds without any data from the server is fatal."""
+        """Wait for the completion; `limit` seconds without any data from the server is fatal,
+        and so is a command not finished after `command_deadline` s, busy line or not."""
         proto = self.protocol
         loop = proto.loop
         started = loop.time()
+        received = proto.received
+        rate = self.limits.deadline_rate
         while not cmd.future.done():
-            idle_for = loop.time() - max(proto.last_activity, started)
+            now = loop.time()
+            idle_for = now - max(proto.last_activity, started)
             remaining = limit - idle_for
             if remaining <= 0:
                 self._kill(f"no answer within {limit:g} s; connection dropped", timeout=True)
                 break
-            await asyncio.wait({cmd.future}, timeout=remaining)
+            deadline = self.command_deadline + (proto.received - received) / rate
+            left = deadline - (now - started)
+            if left <= 0:
+                self._kill(
+                    f"not finished after {deadline:.0f} s although the server kept sending; "
+                    "connection dropped",
+                    timeout=True,
+                )
+                break
+            await asyncio.wait({cmd.future}, timeout=min(remaining, left))
         return cmd.future.result()
 
     async def _drain(self, limit: float) -> None:
@@ -1225,14 +1439,17 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
         await self._lock.acquire()
         try:
             await self._drain(limit)
-            pushed: deque[bytes] = deque()
-            event = asyncio.Event()
             proto = self.protocol
+            queue = _IdleQueue()
             ack: asyncio.Future[bytes] = proto.loop.create_future()
+            limits = self.limits
 
             def on_untagged(raw: bytes) -> None:
-                pushed.append(raw)
-                event.set()
+                queue.pushed.append(raw)
+                queue.size += len(raw) + _OVERHEAD
+                queue.event.set()
+                if queue.size > limits.max_idle_bytes or len(queue.pushed) > limits.max_idle_count:
+                    proto._fatal("an endless stream of responses during IDLE", limit=True)
 
             def on_continuation(line: bytes) -> None:
                 if not ack.done():
@@ -1248,7 +1465,7 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
             if not done:
                 self._kill("no answer to IDLE", timeout=True)
                 cmd.future.result()
-            self._idle = (cmd, pushed, event)
+            self._idle = (cmd, queue)
         except BaseException:
             self._lock.release()
             raise
@@ -1261,17 +1478,20 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
         """
         if self._idle is None:
             raise ImapProtocolError("not idling")
-        cmd, pushed, event = self._idle
+        cmd, queue = self._idle
+        pushed = queue.pushed
         if not pushed and not cmd.future.done():
-            waiter = asyncio.ensure_future(event.wait())
+            waiter = asyncio.ensure_future(queue.event.wait())
             try:
                 both: set[asyncio.Future[Any]] = {waiter, cmd.future}
                 await asyncio.wait(both, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 waiter.cancel()
-        event.clear()
+        queue.event.clear()
         out = list(pushed)
         pushed.clear()
+        queue.size = 0
+        cmd.noise = 0  # keepalives over a long IDLE are not a flood: counted per read
         if not out and cmd.future.done():
             exc = cmd.future.exception()
             if exc is not None:
@@ -1283,7 +1503,8 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
         """Send DONE and wait for IDLE's completion; returns it with any pushes not yet read."""
         if self._idle is None:
             raise ImapProtocolError("not idling")
-        cmd, pushed, _ = self._idle
+        cmd, queue = self._idle
+        pushed = queue.pushed
         limit = self.timeout if timeout is None else timeout
         self._idle = None
         try:

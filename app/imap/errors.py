@@ -16,6 +16,7 @@ __all__ = [
     "ImapCancelled",
     "ImapConnectionError",
     "ImapError",
+    "ImapLimitError",
     "ImapNoError",
     "ImapProtocolError",
     "ImapTimeout",
@@ -87,6 +88,15 @@ class ImapConnectionError(ImapError):
 
 class ImapTimeout(ImapConnectionError, TimeoutError):
     """The server did not answer in time; the connection has been dropped (it would wedge)."""
+
+
+class ImapLimitError(ImapConnectionError):
+    """The server sent more than a client may hold for it (an endless stream of untagged
+    responses, a gigantic literal, a command that never ends): the connection was dropped.
+
+    A connection error, so the account reconnects with backoff as after any drop; the message
+    says which bound was passed, so the user knows the server misbehaved.
+    """
 
 
 class ImapTlsError(ImapError):

@@ -28,6 +28,7 @@ from app.imap.parser import UidArray
 
 if TYPE_CHECKING:
     from app.imap.client import ImapClient
+    from app.imap.engine import ServerAlert
     from app.models import Credentials, ServerSettings
 
 __all__ = ["IdleWatcher", "MailboxEvent", "MailboxState", "ascending_uids"]
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 
 #: Servers may log out a client idle for 30 minutes (RFC 3501 5.4); re-issue IDLE before that.
 IDLE_REISSUE_SECONDS = 28 * 60
+#: Events held unread before they are replaced by one "resync" (reload the folder): a server
+#: announcing a flag change a million times must not make a million events.
+MAX_PENDING_EVENTS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +174,13 @@ class MailboxState:
     def _emit(
         self, kind: str, uids: Iterable[int] = (), flags: dict[int, frozenset[str]] | None = None
     ) -> None:
-        self.events.append(MailboxEvent(kind, self.name, tuple(uids), flags or {}, self.exists))
+        events = self.events
+        if len(events) >= MAX_PENDING_EVENTS or (events and events[-1].kind == "resync"):
+            # Too many to follow one by one (or a reload is due anyway): one reload says it all.
+            if not (len(events) == 1 and events[0].kind == "resync"):
+                self.events = [MailboxEvent("resync", self.name, (), {}, self.exists)]
+            return
+        events.append(MailboxEvent(kind, self.name, tuple(uids), flags or {}, self.exists))
 
     def apply(self, data: parser.Untagged) -> None:
         """Fold one parsed untagged response; events land in `events`."""
@@ -182,7 +192,10 @@ class MailboxState:
             elif data.kind == "RECENT":
                 self.recent = data.number
         elif isinstance(data, parser.VanishedData):
-            self._vanished(data.uids, data.earlier)
+            if data.too_large:
+                self._vanished_ranges(data)
+            else:
+                self._vanished(data.uids, data.earlier)
         elif isinstance(data, parser.FetchData):
             self._fetch(data)
         elif isinstance(data, parser.StatusResponse) and data.code is not None:
@@ -240,6 +253,14 @@ class MailboxState:
         else:
             self.exists = len(kept) + self.unknown_new
         self._emit("expunged", removed_uids)
+
+    def _vanished_ranges(self, data: parser.VanishedData) -> None:
+        """A VANISHED too large to expand ("1:4294967295"): checked against the UIDs known;
+        without a list, what is gone cannot be told, so the folder is reloaded."""
+        if self._list is None:
+            self._emit("resync")
+            return
+        self._vanished([u for u in self._list if data.covers(u)], data.earlier)
 
     def _fetch(self, data: parser.FetchData) -> None:
         if data.modseq is not None and (
@@ -301,8 +322,10 @@ class IdleWatcher:
         backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 15.0, 60.0),
         use_idle: bool = True,
         callback_timeout: float = 30.0,
+        on_alert: Callable[[ServerAlert], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.on_alert = on_alert
         self.credentials = credentials
         self.folder = folder
         self.on_change = on_change
@@ -356,7 +379,9 @@ class IdleWatcher:
         attempt = 0
         while True:
             try:
-                client = await ImapClient.connect(self.settings, self.credentials, retries=0)
+                client = await ImapClient.connect(
+                    self.settings, self.credentials, retries=0, on_alert=self.on_alert
+                )
                 self._client = client
                 await client.select(self.folder, readonly=True)
                 await self._emit(await self._after_reconnect(client))

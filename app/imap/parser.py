@@ -20,6 +20,7 @@ straight into the MessageSummary the client keeps: about 10 us a message instead
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
 import typing
@@ -65,6 +66,7 @@ __all__ = [
     "parse_internaldate",
     "parse_sequence_set",
     "parse_tagged",
+    "parse_uid_ranges",
     "parse_uid_set",
     "parse_untagged",
     "quote",
@@ -78,6 +80,10 @@ MAX_LIST_DEPTH = 256
 MAX_BODY_DEPTH = 100
 #: Most numbers one sequence set may expand to, so "1:4294967295" cannot exhaust memory.
 MAX_SEQUENCE_EXPANSION = 5_000_000
+#: Most UIDs a VANISHED is expanded to; a bigger set is kept as ranges (`VanishedData.ranges`).
+MAX_VANISHED_EXPANSION = 1_000_000
+#: Most messages a mailbox is believed to hold: `* 4294967295 EXISTS` is a server lying.
+MAX_EXISTS = 50_000_000
 
 
 class ParseError(Exception):
@@ -191,10 +197,24 @@ class NumberData:
 
 @dataclass(slots=True)
 class VanishedData:
-    """`* VANISHED [(EARLIER)] uid-set` (RFC 7162)."""
+    """`* VANISHED [(EARLIER)] uid-set` (RFC 7162).
+
+    A set naming more than `MAX_VANISHED_EXPANSION` UIDs ("1:4294967295") is never expanded:
+    `uids` is then empty and `ranges` holds it as (first, last) pairs, ascending and merged, to
+    be checked against the UIDs the client knows (`covers`)."""
 
     uids: UidArray
     earlier: bool = False
+    ranges: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def too_large(self) -> bool:
+        return bool(self.ranges) and not self.uids
+
+    def covers(self, uid: int) -> bool:
+        """Whether `uid` is in the set (for a set kept as ranges)."""
+        i = bisect.bisect_right(self.ranges, (uid, 0xFFFFFFFF)) - 1
+        return i >= 0 and self.ranges[i][0] <= uid <= self.ranges[i][1]
 
 
 @dataclass(slots=True)
@@ -301,6 +321,16 @@ _TOKEN_RE = re.compile(
 _LITERAL_RE = re.compile(rb"\{([0-9]{1,10})\+?\}\r\n")
 _UNESCAPE_RE = re.compile(r"\\(.)")
 _BAD_SINGLE = frozenset(chr(c) for c in range(0x20)) | {'"', "[", "]", "\x7f"}
+# Mailbox names are astrings (LIST, LSUB, STATUS): ASTRING-CHAR is ATOM-CHAR plus "]", and "["
+# is an ATOM-CHAR, so `Projects]2024` and `[Gmail]/Trash` are single bare names (RFC 3501 /
+# 9051 section 9). Brackets hold no structure there.
+_ASTRING_TOKEN_RE = re.compile(
+    r"[()]"
+    r'|"[^"\\\r\n]*(?:\\[^\r\n][^"\\\r\n]*)*"'
+    r'|[^\x00-\x20()"\x7f]+'
+    r"|[^ ]"
+)
+_BAD_SINGLE_ASTRING = frozenset(chr(c) for c in range(0x20)) | {'"', "\x7f"}
 
 Token: TypeAlias = Any  # str | bytes | None | list[Token]
 
@@ -320,14 +350,17 @@ def _next_literal(raw: bytes, pos: int) -> tuple[int, int, int] | None:
         pos = brace + 1
 
 
-def _tokenize(raw: bytes, start: int = 0) -> list[Token]:
-    """Cut `raw[start:]` into nested token lists (text that is not UTF-8 is surrogate-escaped)."""
+def _tokenize(raw: bytes, start: int = 0, *, astrings: bool = False) -> list[Token]:
+    """Cut `raw[start:]` into nested token lists (text that is not UTF-8 is surrogate-escaped).
+
+    `astrings`: bare words are astrings (mailbox names), which may hold "[" and "]"."""
     out: list[Token] = []
     cur = out
     stack: list[list[Token]] = []
     pos = start
     end = len(raw)
-    findall = _TOKEN_RE.findall
+    findall = (_ASTRING_TOKEN_RE if astrings else _TOKEN_RE).findall
+    bad_single = _BAD_SINGLE_ASTRING if astrings else _BAD_SINGLE
     while True:
         lit = _next_literal(raw, pos)
         seg = raw[pos : lit[0] if lit else end]
@@ -358,7 +391,7 @@ def _tokenize(raw: bytes, start: int = 0) -> list[Token]:
             elif t == "NIL":
                 cur.append(None)
             else:
-                if len(t) == 1 and t in _BAD_SINGLE:
+                if len(t) == 1 and t in bad_single:
                     raise ParseError(f"unexpected character {t!r}")
                 cur.append(t)
         if lit is None:
@@ -1665,6 +1698,11 @@ def parse_untagged(raw: bytes, *, utf8: bool = False) -> Untagged:
         if kind in (b"EXISTS", b"EXPUNGE", b"RECENT"):
             if start != len(raw):
                 raise ParseError(f"trailing data after {kind.decode()}")
+            if num > MAX_EXISTS:
+                raise ParseError(
+                    f"{kind.decode()} {num}: more messages than any mailbox holds "
+                    f"(at most {MAX_EXISTS:,} believed)"
+                )
             return NumberData(kind.decode(), num)
         return UnknownData(kind.decode(), raw)
     word = name.decode("ascii").upper()
@@ -1677,10 +1715,10 @@ def parse_untagged(raw: bytes, *, utf8: bool = False) -> Untagged:
             raise ParseError("FLAGS needs one list")
         return FlagsData(_flags(tokens[0]))
     if word in ("LIST", "LSUB"):
-        tokens = _tokenize(rest)
+        tokens = _tokenize(rest, astrings=True)
         return _list_data(tokens, word == "LSUB", utf8)
     if word == "STATUS":
-        tokens = _tokenize(rest)
+        tokens = _tokenize(rest, astrings=True)
         return _status_data(tokens, utf8)
     if word == "SEARCH":
         tokens = _tokenize(rest)
@@ -1702,6 +1740,9 @@ def parse_untagged(raw: bytes, *, utf8: bool = False) -> Untagged:
             earlier = any(x.__class__ is str and x.upper() == "EARLIER" for x in head)
         if len(tokens) != 1 or tokens[0].__class__ is not str:
             raise ParseError("VANISHED needs one UID set")
+        ranges = parse_uid_ranges(tokens[0])
+        if sum(hi - lo + 1 for lo, hi in ranges) > MAX_VANISHED_EXPANSION:
+            return VanishedData(UidArray(), earlier, tuple(ranges))
         return VanishedData(parse_uid_set(tokens[0]), earlier)
     if word == "CAPABILITY":
         tokens = _tokenize(rest)
@@ -1840,6 +1881,30 @@ def parse_uid_set(s: str, max_value: int | None = None) -> UidArray:
     return out
 
 
+def parse_uid_ranges(s: str) -> list[tuple[int, int]]:
+    """A UID set ("1:3,7,9:4294967295") as ascending, merged (first, last) ranges, without
+    expanding it (so a hostile "1:4294967295" costs one pair); no '*'."""
+    if not s:
+        raise ParseError("empty sequence set")
+    pairs: list[tuple[int, int]] = []
+    for piece in s.split(","):
+        m = _SEQ_RANGE_RE.fullmatch(piece)
+        if m is None:
+            raise ParseError(f"bad sequence set item {piece[:30]!r}")
+        lo = _seq_number(m.group(1), None)
+        hi = lo if m.group(2) is None else _seq_number(m.group(2), None)
+        pairs.append((min(lo, hi), max(lo, hi)))
+    pairs.sort()
+    merged = [pairs[0]]
+    for lo, hi in pairs[1:]:
+        last_lo, last_hi = merged[-1]
+        if lo <= last_hi + 1:
+            merged[-1] = (last_lo, max(last_hi, hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
 def _seq_number(text: str, max_value: int | None) -> int:
     if text == "*":
         if max_value is None:
@@ -1873,7 +1938,9 @@ def format_sequence_set(numbers: Iterable[int]) -> str:
 # -- command arguments -----------------------------------------------------------------------
 
 _ATOM_ARG_RE = re.compile(r"[\x21-\x7e]+")
-_NON_ATOM_RE = re.compile(r'[(){%*"\\]')
+#: Sent quoted: atom-specials, and "[" / "]" (legal in an astring, but not every server's
+#: parser agrees, and a bare `a]b` reads like the end of a response code to some).
+_NON_ATOM_RE = re.compile(r'[(){%*"\\\[\]]')
 
 
 def quote(s: str) -> str:

@@ -27,6 +27,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,10 +115,23 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
-def _wait_greeting(port: int, deadline: float, *, tls: ssl.SSLContext | None = None) -> bytes:
-    """Dovecot accepts TCP before auth is ready: only a greeting means ready."""
+def _running(proc: subprocess.Popen[bytes]) -> Callable[[], bool]:
+    return lambda: proc.poll() is None
+
+
+def _wait_greeting(
+    port: int,
+    deadline: float,
+    *,
+    tls: ssl.SSLContext | None = None,
+    alive: Callable[[], bool] | None = None,
+) -> bytes:
+    """Dovecot accepts TCP before auth is ready: only a greeting means ready. `alive` says
+    whether the server process still runs (a dead one is not waited for)."""
     last: Exception | None = None
     while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            raise SandboxError(f"the server on port {port} exited")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
                 if tls is not None:
@@ -131,6 +145,29 @@ def _wait_greeting(port: int, deadline: float, *, tls: ssl.SSLContext | None = N
             last = exc
         time.sleep(0.02)
     raise SandboxError(f"no greeting on port {port}: {last}")
+
+
+def make_certificates(etc: Path) -> None:
+    """A throw-away CA and a server certificate for localhost and 127.0.0.1 signed by it."""
+
+    def run(*args: str) -> None:
+        subprocess.run(args, check=True, capture_output=True, cwd=etc)
+
+    curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("openssl", "req", "-x509", *curve, "-days", "3", "-keyout", "ca-key.pem",
+        "-out", "ca.pem", "-subj", "/CN=termail sandbox CA",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+    run("openssl", "req", *curve, "-keyout", "key.pem", "-out", "server.csr",
+        "-subj", "/CN=localhost")  # fmt: skip
+    (etc / "ext.cnf").write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+    )
+    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
+        "ca-key.pem", "-CAcreateserial", "-days", "2", "-out", "cert.pem",
+        "-extfile", "ext.cnf")  # fmt: skip
+    os.chmod(etc / "key.pem", 0o600)
 
 
 @dataclass
@@ -275,26 +312,44 @@ class Sandbox:
         return self
 
     def start_dovecot(self) -> None:
+        """Start Dovecot on the sandbox's ports; returns once both IMAP ports greet.
+
+        A restart (fault tests) reuses the ports, and on a busy machine another program's
+        passing connection may hold one for a moment ("Address already in use"): then the
+        start is tried again, for up to 20 s, instead of leaving the session without Dovecot.
+        """
         t0 = time.monotonic()
-        log = open(self.root / "log" / "dovecot.stderr", "ab")  # noqa: SIM115
-        self._dovecot = subprocess.Popen(
-            [DOVECOT, "-F", "-c", str(self.conf)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-        log.close()
-        deadline = time.monotonic() + 15
-        try:
-            _wait_greeting(self.imap_port, deadline)
-            _wait_greeting(self.imaps_port, deadline, tls=self.client_ssl_context())
-        except SandboxError:
-            self._kill(self._dovecot)
-            raise SandboxError(
-                f"Dovecot did not start; its log:\n{self.dovecot_log()[-3000:]}"
-            ) from None
+        deadline = t0 + 20
+        stderr_path = self.root / "log" / "dovecot.stderr"
+        while True:
+            offset = stderr_path.stat().st_size if stderr_path.exists() else 0
+            log = open(stderr_path, "ab")  # noqa: SIM115
+            self._dovecot = subprocess.Popen(
+                [DOVECOT, "-F", "-c", str(self.conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+            log.close()
+            alive = _running(self._dovecot)
+            try:
+                wait_until = min(deadline, time.monotonic() + 15)
+                _wait_greeting(self.imap_port, wait_until, alive=alive)
+                _wait_greeting(
+                    self.imaps_port, wait_until, tls=self.client_ssl_context(), alive=alive
+                )
+            except SandboxError:
+                self._kill(self._dovecot)
+                said = stderr_path.read_bytes()[offset:] if stderr_path.exists() else b""
+                if b"Address already in use" in said and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    continue
+                raise SandboxError(
+                    f"Dovecot did not start; its log:\n{self.dovecot_log()[-3000:]}"
+                ) from None
+            break
         self.timings["dovecot_start_s"] = time.monotonic() - t0
 
     def stop_dovecot(self) -> None:
@@ -399,27 +454,7 @@ class Sandbox:
 
     # -- configuration files -------------------------------------------------------------------
     def _make_certificates(self) -> None:
-        """A throw-away CA and a server certificate for localhost and 127.0.0.1 signed by it."""
-        etc = self.etc
-
-        def run(*args: str) -> None:
-            subprocess.run(args, check=True, capture_output=True, cwd=etc)
-
-        curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        run("openssl", "req", "-x509", *curve, "-days", "3", "-keyout", "ca-key.pem",
-            "-out", "ca.pem", "-subj", "/CN=termail sandbox CA",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
-        run("openssl", "req", *curve, "-keyout", "key.pem", "-out", "server.csr",
-            "-subj", "/CN=localhost")  # fmt: skip
-        (etc / "ext.cnf").write_text(
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-            "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
-        )
-        run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
-            "ca-key.pem", "-CAcreateserial", "-days", "2", "-out", "cert.pem",
-            "-extfile", "ext.cnf")  # fmt: skip
-        os.chmod(etc / "key.pem", 0o600)
+        make_certificates(self.etc)
 
     def client_ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_file))

@@ -24,6 +24,8 @@ from textual.widgets import Footer
 
 from app.account import Account, OpenFolder
 from app.models import Flag, Folder, FolderRole, FolderStatus, MessageSummary
+from app.screens import pattern_actions
+from app.search_all import FolderHit, split_scope
 from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.folder_tree import FolderTree, display_order
@@ -70,6 +72,9 @@ class MainScreen(Screen[None]):
         Binding("slash", "search", "Search", id="search.open"),
         Binding("n", "next_match", "Next match", id="search.next", show=False),
         Binding("escape", "clear_search", "Clear search", id="search.clear", show=False),
+        Binding("l", "limit", "Limit", id="list.limit", show=False),
+        Binding("ctrl+t", "tag_pattern", "Mark matching", id="msg.tag_pattern", show=False),
+        Binding("ctrl+u", "untag_pattern", "Unmark matching", id="msg.untag_pattern", show=False),
         Binding("v", "toggle_viewer", "Viewer", id="view.zoom", show=False),
         # j/k scroll the viewer and move the list's cursor already: J/K open the next or the
         # previous message from either (mutt's pager moves to the next message too).
@@ -111,6 +116,7 @@ class MainScreen(Screen[None]):
         Binding("L", "list_reply", "List reply", id="list.reply", show=False),
         Binding("U", "unsubscribe", "Unsubscribe", id="list.unsubscribe", show=False),
         Binding("i", "view_image", "View image", id="msg.view_image", show=False),
+        Binding("I", "view_inline_images", "Inline images", id="view.images", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -144,6 +150,10 @@ class MainScreen(Screen[None]):
         self.account = account
         self.mark_read_delay = mark_read_delay
         self._search_uids: list[int] | None = None
+        self.query_mode: pattern_actions.Mode = "search"
+        """What the query bar's next query is for: search, limit, tag or untag (`l`, ctrl+t/u)."""
+        self.limit_text: str | None = None
+        """The query the list is limited to (`l`), offered again by the next `l`."""
         self._folder_uids: Sequence[int] = []
         self._unanswered: set[int] = set()
         """UIDs asked for before the connection was up, and not in the cache."""
@@ -164,6 +174,8 @@ class MainScreen(Screen[None]):
         """Percent of the width right of the folder tree given to the list (the rest: viewer)."""
         self._headers_wanted = 0
         self._headers_done = 0
+        self.counts_interval = 120.0
+        """Seconds between STATUS rounds over the subscribed folders (new mail elsewhere)."""
         self._answering: int | None = None
         """The message a compose screen opened from here replies to or forwards."""
         self._composed = False  # a compose screen was opened: counts to read when it closes
@@ -220,10 +232,31 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._apply_ui_settings()
+        self.account.listen_alerts(self._show_alert)
         self.status.account = self.account.name
         self._apply_width(self.size.width)
         self.connect_account()
         self.set_interval(60, self.flush_outbox)
+        self.watch_counts()
+
+    @work(exclusive=True, group="counts", description="folder counts")
+    async def watch_counts(self) -> None:
+        """Counts true without opening folders: after our own commands, and other folders'
+        new mail on a timer (`app.counts`, issue 14)."""
+        from app.counts import CountsUpdate, FolderCounts
+        from app.mime.sanitize import clean_line
+
+        def on_update(update: CountsUpdate) -> None:
+            self._show_counts(update.folder, update.status)
+            current = self.account.current
+            if update.new_mail and (current is None or current.folder.name != update.folder):
+                self.notify(
+                    f"{update.new_mail} new message(s) in {clean_line(update.folder)}",
+                    title="New mail",
+                    markup=False,
+                )
+
+        await FolderCounts(self.account, interval=self.counts_interval).run(on_update)
 
     def on_resize(self) -> None:
         self._apply_width(self.size.width)
@@ -284,6 +317,18 @@ class MainScreen(Screen[None]):
                 self.folder_tree.select_folder(inbox.name)
                 await self._open_folder(inbox, shown=shown if inbox.name == _INBOX.name else None)
         self.resume_drafts()
+
+    def _show_alert(self, alert: Any) -> None:
+        """A server's ALERT (RFC 3501 §7.1: it MUST be shown), sanitized, once, as a notice."""
+        from app.mime.sanitize import clean_line
+
+        self.notify(
+            clean_line(alert.text, max_len=500),
+            title=clean_line(f"Alert from {alert.server}", max_len=100),
+            severity="warning",
+            timeout=30,
+            markup=False,
+        )
 
     def _adopt_listed_inbox(self) -> None:
         """INBOX was opened before the folder list came: take the listed folder (its real
@@ -406,9 +451,16 @@ class MainScreen(Screen[None]):
         if not isinstance(self.app.focused, QueryInput):
             self.message_list.focus()
 
-    async def _reload_folders(self) -> None:
-        await self.account.load_folders()
+    async def _reload_folders(self) -> bool:
+        """List the folders into the tree; a failure is reported and the tree kept (issue 14:
+        an error here ended the app at every start). False when it failed."""
+        try:
+            await self.account.load_folders()
+        except Exception as exc:
+            self._report(exc, "Cannot list the folders")
+            return False
         self._show_folders()
+        return True
 
     async def _reconnect(self) -> None:
         """A dropped connection: reconnect with backoff and reopen the folder."""
@@ -465,6 +517,8 @@ class MainScreen(Screen[None]):
                 opened = await self.account.open_folder(folder)
         except Exception as exc:
             self._report(exc, f"Cannot open {folder.name}")
+            # Not "Opening …" for good: the status bar says it failed (issue 13).
+            self.status.message = f"Cannot open {folder.name}"
             current = self.account.current
             if watched is not None and current is not None and current.folder.name == watched.name:
                 self._start_idle(watched)  # still on the folder watched before
@@ -529,6 +583,7 @@ class MainScreen(Screen[None]):
             None if self.account.imap_settings.tunnel else self.account._credentials(),
             folder.name,
             on_change,
+            on_alert=self.account.report_alert,
         )
         self.idle_watcher = watcher
         watcher.start()
@@ -993,16 +1048,85 @@ class MainScreen(Screen[None]):
 
         await image_actions.view_image(self)
 
+    @work(group="image", description="showing the inline images")
+    async def action_view_inline_images(self) -> None:
+        from app.screens import image_actions
+
+        await image_actions.view_inline_images(self)
+
     # -- search -------------------------------------------------------------------------------------
     def action_search(self) -> None:
-        self.query_bar.open()
+        pattern_actions.open_bar(self, "search")
+
+    def action_limit(self) -> None:
+        pattern_actions.open_bar(self, "limit")
+
+    def action_tag_pattern(self) -> None:
+        pattern_actions.open_bar(self, "tag")
+
+    def action_untag_pattern(self) -> None:
+        pattern_actions.open_bar(self, "untag")
+
+    @work(exclusive=True, group="search", description="searching")
+    async def run_pattern(self, mode: pattern_actions.Mode, text: str) -> None:
+        await pattern_actions.run_pattern(self, mode, text)
 
     @on(QueryBar.Submitted)
     def _query_submitted(self, event: QueryBar.Submitted) -> None:
         # The bar hides itself: the focus goes back to the list now, not to whatever Textual
         # picks next (the viewer); a bad query gives it back to the bar (`show_error`).
         self.message_list.focus()
+        mode, self.query_mode = self.query_mode, "search"
+        if mode != "search":
+            self.run_pattern(mode, event.text)
+            return
+        everywhere, rest = split_scope(event.text)
+        if everywhere:
+            self._search_all(event.text, rest)
+            return
+        self.limit_text = None  # a search replaces the limit
         self.run_search(event.text)
+
+    def _search_all(self, text: str, rest: str) -> None:
+        """`in:all ...`: check the query here (the caret goes under the typo), then list the
+        matches of every folder on their own screen; Enter there opens one in its folder."""
+        from app.imap.search import QueryError, parse_query
+        from app.screens.search_results import SearchResultsScreen
+
+        try:
+            parse_query(rest)
+        except QueryError as exc:
+            self.query_bar.show_error(exc.message, exc.position + text.find(rest) if rest else 0)
+            return
+        self.app.push_screen(SearchResultsScreen(self.account, rest), self._open_hit)
+
+    def _open_hit(self, hit: FolderHit | None) -> None:
+        if isinstance(hit, FolderHit):
+            self.open_hit(hit)
+
+    @work(exclusive=True, group="folder", description="opening the found message")
+    async def open_hit(self, hit: FolderHit) -> None:
+        """Open the folder `hit` is in (unless open) and the message in it."""
+        folder = self.account.folder(hit.folder)
+        if folder is None:  # made since the tree was loaded
+            await self.account.load_folders()
+            folder = self.account.folder(hit.folder)
+        if folder is None:
+            from app.mime.sanitize import clean_line
+
+            self.notify(f"No folder {clean_line(hit.folder)!r} any more", markup=False)
+            return
+        current = self.account.current
+        if current is None or current.folder.name != folder.name:
+            self.folder_tree.select_folder(folder.name)
+            await self._open_folder(folder)
+            current = self.account.current
+            if current is None or current.folder.name != folder.name:
+                return  # it could not be opened: _open_folder said why
+        if not self.message_list.select_uid(hit.uid):
+            self.notify("That message is no longer in its folder", markup=False, timeout=4)
+            return
+        self.message_list.action_open()
 
     @work(exclusive=True, group="search", description="searching")
     async def run_search(self, text: str) -> None:
@@ -1031,6 +1155,10 @@ class MainScreen(Screen[None]):
 
     @on(QueryBar.Cleared)
     def _query_cleared(self) -> None:
+        mode, self.query_mode = self.query_mode, "search"
+        if mode in ("tag", "untag"):  # Esc on a mark-by-pattern prompt keeps the list as it is
+            self.message_list.focus()
+            return
         self.remove_class("-reading")  # the search is cleared, not only the reading view
         self.action_clear_search()
         self.message_list.focus()  # Esc in the bar (empty, refused or not) returns to the list
@@ -1043,6 +1171,7 @@ class MainScreen(Screen[None]):
         if self._search_uids is None:
             return
         self._search_uids = None
+        self.limit_text = None
         if self.threaded and self._thread_rows is not None:
             uids, depths = self._thread_rows
             self.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False, depths=depths)

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from app.account import Account
-from app.sandbox.kinds import KindServer, KindUser, start_kind
+from app.sandbox.kinds import KINDS, KindServer, KindUser, start_kind
 from app.sandbox.server import SandboxError
 from tests.integration.kinds import make_kind_account
 
-#: What each kind started this session said of itself, for the summary at the end.
-_STARTED: dict[str, str] = {}
+#: Each start of a kind this session, for the summary at the end (one line per start).
+_STARTED: list[tuple[str, str]] = []
 
 
 def _tmp_base() -> str:
@@ -41,9 +41,9 @@ def server_kind(request: pytest.FixtureRequest) -> Iterator[KindServer]:
         server = start_kind(kind, root)
     except SandboxError as exc:
         shutil.rmtree(root, ignore_errors=True)
-        _STARTED[kind] = f"SKIPPED: {exc}"
+        _STARTED.append((kind, f"SKIPPED: {exc}"))
         pytest.skip(f"server kind {kind} could not be started: {exc}")
-    _STARTED[kind] = f"started in {time.monotonic() - t0:.1f} s"
+    _STARTED.append((kind, f"started in {time.monotonic() - t0:.1f} s"))
     try:
         yield server
     finally:
@@ -69,6 +69,24 @@ async def kind_account(kind_user: KindUser, tmp_path_fast: Path) -> AsyncIterato
         await account.close()
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests over the kinds last, grouped by kind (in KINDS order), so each kind's servers
+    start once and only one kind runs at a time; the other tests keep their order."""
+
+    def kind_of(item: pytest.Item) -> str | None:
+        callspec = getattr(item, "callspec", None)
+        return callspec.params.get("server_kind") if callspec is not None else None
+
+    over = [item for item in items if kind_of(item) is not None]
+    if not over:
+        return
+    rest = [item for item in items if kind_of(item) is None]
+    order = {kind: i for i, kind in enumerate(KINDS)}
+    over.sort(key=lambda item: order.get(str(kind_of(item)), len(order)))  # stable
+    items[:] = rest + over
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "interop: runs against every server kind")
 
@@ -76,5 +94,5 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _STARTED:
         terminalreporter.section("server kinds")
-        for kind, note in _STARTED.items():
+        for kind, note in _STARTED:
             terminalreporter.write_line(f"{kind}: {note}")

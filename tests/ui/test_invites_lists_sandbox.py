@@ -266,3 +266,52 @@ async def test_i_draws_the_demo_png_in_half_blocks(
             pilot, lambda: any("is not an image" in str(n.message) for n in app._notifications)
         )
         assert not isinstance(app.screen, ImageScreen)
+
+
+async def test_I_shows_the_cid_image_and_never_fetches_a_remote_one(
+    sandbox: Any, mail_user: Any, tmp_path: Path, list_server: tuple[str, type[_Counter]]
+) -> None:
+    from email.message import EmailMessage
+
+    from app.sandbox.demo import png_bytes
+    from widgets.image_view import ImageScreen
+
+    url, handler = list_server
+    remote = url.replace("/unsub?u=7", "/track.png")
+    msg = EmailMessage()
+    msg["From"] = "Olga <olga@example.ru>"
+    msg["To"] = mail_user.address
+    msg["Subject"] = "Newsletter with a chart"
+    msg.set_content("The chart is inline.\n")
+    msg.add_alternative(
+        f'<p>Chart:</p><img src="cid:chart@x"><img src="{remote}">'
+        f'<img src="{remote.replace("http:", "https:")}">',
+        subtype="html",
+    )
+    html = msg.get_payload()[1]
+    html.add_related(png_bytes(), maintype="image", subtype="png", cid="<chart@x>")
+    sandbox.deliver(mail_user.name, msg.as_bytes())
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_first(pilot, app)
+        await pilot.press("I")
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, ImageScreen) and app.screen)
+        assert shown(screen.query_one("#image-pixels")).count("▄") == 32 * 16
+        assert not screen.query("#image-pixels-2")  # the remote images are not among them
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ImageScreen))
+        await pilot.pause(0.3)
+    assert handler.posts == []  # no request ever reached the remote image's server
+
+
+async def test_I_on_a_message_without_inline_images_says_so(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    sandbox.deliver(mail_user.name, list_message().as_bytes())
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_first(pilot, app)
+        await pilot.press("I")
+        await wait_until(
+            pilot, lambda: any("no inline images" in str(n.message) for n in app._notifications)
+        )

@@ -282,11 +282,6 @@ async def test_prompt_default_is_shown_cleaned_and_enter_keeps_it_as_given() -> 
     assert answers == [name]
 
 
-@pytest.mark.xfail(
-    reason="an unquoted `]` in a LIST name: h7 fixes the tokenizer (issue 13); strict, so this "
-    "mark goes once that is merged",
-    strict=True,
-)
 async def test_unquoted_bracket_in_a_folder_name(
     sandbox: Any, mail_user: Any, tmp_path: Path
 ) -> None:

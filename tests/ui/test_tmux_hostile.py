@@ -14,9 +14,8 @@ are allowed. Any other OSC, DCS/APC/PM, other ESC sequences, a CSI Textual does 
 outside OSC 22, C1 controls, bidi or zero-width characters fail the test, and so does a change
 of the pane's title.
 
-ALERT display itself is built in the IMAP core by h7 (issue 13 item 5): until that lands the
-alerts are not shown at all; this test then checks only that none of their bytes leak. Marked
-below (ALERT_SHOWN) so the check that the alert text is shown can be switched on after merging.
+The IMAP core shows a server's ALERT (issue 13 item 5): the test checks that the alert text is
+drawn, as text, and that none of its bytes leak (ALERT_SHOWN).
 """
 
 from __future__ import annotations
@@ -47,7 +46,7 @@ PAYLOAD = "\x1b]0;pwned-title\x07\x1b]52;c;cHduZWQ=\x07\x1b[6n\x1b[21t\u009b2J\u
 ASCII_PAYLOAD = "\x1b]0;pwned-title\x07\x1b]52;c;cHduZWQ=\x07\x1b[6n\x1b[21t[b red]mk"
 EVIL = "Evil " + PAYLOAD  # a space: Dovecot quotes it (an unquoted `]` is h7's tokenizer fix)
 GONE = "Gone " + PAYLOAD
-ALERT_SHOWN = False  # True once h7's ALERT display is merged (see the module docstring)
+ALERT_SHOWN = True  # the IMAP core's ALERT display (issue 13 item 5) is merged
 
 #: What Textual writes itself.
 _ALLOWED = re.compile(

@@ -582,7 +582,7 @@ def test_quote_and_astring_arg() -> None:
         with pytest.raises(ValueError):
             quote(bad)
     assert astring_arg("INBOX") == "INBOX"
-    assert astring_arg("Sent]") == "Sent]"
+    assert astring_arg("Sent]") == '"Sent]"'  # a legal bare astring, sent quoted all the same
     assert astring_arg("My Folder") == '"My Folder"'
     assert astring_arg("") == '""'
     assert astring_arg("nil") == '"nil"'
