@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +30,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 _ISOLATED = tempfile.mkdtemp(
     prefix="termail-home-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None
 )
+atexit.register(shutil.rmtree, _ISOLATED, ignore_errors=True)  # one a run, gone with it
 os.environ.setdefault("TERMAIL_STATE_DIR", _ISOLATED + "/state")
 os.environ["XDG_DATA_HOME"] = _ISOLATED + "/data"
 os.environ["XDG_CACHE_HOME"] = _ISOLATED + "/cache"
