@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from app.state import recall, remember
+from app.termout import say
 
 __all__ = [
     "HISTORY_KEY",
@@ -151,7 +152,7 @@ def run_interactive(command: str, data: bytes, *, wait: bool = True) -> int:
         done = subprocess.run(["/bin/sh", "-c", command], input=data, check=False)
         code = done.returncode
     except OSError as exc:
-        print(f"termail: cannot run the command: {exc}")
+        say(f"termail: cannot run the command: {exc}")
         code = 127
     if wait:
         try:

@@ -40,6 +40,7 @@ from app.sandbox.server import (
     free_ports,
     make_certificates,
 )
+from app.termout import say
 
 #: What a Dovecot-only Debian 12 lacks to run the three servers.
 PACKAGES = [
@@ -715,10 +716,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="termail-ns-check-") as tmp:
             _Work(Path(tmp)).run("true", what="a mount namespace (unshare + overlayfs)")
     except SandboxError as exc:
-        print(f"interop servers unavailable: {exc}", file=sys.stderr)
+        say(f"interop servers unavailable: {exc}", file=sys.stderr)
         return 1
     state = "cached" if had else f"unpacked in {time.monotonic() - t0:.1f} s"
-    print(f"Cyrus, Courier, Postfix: {root} ({state})")
+    say(f"Cyrus, Courier, Postfix: {root} ({state})")
     return 0
 
 

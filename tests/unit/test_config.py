@@ -920,7 +920,7 @@ def test_config_check_reports_each_login_and_redacts_server_errors(
     class FakeImapClient:
         @classmethod
         async def connect(
-            cls, settings: ServerSettings, creds: Credentials | None
+            cls, settings: ServerSettings, creds: Credentials | None, **_: object
         ) -> FakeImapClient:
             seen.append((settings.host, creds))
             if settings.host == "bad.example":
