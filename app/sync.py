@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -172,56 +172,6 @@ def _ordered(
     if len(current) == len(cached.uids):
         return cached.uids  # nothing gone either: the cached order stands
     return [u for u in cached.uids if u in current]
-
-
-#: Sorts where new mail usually lands at the newest end: (SORT key, SortKey attribute).
-_TIME_SORTS = {"DATE": "date", "ARRIVAL": "arrival"}
-
-
-def _with_newest(
-    cached_order: Sequence[int],
-    current: set[int],
-    sort: str | None,
-    fetched: Sequence[MessageSummary],
-    summary_of: Callable[[int], MessageSummary | None],
-) -> list[int] | None:
-    """The display order with new mail placed here, without a UID SORT of the whole folder
-    (issue 14 item 9: 100,000 UIDs sorted again per new message), or None for the server.
-
-    Only for a date or arrival order whose new messages are all strictly later than the
-    message at the newest end of the cached order, with distinct keys: they then go at that
-    end, among themselves by their keys, as the server's SORT would place them (RFC 5256;
-    ties, which the server breaks by sequence number, are left to the server). The keys are
-    `app.threads`' RFC 5256 keys, tested against Dovecot's SORT.
-    """
-    from app.threads import sort_key_from
-
-    if sort is None:
-        return None
-    words = sort.split()
-    descending = words[:1] == ["REVERSE"]
-    attr = _TIME_SORTS.get(words[-1]) if len(words) == 1 + descending else None
-    if attr is None:
-        return None
-    kept = [u for u in cached_order if u in current]
-    new = current.difference(kept)
-    summaries = {s.uid: s for s in fetched if s.uid in new}
-    if not kept or len(summaries) != len(new):
-        return None
-    edge = summary_of(kept[0] if descending else kept[-1])
-    if edge is None:
-        return None
-
-    def key(s: MessageSummary) -> float:
-        value: float = getattr(sort_key_from(s.uid, s.internaldate, s.size, s.envelope), attr)
-        return value
-
-    edge_key = key(edge)
-    keys = {uid: key(s) for uid, s in summaries.items()}
-    if any(k <= edge_key for k in keys.values()) or len(set(keys.values())) != len(keys):
-        return None
-    ranked = sorted(new, key=keys.__getitem__, reverse=descending)
-    return ranked + kept if descending else kept + ranked
 
 
 async def _fetch_new(
@@ -382,14 +332,6 @@ async def resync(
         u: _session_free(f) for u, f in flags.items() if u in known_set and u not in gone
     }
     order = _ordered(current, cached, sort, new_uids)
-    if order is None and cached is not None and cached.sort == sort and new_uids:
-        order = _with_newest(
-            cached.uids,
-            current,
-            sort,
-            fetched,
-            lambda uid: cache.get_summaries(mailbox, uidvalidity, (uid,)).get(uid),
-        )
     if order is None:
         order = await client.uid_list(sort=sort)
         # Compared without a set of the whole listing (4 MB at 100,000 messages).

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import imaplib
 import re
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -328,63 +327,3 @@ async def test_first_sorted_sync_fetches_the_first_rows_in_display_order(
     assert cache.cached_uids("INBOX", result.uidvalidity) == set(result.uids[:10])
     again = await resync(client, cache, "INBOX", sort="REVERSE DATE", new_limit=10)
     assert again.method != "full" and again.uids == result.uids and not again.fetched
-
-
-class CountingSorts:
-    """The client, counting the UID SORTs it is asked for (the whole folder each time)."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.sorts = 0
-
-    @property
-    def capabilities(self) -> frozenset[str]:
-        return frozenset(self._client.capabilities)
-
-    async def uid_list(self, sort: str | None = None) -> Any:
-        if sort is not None:
-            self.sorts += 1
-        return await self._client.uid_list(sort=sort)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-
-def dated(i: int, when: str) -> bytes:
-    return (
-        f"From: Other <d{i}@example.org>\r\nTo: u@localhost\r\nSubject: dated {i}\r\n"
-        f"Date: {when}\r\nMessage-ID: <dated{i}@example.org>\r\n\r\nbody {i}\r\n"
-    ).encode()
-
-
-@pytest.mark.parametrize("sort", ["REVERSE DATE", "DATE", "REVERSE ARRIVAL"])
-async def test_new_mail_is_placed_without_sorting_the_whole_folder(
-    sandbox: Any, mail_user: Any, client: Any, cache: Any, sort: str
-) -> None:
-    """Issue 14 item 9: each new message cost a UID SORT of the whole folder. New mail later
-    than the newest end of the order is placed here; anything else is still the server's."""
-    other = other_client(sandbox, mail_user)
-    try:
-        for i in range(5):
-            append(other, "INBOX", dated(i, f"Sat, 28 Nov 2026 10:0{i}:00 +0000"))
-        counting = CountingSorts(client)
-        first = await resync(counting, cache, "INBOX", sort=sort)
-        assert len(first.uids) == 5
-        before = counting.sorts
-        if "ARRIVAL" in sort:
-            time.sleep(1.1)  # INTERNALDATE counts seconds: a tie is the server's to break
-        later = append(other, "INBOX", dated(10, "Sat, 28 Nov 2026 11:00:00 +0000"))
-        result = await resync(counting, cache, "INBOX", sort=sort)
-        assert later in result.uids and result.new_uids == [later]
-        assert counting.sorts == before, "a UID SORT of the whole folder for one new message"
-        assert list(result.uids) == list(await client.uid_list(sort=sort))  # the server agrees
-        if sort != "REVERSE ARRIVAL":
-            # Older than what is shown (an APPEND of old mail): the server places it.
-            older = append(other, "INBOX", dated(11, "Fri, 27 Nov 2026 09:00:00 +0000"))
-            before = counting.sorts
-            result = await resync(counting, cache, "INBOX", sort=sort)
-            assert older in result.uids
-            assert counting.sorts == before + 1
-            assert list(result.uids) == list(await client.uid_list(sort=sort))
-    finally:
-        other.logout()
