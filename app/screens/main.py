@@ -243,15 +243,21 @@ class MainScreen(Screen[None]):
     async def watch_counts(self) -> None:
         """Counts true without opening folders: after our own commands, and other folders'
         new mail on a timer (`app.counts`, issue 14)."""
+        from textual.css.query import NoMatches
+
         from app.counts import CountsUpdate, FolderCounts
         from app.mime.sanitize import clean_line
+        from app.operations import plural
 
         def on_update(update: CountsUpdate) -> None:
-            self._show_counts(update.folder, update.status)
+            try:
+                self._show_counts(update.folder, update.status)
+            except NoMatches:  # the screen is being taken down (quit): nothing to draw on
+                return
             current = self.account.current
             if update.new_mail and (current is None or current.folder.name != update.folder):
                 self.notify(
-                    f"{update.new_mail} new message(s) in {clean_line(update.folder)}",
+                    f"{plural(update.new_mail, 'new message')} in {clean_line(update.folder)}",
                     title="New mail",
                     markup=False,
                 )
