@@ -4,9 +4,9 @@ UI-free (no Textual): the App calls these coroutines from workers and turns resu
 messages. Every method that needs the selected mailbox takes the lock, so a folder switch in one
 worker can never interleave with a fetch of another: IMAP state is per connection.
 
-With a header cache (`app.store.HeaderCache`, given or opened from `cache_path` / `data_dir`) a
+With a header cache (`app.store.cache.HeaderCache`, given or opened from `cache_path` / `data_dir`) a
 folder opens in two steps: `open_folder_cached` answers from the cache alone (no server, so also
-offline), then `open_folder` brings the cache up to date with `app.sync.resync` (QRESYNC or
+offline), then `open_folder` brings the cache up to date with `app.store.sync.resync` (QRESYNC or
 CONDSTORE where offered) and answers the server's list. Summaries come from memory, then the
 cache, then the server; the text parts of messages read are kept too, so cached messages can be
 read without a connection.
@@ -34,8 +34,8 @@ from app.models import (
     ServerSettings,
     choose_identity,
 )
-from app.store import HeaderCache
-from app.sync import SyncResult, resync, warm_start
+from app.store.cache import HeaderCache
+from app.store.sync import SyncResult, resync, warm_start
 from app.uids import UidArray
 
 if TYPE_CHECKING:
@@ -205,10 +205,10 @@ class Account:
         self.sort = "date"
         self.reverse = True
         self.undo_stack: list[UndoAction] = []
-        """What `app.operations.undo` can take back, newest last; entries whose messages are
+        """What `app.actions.operations.undo` can take back, newest last; entries whose messages are
         gone (expunged, moved away) are dropped, so undo never promises what it cannot do."""
         self.role_report: list[Any] = []
-        """`app.roles.RoleChoice` per role, from the last `load_folders` (config check)."""
+        """`app.imap.roles.RoleChoice` per role, from the last `load_folders` (config check)."""
         self._sort_keys: OrderedDict[tuple[str, int | None], dict[int, Any]] = OrderedDict()
         """SortKeys by UID of the last few folders opened (servers without SORT or THREAD)."""
         self._cache = cache
@@ -274,7 +274,7 @@ class Account:
         self.counts_changed.set()
 
     def take_changed_folders(self) -> set[str]:
-        """The folders our own commands changed since the last call (see `app.counts`)."""
+        """The folders our own commands changed since the last call (see `app.actions.counts`)."""
         out, self._changed_folders = self._changed_folders, set()
         return out
 
@@ -348,7 +348,7 @@ class Account:
 
     # -- folders -----------------------------------------------------------------------------------
     async def load_folders(self) -> list[Folder]:
-        from app.roles import assign_roles
+        from app.imap.roles import assign_roles
 
         async with self.lock:
             pairs = await self.client.list_with_status()
@@ -386,7 +386,7 @@ class Account:
 
         From the header cache (up to 20,000 newest messages of INBOX and of Sent) and the
         summaries in memory; read in a thread, no server command."""
-        from app.addressbook import rank_addresses
+        from app.store.addressbook import rank_addresses
 
         sent_folder = self.folder_by_role(FolderRole.SENT)
         sent_name = sent_folder.name if sent_folder is not None else "Sent"
@@ -462,7 +462,7 @@ class Account:
     async def _resync(
         self, cache: HeaderCache, name: str, *, lazy_flags: int | None = None
     ) -> SyncResult:
-        """`app.sync.resync` of `name` in the list's order; the caller holds the lock."""
+        """`app.store.sync.resync` of `name` in the list's order; the caller holds the lock."""
         return await resync(
             self._require_client(),
             cache,
@@ -506,14 +506,14 @@ class Account:
         *,
         references: bool = False,
     ) -> dict[int, Any]:
-        """SortKeys (app.threads) of every message of the open folder, by UID.
+        """SortKeys (app.store.threads) of every message of the open folder, by UID.
 
         Fetched once per folder (INTERNALDATE, RFC822.SIZE and ENVELOPE, in pipelined
         windows, `progress(done, total)` as they come; with `references` also the References
         field, for threading) and kept for the last few folders; a later call fetches only
         what is missing (messages that arrived since).
         """
-        from app.threads import REFERENCES_FIELD, add_references, sort_key_from
+        from app.store.threads import REFERENCES_FIELD, add_references, sort_key_from
 
         current = self.current
         if current is None:
@@ -588,7 +588,7 @@ class Account:
         return await self._sorted_here(current, store)
 
     async def _sorted_here(self, current: OpenFolder, store: dict[int, Any]) -> Sequence[int]:
-        from app.threads import sort_uids
+        from app.store.threads import sort_uids
 
         uids = current.uids
         sort, reverse = self.sort, self.reverse
@@ -627,7 +627,7 @@ class Account:
         date order, threads ordered by the list's sort (of each thread's first message, or
         its newest for "thread-last-date"). The dates come from UID SORT, or the sort keys.
         """
-        from app.threads import jwz_threads, ranks, sort_uids, thread_rows
+        from app.store.threads import jwz_threads, ranks, sort_uids, thread_rows
 
         current = self.current
         if current is None:
@@ -1180,7 +1180,7 @@ class Account:
             cache.remove_uids(folder, validity, uids)
 
     # The primitives below do one server step each; what to do (Trash or for good, what to
-    # ask, what undo may take back) is decided in `app.operations`.
+    # ask, what undo may take back) is decided in `app.actions.operations`.
     def can(self, capability: str) -> bool:
         """Whether the server offers `capability` (False offline)."""
         client = self.client

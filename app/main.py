@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from app.account import Account
-from app.termout import say
+from app.mime.termout import say
 from widgets.safe import SafeNotify, palette_text, safe_line
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ class TermailApp(SafeNotify, App[None]):
             self.accounts[0].connect_soon()
 
     def on_mount(self) -> None:
-        from app.opened import sweep_stale_open_folders
+        from app.actions.opened import sweep_stale_open_folders
 
         # Opened attachments left in /tmp by a run that crashed (ours, owner gone): away.
         self.run_worker(sweep_stale_open_folders, thread=True, exit_on_error=False)
@@ -301,8 +301,8 @@ class TermailApp(SafeNotify, App[None]):
 def _outbox_counts(account: Account) -> tuple[int, int]:
     """(waiting to be retried, failed) entries of an account's outbox; (0, 0) when it cannot be
     read: quitting must still work."""
-    from app.outbox import OutboxError
-    from app.sending import account_outbox
+    from app.smtp.outbox import OutboxError
+    from app.smtp.sending import account_outbox
 
     try:
         entries = account_outbox(account).list()
@@ -394,9 +394,9 @@ def prepare_images() -> None:
 
 def demo_data_dir(sandbox: Sandbox) -> Path:
     """Drafts, outbox and cache of the demo accounts: inside the demo's own sandbox folder, so
-    two demos at once never share them (`app.demo` keeps the drafts and queued mail when the
+    two demos at once never share them (`app.cli.demo` keeps the drafts and queued mail when the
     folder goes, and hands them to the next demo)."""
-    from app.demo import DATA
+    from app.sandbox.demo import DATA
 
     return Path(sandbox.root) / DATA
 
@@ -420,8 +420,8 @@ def client_main(argv: list[str]) -> int:
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--account", default=None)
     args = parser.parse_args(argv)
-    from app.config import load_or_exit
-    from app.config_accounts import accounts_from_config
+    from app.config.accounts import accounts_from_config
+    from app.config.model import load_or_exit
 
     config = load_or_exit(args.config)
     accounts = accounts_from_config(config, only=args.account)

@@ -22,7 +22,7 @@ in the same run (a bare TLS socket sending the same IMAP commands, `bench.launch
 5. header_parse_per_s: FETCH responses (the items the list asks for, BODYSTRUCTURE included)
    of the seeded INBOX, read raw, then parsed into MessageSummary objects by termail's parser.
 Then the figures of `bench.render` (run as a subprocess) and `bench.cache` (its `run`; its
-resync figures are renamed `lib_resync*`, since they time `app.sync.resync` alone).
+resync figures are renamed `lib_resync*`, since they time `app.store.sync.resync` alone).
 
 Every line is `{"figure": NAME, "value": NUMBER, "unit": UNIT}` (with a "note" where what was
 measured needs saying). Timed figures are medians of --runs runs.
@@ -205,7 +205,7 @@ class Bench:
         emit("launch_warm_first_screen_s", median(firsts), "s")
         emit("launch_warm_bytes_read", counted.bytes_at_first_screen or 0, "bytes")
 
-        from app.store import HeaderCache
+        from app.store.cache import HeaderCache
         from bench.cache import change_on_server
 
         with HeaderCache.open(snapshot) as cache:

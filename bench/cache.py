@@ -1,7 +1,7 @@
 """The header cache and resync, against the sandbox: warm first screen, resync, and its raw bound.
 
 Builds a folder of N generated messages (100,000 by default), loads it into termail's cache
-through `app.sync.resync` (a cold full load), then, as another client would, changes it with a
+through `app.store.sync.resync` (a cold full load), then, as another client would, changes it with a
 plain imaplib connection: flags of 1,000 messages and 1,000 new messages (APPEND). Then measures:
 
 - cache_warm_first_screen_ms: open the cache file, read the mailbox state (the UID list) and the
@@ -50,8 +50,8 @@ if str(ROOT) not in sys.path:
 
 from app.imap.parser import format_sequence_set  # noqa: E402
 from app.models import TlsMode  # noqa: E402
-from app.store import HeaderCache  # noqa: E402
-from app.sync import first_screen, resync  # noqa: E402
+from app.store.cache import HeaderCache  # noqa: E402
+from app.store.sync import first_screen, resync  # noqa: E402
 
 Emit = Callable[[str, float, str], None]
 #: Untimed resync + raw passes before the timed ones (Dovecot's index settles after the changes).

@@ -185,7 +185,7 @@ _LAUNCH_MODULES = (
     "app.imap.client",
     "app.imap.mailbox",
     "app.screens.compose",
-    "app.sending",
+    "app.smtp.sending",
     "app.mime.render",
 )
 _bytecode_ready: set[str] = set()

@@ -84,7 +84,7 @@ class SortMenu(ModalScreen[SortChoice | None]):
         """Args:
         current: The order in use (highlighted first).
         reverse: Its direction now.
-        defaults: The natural direction of each order (app.threads.DEFAULT_REVERSE).
+        defaults: The natural direction of each order (app.store.threads.DEFAULT_REVERSE).
         threaded: Threads are shown (the title says the order applies to threads).
         """
         super().__init__()

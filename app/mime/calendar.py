@@ -7,7 +7,7 @@ METHOD means (a new invitation, an update, a cancellation). A calendar that `ica
 parse is read line by line as far as it goes; nothing here raises on bad input.
 
 `build_reply` writes the iTIP REPLY (METHOD:REPLY, the user's PARTSTAT, the same UID and
-SEQUENCE) that `app.invites` sends through the normal send path.
+SEQUENCE) that `app.actions.invites` sends through the normal send path.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from typing import TextIO
 
 from app.mime.render import render_message
 from app.mime.sanitize import clean_line
+from app.mime.termout import say
 from app.mime.types import RenderedMessage, StyleSpan
-from app.termout import say
 
 #: Largest input read, in bytes; a bigger file is cut (and the render says so).
 MAX_INPUT = 64 * 1024 * 1024

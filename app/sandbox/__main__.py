@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from app.mime.termout import say
 from app.sandbox.demo import load_demo
 from app.sandbox.server import Sandbox, SandboxError
-from app.termout import say
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,10 @@ FOLDERS = [
 NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 
 
+DATA = "termail-data"
+"""The demo accounts' data folder inside the demo's folder (`app.main.demo_data_dir`)."""
+
+
 def png_bytes(width: int = 32, height: int = 32) -> bytes:
     """A small valid PNG (a colour gradient), made without any imaging library."""
     raw = b"".join(

@@ -31,7 +31,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from app.sandbox.kinds import KindUser
+from app.mime.termout import say
 from app.sandbox.server import (
     SandboxError,
     _become_subreaper,
@@ -40,7 +40,7 @@ from app.sandbox.server import (
     free_ports,
     make_certificates,
 )
-from app.termout import say
+from app.sandbox.users import KindUser
 
 #: What a Dovecot-only Debian 12 lacks to run the three servers.
 PACKAGES = [

@@ -2,7 +2,7 @@
 
 Every change is saved to the local draft store within a few seconds (and on every field change),
 so a crash or a kill loses at most the last few seconds of typing. Sending goes through
-`app.smtp`; a temporary failure puts the message in the outbox, a permanent one keeps the draft
+`app.smtp.submit`; a temporary failure puts the message in the outbox, a permanent one keeps the draft
 open with the server's reason.
 
 Attachments come from a typed path with Tab completion (ctrl+t) or a file picker (ctrl+f). The
@@ -412,8 +412,8 @@ class ComposeScreen(Screen[None]):
     @work(exclusive=True, group="compose-size", exit_on_error=False)
     async def _learn_size_limit(self) -> None:
         """Learn the account's SIZE once (remembered per account); silent when offline."""
-        from app.sending import SIZE_LIMITS, learn_size_limit
-        from app.smtp import SmtpError
+        from app.smtp.sending import SIZE_LIMITS, learn_size_limit
+        from app.smtp.submit import SmtpError
 
         if SIZE_LIMITS.known(self.account):
             self.size_limit = SIZE_LIMITS.get(self.account)
@@ -428,7 +428,7 @@ class ComposeScreen(Screen[None]):
 
     def _check_size(self) -> None:
         """Show the warning as soon as body + encoded attachments exceed the server's SIZE."""
-        from app.sending import SIZE_LIMITS, estimate_message_size
+        from app.smtp.sending import SIZE_LIMITS, estimate_message_size
 
         if SIZE_LIMITS.known(self.account):  # a send may have taught a newer figure
             self.size_limit = SIZE_LIMITS.get(self.account)
@@ -527,8 +527,8 @@ class ComposeScreen(Screen[None]):
         if not await self.app.push_screen_wait(ConfirmDialog(question)):
             return
         self._status(f"Sending (about {_human(self.estimated_size)})…")
-        from app.sending import NotQueuedError, SendOutcome, send_draft
-        from app.smtp import SmtpUtf8Unsupported
+        from app.smtp.sending import NotQueuedError, SendOutcome, send_draft
+        from app.smtp.submit import SmtpUtf8Unsupported
 
         busy = self.query_one("#compose-busy", ProgressBar)
         busy.display = True  # SMTP gives no count: a moving bar says it is not stuck
@@ -609,7 +609,7 @@ class ComposeScreen(Screen[None]):
         await self._postpone()
 
     async def _postpone(self) -> None:
-        from app.sending import postpone
+        from app.smtp.sending import postpone
 
         draft = self._collect()
         try:
@@ -798,13 +798,13 @@ async def open_compose(
 
 
 def _new_draft_id() -> str:
-    from app.outbox import DraftStore
+    from app.smtp.outbox import DraftStore
 
     return DraftStore.new_id()
 
 
 def _draft_store(account: Account) -> Any:
-    from app.outbox import DraftStore, DraftStoreError
+    from app.smtp.outbox import DraftStore, DraftStoreError
 
     base = account.data_dir or _default_data_dir() / account.name
     try:
@@ -815,7 +815,7 @@ def _draft_store(account: Account) -> Any:
 
 async def offer_unfinished_drafts(screen: Any, account: Account) -> None:
     """After a crash: offer each draft found on disk, newest first, to finish or discard."""
-    from app.outbox import DraftStoreError
+    from app.smtp.outbox import DraftStoreError
 
     store = _draft_store(account)
     if store is None:
@@ -861,7 +861,7 @@ def _default_data_dir() -> Path:
 def _known_addresses(account: Account) -> list[str]:
     """Addresses seen in the headers in memory, for the first key presses; the fuller address
     book (the cache's INBOX and Sent) replaces it once read (`ComposeScreen._load_addresses`)."""
-    from app.addressbook import rank_addresses
+    from app.store.addressbook import rank_addresses
 
     held = account.summaries.held()
     return rank_addresses((s.envelope for _, s in held), (), own=account.addresses)

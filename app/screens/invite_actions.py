@@ -1,7 +1,7 @@
 """The main screen's invitation and mailing-list actions (issue 18), kept out of main.py.
 
 Each function takes the `MainScreen`, asks what must be asked (a dialog; Esc always cancels),
-calls the core (`app.invites`, `app.mime.lists`, `app.unsubscribe`) and reports in one toast.
+calls the core (`app.actions.invites`, `app.mime.lists`, `app.actions.unsubscribe`) and reports in one toast.
 They run inside the screen's workers.
 """
 
@@ -39,7 +39,7 @@ def _start(screen: Any) -> bool:
 
 async def load_invitation(screen: Any, uid: int) -> None:
     """Read the calendar part of the message just shown (if any) into the viewer's card."""
-    from app.invites import load_invitation as load
+    from app.actions.invites import load_invitation as load
 
     summary = screen.message_list.summary(uid)
     structure = getattr(summary, "bodystructure", None) if summary is not None else None
@@ -67,7 +67,7 @@ async def answer_invitation(screen: Any, partstat: str) -> None:
 async def _answer_invitation(screen: Any, partstat: str) -> None:
     """Accept / tentative / decline the invitation shown: ask (with an optional comment),
     then send the iTIP REPLY to the organizer through the normal send path."""
-    from app.invites import answer_draft, answer_identity, send_answer
+    from app.actions.invites import answer_draft, answer_identity, send_answer
 
     viewer = screen.viewer
     rendered = viewer.rendered
@@ -205,9 +205,9 @@ async def unsubscribe(screen: Any) -> None:
 async def _unsubscribe(screen: Any) -> None:
     """Leave the list of the message shown: one-click POST (RFC 8058) after a yes, a mailto:
     mail prefilled in compose (sent when the user sends it), or a web page opened after a yes."""
+    from app.actions.unsubscribe import one_click
     from app.mime.lists import unsubscribe_draft, unsubscribe_plan
     from app.screens.compose import open_compose
-    from app.unsubscribe import one_click
 
     ml = screen.viewer.mailing_list
     if ml is None:

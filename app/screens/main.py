@@ -23,9 +23,9 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from app.account import Account, OpenFolder
+from app.actions.search_all import FolderHit, split_scope
 from app.models import Flag, Folder, FolderRole, FolderStatus, MessageSummary
 from app.screens import pattern_actions
-from app.search_all import FolderHit, split_scope
 from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.folder_tree import FolderTree, display_order
@@ -242,12 +242,12 @@ class MainScreen(Screen[None]):
     @work(exclusive=True, group="counts", description="folder counts")
     async def watch_counts(self) -> None:
         """Counts true without opening folders: after our own commands, and other folders'
-        new mail on a timer (`app.counts`, issue 14)."""
+        new mail on a timer (`app.actions.counts`, issue 14)."""
         from textual.css.query import NoMatches
 
-        from app.counts import CountsUpdate, FolderCounts
+        from app.actions.counts import CountsUpdate, FolderCounts
+        from app.actions.operations import plural
         from app.mime.sanitize import clean_line
-        from app.operations import plural
 
         def on_update(update: CountsUpdate) -> None:
             try:
@@ -357,14 +357,14 @@ class MainScreen(Screen[None]):
 
     def action_show_outbox(self) -> None:
         from app.screens.outbox import OutboxScreen
-        from app.sending import account_outbox
+        from app.smtp.sending import account_outbox
 
         self.app.push_screen(OutboxScreen(account_outbox(self.account)))
 
     @work(exclusive=True, group="outbox")
     async def flush_outbox(self) -> None:
         """Retry what waits in the outbox (a 4xx earlier); shown, never silent."""
-        from app.sending import flush_outbox
+        from app.smtp.sending import flush_outbox
 
         try:
             attempts = await flush_outbox(self.account)
@@ -410,7 +410,7 @@ class MainScreen(Screen[None]):
         )
         self._focus_list_unless_typing()
         self.status.folder = "INBOX"
-        from app.operations import plural
+        from app.actions.operations import plural
 
         self.status.message = f"{plural(len(cached.uids), 'message')} (from the cache)"
         self._show_cached_folders()
@@ -508,13 +508,13 @@ class MainScreen(Screen[None]):
                 self.account.held_summaries(cached.uids[: self.account.first_fetch])
             )
             self.viewer.show_loading("Select a message and press Enter")
-            from app.operations import plural
+            from app.actions.operations import plural
 
             count = plural(len(cached.uids), "message")
             self.status.message = f"{count} (checking with the server…)"
         if cached is not None and self.account.client is None and self._connecting():
             # Start-up: the cached list stays; `connect_account` checks it once connected.
-            from app.operations import plural
+            from app.actions.operations import plural
 
             self.status.message = f"{plural(len(cached.uids), 'message')} (from the cache)"
             return
@@ -573,7 +573,7 @@ class MainScreen(Screen[None]):
     async def _idle_loop(self, folder: Folder) -> None:
         """A second connection waits in IDLE on the open folder and tells us of changes."""
         try:
-            from app.imap.mailbox import IdleWatcher
+            from app.imap.idle import IdleWatcher
         except ImportError:
             return
         changed = asyncio.Event()
@@ -639,7 +639,7 @@ class MainScreen(Screen[None]):
         before = set() if unchanged else set(previous)
         new = [] if unchanged else [u for u in uids if u not in before]
         if notify_new and new:
-            from app.operations import plural
+            from app.actions.operations import plural
 
             self.notify(f"{plural(len(new), 'new message')} in {self.status.folder}", markup=False)
         with contextlib.suppress(Exception):
@@ -743,7 +743,7 @@ class MainScreen(Screen[None]):
         return [uid] if uid is not None else []
 
     async def _set_flag(self, uids: list[int], flag: str, on: bool) -> None:
-        from app import operations as ops
+        from app.actions import operations as ops
 
         try:
             outcome = await ops.flag(self.account, uids, flag, on)
@@ -760,9 +760,9 @@ class MainScreen(Screen[None]):
         return bool(answer)
 
     async def _run_op(self, op: Any, title: str, job: str | None = None) -> Any:
-        """Run an `app.operations` coroutine (asking its questions); errors are reported and
+        """Run an `app.actions.operations` coroutine (asking its questions); errors are reported and
         give None."""
-        from app import operations as ops
+        from app.actions import operations as ops
 
         try:
             if job is None:
@@ -802,7 +802,7 @@ class MainScreen(Screen[None]):
 
     @work(group="action")
     async def action_delete(self) -> None:
-        from app import operations as ops
+        from app.actions import operations as ops
 
         uids = [u for u in self._targets() if u not in self._leaving]
         if not uids:
@@ -840,7 +840,7 @@ class MainScreen(Screen[None]):
 
     @work(group="action")
     async def action_undo(self) -> None:
-        from app import operations as ops
+        from app.actions import operations as ops
 
         outcome = await self._run_op(lambda _answers: ops.undo(self.account), "Undo failed")
         if outcome is not None:
@@ -856,7 +856,7 @@ class MainScreen(Screen[None]):
 
     @work(group="action")
     async def action_move(self) -> None:
-        from app import operations as ops
+        from app.actions import operations as ops
 
         uids = self._targets()
         if not uids:
@@ -883,7 +883,7 @@ class MainScreen(Screen[None]):
 
     @work(group="action")
     async def action_copy(self) -> None:
-        from app import operations as ops
+        from app.actions import operations as ops
 
         uids = self._targets()
         if not uids:
@@ -901,7 +901,7 @@ class MainScreen(Screen[None]):
 
     @work(group="action")
     async def action_expunge(self) -> None:
-        from app import operations as ops
+        from app.actions import operations as ops
 
         outcome = await self._run_op(
             lambda answers: ops.expunge(self.account, answers), "Expunge failed"
@@ -997,7 +997,7 @@ class MainScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         """Back from compose: the send flagged the original (\\Answered or $Forwarded) in the
-        account's memory and cache (`app.sending.send_draft`); its row is drawn again from there."""
+        account's memory and cache (`app.smtp.sending.send_draft`); its row is drawn again from there."""
         from app.screens.compose import ComposeScreen
 
         composing = any(isinstance(screen, ComposeScreen) for screen in self.app.screen_stack)
@@ -1154,7 +1154,7 @@ class MainScreen(Screen[None]):
         self._search_uids = found
         self.remove_class("-reading")
         self.message_list.set_uids(found, keep_cursor=False, reset_summaries=False)
-        from app.operations import plural
+        from app.actions.operations import plural
 
         self.status.message = f"{plural(len(found), 'match', 'matches')} for {text!r}; Esc clears"
         self.message_list.focus()
@@ -1614,8 +1614,8 @@ class MainScreen(Screen[None]):
         """Hand a private temporary copy to xdg-open; ask first when it may be a program."""
         import shutil
 
+        from app.actions.opened import new_open_folder
         from app.mime.attachments import executable_reason
-        from app.opened import new_open_folder
 
         uid = self.open_uid
         opener = shutil.which("xdg-open")
@@ -1724,7 +1724,7 @@ class MainScreen(Screen[None]):
 
     @work(group="folders")
     async def action_create_folder(self) -> None:
-        from app import operations as ops
+        from app.actions import operations as ops
 
         name = await self.app.push_screen_wait(PromptDialog("New folder name", ""))
         if not name:
@@ -1737,7 +1737,7 @@ class MainScreen(Screen[None]):
 
     @work(group="folders")
     async def action_rename_folder(self) -> None:
-        from app import operations as ops
+        from app.actions import operations as ops
 
         folder = self._folder_target()
         if folder is None:
@@ -1765,7 +1765,7 @@ class MainScreen(Screen[None]):
 
     @work(group="folders")
     async def action_delete_folder(self) -> None:
-        from app import operations as ops
+        from app.actions import operations as ops
 
         folder = self._folder_target()
         if folder is None:
@@ -1790,7 +1790,7 @@ class MainScreen(Screen[None]):
 
     @work(group="folders")
     async def action_toggle_subscribe(self) -> None:
-        from app import operations as ops
+        from app.actions import operations as ops
 
         folder = self._folder_target()
         if folder is None:
@@ -1804,7 +1804,7 @@ class MainScreen(Screen[None]):
     @work(group="folder")
     async def action_sort(self) -> None:
         """The sort menu; the choice orders the flat list and, with threads on, the threads."""
-        from app.threads import DEFAULT_REVERSE
+        from app.store.threads import DEFAULT_REVERSE
         from widgets.sort_menu import ENTRIES, SortMenu, direction_words
 
         account = self.account

@@ -37,8 +37,8 @@ def open_bar(screen: Any, mode: Mode) -> None:
 
 async def run_pattern(screen: Any, mode: Mode, text: str) -> None:
     """Limit, mark or unmark by the query `text`; a bad query is shown under the bar."""
+    from app.actions.operations import plural
     from app.imap.search import QueryError
-    from app.operations import plural
 
     shown = clean_line(text, max_len=200)
     try:

@@ -1,6 +1,6 @@
 """The results of a search of every folder: folder, date, from, subject; Enter opens one.
 
-The screen runs `app.search_all.search_all_folders` in a worker and draws its typed results,
+The screen runs `app.actions.search_all.search_all_folders` in a worker and draws its typed results,
 every server string through the sanitizer as `Text`. It is dismissed with the chosen
 `FolderHit` (Enter) or None (Esc); the main screen opens the message in its folder.
 """
@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from app.search_all import AllFoldersResult, FolderHit, search_all_folders
+from app.actions.search_all import AllFoldersResult, FolderHit, search_all_folders
 from widgets.message_list import message_date
 from widgets.safe import addresses_text, decode_header_text, safe_line
 

@@ -1,6 +1,6 @@
 """The main screen's mutt/aerc tools: pipe, open through mailcap, bounce, archive.
 
-Thin flows over the UI-free cores (`app.pipe`, `app.mailcap`, `app.bounce`, `app.archive`):
+Thin flows over the UI-free cores (`app.actions.pipe`, `app.actions.mailcap`, `app.smtp.bounce`, `app.actions.archive`):
 each asks what it needs in a dialog, calls the core from the screen's worker and shows the
 typed result. `MainScreen` binds the keys and calls these with itself.
 """
@@ -62,7 +62,7 @@ def _short(command: str) -> str:
 
 async def pipe(screen: MainScreen) -> None:
     """`|`: ask for a command, pipe the chosen input to it, show or drop what it prints."""
-    from app import pipe as core
+    from app.actions import pipe as core
     from widgets.pipe_prompt import PipePrompt
 
     ml = screen.message_list
@@ -181,7 +181,7 @@ async def show_text_attachment(screen: MainScreen, uid: int, info: Any) -> None:
 
 async def open_attachment(screen: MainScreen, info: Any) -> None:
     """`o`: a mailcap view entry if one fits, else text in the viewer, else xdg-open."""
-    from app.mailcap import find_view, mailcap_filename, read_mailcaps
+    from app.actions.mailcap import find_view, mailcap_filename, read_mailcaps
 
     uid = screen.open_uid
     if uid is None:
@@ -199,7 +199,7 @@ async def open_attachment(screen: MainScreen, info: Any) -> None:
     reason = executable_reason(info.filename, info.mime_type)
     if reason is not None and not await screen._confirm_run(info.filename, reason):
         return
-    from app.opened import new_open_folder
+    from app.actions.opened import new_open_folder
 
     template = next((e.fields.get("nametemplate") for e in matching), None)
     name = mailcap_filename(info.filename, template)
@@ -260,7 +260,7 @@ def _stdin(path: Path | None) -> Any:
 
 
 async def _run_capture(command: str, stdin_path: Path | None) -> tuple[int, str]:
-    from app.pipe import run_captured
+    from app.actions.pipe import run_captured
 
     data = stdin_path.read_bytes() if stdin_path is not None else b""
     result = await run_captured(command, data)
@@ -301,9 +301,9 @@ async def _run_detached(command: str, stdin_path: Path | None) -> None:
 
 async def bounce(screen: MainScreen) -> None:
     """`B`: ask for the addresses (asked again while one is wrong), confirm, send."""
-    from app.bounce import bounce as send_bounce
-    from app.bounce import parse_bounce_addresses
     from app.mime.compose import ComposeError
+    from app.smtp.bounce import bounce as send_bounce
+    from app.smtp.bounce import parse_bounce_addresses
 
     uid = screen.open_uid if screen._in_viewer() and screen.open_uid else None
     uid = uid or screen.message_list.cursor_uid
@@ -353,7 +353,7 @@ async def bounce(screen: MainScreen) -> None:
 
 async def archive(screen: MainScreen) -> None:
     """`y`: the marked messages (or the one under the cursor) to the Archive folder."""
-    from app.archive import archive_base, archive_plan
+    from app.actions.archive import archive_base, archive_plan
     from app.mime.headers import parse_date
 
     uids = screen._targets()
@@ -376,7 +376,7 @@ async def archive(screen: MainScreen) -> None:
             when = parse_date(summary.envelope.date) or summary.internaldate
         dates[uid] = when
     plan = archive_plan(dates, base, delimiter, granularity)
-    from app import operations as ops
+    from app.actions import operations as ops
 
     moved = 0
     undoable = True

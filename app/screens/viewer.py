@@ -166,8 +166,8 @@ class FileViewerScreen(Screen[None]):
     async def open_attachment(self, info: AttachmentInfo) -> None:
         """A private temporary copy to xdg-open (removed at exit); asks first when the name,
         type or content looks like a program, as the client does."""
+        from app.actions.opened import new_open_folder
         from app.mime.attachments import executable_reason
-        from app.opened import new_open_folder
 
         opener = shutil.which("xdg-open")
         if opener is None:

@@ -17,7 +17,7 @@ import pytest
 from app.account import Account, OpenFolder
 from app.imap.errors import ImapConnectionError, ImapError
 from app.models import Flag, Folder, FolderRole, TlsMode
-from app.store import HeaderCache
+from app.store.cache import HeaderCache
 
 pytestmark = pytest.mark.integration
 

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from app.config import load_config
-from app.config_commands import (
+from app.config.commands import (
     _smtp_login_direct,
     check_account,
     check_smtp_login,
     config_check,
 )
-from app.credentials import forget_prompted, resolve_credentials
+from app.config.credentials import forget_prompted, resolve_credentials
+from app.config.model import load_config
 from app.models import Credentials, TlsMode
 
 pytestmark = pytest.mark.integration
@@ -200,7 +200,7 @@ def test_config_check_bad_password(
 async def test_check_account_reports_a_missing_password_source(
     sandbox: Any, mail_user: Any
 ) -> None:
-    from app.config import config_from_dict
+    from app.config.model import config_from_dict
 
     data = {
         "accounts": {

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config_commands import config_check
+from app.config.commands import config_check
 from tests.faults.scripted import ScriptedServer
 
 PAYLOAD = (

@@ -23,8 +23,8 @@ from app.imap.client import ImapClient
 from app.imap.errors import ImapConnectionError
 from app.mime.compose import Draft, Identity
 from app.models import Flag, TlsMode
-from app.outbox import Outbox
-from app.sending import SendOutcome, flush_outbox, send_draft
+from app.smtp.outbox import Outbox
+from app.smtp.sending import SendOutcome, flush_outbox, send_draft
 from tests.faults.proxy import Fault, FaultProxy
 from tests.faults.servers import Outage, copies_by_message_id, flags_by_message_id, wait_for
 

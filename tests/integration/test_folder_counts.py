@@ -3,7 +3,7 @@
 Before: after a move, delete, send or postpone the tree kept the destination's old count until
 that folder was opened, and mail delivered to a folder other than the open one was never
 noticed. Now our own commands name the folders they changed (`ImapClient.on_changed`), which
-`app.counts.FolderCounts` asks STATUS of at once, and the subscribed folders are asked on a
+`app.actions.counts.FolderCounts` asks STATUS of at once, and the subscribed folders are asked on a
 timer (one pipelined round trip); new mail there is reported as such.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from app.account import Account
-from app.counts import CountsUpdate, FolderCounts
+from app.actions.counts import CountsUpdate, FolderCounts
 from app.imap.client import ImapClient
 from app.main import TermailApp
 from app.models import TlsMode
@@ -248,8 +248,8 @@ class _Plain:
 async def test_without_condstore_new_mail_checks_only_the_newest_flags(
     sandbox: Any, mail_user: Any, tmp_path: Path, also_expunged: bool
 ) -> None:
-    from app.store import HeaderCache
-    from app.sync import resync
+    from app.store.cache import HeaderCache
+    from app.store.sync import resync
 
     sandbox.seed_generated(mail_user.name, 1500)
     cache = HeaderCache.open(tmp_path / "c.sqlite3")

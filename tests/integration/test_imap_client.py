@@ -20,7 +20,8 @@ from app.imap.errors import (
     ImapTlsError,
     ImapUidValidityChanged,
 )
-from app.imap.mailbox import IdleWatcher, MailboxEvent
+from app.imap.idle import IdleWatcher
+from app.imap.mailbox import MailboxEvent
 from app.imap.search import SearchCriteria, compile_query, parse_query
 from app.models import Flag, FolderRole, TlsMode
 from tests.faults.proxy import Fault, FaultProxy

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from app import operations as ops
 from app.account import Account
+from app.actions import operations as ops
 from app.models import Flag, Folder, FolderRole
 from app.sandbox.kinds import KindUser
 from tests.integration.kinds import over_kinds
@@ -379,7 +379,8 @@ async def test_rename_and_delete_the_open_folder(
 
 @over_kinds()
 async def test_new_mail_seen(kind_user: KindUser, kind_account: Account) -> None:
-    from app.imap.mailbox import IdleWatcher, MailboxEvent
+    from app.imap.idle import IdleWatcher
+    from app.imap.mailbox import MailboxEvent
 
     await opened(kind_account)
     seen: asyncio.Queue[MailboxEvent] = asyncio.Queue()
@@ -413,7 +414,7 @@ def _draft(user: KindUser, subject: str) -> Any:
 @over_kinds()
 async def test_append_to_drafts_and_sent(kind_user: KindUser, kind_account: Account) -> None:
     from app.mime.compose import build_message, message_bytes
-    from app.sending import file_sent_copy, postpone
+    from app.smtp.sending import file_sent_copy, postpone
 
     await opened(kind_account)
     uid = await postpone(kind_account, _draft(kind_user, "half written"))
@@ -432,8 +433,8 @@ async def test_append_to_drafts_and_sent(kind_user: KindUser, kind_account: Acco
 async def test_send_arrives_and_is_kept_in_sent(
     kind_user: KindUser, kind_account: Account, tmp_path_fast: Any
 ) -> None:
-    from app.outbox import Outbox
-    from app.sending import send_draft
+    from app.smtp.outbox import Outbox
+    from app.smtp.sending import send_draft
 
     await opened(kind_account)
     outcome = await send_draft(
@@ -461,7 +462,7 @@ async def test_both_tls_ports_and_wrong_passwords(kind_user: KindUser) -> None:
     from app.imap.client import ImapClient
     from app.imap.errors import ImapAuthError
     from app.models import Credentials, TlsMode
-    from app.smtp import SmtpAuthError, send_bytes
+    from app.smtp.submit import SmtpAuthError, send_bytes
 
     for tls in (TlsMode.STARTTLS, TlsMode.IMPLICIT):
         client = await ImapClient.connect(kind_user.imap_settings(tls), kind_user.credentials())

@@ -90,7 +90,8 @@ async def test_new_mail_watched_in_a_subfolder(kind_user: KindUser, kind_account
     `Lists/python-dev` (INBOX.Lists.python-dev on the server)."""
     import asyncio
 
-    from app.imap.mailbox import IdleWatcher, MailboxEvent
+    from app.imap.idle import IdleWatcher
+    from app.imap.mailbox import MailboxEvent
 
     make_folder(kind_user, "Lists/python-dev")
     seen: asyncio.Queue[MailboxEvent] = asyncio.Queue()

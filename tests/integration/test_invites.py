@@ -12,11 +12,11 @@ import icalendar
 import pytest
 
 from app.account import Account
-from app.invites import answer_draft, answer_identity, send_answer
+from app.actions.invites import answer_draft, answer_identity, send_answer
 from app.mime.calendar import parse_invitation
 from app.models import TlsMode
 from app.sandbox.demo import invitation_ics
-from app.sending import account_outbox, flush_outbox
+from app.smtp.sending import account_outbox, flush_outbox
 from tests.ui.test_compose_sandbox import fetch_inbox
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""`app.operations` against the sandbox Dovecot, without Textual: what delete, undo, expunge and
+"""`app.actions.operations` against the sandbox Dovecot, without Textual: what delete, undo, expunge and
 the folder changes do on the server, and what they ask first.
 
 Two servers: the session's Dovecot (SPECIAL-USE, UIDPLUS, MOVE), and one of this module with
@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from app import operations as ops
 from app.account import Account
+from app.actions import operations as ops
 from app.models import FolderRole, TlsMode
 
 pytestmark = pytest.mark.integration
@@ -392,7 +392,7 @@ def test_config_check_names_the_folder_of_each_role(plain_user: Any, tmp_path: P
     import io
     import json
 
-    from app.config_commands import config_check
+    from app.config.commands import config_check
 
     sb = plain_user.sandbox
     for name in ("Deleted Items", "INBOX/Sent"):

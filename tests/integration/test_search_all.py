@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from app.actions.search_all import search_all_folders, split_scope
 from app.imap.search import QueryError
-from app.search_all import search_all_folders, split_scope
 from tests.integration.test_operations import account_for, open_named, other
 
 pytestmark = pytest.mark.integration

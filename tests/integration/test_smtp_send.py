@@ -31,9 +31,9 @@ from app.mime.compose import (
     reply,
 )
 from app.models import Credentials, ServerSettings, TlsMode
-from app.outbox import Outbox, process
-from app.sending import file_sent_copy, mark_original, submit
-from app.smtp import (
+from app.smtp.outbox import Outbox, process
+from app.smtp.sending import file_sent_copy, mark_original, submit
+from app.smtp.submit import (
     MessageTooLarge,
     SendResult,
     SmtpAuthError,
@@ -614,7 +614,7 @@ async def test_send_draft_with_a_live_account_files_sent_and_flags(
     from app.account import Account
     from app.mime.compose import draft_from_message
     from app.models import FolderRole
-    from app.sending import postpone, send_draft
+    from app.smtp.sending import postpone, send_draft
 
     bob = _other(sandbox, mail_user, "bob")
     carol = _other(sandbox, mail_user, "carol")

@@ -160,7 +160,7 @@ async def test_threads_without_thread_are_the_servers_threads(
     minimal: Sandbox, minimal_user: Any
 ) -> None:
     """`T` on a server without THREAD (was: refused) gives the REFERENCES threads of RFC 5256."""
-    from app.threads import thread_rows
+    from app.store.threads import thread_rows
 
     load_inbox(minimal, minimal_user)
     acc = account(minimal_user)
@@ -235,7 +235,7 @@ async def test_client_sort_keys_agree_with_dovecot_on_every_key(
 ) -> None:
     """The client's RFC 5256 sort (sort_uids over the fetched keys) equals Dovecot's UID SORT
     on the demo INBOX for every key and direction: same base subjects, dates, addresses."""
-    from app.threads import sort_uids
+    from app.store.threads import sort_uids
 
     load_inbox(sandbox, mail_user)
     acc = account(mail_user)

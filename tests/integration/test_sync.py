@@ -12,8 +12,8 @@ import pytest
 
 from app.imap.parser import format_sequence_set
 from app.models import Flag, TlsMode
-from app.store import HeaderCache
-from app.sync import resync, warm_start
+from app.store.cache import HeaderCache
+from app.store.sync import resync, warm_start
 
 pytestmark = pytest.mark.integration
 

@@ -312,7 +312,7 @@ async def test_open_executable_asks_first(
     )
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    from app.opened import remove_open_folders
+    from app.actions.opened import remove_open_folders
 
     remove_open_folders()  # what atexit does when termail ends
     assert not path.parent.exists()

@@ -16,7 +16,7 @@ from textual.widgets import Static
 
 from app.mime.compose import Attachment, Draft, Identity, build_message, message_bytes
 from app.screens.compose import ComposeScreen
-from app.sending import (
+from app.smtp.sending import (
     SizeLimits,
     encoded_attachment_size,
     estimate_message_size,
@@ -188,9 +188,9 @@ async def test_the_limit_is_probed_once_then_remembered() -> None:
 async def test_a_send_teaches_the_limit(tmp_path: Path) -> None:
     """No probe needed after a send: its EHLO answer (or a refusal's figure) is remembered."""
     from app.models import Credentials, ServerSettings, TlsMode
-    from app.outbox import Outbox
-    from app.sending import SIZE_LIMITS, send_draft
-    from app.smtp import MessageTooLarge, SendResult
+    from app.smtp.outbox import Outbox
+    from app.smtp.sending import SIZE_LIMITS, send_draft
+    from app.smtp.submit import MessageTooLarge, SendResult
 
     class FakeAccount:
         name = f"taught-{os.getpid()}-{time.monotonic_ns()}"
@@ -325,7 +325,7 @@ async def test_tab_completion_in_the_attach_prompt(
 async def test_picker_attaches_two_files_that_arrive_byte_identical(
     sandbox: Any, mail_user: Any, tmp_path: Path
 ) -> None:
-    from app.sending import SIZE_LIMITS
+    from app.smtp.sending import SIZE_LIMITS
 
     friend = sandbox.add_user(mail_user.name + "p")
     files = tmp_path / "pick"

@@ -27,11 +27,11 @@ from rich.text import Text
 from textual.widgets import Input, Static, TextArea
 
 from app.account import Account
-from app.config import UiSettings
+from app.config.model import UiSettings
 from app.main import TermailApp
 from app.models import Identity, TlsMode
-from app.outbox import Outbox
 from app.screens.compose import AUTOSAVE_SECONDS, ComposeScreen
+from app.smtp.outbox import Outbox
 from tests.ui.test_app_sandbox import list_filled, wait_connected, wait_until
 from tests.ui.test_compose_sandbox import fetch_inbox, open_compose, type_text
 from widgets.dialogs import ConfirmDialog

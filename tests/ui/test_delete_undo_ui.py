@@ -227,7 +227,7 @@ async def test_x_on_the_open_folder_deletes_it_without_an_error(
 async def test_show_unsubscribed_false_hides_unsubscribed_folders(
     sandbox: Any, mail_user: Any
 ) -> None:
-    from app.config import UiSettings
+    from app.config.model import UiSettings
 
     conn = imap(mail_user)
     for raw, subscribe in (("Hidden", False), ("Shown", True)):

@@ -22,10 +22,10 @@ from textual.widgets import Input, TextArea
 from app.account import Account
 from app.main import TermailApp
 from app.models import Flag, TlsMode
-from app.outbox import Outbox
 from app.screens.compose import ComposeScreen
 from app.screens.main import MainScreen
 from app.screens.outbox import OutboxScreen
+from app.smtp.outbox import Outbox
 from tests.faults.proxy import Fault, FaultProxy
 from tests.faults.servers import KeyProbe, Outage, copies_by_message_id, flags_by_message_id
 from widgets.dialogs import ConfirmDialog, FolderPicker

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from app.config import UiSettings
+from app.config.model import UiSettings
 from app.main import TermailApp
 from tests.ui.test_app_snapshots import RecordedAccount, _settle
 from widgets.folder_tree import FolderTree

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.demo import OWNER_FILE, PREFIX, _base_dir
+from app.cli.demo import OWNER_FILE, PREFIX, _base_dir
 from tests.ui.test_tmux_demo import TMUX, Tmux
 
 pytestmark = [

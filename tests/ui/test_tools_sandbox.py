@@ -265,7 +265,7 @@ async def test_edit_as_new_keeps_the_attachments(
 async def test_archive_by_month_creates_the_folder_and_moves(
     sandbox: Any, mail_user: Any, tmp_path: Path
 ) -> None:
-    from app.config import UiSettings
+    from app.config.model import UiSettings
 
     for n in (1, 2):
         sandbox.deliver(

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.config import load_config
-from app.config_accounts import accounts_from_config
+from app.config.accounts import accounts_from_config
+from app.config.model import load_config
 from app.main import TermailApp
 from tests.ui.test_app_sandbox import list_filled, message_list, wait_until
 

@@ -8,7 +8,7 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
-from app.threads import DEFAULT_REVERSE
+from app.store.threads import DEFAULT_REVERSE
 from widgets.sort_menu import SortChoice, SortMenu
 
 pytestmark = pytest.mark.ui

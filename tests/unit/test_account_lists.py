@@ -18,7 +18,7 @@ def test_without_keeps_order_and_the_compact_kind() -> None:
 def test_store_hands_back_a_uid_array(tmp_path: object) -> None:
     from pathlib import Path
 
-    from app.store import HeaderCache
+    from app.store.cache import HeaderCache
 
     cache = HeaderCache.open(Path(str(tmp_path)) / "c.sqlite3")
     try:

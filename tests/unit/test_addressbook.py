@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.addressbook import rank_addresses
 from app.models import Address, Envelope
 from app.screens.compose import AddressSuggester
+from app.store.addressbook import rank_addresses
 
 
 def env(frm: list[Address] = (), to: list[Address] = (), cc: list[Address] = ()) -> Envelope:  # type: ignore[assignment]

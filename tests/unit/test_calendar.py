@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from app.invites import answer_draft
+from app.actions.invites import answer_draft
 from app.mime.calendar import (
     CALENDAR_TYPES,
     build_reply,

@@ -24,9 +24,9 @@ from app.mime.compose import (
     strip_invisible,
 )
 from app.models import Credentials, ServerSettings, TlsMode
-from app.outbox import Outbox, OutboxError
-from app.sending import NotQueuedError, send_draft, submit
-from app.smtp import SendResult, SmtpConnectError, SmtpError
+from app.smtp.outbox import Outbox, OutboxError
+from app.smtp.sending import NotQueuedError, send_draft, submit
+from app.smtp.submit import SendResult, SmtpConnectError, SmtpError
 
 ME = Identity("Me", "me@example.org")
 
@@ -235,7 +235,7 @@ class NoteFailsOutbox(Outbox):
 
 
 async def test_a_retry_on_a_full_disk_keeps_the_entry_and_reports(tmp_path: Path) -> None:
-    from app.outbox import process
+    from app.smtp.outbox import process
 
     outbox = NoteFailsOutbox(tmp_path)
     entry_id = outbox.add(b"Subject: x\r\n\r\nkept\r\n", "me@example.org", ["a@b.org"], "me")

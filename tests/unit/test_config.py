@@ -19,7 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app import paths
-from app.config import (
+from app.config.commands import config_check, config_init
+from app.config.model import (
     AccountConfig,
     Config,
     ConfigError,
@@ -29,7 +30,6 @@ from app.config import (
     index_key_lines,
     load_config,
 )
-from app.config_commands import config_check, config_init
 from app.models import Credentials, ServerSettings, TlsMode
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "config"
@@ -155,7 +155,7 @@ def test_reply_from_chooses_the_identity() -> None:
 
 
 def test_accounts_built_from_config_carry_every_identity() -> None:
-    from app.config_accounts import accounts_from_config
+    from app.config.accounts import accounts_from_config
 
     config = load_config(DATA / "full.toml")
     account = accounts_from_config(config, "work")[0]
@@ -777,7 +777,7 @@ def test_data_and_cache_dirs_follow_xdg(tmp_path: Path, monkeypatch: pytest.Monk
 
 def _run_load_or_exit(arg: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     code = (
-        "import sys; from pathlib import Path; from app.config import load_or_exit; "
+        "import sys; from pathlib import Path; from app.config.model import load_or_exit; "
         f"c = load_or_exit({arg}); print('loaded', c.default_account.name)"
     )
     return subprocess.run(
@@ -912,7 +912,7 @@ def test_config_check_reports_each_login_and_redacts_server_errors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The plumbing of `config check` with stand-in IMAP and SMTP logins (no network)."""
-    from app import config_commands
+    from app.config import commands as config_commands
 
     secret = "pw-that-the-server-echoes"
     seen: list[tuple[str, Credentials | None]] = []

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.demo import (
+from app.cli.demo import (
     OWNER_FILE,
     PREFIX,
     UNOWNED_STALE_SECONDS,

@@ -353,8 +353,8 @@ def test_brackets_still_refused_where_they_mean_structure() -> None:
 
 
 async def test_config_check_prints_the_alert_safely(tmp_path: Any) -> None:
-    from app.config import load_config
-    from app.config_commands import check_account
+    from app.config.commands import check_account
+    from app.config.model import load_config
 
     async with hostile("alert", "AUTHENTICATE") as (_, port):
         path = tmp_path / "config.toml"
@@ -391,7 +391,7 @@ allow_insecure = true
 
 
 async def test_config_check_shows_the_flood_as_a_clear_failure(tmp_path: Any) -> None:
-    from app.config_commands import check_imap_login
+    from app.config.commands import check_imap_login
 
     alerts: list[str] = []
     async with hostile("alert-flood", "AUTHENTICATE") as (_, port):

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from app.actions.unsubscribe import one_click
 from app.mime.lists import mailing_list, parse_mailto, unsubscribe_plan
-from app.unsubscribe import one_click
 
 
 def test_list_headers_read() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from app.mime.compose import Attachment, Draft, Identity
-from app.outbox import (
+from app.smtp.outbox import (
     BACKOFF_CAP,
     DraftNotFound,
     DraftStore,
@@ -29,7 +29,7 @@ from app.outbox import (
     backoff_delay,
     process,
 )
-from app.smtp import (
+from app.smtp.submit import (
     SendResult,
     SmtpConnectError,
     SmtpDataError,
@@ -315,7 +315,7 @@ _WRITER = textwrap.dedent(
     import hashlib, os, sys, time
     from pathlib import Path
     sys.path.insert(0, sys.argv[1])
-    from app.outbox import DraftStore, Outbox
+    from app.smtp.outbox import DraftStore, Outbox
     from app.mime.compose import Draft, Identity
 
     data_dir, mode = Path(sys.argv[2]), sys.argv[3]
@@ -394,14 +394,14 @@ def test_sigkill_mid_write_leaves_no_corrupt_entry(tmp_path_fast: Path, mode: st
     assert os.listdir(tmp_path_fast / "outbox" / "tmp") == []
 
 
-# -- the send flow (app.sending) with a fake server and a fake account ------------------------------
+# -- the send flow (app.smtp.sending) with a fake server and a fake account ------------------------------
 
 from collections.abc import Sequence  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 
 from app.models import Credentials, Flag, Folder, FolderRole, ServerSettings  # noqa: E402
-from app.sending import account_outbox, flush_outbox, postpone, send_draft, submit  # noqa: E402
-from app.smtp import SmtpAuthError  # noqa: E402
+from app.smtp.sending import account_outbox, flush_outbox, postpone, send_draft, submit  # noqa: E402
+from app.smtp.submit import SmtpAuthError  # noqa: E402
 
 SETTINGS = ServerSettings(host="smtp.example.org", port=587, user="me")
 CREDS = Credentials(username="me", password="pw")

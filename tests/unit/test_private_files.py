@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from app.actions.opened import new_open_folder, remove_open_folders, sweep_stale_open_folders
 from app.mime.attachments import (
     StreamDecoder,
     decode_transfer,
@@ -25,7 +26,6 @@ from app.mime.attachments import (
     is_text_type,
     save_part,
 )
-from app.opened import new_open_folder, remove_open_folders, sweep_stale_open_folders
 
 
 def mode(path: Path) -> int:
@@ -47,9 +47,9 @@ def fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 
 
 def test_every_level_of_data_drafts_outbox_cache_is_0700(fresh_home: Path) -> None:
-    from app.outbox import DraftStore, Outbox
     from app.paths import cache_dir, data_dir
-    from app.store import HeaderCache, account_cache_path
+    from app.smtp.outbox import DraftStore, Outbox
+    from app.store.cache import HeaderCache, account_cache_path
 
     account = data_dir() / "work"
     Outbox(account)
@@ -82,8 +82,8 @@ def test_state_file_folder_is_private(fresh_home: Path) -> None:
 
 
 def test_older_0755_termail_folders_are_tightened_not_the_parents(fresh_home: Path) -> None:
-    from app.outbox import Outbox
     from app.paths import data_dir
+    from app.smtp.outbox import Outbox
 
     share = fresh_home / "share"
     (data_dir() / "old").mkdir(parents=True)

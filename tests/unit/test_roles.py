@@ -1,9 +1,9 @@
-"""Folder roles: SPECIAL-USE, the config's `[folders]`, else the usual names (app.roles)."""
+"""Folder roles: SPECIAL-USE, the config's `[folders]`, else the usual names (app.imap.roles)."""
 
 from __future__ import annotations
 
+from app.imap.roles import assign_roles
 from app.models import Folder, FolderRole
-from app.roles import assign_roles
 
 
 def folder(name: str, delimiter: str = "/", *attrs: str) -> Folder:

@@ -10,7 +10,7 @@ Refused (issue 13 item 1):
   `App.notify(self, ...)`; and `notify(..., markup=True)`;
 - `Content.from_markup` / `Text.from_markup` / `render_markup` of anything but a literal;
 - `print(...)` of anything but literals and cleaned text (`clean`, `clean_line`, `safe_*`):
-  CLI output goes through `app.termout.say`;
+  CLI output goes through `app.mime.termout.say`;
 - a command palette entry (`SystemCommand`, `Hit`, `DiscoveryHit`) whose title or help is a
   non-literal `str` not made by `palette_text` (the palette parses both as markup).
 
@@ -171,7 +171,7 @@ def problems_in(source: str, filename: str = "<test>") -> list[str]:
             and func.id == "print"
             and not all(_printable(arg) for arg in node.args)
         ):
-            add(node, "print(<data>): CLI output goes through app.termout.say")
+            add(node, "print(<data>): CLI output goes through app.mime.termout.say")
         if called in PALETTE:
             index = PALETTE[called]
             texts = (

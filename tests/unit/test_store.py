@@ -15,9 +15,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app import store
 from app.models import Address, BodyPart, Envelope, MessageSummary
-from app.store import HeaderCache, account_cache_path, cache_main, decode_summary, encode_summary
+from app.store import cache as store
+from app.store.cache import (
+    HeaderCache,
+    account_cache_path,
+    cache_main,
+    decode_summary,
+    encode_summary,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -487,7 +493,7 @@ _WRITER = textwrap.dedent(
     import sys
     sys.path.insert(0, sys.argv[2])
     from tests.unit.test_store import summary
-    from app.store import HeaderCache
+    from app.store.cache import HeaderCache
     c = HeaderCache.open(sys.argv[1])
     c.put_summaries("INBOX", 1, [summary(u) for u in range(1, 1001)])
     c.save_mailbox_state("INBOX", uidvalidity=1, uidnext=1001, highestmodseq=7, exists=1000,

@@ -1,4 +1,4 @@
-"""app.threads: RFC 5256 base subjects and sort keys, JWZ threading, and the list's thread rows."""
+"""app.store.threads: RFC 5256 base subjects and sort keys, JWZ threading, and the list's thread rows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from app.imap.parser import ThreadNode
 from app.models import Address, Envelope
-from app.threads import (
+from app.store.threads import (
     SortKey,
     add_references,
     base_subject,
@@ -202,6 +202,6 @@ def test_server_threads_ordered_by_date_not_arrival() -> None:
 )
 def test_fast_date_reading_agrees_with_the_lenient_parser(value: str) -> None:
     from app.mime.headers import parse_date
-    from app.threads import _timestamp, sent_date
+    from app.store.threads import _timestamp, sent_date
 
     assert sent_date(value) == _timestamp(parse_date(value))

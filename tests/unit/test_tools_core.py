@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app import pipe
-from app.bounce import bounce_bytes, parse_bounce_addresses, resent_block
-from app.mailcap import (
+from app.actions import pipe
+from app.actions.mailcap import (
     default_paths,
     expand,
     find_view,
@@ -29,6 +28,7 @@ from app.mime.compose import (
     build_message,
     edit_as_new,
 )
+from app.smtp.bounce import bounce_bytes, parse_bounce_addresses, resent_block
 
 MAILCAP = r"""
 # a comment
@@ -260,7 +260,7 @@ def test_edit_as_new_keeps_attachments_and_own_sender() -> None:
 
 
 def test_archive_base_prefers_the_role_then_the_name() -> None:
-    from app.archive import archive_base
+    from app.actions.archive import archive_base
     from app.models import Folder, FolderRole
 
     inbox = Folder("INBOX", "INBOX", ".", frozenset(), FolderRole.INBOX)
@@ -272,7 +272,7 @@ def test_archive_base_prefers_the_role_then_the_name() -> None:
 
 
 def test_archive_plan_by_year_and_month() -> None:
-    from app.archive import archive_plan
+    from app.actions.archive import archive_plan
 
     dates = {
         3: datetime(2026, 12, 2, tzinfo=UTC),

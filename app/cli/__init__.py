@@ -15,11 +15,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from app.termout import say
+from app.mime.termout import say
 
 
 def _demo(argv: list[str]) -> int:
-    from app.demo import demo_main
+    from app.cli.demo import demo_main
 
     return demo_main(argv)
 
@@ -37,7 +37,7 @@ def _view(argv: list[str]) -> int:
 
 
 def _config(argv: list[str]) -> int:
-    from app import config_commands
+    from app.config import commands as config_commands
 
     if not argv or argv[0] not in ("init", "check"):
         say("usage: termail config init|check [options]", file=sys.stderr)
@@ -48,7 +48,7 @@ def _config(argv: list[str]) -> int:
 
 
 def _cache(argv: list[str]) -> int:
-    from app.store import cache_main
+    from app.store.cache import cache_main
 
     return cache_main(argv)
 

@@ -22,12 +22,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-from app.config import AccountConfig, Config, ConfigError, config_from_dict, load_config
-from app.credentials import CredentialError, redact, resolve_credentials
+from app.config.credentials import CredentialError, redact, resolve_credentials
+from app.config.model import AccountConfig, Config, ConfigError, config_from_dict, load_config
 from app.mime.sanitize import clean_line
+from app.mime.termout import say
 from app.models import Credentials, ServerSettings, TlsMode
 from app.paths import config_path, config_path_is_default, private_dir
-from app.termout import say
 
 __all__ = [
     "CheckResult",
@@ -379,8 +379,8 @@ async def check_imap_login(
     warning for a role no folder has. The server's ALERT texts (sanitized, each once) are
     added to `alerts`."""
     from app.imap.client import ImapClient  # type: ignore[import-not-found, unused-ignore]
+    from app.imap.roles import assign_roles, describe_roles
     from app.mime.sanitize import clean_line
-    from app.roles import assign_roles, describe_roles
 
     def on_alert(alert: Any) -> None:
         if alerts is not None and alert.text not in alerts:
@@ -430,9 +430,9 @@ async def _smtp_login_direct(settings: ServerSettings, credentials: Credentials)
 
 
 async def check_smtp_login(settings: ServerSettings, credentials: Credentials) -> None:
-    """Log in to the SMTP server; `app.smtp.check_login` when it exists, else aiosmtplib."""
+    """Log in to the SMTP server; `app.smtp.submit.check_login` when it exists, else aiosmtplib."""
     try:
-        from app.smtp import check_login  # type: ignore[import-not-found, attr-defined, unused-ignore]
+        from app.smtp.submit import check_login  # type: ignore[import-not-found, attr-defined, unused-ignore]
     except ImportError:
         await _smtp_login_direct(settings, credentials)
         return

@@ -23,8 +23,8 @@ from app.mime.compose import (
     split_addresses,
 )
 from app.models import Credentials
-from app.sending import BytesSender, SendOutcome, account_outbox, describe_error
-from app.smtp import SmtpError, SmtpRecipientsRefused, send_bytes
+from app.smtp.sending import BytesSender, SendOutcome, account_outbox, describe_error
+from app.smtp.submit import SmtpError, SmtpRecipientsRefused, send_bytes
 
 __all__ = ["BounceRequest", "bounce", "bounce_bytes", "parse_bounce_addresses", "resent_block"]
 

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from app.mime.compose import ComposeError, Draft
 from app.paths import private_dir
-from app.smtp import SendResult, SmtpError, SmtpRecipientsRefused
+from app.smtp.submit import SendResult, SmtpError, SmtpRecipientsRefused
 
 __all__ = [
     "BACKOFF_BASE",

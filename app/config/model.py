@@ -2,7 +2,7 @@
 
 The file is the user's, kept in their dotfiles, and termail never rewrites it. It holds no
 secret: a `password` key is refused with a message saying where to move it (see
-`app.credentials` for the sources a password is fetched from). Every mistake raises a
+`app.config.credentials` for the sources a password is fetched from). Every mistake raises a
 `ConfigError` naming the file, the line, the key path and what was expected; `load_or_exit`
 prints that and exits with status 2 without a traceback.
 
@@ -57,7 +57,6 @@ __all__ = [
     "first_run_message",
     "load_config",
     "load_or_exit",
-    "resolve_credentials",
 ]
 
 KeyPart = str | int
@@ -295,17 +294,6 @@ class Config:
     @property
     def default_account(self) -> AccountConfig:
         return self.accounts[self.default_account_name]
-
-
-def resolve_credentials(
-    account: AccountConfig,
-    which: str,
-    prompt: Any = None,
-) -> Credentials:
-    """See `app.credentials.resolve_credentials` (re-exported here for the callers' ease)."""
-    from app.credentials import resolve_credentials as resolve
-
-    return resolve(account, which, prompt)  # type: ignore[arg-type]
 
 
 # -- locating keys in the TOML text -------------------------------------------------------------
@@ -1126,8 +1114,8 @@ def first_run_message(path: Path) -> str:
 
 def load_or_exit(path: Path | None) -> Config:
     """The CLI's way in: the config, or a message on stderr and exit status 2, no traceback."""
+    from app.mime.termout import say
     from app.paths import config_path, config_path_is_default
-    from app.termout import say
 
     target = config_path(path)
     if config_path_is_default(path) and not target.exists():

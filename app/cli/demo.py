@@ -26,9 +26,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from app.sandbox.demo import DEMO_PASSWORD, DEMO_USER, FRIEND_USER, load_demo
+from app.mime.termout import say
+from app.sandbox.demo import DATA, DEMO_PASSWORD, DEMO_USER, FRIEND_USER, load_demo
 from app.sandbox.server import Sandbox, SandboxError
-from app.termout import say
 
 PREFIX = "termail-demo-"
 OWNER_FILE = "owner.json"
@@ -142,8 +142,6 @@ _running: dict[str, Any] = {}
 
 KEPT = ("drafts", "outbox/cur")
 """The parts of a demo account's data that the user wrote: unfinished drafts, queued mail."""
-DATA = "termail-data"
-"""The demo accounts' data folder inside the demo's folder (`app.main.demo_data_dir`)."""
 
 
 def kept_dir() -> Path:

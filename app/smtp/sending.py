@@ -25,8 +25,8 @@ from app.mime.compose import (
     split_address,
 )
 from app.models import Credentials, Flag, FolderRole, ServerSettings
-from app.outbox import Attempt, Outbox, OutboxEntry, OutboxError, process
-from app.smtp import (
+from app.smtp.outbox import Attempt, Outbox, OutboxEntry, OutboxError, process
+from app.smtp.submit import (
     MessageTooLarge,
     SendResult,
     SmtpAuthError,
@@ -308,7 +308,7 @@ async def learn_size_limit(
 ) -> int | None:
     """The account's SIZE limit: remembered from a send or an earlier probe, else probed now.
 
-    One EHLO without AUTH (`app.smtp.probe_size_limit`); the answer is remembered. Raises
+    One EHLO without AUTH (`app.smtp.submit.probe_size_limit`); the answer is remembered. Raises
     SmtpError when the server cannot be asked (nothing is remembered: a later call retries).
     """
     limits = limits if limits is not None else SIZE_LIMITS

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from app.mime.termout import say
 from app.state import recall, remember
-from app.termout import say
 
 __all__ = [
     "HISTORY_KEY",

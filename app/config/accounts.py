@@ -8,8 +8,9 @@ from functools import cache
 from typing import Any
 
 from app.account import Account
+from app.config.credentials import resolve_credentials
 from app.models import Credentials
-from app.store import account_cache_path
+from app.store.cache import account_cache_path
 
 
 def _prompt(label: str) -> str:
@@ -20,8 +21,6 @@ def _prompt(label: str) -> str:
 
 def accounts_from_config(config: Any, only: str | None = None) -> list[Account]:
     """One `Account` per configured account (the default first), or just `only`."""
-    from app.config import resolve_credentials
-
     names = list(config.accounts)
     default = config.default_account.name
     names.sort(key=lambda n: n != default)

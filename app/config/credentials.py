@@ -24,11 +24,11 @@ import subprocess
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from app.config import format_key
+from app.config.model import format_key
 from app.models import Credentials
 
 if TYPE_CHECKING:
-    from app.config import AccountConfig, ServerConfig
+    from app.config.model import AccountConfig, ServerConfig
 
 __all__ = [
     "KEYRING_SERVICE",

@@ -33,8 +33,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.mime.termout import say
 from app.models import Address, BodyPart, Envelope, Folder, FolderRole, FolderStatus, MessageSummary
-from app.termout import say
 from app.uids import UidArray
 
 log = logging.getLogger(__name__)

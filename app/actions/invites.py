@@ -2,7 +2,7 @@
 
 The screen calls these from workers and shows the typed results; nothing here knows about the
 UI. An answer is a normal message (a text part and the iTIP REPLY as a text/calendar
-alternative, RFC 6047) sent to the organizer through `app.sending.send_draft`, so it takes the
+alternative, RFC 6047) sent to the organizer through `app.smtp.sending.send_draft`, so it takes the
 outbox on a temporary failure and leaves a copy in Sent like any other mail.
 """
 
@@ -123,7 +123,7 @@ async def send_answer(
     sender: Any = None,
 ) -> Any:
     """Send the answer through the normal send path; returns its `SendOutcome`."""
-    from app.sending import send_draft
+    from app.smtp.sending import send_draft
 
     return await send_draft(
         account,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from app.models import MessageSummary
-from app.store import CachedMailbox, HeaderCache
+from app.store.cache import CachedMailbox, HeaderCache
 
 log = logging.getLogger(__name__)
 
