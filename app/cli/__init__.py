@@ -77,6 +77,3 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args[0]](args[1:])
     return _client(args)
 
-
-if __name__ == "__main__":
-    sys.exit(main())
