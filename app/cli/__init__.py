@@ -76,4 +76,3 @@ def main(argv: list[str] | None = None) -> int:
     if args and args[0] in COMMANDS:
         return COMMANDS[args[0]](args[1:])
     return _client(args)
-
