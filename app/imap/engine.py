@@ -822,7 +822,8 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
         tap = self.protocol.tap = imap_tap(settings)
         if tap is not None:
             how = "a tunnel" if settings.tunnel else f"{settings.host}:{settings.port}"
-            tls = "" if settings.tunnel else f" ({settings.tls.value} TLS)"
+            tls = {"implicit": " (TLS)", "starttls": " (STARTTLS)"}.get(settings.tls.value, "")
+            tls = "" if settings.tunnel else tls or " (no TLS)"
             tap.note(f"connecting to {how}{tls}")
         #: A command's time in all (`Limits.command_deadline`, at least 4 inactivity timeouts).
         self.command_deadline = max(self.limits.command_deadline, 4 * float(self.timeout))
