@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app import protolog
 from app.models import (
     BodyPart,
     Credentials,
@@ -185,6 +186,9 @@ class Account:
         self.name = name
         self.imap_settings = imap
         self.smtp_settings = smtp
+        self.protocol_log = protolog.ProtocolLog(name)
+        """The IMAP and SMTP dialogue of every connection to this account's servers."""
+        protolog.attach(self.protocol_log, imap, smtp)
         self._credentials = credentials
         self._smtp_credentials = smtp_credentials or credentials
         self.addresses = [a.lower() for a in addresses]

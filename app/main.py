@@ -112,6 +112,15 @@ class TermailApp(SafeNotify, App[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("ctrl+a", "switch_account", "Account", id="app.account", show=False),
+        Binding("P", "protocol_log", "Protocol log", id="app.protocol_log", show=False),
+        Binding(
+            "ctrl+g",
+            "protocol_log",
+            "Protocol log",
+            id="app.protocol_log2",
+            show=False,
+            priority=True,
+        ),
     ]
 
     def __init__(
@@ -201,6 +210,11 @@ class TermailApp(SafeNotify, App[None]):
             1:
         ] else self.push_screen(f"account:{account.name}")
         self.sub_title = safe_line(account.name, max_len=200)
+
+    def action_protocol_log(self) -> None:
+        from app.screens.protolog_actions import open_protocol_log
+
+        open_protocol_log(self, self.accounts[self._account_index] if self.accounts else None)
 
     def action_switch_account(self) -> None:
         if len(self.accounts) > 1:
@@ -412,6 +426,21 @@ def run_demo_app(sandbox: Sandbox, on_start: Callable[[App[Any]], None] | None =
     return 0
 
 
+def open_protocol_file(path: Path) -> bool:
+    """`--log-protocol FILE`: every account's IMAP and SMTP dialogue written to FILE as it
+    happens (0600, credentials redacted); False, with the reason said, when it cannot be opened."""
+    from app.protolog import set_live_file
+
+    try:
+        set_live_file(path)
+    except OSError as exc:
+        say(
+            f"termail: cannot write the protocol log {path}: {exc.strerror or exc}", file=sys.stderr
+        )
+        return False
+    return True
+
+
 def client_main(argv: list[str]) -> int:
     """Open the client on the configured accounts."""
     import argparse
@@ -419,7 +448,10 @@ def client_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="termail")
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--account", default=None)
+    parser.add_argument("--log-protocol", type=Path, default=None, metavar="FILE")
     args = parser.parse_args(argv)
+    if args.log_protocol is not None and not open_protocol_file(args.log_protocol):
+        return 2
     from app.config.accounts import accounts_from_config
     from app.config.model import load_or_exit
 

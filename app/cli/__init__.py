@@ -1,7 +1,9 @@
 """The `termail` command: the mail client, the demo, and the offline tools.
 
-    termail [--config PATH] [--account NAME]   open the client on the configured accounts
-    termail demo [--print]                      start the sandbox with the demo mailbox and open it
+    termail [--config PATH] [--account NAME] [--log-protocol FILE]
+                                                open the client on the configured accounts (and
+                                                write its IMAP/SMTP dialogue to FILE, no secrets)
+    termail demo [--print] [--log-protocol FILE] start the sandbox with the demo mailbox and open it
     termail render FILE.eml|- [--html] [--headers full]   print a message as text, safely
     termail view FILE.eml|-                     open the viewer on a local message file
     termail config init|check                   write an example config / test the logins

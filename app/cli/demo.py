@@ -295,7 +295,15 @@ def demo_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="termail demo")
     parser.add_argument("--print", action="store_true", help="only print how to reach the sandbox")
     parser.add_argument("--messages", type=int, default=0, help="also seed N messages in 'Bulk'")
+    parser.add_argument(
+        "--log-protocol", type=Path, default=None, metavar="FILE", help="write the dialogue here"
+    )
     args = parser.parse_args(argv)
+    if args.log_protocol is not None:
+        from app.main import open_protocol_file
+
+        if not open_protocol_file(args.log_protocol):
+            return 2
     sweep_stale()
     root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=_base_dir()))
     write_owner(root)

@@ -92,6 +92,7 @@ from app.imap.parser import Literal, ResponseCode
 from app.imap.utf7 import encode_mailbox
 from app.mime.sanitize import clean_line
 from app.models import Credentials, ServerSettings, TlsMode
+from app.protolog import ImapTap, imap_tap
 
 __all__ = [
     "AIOIMAPLIB_VERSION",
@@ -331,6 +332,8 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
         self.on_alert: Callable[[str, str], None] | None = None
         """Called with (text, command) for each distinct ALERT (at most `limits.max_alerts`)."""
         self.alerts_seen: set[str] = set()
+        self.tap: ImapTap | None = None
+        """The protocol log of this connection (`app.protolog`), None when nobody logs it."""
 
     # -- aioimaplib overrides --
 
@@ -441,6 +444,8 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
         if not self.dead:
             self.dead = True
             self.dead_reason = reason
+            if self.tap is not None:
+                self.tap.note(reason, error=reason != "closed by the client")
         self.state = LOGOUT
         self._stopped = True
         for cmd in list(self.inflight):
@@ -485,6 +490,9 @@ class ImapProtocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
 
     def _dispatch(self, resp: bytes) -> None:
         """Route one whole response: greeting, untagged, continuation or tagged completion."""
+        tap = self.tap
+        if tap is not None:
+            tap.response(resp)
         if resp.startswith(b"* "):
             is_status = _status_word(resp)
             if is_status and b"[" in resp[4:12]:
@@ -811,6 +819,12 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
         )
         self.protocol.limits = self.limits
         self.protocol.on_alert = self._alert
+        tap = self.protocol.tap = imap_tap(settings)
+        if tap is not None:
+            how = "a tunnel" if settings.tunnel else f"{settings.host}:{settings.port}"
+            tls = {"implicit": " (TLS)", "starttls": " (STARTTLS)"}.get(settings.tls.value, "")
+            tls = "" if settings.tunnel else tls or " (no TLS)"
+            tap.note(f"connecting to {how}{tls}")
         #: A command's time in all (`Limits.command_deadline`, at least 4 inactivity timeouts).
         self.command_deadline = max(self.limits.command_deadline, 4 * float(self.timeout))
 
@@ -1089,6 +1103,8 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
             raise ImapTlsError("TLS upgrade failed")
         self.protocol.resume_after_tls(transport)
         self.is_tls = True
+        if self.protocol.tap is not None:
+            self.protocol.tap.note("TLS started")
         await self.refresh_capabilities()  # what was said in plaintext is void
 
     async def start_compression(self) -> None:
@@ -1104,6 +1120,8 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
             raise ImapConnectionError("connection lost before compression", applied=False)
         self.protocol.resume_after_tls(DeflateTransport(transport, self.protocol))
         self.is_compressed = True
+        if self.protocol.tap is not None:
+            self.protocol.tap.note("compression (DEFLATE) started")
         transport.resume_reading()
 
     def _require_secure(self) -> None:
@@ -1180,10 +1198,15 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
             transport = self.protocol.transport
             if transport is None:
                 return
+            tap = self.protocol.tap
             if not sent_blob:
                 sent_blob = True
+                if tap is not None:
+                    tap.secret(f"AUTHENTICATE {mechanism} response")
                 transport.write(blob + b"\r\n")
             else:
+                if tap is not None:
+                    tap.sent(on_error.decode("ascii") or "(empty response)")
                 transport.write(on_error + b"\r\n")
 
         args: list[Arg] = [mechanism]
@@ -1330,6 +1353,8 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
                 out += _check_arg(arg).encode("utf-8")
         out += b"\r\n"
         pieces.append(bytes(out))
+        if proto.tap is not None:
+            proto.tap.command(cmd.tag, command, args)
         proto.inflight.append(cmd)
         proto.by_tag[cmd.tag] = cmd
         try:
@@ -1509,6 +1534,8 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
         self._idle = None
         try:
             if not cmd.future.done():
+                if self.protocol.tap is not None:
+                    self.protocol.tap.sent("DONE")
                 self._write(b"DONE\r\n")
             resp = await self._wait(cmd, limit)
             resp.untagged[:0] = list(pushed)

@@ -556,7 +556,9 @@ class ComposeScreen(Screen[None]):
             if self.draft_store is not None:
                 with contextlib.suppress(Exception):
                     self.draft_store.discard(self.draft_id)
-            self.app.notify(safe_line(outcome.message), markup=False)
+            from app.screens.protolog_actions import with_log_hint
+
+            self.app.notify(with_log_hint(safe_line(outcome.message)), markup=False)
             self.dismiss()
             return
         if isinstance(outcome.error, SmtpUtf8Unsupported):
@@ -564,7 +566,7 @@ class ComposeScreen(Screen[None]):
                 outcome.error.addresses, "this server cannot send to it (no SMTPUTF8)"
             )
         hint = " Or postpone it (ctrl+d)." if isinstance(outcome.error, NotQueuedError) else ""
-        self._not_sent(outcome.message + hint)
+        self._not_sent(outcome.message + hint + " (ctrl+g: the protocol log)")
 
     def _focus_end(self, field_id: str) -> None:
         """Focus a field with the cursor at its end: Input selects all on focus, and the next

@@ -364,6 +364,7 @@ class MainScreen(Screen[None]):
     @work(exclusive=True, group="outbox")
     async def flush_outbox(self) -> None:
         """Retry what waits in the outbox (a 4xx earlier); shown, never silent."""
+        from app.screens.protolog_actions import with_log_hint
         from app.smtp.sending import flush_outbox
 
         try:
@@ -378,6 +379,7 @@ class MainScreen(Screen[None]):
             )
             if attempt.error:
                 text += f": {attempt.error}"
+            text = with_log_hint(text)
             if attempt.status == "failed":
                 self.notify(text, title="Outbox", severity="error", markup=False)
             else:
@@ -1910,7 +1912,11 @@ class MainScreen(Screen[None]):
 
     # -- errors -------------------------------------------------------------------------------------
     def _report(self, exc: BaseException, title: str) -> None:
-        self.notify(_error_text(exc), title=title, severity="error", markup=False)
+        from app.screens.protolog_actions import error_with_hint
+
+        self.notify(
+            error_with_hint(exc, _error_text(exc)), title=title, severity="error", markup=False
+        )
         if _is_connection_error(exc):
             self.status.connection = "offline"
             self.run_worker(self._reconnect(), group="reconnect", exclusive=True)

@@ -341,7 +341,9 @@ async def bounce(screen: MainScreen) -> None:
     screen.status.show_message("Bouncing…")
     outcome = await send_bounce(screen.account, raw, request)
     screen.status.show_message("")
-    line = safe_line(outcome.message, max_len=500)
+    from app.screens.protolog_actions import with_log_hint
+
+    line = with_log_hint(safe_line(outcome.message, max_len=500))
     if outcome.sent:
         screen.notify(line, markup=False)
     else:

@@ -16,12 +16,16 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import Message
+from typing import cast
 
 import aiosmtplib
 from aiosmtplib import errors as smtp_errors
+from aiosmtplib.protocol import SMTPProtocol
+from aiosmtplib.response import SMTPResponse
 
 from app.mime.compose import ComposeError, message_bytes
 from app.models import Credentials, ServerSettings, TlsMode
+from app.protolog import SmtpTap, smtp_tap
 
 __all__ = [
     "MessageTooLarge",
@@ -162,6 +166,63 @@ def _tls_context(settings: ServerSettings) -> ssl.SSLContext:
         raise SmtpTlsError(f"cannot load the CA file {settings.ca_file}: {exc}") from exc
 
 
+class _TappedProtocol(SMTPProtocol):
+    """aiosmtplib's protocol with every write and every reply passed to the protocol log.
+
+    `_LoggedSMTP` turns its connection's protocol into this class once the greeting is read
+    (aiosmtplib makes the protocol inside `_create_connection`, with no hook): `write` sees
+    each command, AUTH answer and the message, `read_response` each reply (DATA's 354 and
+    STARTTLS's 220 too, which aiosmtplib's own methods keep to themselves)."""
+
+    tap: SmtpTap
+
+    def write(self, data: bytes) -> None:
+        self.tap.sent(data)
+        super().write(data)
+
+    async def read_response(self, timeout: float | None = None) -> SMTPResponse:
+        try:
+            response = await super().read_response(timeout)
+        except smtp_errors.SMTPResponseException as exc:
+            self.tap.reply(exc.code, exc.message)
+            raise
+        except (smtp_errors.SMTPException, OSError) as exc:
+            self.tap.note(f"no reply: {exc}", error=True)
+            raise
+        self.tap.reply(response.code, response.message)
+        return response
+
+
+class _LoggedSMTP(aiosmtplib.SMTP):
+    """An SMTP client whose dialogue goes to the account's protocol log (`app.protolog`)."""
+
+    def __init__(self, tap: SmtpTap, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.tap = tap
+
+    async def _create_connection(self, timeout: float | None) -> SMTPResponse:
+        self.tap.note(f"connecting to {self.hostname}:{self.port}")
+        try:
+            response = await super()._create_connection(timeout)
+        except smtp_errors.SMTPConnectResponseError as exc:
+            self.tap.reply(exc.code, exc.message)
+            raise
+        except (smtp_errors.SMTPException, OSError) as exc:
+            self.tap.note(f"cannot connect: {exc}", error=True)
+            raise
+        self.tap.reply(response.code, response.message)
+        protocol = self.protocol
+        if protocol is not None and type(protocol) is SMTPProtocol:
+            protocol.__class__ = _TappedProtocol
+            cast(_TappedProtocol, protocol).tap = self.tap
+        return response
+
+    def close(self) -> None:
+        if self.protocol is not None:
+            self.tap.note("connection closed")
+        super().close()
+
+
 def _client(settings: ServerSettings) -> aiosmtplib.SMTP:
     """An unconnected client, its TLS mode always explicit; refuses plaintext unless allowed."""
     tls = settings.tls
@@ -171,15 +232,19 @@ def _client(settings: ServerSettings) -> aiosmtplib.SMTP:
             "(set allow_insecure for this account to permit it)"
         )
     context = None if tls is TlsMode.NONE else _tls_context(settings)
-    return aiosmtplib.SMTP(
-        hostname=settings.host,
-        port=settings.port,
-        timeout=settings.timeout,
-        use_tls=tls is TlsMode.IMPLICIT,
-        start_tls=tls is TlsMode.STARTTLS,
-        tls_context=context,
-        local_hostname="[127.0.0.1]",  # no DNS lookup, no host name given away
-    )
+    options: dict[str, object] = {
+        "hostname": settings.host,
+        "port": settings.port,
+        "timeout": settings.timeout,
+        "use_tls": tls is TlsMode.IMPLICIT,
+        "start_tls": tls is TlsMode.STARTTLS,
+        "tls_context": context,
+        "local_hostname": "[127.0.0.1]",  # no DNS lookup, no host name given away
+    }
+    tap = smtp_tap(settings)
+    if tap is not None:
+        return _LoggedSMTP(tap, **options)
+    return aiosmtplib.SMTP(**options)  # type: ignore[arg-type]
 
 
 def _tls_cause(exc: BaseException) -> ssl.SSLError | None:

@@ -1,0 +1,46 @@
+"""Screen-side glue of the protocol log: opening it, and the hint toasts carry.
+
+Functions taking the App (or a screen), so MainScreen, the compose screen and the App keep
+one-line edits: `open_protocol_log` pushes `widgets.protocol_log.ProtocolLogScreen` for an
+account (scrolled to its newest error when one came since the log was last looked at), and
+`with_log_hint` appends the key that shows it to a toast's text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["LOG_HINT", "error_with_hint", "open_protocol_log", "with_log_hint"]
+
+#: What a send result or an IMAP error toast ends with.
+LOG_HINT = "P: show in log"
+
+
+def with_log_hint(text: str) -> str:
+    """`text` with the protocol log's key after it ("… · P: show in log")."""
+    return f"{text} · {LOG_HINT}" if text else LOG_HINT
+
+
+def error_with_hint(exc: BaseException, text: str) -> str:
+    """An error toast's text, with the hint when the error came from a server (IMAP, SMTP,
+    the network): the log then holds the exchange that failed."""
+    from app.imap.errors import ImapError
+    from app.smtp.submit import SmtpError
+
+    if isinstance(exc, ImapError | SmtpError | OSError | TimeoutError):
+        return with_log_hint(text)
+    return text
+
+
+def open_protocol_log(app: Any, account: Any) -> None:
+    """Show `account`'s protocol log; says so when there is none (no account yet)."""
+    from widgets.protocol_log import ProtocolLogScreen
+
+    log = getattr(account, "protocol_log", None)
+    if log is None:
+        app.notify("No protocol log here: no account is open", markup=False)
+        return
+    if isinstance(app.screen, ProtocolLogScreen):
+        return
+    fresh_error = log.last_error is not None and log.last_error != log.error_seen
+    app.push_screen(ProtocolLogScreen(log, account=account.name, show_error=fresh_error))
