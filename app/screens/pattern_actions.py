@@ -8,13 +8,17 @@ The screen owns the query bar; these functions only say what its next query is f
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING
 
 from app.mime.sanitize import clean_line
+from app.screens.host import QueryMode
+
+if TYPE_CHECKING:
+    from app.screens.host import MainHost
 
 __all__ = ["Mode", "open_bar", "run_pattern"]
 
-Mode = Literal["search", "limit", "tag", "untag"]
+Mode = QueryMode
 
 _PLACEHOLDERS: dict[Mode, str] = {
     "limit": "Limit to (empty: show all): from:olga subject:report is:unread",
@@ -23,7 +27,7 @@ _PLACEHOLDERS: dict[Mode, str] = {
 }
 
 
-def open_bar(screen: Any, mode: Mode) -> None:
+def open_bar(screen: MainHost, mode: Mode) -> None:
     """Open the query bar for `mode`, its placeholder saying what Enter will do."""
     from widgets.query_bar import PLACEHOLDER
 
@@ -35,7 +39,7 @@ def open_bar(screen: Any, mode: Mode) -> None:
     bar.open(screen.limit_text if limited else "")
 
 
-async def run_pattern(screen: Any, mode: Mode, text: str) -> None:
+async def run_pattern(screen: MainHost, mode: Mode, text: str) -> None:
     """Limit, mark or unmark by the query `text`; a bad query is shown under the bar."""
     from app.actions.operations import plural
     from app.imap.search import QueryError

@@ -2,7 +2,8 @@
 
 Thin flows over the UI-free cores (`app.actions.pipe`, `app.actions.mailcap`, `app.smtp.bounce`, `app.actions.archive`):
 each asks what it needs in a dialog, calls the core from the screen's worker and shows the
-typed result. `MainScreen` binds the keys and calls these with itself.
+typed result. `MainScreen` binds the keys and calls these with itself, typed as the `MainHost`
+of app/screens/host.py (no import of the screen: no circle).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from widgets.dialogs import ConfirmDialog, PromptDialog
 from widgets.safe import decode_header_text, safe_line
 
 if TYPE_CHECKING:
-    from app.screens.main import MainScreen
+    from app.screens.host import MainHost
 
 __all__ = ["archive", "bounce", "open_attachment", "pipe", "show_text_attachment"]
 
@@ -60,7 +61,7 @@ def _short(command: str) -> str:
 # -- pipe ---------------------------------------------------------------------------------------
 
 
-async def pipe(screen: MainScreen) -> None:
+async def pipe(screen: MainHost) -> None:
     """`|`: ask for a command, pipe the chosen input to it, show or drop what it prints."""
     from app.actions import pipe as core
     from widgets.pipe_prompt import PipePrompt
@@ -134,7 +135,7 @@ async def pipe(screen: MainScreen) -> None:
         _say_exit(screen, choice.command, result.returncode)
 
 
-def _say_exit(screen: MainScreen, command: str, code: int) -> None:
+def _say_exit(screen: MainHost, command: str, code: int) -> None:
     if code == 0:
         screen.notify(f"{_short(command)}: done", markup=False)
     elif code == 127:
@@ -147,7 +148,7 @@ def _say_exit(screen: MainScreen, command: str, code: int) -> None:
         screen.notify(f"{_short(command)}: exit status {code}", severity="warning", markup=False)
 
 
-def show_text(screen: MainScreen, text: str, title: str) -> None:
+def show_text(screen: MainHost, text: str, title: str) -> None:
     """Plain text in the viewer (sanitized there), the viewer shown and focused."""
     screen.add_class("-reading")
     screen.viewer.show_raw(text, title=title)
@@ -157,7 +158,7 @@ def show_text(screen: MainScreen, text: str, title: str) -> None:
 # -- attachments: mailcap, inline text, xdg-open --------------------------------------------------
 
 
-async def show_text_attachment(screen: MainScreen, uid: int, info: Any) -> None:
+async def show_text_attachment(screen: MainHost, uid: int, info: Any) -> None:
     """A text-like attachment read in the viewer (a message/rfc822 one rendered as a message)."""
     from app.mime.charsets import decode_bytes
 
@@ -179,7 +180,7 @@ async def show_text_attachment(screen: MainScreen, uid: int, info: Any) -> None:
     show_text(screen, text, f"{info.filename} ({mime}) (q: back)")
 
 
-async def open_attachment(screen: MainScreen, info: Any) -> None:
+async def open_attachment(screen: MainHost, info: Any) -> None:
     """`o`: a mailcap view entry if one fits, else text in the viewer, else xdg-open."""
     from app.actions.mailcap import find_view, mailcap_filename, read_mailcaps
 
@@ -299,7 +300,7 @@ async def _run_detached(command: str, stdin_path: Path | None) -> None:
 # -- bounce -------------------------------------------------------------------------------------
 
 
-async def bounce(screen: MainScreen) -> None:
+async def bounce(screen: MainHost) -> None:
     """`B`: ask for the addresses (asked again while one is wrong), confirm, send."""
     from app.mime.compose import ComposeError
     from app.smtp.bounce import bounce as send_bounce
@@ -353,7 +354,7 @@ async def bounce(screen: MainScreen) -> None:
 # -- archive ------------------------------------------------------------------------------------
 
 
-async def archive(screen: MainScreen) -> None:
+async def archive(screen: MainHost) -> None:
     """`y`: the marked messages (or the one under the cursor) to the Archive folder."""
     from app.actions.archive import archive_base, archive_plan
     from app.mime.headers import parse_date

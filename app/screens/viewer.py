@@ -7,7 +7,6 @@ source, `a`/`o` save or open an attachment (decoded from the file itself), `?` t
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 from textual import on, work
@@ -104,49 +103,16 @@ class FileViewerScreen(Screen[None]):
 
     @work(group="attachment", description="saving attachment")
     async def save_attachment(self, info: AttachmentInfo) -> None:
-        """The client's save prompt (Tab completes, the name can be changed, ctrl+s saves
-        them all), decoding from the file instead of fetching from a server."""
-        from app.paths import private_dir
-        from app.screens.main import MainScreen
-        from app.state import remember
-        from widgets.safe import human_size
-        from widgets.save_prompt import SavePrompt, short_path
+        """The client's save prompt (app/screens/attachments.py), decoding from the file
+        instead of fetching from a server."""
+        from app.screens.attachments import save_attachments
 
         every = list(self.viewer.attachment_list.attachments) or [info]
-        size = ("~" if info.size_is_estimate else "") + human_size(info.size)
-        target = await self.app.push_screen_wait(
-            SavePrompt(info.filename, MainScreen._save_folder(), size=size, count=len(every))
-        )
-        if target is None:
-            return
-        folder = target.folder
-        created = ""
-        if target.create:
-            try:
-                private_dir(folder)
-            except OSError as exc:
-                self._error(f"Cannot create {short_path(folder)}", exc)
-                return
-            created = f"Created {short_path(folder)}; "
-        chosen = (
-            [(info, target.name)] if target.name is not None else [(a, a.filename) for a in every]
-        )
-        saved: list[Path] = []
-        for item, name in chosen:
-            try:
-                saved.append(await asyncio.to_thread(_save_from_file, self.raw, item, folder, name))
-            except Exception as exc:
-                self._error(f"Saving {item.filename} failed", exc)
-                break
-        if not saved:
-            return
-        remember("attachments.folder", str(folder))
-        if len(saved) == 1:
-            what = f"saved {short_path(saved[0])}"
-        else:
-            what = f"saved {len(saved)} attachments into {short_path(folder)}"
-        text = created + what
-        self.notify(text[:1].upper() + text[1:], markup=False)
+
+        async def save(item: AttachmentInfo, folder: Path, name: str) -> Path:
+            return await asyncio.to_thread(_save_from_file, self.raw, item, folder, name)
+
+        await save_attachments(self, info, every, save, lambda exc, title: self._error(title, exc))
 
     def _error(self, title: str, exc: BaseException) -> None:
         from app.mime.sanitize import clean_line
@@ -166,50 +132,11 @@ class FileViewerScreen(Screen[None]):
     async def open_attachment(self, info: AttachmentInfo) -> None:
         """A private temporary copy to xdg-open (removed at exit); asks first when the name,
         type or content looks like a program, as the client does."""
-        from app.actions.opened import new_open_folder
-        from app.mime.attachments import executable_reason
+        from app.screens.attachments import open_with_xdg
 
-        opener = shutil.which("xdg-open")
-        if opener is None:
-            self.notify(
-                "No xdg-open here: save the attachment instead (a)",
-                severity="warning",
-                markup=False,
-            )
-            return
-        reason = executable_reason(info.filename, info.mime_type)
-        if reason is not None and not await self._confirm_run(info.filename, reason):
-            return
-        try:
-            folder = new_open_folder()
-            path = await asyncio.to_thread(_save_from_file, self.raw, info, folder, info.filename)
-        except Exception as exc:
-            self._error("Opening the attachment failed", exc)
-            return
-        if reason is None:
-            try:
-                with open(path, "rb") as f:
-                    head = f.read(64)
-            except OSError:
-                head = b""
-            reason = executable_reason("", None, head)
-            if reason is not None and not await self._confirm_run(info.filename, reason):
-                shutil.rmtree(folder, ignore_errors=True)
-                return
-        await asyncio.create_subprocess_exec(
-            opener,
-            str(path),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        self.notify(f"Opened {path.name}", markup=False, timeout=3)
+        async def save(item: AttachmentInfo, folder: Path, name: str) -> Path:
+            return await asyncio.to_thread(_save_from_file, self.raw, item, folder, name)
 
-    async def _confirm_run(self, filename: str, reason: str) -> bool:
-        from widgets.dialogs import ConfirmDialog
-
-        question = (
-            f"{filename} may be a program ({reason}): opening it could run it. Open it anyway?"
-        )
-        answer: bool = await self.app.push_screen_wait(ConfirmDialog(question, yes="Open"))
-        return answer
+        path = await open_with_xdg(self, info, save, lambda exc, title: self._error(title, exc))
+        if path is not None:
+            self.notify(f"Opened {path.name}", markup=False, timeout=3)

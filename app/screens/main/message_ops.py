@@ -1,0 +1,235 @@
+"""Message actions over `app.actions.operations`: flag, delete, undo, move, copy, expunge.
+
+The core decides (what is deleted, what can be undone, what must be asked); here the
+questions are asked as dialogs and the typed `Outcome` is rendered: rows removed, flags
+redrawn, one toast, the touched folders' counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+
+from app.models import Flag
+from app.screens.main.listing import open_folder
+from app.screens.main.watch import refresh_open_folder, show_counts
+from widgets.dialogs import ConfirmDialog, FolderPicker
+from widgets.folder_tree import display_order
+
+if TYPE_CHECKING:
+    from app.screens.main.host import Host
+
+__all__ = [
+    "MessageActions",
+    "ask_question",
+    "pick_folder",
+    "run_op",
+    "set_flag",
+    "show_outcome",
+    "targets",
+]
+
+
+def targets(screen: Host) -> list[int]:
+    marked = sorted(screen.message_list.marked)
+    if marked:
+        return marked
+    uid = screen.message_list.cursor_uid
+    return [uid] if uid is not None else []
+
+
+async def set_flag(screen: Host, uids: list[int], flag: str, on: bool) -> None:
+    from app.actions import operations as ops
+
+    try:
+        outcome = await ops.flag(screen.account, uids, flag, on)
+    except Exception as exc:
+        screen._report(exc, "Changing flags failed")
+        return
+    show_outcome(screen, outcome)
+
+
+async def ask_question(screen: Host, question: Any) -> bool:
+    """Ask what an operation's `Outcome.question` calls for (y/n), as a dialog."""
+    answer = await screen.app.push_screen_wait(
+        ConfirmDialog(question.text, yes=question.yes, no=question.no, danger=question.danger)
+    )
+    return bool(answer)
+
+
+async def run_op(screen: Host, op: Any, title: str, job: str | None = None) -> Any:
+    """Run an `app.actions.operations` coroutine (asking its questions); errors are reported
+    and give None."""
+    from app.actions import operations as ops
+
+    async def ask(question: Any) -> bool:
+        return await ask_question(screen, question)
+
+    try:
+        if job is None:
+            return await ops.run_asking(op, ask)
+        with screen.status.job(job):
+            return await ops.run_asking(op, ask)
+    except Exception as exc:
+        screen._report(exc, title)
+        return None
+
+
+def show_outcome(screen: Host, outcome: Any, *, quiet: bool = False) -> None:
+    """Render what an operation did: the list, the flags, and one sentence of toast."""
+    if outcome.removed:
+        _after_removal(screen, list(outcome.removed))
+    if outcome.changed:
+        ml = screen.message_list
+        ml.update_summaries(s for s in (ml.summary(u) for u in outcome.changed) if s)
+    if outcome.message and not (quiet and outcome.done):
+        text = outcome.message + ("; u to undo" if outcome.undoable else "")
+        screen.notify(text, severity="warning" if outcome.warning else "information", markup=False)
+
+
+async def _after_op(screen: Host, outcome: Any) -> None:
+    show_outcome(screen, outcome)
+    if outcome.refresh:
+        await refresh_open_folder(screen)
+    for name in outcome.touched:  # the tree's counts of the other folders (Trash, the dest)
+        with contextlib.suppress(Exception):  # a courtesy: the operation is done
+            show_counts(screen, name, await screen.account.refresh_status(name))
+
+
+def _after_removal(screen: Host, uids: list[int]) -> None:
+    gone = set(uids)
+    screen._folder_uids = [u for u in screen._folder_uids if u not in gone]
+    if screen._search_uids is not None:
+        screen._search_uids = [u for u in screen._search_uids if u not in gone]
+    if screen._thread_rows is not None:
+        rows = [(u, d) for u, d in zip(*screen._thread_rows, strict=True) if u not in gone]
+        screen._thread_rows = ([u for u, _ in rows], [d for _, d in rows])
+    screen.message_list.marked.difference_update(gone)
+    screen.message_list.remove_uids(uids)
+
+
+async def pick_folder(screen: Host, title: str, current: str | None = None) -> str | None:
+    """A folder chosen by name, in the tree's order; `current` is highlighted first."""
+    names = [f.name for f in display_order(screen.account.folders) if f.selectable]
+    result: str | None = await screen.app.push_screen_wait(
+        FolderPicker(title, names, current=current)
+    )
+    return result
+
+
+class MessageActions:
+    """`F` `N` flags, `d` delete, `u` undo, `s` move, `C` copy, `$` expunge, `c` open a folder."""
+
+    _last_dest: str | None  # the screen's state these keys write (MainScreen.__init__)
+
+    @work(group="action")
+    async def action_toggle_flag(self: Host) -> None:
+        uids = targets(self)
+        first = self.message_list.summary(uids[0]) if uids else None
+        on = first is None or Flag.FLAGGED not in first.flags
+        await set_flag(self, uids, Flag.FLAGGED, on)
+
+    @work(group="action")
+    async def action_toggle_unread(self: Host) -> None:
+        uids = targets(self)
+        first = self.message_list.summary(uids[0]) if uids else None
+        on = first is not None and Flag.SEEN not in first.flags
+        await set_flag(self, uids, Flag.SEEN, on)
+
+    @work(group="action")
+    async def action_delete(self: Host) -> None:
+        from app.actions import operations as ops
+
+        uids = [u for u in targets(self) if u not in self._leaving]
+        if not uids:
+            return
+        self._leaving.update(uids)
+        try:
+            outcome = await run_op(
+                self,
+                lambda answers: ops.delete(self.account, uids, answers),
+                "Delete failed",
+                f"Deleting {ops.plural(len(uids), 'message')}",
+            )
+        finally:
+            self._leaving.difference_update(uids)
+        if outcome is not None:
+            await _after_op(self, outcome)
+
+    @work(group="action")
+    async def action_undo(self: Host) -> None:
+        from app.actions import operations as ops
+
+        outcome = await run_op(self, lambda _answers: ops.undo(self.account), "Undo failed")
+        if outcome is not None:
+            await _after_op(self, outcome)
+
+    @work(group="action")
+    async def action_move(self: Host) -> None:
+        from app.actions import operations as ops
+
+        uids = targets(self)
+        if not uids:
+            return
+        what = ops.plural(len(uids), "message")
+        dest = await pick_folder(self, f"Move {what} to", self._last_dest)
+        if not dest:
+            return
+        self._last_dest = dest  # offered first next time, as mutt does
+        uids = [u for u in uids if u not in self._leaving]
+        if not uids:
+            return
+        self._leaving.update(uids)
+        try:
+            outcome = await run_op(
+                self,
+                lambda answers: ops.move(self.account, uids, dest, answers),
+                "Move failed",
+                f"Moving {what}",
+            )
+        finally:
+            self._leaving.difference_update(uids)
+        if outcome is not None:
+            await _after_op(self, outcome)
+
+    @work(group="action")
+    async def action_copy(self: Host) -> None:
+        from app.actions import operations as ops
+
+        uids = targets(self)
+        if not uids:
+            return
+        what = ops.plural(len(uids), "message")
+        dest = await pick_folder(self, f"Copy {what} to", self._last_dest)
+        if not dest:
+            return
+        self._last_dest = dest
+        outcome = await run_op(
+            self,
+            lambda _answers: ops.copy(self.account, uids, dest),
+            "Copy failed",
+            f"Copying {what}",
+        )
+        if outcome is not None:
+            await _after_op(self, outcome)
+
+    @work(group="action")
+    async def action_expunge(self: Host) -> None:
+        from app.actions import operations as ops
+
+        outcome = await run_op(
+            self, lambda answers: ops.expunge(self.account, answers), "Expunge failed"
+        )
+        if outcome is not None:
+            await _after_op(self, outcome)
+
+    @work(group="action")
+    async def action_change_folder(self: Host) -> None:
+        current = self.account.current
+        dest = await pick_folder(self, "Open folder", current.folder.name if current else None)
+        folder = self.account.folder(dest) if dest else None
+        if folder is not None:
+            self.folder_tree.select_folder(folder.name)
+            await open_folder(self, folder)

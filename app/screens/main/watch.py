@@ -1,0 +1,165 @@
+"""Keeping the open folder and the counts true: the IDLE watcher's loop on the open folder,
+the refresh it triggers, and the STATUS rounds over the other folders (`app.actions.counts`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+from app.models import Folder, FolderStatus
+from app.screens.main.arrange import arrange_list
+
+if TYPE_CHECKING:
+    from app.screens.main.host import Host
+
+__all__ = [
+    "leave_watched",
+    "refresh_open_folder",
+    "resume_watch",
+    "show_counts",
+    "start_idle",
+    "stop_idle",
+    "watch_counts",
+]
+
+
+def start_idle(screen: Host, folder: Folder) -> None:
+    stop_idle(screen)
+    screen._idle_task = asyncio.create_task(_idle_loop(screen, folder))
+    screen._idle_folder = folder
+
+
+def stop_idle(screen: Host) -> None:
+    if screen._idle_task is not None:
+        screen._idle_task.cancel()
+        screen._idle_task = None
+    screen._idle_folder = None
+
+
+def resume_watch(screen: Host) -> None:
+    current = screen.account.current
+    if screen._idle_task is None and current is not None:
+        start_idle(screen, current.folder)
+
+
+def leave_watched(screen: Host, name: str | None) -> None:
+    """Stop the IDLE watcher's connection when it has `name` open (it is renamed or deleted:
+    Courier refuses that while a session has the folder selected)."""
+    if name is not None and screen._idle_folder is not None and screen._idle_folder.name == name:
+        stop_idle(screen)
+
+
+async def _idle_loop(screen: Host, folder: Folder) -> None:
+    """A second connection waits in IDLE on the open folder and tells us of changes."""
+    try:
+        from app.imap.idle import IdleWatcher
+    except ImportError:
+        return
+    changed = asyncio.Event()
+    expected: set[int] = set()  # UIDs the watcher saw arrive, until the list shows them
+
+    def on_change(event: object) -> None:
+        if getattr(event, "kind", "") == "new":
+            expected.update(getattr(event, "uids", ()))
+        changed.set()
+
+    account = screen.account
+    watcher = IdleWatcher(
+        account.imap_settings,
+        None if account.imap_settings.tunnel else account._credentials(),
+        folder.name,
+        on_change,
+        on_alert=account.report_alert,
+    )
+    screen.idle_watcher = watcher
+    watcher.start()
+    try:
+        # Mail that arrived between our SELECT and the watcher's: one refresh covers it.
+        await watcher.connected.wait()
+        await refresh_open_folder(screen, notify_new=True)
+        retries = 0
+        while True:
+            await changed.wait()
+            changed.clear()
+            await asyncio.sleep(0.2)  # fold bursts of updates into one refresh
+            await refresh_open_folder(screen, notify_new=True)
+            # Our connection may see a delivery a moment after the watcher's does: ask
+            # again (a few times, backing off) rather than lose the news until the next.
+            missing = {uid for uid in expected if uid not in screen._folder_uids}
+            expected.clear()
+            if missing and retries < 3:
+                retries += 1
+                expected.update(missing)
+                await asyncio.sleep(0.5 * retries)
+                changed.set()
+            else:
+                retries = 0
+    except asyncio.CancelledError:
+        pass
+    finally:
+        with contextlib.suppress(BaseException):
+            await watcher.stop()
+
+
+async def refresh_open_folder(screen: Host, *, notify_new: bool = False) -> None:
+    previous = screen._folder_uids
+    try:
+        uids = await screen.account.reload_uids()
+    except Exception as exc:
+        screen._report(exc, "Refresh failed")
+        return
+    screen._folder_uids = uids
+    # Nothing changed (the same list back): no set over the whole folder (4 MB at 100,000).
+    unchanged = uids is previous
+    current = screen.account.current
+    if screen.threaded or (current is not None and not current.ordered):
+        with contextlib.suppress(Exception):
+            await arrange_list(screen)
+    elif screen._search_uids is None and not unchanged:
+        screen.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False)
+    before = set() if unchanged else set(previous)
+    new = [] if unchanged else [u for u in uids if u not in before]
+    if notify_new and new:
+        from app.actions.operations import plural
+
+        screen.notify(f"{plural(len(new), 'new message')} in {screen.status.folder}", markup=False)
+    with contextlib.suppress(Exception):
+        if screen.account.current is not None:
+            name = screen.account.current.folder.name
+            show_counts(screen, name, await screen.account.refresh_status(name))
+
+
+def show_counts(screen: Host, name: str, status: FolderStatus | None) -> None:
+    """New counts of folder `name`: in the tree, and in the status bar if it is open."""
+    if status is None:
+        return
+    screen.folder_tree.update_counts(name, status)
+    current = screen.account.current
+    if current is not None and current.folder.name == name:
+        screen.status.set_counts(status.messages, status.unseen)
+
+
+async def watch_counts(screen: Host) -> None:
+    """Counts true without opening folders: after our own commands, and other folders'
+    new mail on a timer (`app.actions.counts`, issue 14)."""
+    from textual.css.query import NoMatches
+
+    from app.actions.counts import CountsUpdate, FolderCounts
+    from app.actions.operations import plural
+    from app.mime.sanitize import clean_line
+
+    def on_update(update: CountsUpdate) -> None:
+        try:
+            show_counts(screen, update.folder, update.status)
+        except NoMatches:  # the screen is being taken down (quit): nothing to draw on
+            return
+        current = screen.account.current
+        if update.new_mail and (current is None or current.folder.name != update.folder):
+            screen.notify(
+                f"{plural(update.new_mail, 'new message')} in {clean_line(update.folder)}",
+                title="New mail",
+                markup=False,
+            )
+
+    await FolderCounts(screen.account, interval=screen.counts_interval).run(on_update)
