@@ -1,0 +1,7 @@
+"""`python -m app.cli`: the `termail` command (what `termail serve` runs for each browser tab)."""
+
+import sys
+
+from app.cli import main
+
+sys.exit(main())
