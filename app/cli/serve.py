@@ -74,7 +74,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=DEFAULT_PORT,
         help=f"port to listen on (default {DEFAULT_PORT}; 0: any free port)",
     )
@@ -86,18 +86,20 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_host(host: str, public: bool, prog: str) -> str | None:
-    """None when `host` may be served on; else the sentence that refuses it. Prints the
-    warning for an allowed public host."""
+    """None when `host` may be served on; else the sentence that refuses it."""
     if not host.strip():
         return f"{prog}: --host is empty"
-    if is_loopback(host):
+    if is_loopback(host) or public:
         return None
-    if not public:
-        return (
-            f"{prog}: {host} is not a loopback address: anyone who can reach it could try the "
-            "session. Give --public to serve there anyway, or use --host 127.0.0.1 (and an SSH "
-            "tunnel from elsewhere: ssh -L 8000:127.0.0.1:8000 this-machine)."
-        )
+    return (
+        f"{prog}: {host} is not a loopback address: anyone who can reach it could try the "
+        "session. Give --public to serve there anyway, or use --host 127.0.0.1 (and an SSH "
+        "tunnel from elsewhere: ssh -L 8000:127.0.0.1:8000 this-machine)."
+    )
+
+
+def warn_public(host: str, prog: str) -> None:
+    """The warning for serving on a host that is not a loopback address (`--public`)."""
     say(
         f"{prog}: WARNING: serving on {host}, which is not a loopback address. The traffic is "
         "plain HTTP: the token and all your mail cross the network unencrypted, and whoever "
@@ -105,7 +107,16 @@ def check_host(host: str, public: bool, prog: str) -> str | None:
         file=sys.stderr,
         flush=True,
     )
-    return None
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535 (0: any free port), not {port}")
+    return port
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -129,8 +140,10 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def termail_command(args: Sequence[str]) -> str:
-    """The shell command that runs termail (this Python, this package) with `args`."""
-    return shlex.join([sys.executable, "-m", "app.cli", *args])
+    """The shell command that runs termail (this Python, this package) with `args`. `-P`:
+    not the current folder first on the module path, where another project's `app/` would be
+    taken for termail's."""
+    return shlex.join([sys.executable, "-P", "-m", "app.cli", *args])
 
 
 class _CleanStream:
@@ -266,14 +279,18 @@ def make_server(command: str, token: str, *, title: str = TITLE) -> Any:
                     debug=self.debug,
                 )
                 self._services.add(service)
+                watcher: asyncio.Task[None] | None = None
                 try:
                     await service.start(width, height)
+                    watcher = asyncio.create_task(_close_when_gone(service, websocket))
                     await self._process_messages(websocket, service)
                 except asyncio.CancelledError:
                     pass
                 except Exception as error:  # a broken message from the page: end this session
                     logging.getLogger("textual-serve").warning("session ended: %s", error)
                 finally:
+                    if watcher is not None:
+                        watcher.cancel()
                     await _stop(service)
                     self._services.discard(service)
                     if self._live is websocket:
@@ -297,6 +314,17 @@ def _int(value: str | None, default: int) -> int:
         return max(10, min(1000, int(value or "")))
     except ValueError:
         return default
+
+
+async def _close_when_gone(service: Any, websocket: Any) -> None:
+    """The app process ended (quit, or failed to start): close the tab's websocket, so the
+    page says "Session ended." instead of staying blank."""
+    task = getattr(service, "_task", None)
+    if task is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(task)
+    with contextlib.suppress(Exception):
+        await websocket.close()
 
 
 async def _stop(service: Any) -> None:
@@ -327,10 +355,12 @@ def serve(
     from aiohttp import web
 
     token = token or secrets.token_urlsafe(24)
+    if not is_loopback(host):
+        warn_public(host, prog)
     try:
         sock = bind(host, port)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
+        reason = exc.strerror or str(exc) or type(exc).__name__
         say(f"{prog}: cannot listen on {host}:{port}: {reason}", file=sys.stderr)
         if port:
             say(f"{prog}: try another --port (0 picks a free one)", file=sys.stderr)
