@@ -27,9 +27,10 @@ def _demo(argv: list[str]) -> int:
 
 
 def _serve(argv: list[str]) -> int:
+    from app.cli.demo import demo_main
     from app.cli.serve import serve_main
 
-    return serve_main(argv)
+    return serve_main(argv, demo=demo_main)
 
 
 def _render(argv: list[str]) -> int:

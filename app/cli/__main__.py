@@ -3,5 +3,7 @@
 import sys
 
 from app.cli import main
+from app.cli.serve import follow_server
 
+follow_server()
 sys.exit(main())

@@ -143,7 +143,27 @@ def termail_command(args: Sequence[str]) -> str:
     """The shell command that runs termail (this Python, this package) with `args`. `-P`:
     not the current folder first on the module path, where another project's `app/` would be
     taken for termail's."""
-    return shlex.join([sys.executable, "-P", "-m", "app.cli", *args])
+    return "exec " + shlex.join([sys.executable, "-P", "-m", "app.cli", *args])
+
+
+SERVED_BY = "TERMAIL_SERVED_BY"
+"""Set in the environment of a tab's termail: the pid of the `termail serve` that runs it."""
+
+
+def follow_server() -> None:
+    """In a tab's termail (`python -m app.cli` under `termail serve`): end with the server.
+    A server killed outright (SIGKILL) would leave it running with nobody to talk to; the
+    kernel sends it SIGHUP instead, as a terminal closing would."""
+    served_by = os.environ.pop(SERVED_BY, "")
+    if not served_by.isdigit():
+        return
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGHUP)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(served_by):
+        sys.exit(0)  # the server went before the line above: nobody to serve
 
 
 class _CleanStream:
@@ -370,6 +390,7 @@ def serve(
     # The app runs under Textual's web driver, its stdin and stdout a pipe: never let it guess
     # a graphics terminal from the environment this server was started in.
     os.environ["TERMAIL_IMAGES"] = "halfblocks"
+    os.environ[SERVED_BY] = str(os.getpid())
     server = make_server(command, token)
     server.initialize_logging()
 
@@ -411,8 +432,9 @@ def serve(
     return 0
 
 
-def serve_main(argv: list[str]) -> int:
-    """`termail serve`: see the module's docstring."""
+def serve_main(argv: list[str], demo: Callable[[list[str]], int] | None = None) -> int:
+    """`termail serve`: see the module's docstring. `demo` is `termail demo`'s main, which
+    `--demo` hands over to (with `--serve`); given by the caller, as app.cli.demo imports this."""
     parser = argparse.ArgumentParser(
         prog="termail serve", description="termail in a web browser (textual-serve)"
     )
@@ -428,14 +450,15 @@ def serve_main(argv: list[str]) -> int:
         if args.config is not None or args.account is not None:
             say("termail serve: --demo takes no --config or --account", file=sys.stderr)
             return 2
-        from app.cli.demo import demo_main
-
+        if demo is None:
+            say("termail serve: --demo: use termail demo --serve", file=sys.stderr)
+            return 2
         rest = ["--serve", "--host", args.host, "--port", str(args.port)]
         if args.public:
             rest.append("--public")
         if args.messages:
             rest += ["--messages", str(args.messages)]
-        return demo_main(rest)
+        return demo(rest)
     refused = check_host(args.host, args.public, "termail serve")
     if refused is not None:
         say(refused, file=sys.stderr)

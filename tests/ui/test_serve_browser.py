@@ -308,3 +308,105 @@ def test_the_demo_in_a_browser(served: Served, browser: Any) -> None:
     assert result in ("error", "closed")
     with contextlib.suppress(Exception):
         browser.get("about:blank")
+
+
+async def test_a_tab_whose_termail_cannot_start_is_closed(tmp_path: Path) -> None:
+    """The configuration broken after `termail serve` started: the tab's termail exits at once;
+    the page is told the session ended (it does not stay blank), and the server says why."""
+    import aiohttp
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'default_account = "a"\n[accounts.a]\naddress = "a@example.org"\n'
+        '[accounts.a.imap]\nhost = "127.0.0.1"\nport = 9\nuser = "a"\n'
+        'password_command = "echo x"\n'
+        '[accounts.a.smtp]\nhost = "127.0.0.1"\nport = 9\nuser = "a"\n'
+    )
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--config", str(config), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        url, _ = _read_url(process, timeout=30)
+        config.write_text("this is [not toml\n")
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect("ws" + url[len("http") :] + "ws?width=80&height=24")
+            message = await asyncio.wait_for(ws.receive(), 30)
+            while message.type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                message = await asyncio.wait_for(ws.receive(), 30)
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+        assert process.returncode == 0, out
+        assert "config.toml" in out  # termail's own sentence about the broken file
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
+
+
+async def test_a_tabs_termail_ends_when_the_server_is_killed(tmp_path: Path) -> None:
+    """SIGKILL to `termail serve` (no cleanup runs): the tab's termail goes too, not left
+    running with nobody to talk to."""
+    import aiohttp
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'default_account = "a"\n[accounts.a]\naddress = "a@example.org"\n'
+        '[accounts.a.imap]\nhost = "127.0.0.1"\nport = 9\nuser = "a"\n'
+        'password_command = "echo x"\n'
+        '[accounts.a.smtp]\nhost = "127.0.0.1"\nport = 9\nuser = "a"\n'
+    )
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--config", str(config), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    app_pid = 0
+    try:
+        url, _ = _read_url(process, timeout=30)
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect("ws" + url[len("http") :] + "ws?width=80&height=24")
+            message = await asyncio.wait_for(ws.receive(), 30)
+            assert message.type == aiohttp.WSMsgType.BINARY  # the tab's termail draws
+            children = _children(process.pid)
+            assert len(children) == 1, children
+            app_pid = children[0]
+            assert "app.cli" in Path(f"/proc/{app_pid}/cmdline").read_text()
+            process.kill()
+            process.wait()
+            deadline = time.monotonic() + 20
+            while Path(f"/proc/{app_pid}").exists() and time.monotonic() < deadline:
+                # Re-parented to us or to init; reaped there. A zombie counts as gone.
+                with contextlib.suppress(OSError):
+                    if (
+                        Path(f"/proc/{app_pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                        in "ZX"
+                    ):
+                        break
+                await asyncio.sleep(0.1)
+            else:
+                if Path(f"/proc/{app_pid}").exists():
+                    raise AssertionError("the tab's termail outlived the killed server")
+            app_pid = 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if app_pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(app_pid, signal.SIGKILL)

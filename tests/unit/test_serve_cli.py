@@ -43,7 +43,7 @@ def test_url_host_brackets_ipv6() -> None:
 def test_the_command_is_this_termail_whatever_the_current_folder() -> None:
     """`-P`: an `app/` package in the folder termail serve was started from is not taken."""
     words = shlex.split(termail_command(["--config", "/a b/c.toml", "--account", "x'y"]))
-    assert words == [sys.executable, "-P", "-m", "app.cli", "--config", "/a b/c.toml",
+    assert words == ["exec", sys.executable, "-P", "-m", "app.cli", "--config", "/a b/c.toml",
                      "--account", "x'y"]  # fmt: skip
 
 
