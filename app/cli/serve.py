@@ -289,6 +289,7 @@ def make_server(command: str, token: str, *, title: str = TITLE) -> Any:
                 await previous.close(code=WSCloseCode.GOING_AWAY, message=b"opened elsewhere")
             async with self._session:
                 if self._live is not websocket or websocket.closed:
+                    await websocket.close(code=WSCloseCode.GOING_AWAY, message=b"opened elsewhere")
                     return websocket  # taken over again before it started
                 service = AppService(
                     self.command,
