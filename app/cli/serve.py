@@ -406,9 +406,12 @@ def serve(
         try:
             await web.SockSite(runner, sock).start()
             say(f"termail is served at {url}", flush=True)
+            where = "on this machine" if is_loopback(host) else "(it is plain HTTP)"
+            if host.strip().strip("[]") in ("0.0.0.0", "::"):
+                where = f"with this machine's name or address in place of {host.strip()}"
             say(
-                "Open that address in a browser on this machine (it holds the session's token; "
-                "without it every request is refused). Ctrl-C stops the server.",
+                f"Open that address in a browser {where}: it holds the session's token, and "
+                "without it every request is refused. Ctrl-C stops the server.",
                 flush=True,
             )
             if on_ready is not None:
