@@ -310,11 +310,9 @@ def test_the_demo_in_a_browser(served: Served, browser: Any) -> None:
         browser.get("about:blank")
 
 
-async def test_a_tab_whose_termail_cannot_start_is_closed(tmp_path: Path) -> None:
-    """The configuration broken after `termail serve` started: the tab's termail exits at once;
-    the page is told the session ended (it does not stay blank), and the server says why."""
-    import aiohttp
-
+def _serve_unreachable_account(tmp_path: Path) -> tuple[Path, subprocess.Popen[str]]:
+    """`termail serve --config` on an account whose servers do not answer (port 9): its
+    termail starts and stays, saying it cannot connect."""
     config = tmp_path / "config.toml"
     config.write_text(
         'default_account = "a"\n[accounts.a]\naddress = "a@example.org"\n'
@@ -331,6 +329,15 @@ async def test_a_tab_whose_termail_cannot_start_is_closed(tmp_path: Path) -> Non
         env=env,
         cwd=tmp_path,
     )
+    return config, process
+
+
+async def test_a_tab_whose_termail_cannot_start_is_closed(tmp_path: Path) -> None:
+    """The configuration broken after `termail serve` started: the tab's termail exits at once;
+    the page is told the session ended (it does not stay blank), and the server says why."""
+    import aiohttp
+
+    config, process = _serve_unreachable_account(tmp_path)
     try:
         url, _ = _read_url(process, timeout=30)
         config.write_text("this is [not toml\n")
@@ -360,22 +367,7 @@ async def test_a_tabs_termail_ends_when_the_server_is_killed(tmp_path: Path) -> 
     running with nobody to talk to."""
     import aiohttp
 
-    config = tmp_path / "config.toml"
-    config.write_text(
-        'default_account = "a"\n[accounts.a]\naddress = "a@example.org"\n'
-        '[accounts.a.imap]\nhost = "127.0.0.1"\nport = 9\nuser = "a"\n'
-        'password_command = "echo x"\n'
-        '[accounts.a.smtp]\nhost = "127.0.0.1"\nport = 9\nuser = "a"\n'
-    )
-    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--config", str(config), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    _, process = _serve_unreachable_account(tmp_path)
     app_pid = 0
     try:
         url, _ = _read_url(process, timeout=30)
