@@ -11,6 +11,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the sandbox and the tmux test need; installed with apt-get (through sudo when
 # not root). Nothing is installed when they are already there.
 SYSTEM_BINS := /usr/sbin/dovecot /usr/lib/dovecot/lmtp /usr/bin/tmux /usr/bin/openssl
+BROWSER_BINS := /usr/bin/chromium /usr/bin/chromedriver
 system-deps:
 	@missing=0; for b in $(SYSTEM_BINS); do [ -x $$b ] || missing=1; done; \
 	if [ $$missing = 1 ]; then \
@@ -22,6 +23,20 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 	    dovecot-imapd dovecot-lmtpd tmux openssl >/dev/null || { \
 	    echo "apt-get failed: install dovecot-imapd dovecot-lmtpd tmux openssl by hand." >&2; exit 1; }; \
+	fi
+	@# The browser for the test of `termail serve` (tests/ui/test_serve_browser.py): best effort,
+	@# the test is skipped with the reason when it cannot be had.
+	@missing=0; for b in $(BROWSER_BINS); do [ -x $$b ] || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	  else echo "No chromium: the browser test will be skipped (apt-get install chromium" \
+	       "chromium-driver to run it)." >&2; exit 0; fi; \
+	  echo "Installing chromium chromium-driver with apt-get (for the browser test)"; \
+	  { DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	      chromium chromium-driver >/dev/null 2>&1 || { $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	      chromium chromium-driver >/dev/null; }; } || \
+	    echo "apt-get could not install chromium: the browser test will be skipped." >&2; \
 	fi
 
 $(STAMP): pyproject.toml

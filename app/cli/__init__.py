@@ -4,6 +4,8 @@
                                                 open the client on the configured accounts (and
                                                 write its IMAP/SMTP dialogue to FILE, no secrets)
     termail demo [--print] [--log-protocol FILE] start the sandbox with the demo mailbox and open it
+    termail serve [--config PATH] [--account NAME] [--host H] [--port N] [--public] [--demo]
+                                                the same in a web browser (prints its address)
     termail render FILE.eml|- [--html] [--headers full]   print a message as text, safely
     termail view FILE.eml|-                     open the viewer on a local message file
     termail config init|check                   write an example config / test the logins
@@ -24,6 +26,13 @@ def _demo(argv: list[str]) -> int:
     from app.cli.demo import demo_main
 
     return demo_main(argv)
+
+
+def _serve(argv: list[str]) -> int:
+    from app.cli.demo import demo_main
+    from app.cli.serve import serve_main
+
+    return serve_main(argv, demo=demo_main)
 
 
 def _render(argv: list[str]) -> int:
@@ -63,6 +72,7 @@ def _client(argv: list[str]) -> int:
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "demo": _demo,
+    "serve": _serve,
     "render": _render,
     "view": _view,
     "config": _config,

@@ -1,5 +1,9 @@
-"""`python -m app.cli` runs the `termail` command."""
+"""`python -m app.cli`: the `termail` command (what `termail serve` runs for each browser tab)."""
+
+import sys
 
 from app.cli import main
+from app.cli.serve import follow_server
 
-raise SystemExit(main())
+follow_server()
+sys.exit(main())

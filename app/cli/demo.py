@@ -26,6 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from app.cli.serve import add_serve_arguments, check_host, serve, termail_command
 from app.mime.termout import say
 from app.sandbox.demo import DATA, DEMO_PASSWORD, DEMO_USER, FRIEND_USER, load_demo
 from app.sandbox.server import Sandbox, SandboxError
@@ -291,6 +292,33 @@ def describe(sandbox: Sandbox) -> str:
     )
 
 
+def attached_sandbox(root: Path) -> Sandbox:
+    """The running sandbox in `root` (another process owns it), from its state.json."""
+    state = json.loads((root / "state.json").read_text())
+    return Sandbox(
+        root,
+        host=str(state["host"]),
+        users={str(k): str(v) for k, v in dict(state["users"]).items()},
+        imap_port=int(state["imap_port"]),
+        imaps_port=int(state["imaps_port"]),
+        lmtp_port=int(state["lmtp_port"]),
+        smtp_port=int(state["smtp_port"]),
+        smtps_port=int(state["smtps_port"]),
+    )
+
+
+def _attach(root: Path) -> int:
+    """termail on the demo that `termail demo --serve` runs in `root` (one browser tab)."""
+    try:
+        sandbox = attached_sandbox(root)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        say(f"termail demo: no running demo in {root}: {exc}", file=sys.stderr)
+        return 1
+    from app.main import run_demo_app
+
+    return run_demo_app(sandbox)
+
+
 def demo_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="termail demo")
     parser.add_argument("--print", action="store_true", help="only print how to reach the sandbox")
@@ -298,11 +326,22 @@ def demo_main(argv: list[str]) -> int:
     parser.add_argument(
         "--log-protocol", type=Path, default=None, metavar="FILE", help="write the dialogue here"
     )
+    parser.add_argument("--serve", action="store_true", help="open it in a web browser instead")
+    add_serve_arguments(parser)
+    # What `--serve` runs for each browser tab: termail on the running demo in folder DIR.
+    parser.add_argument("--attach", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.log_protocol is not None:
         from app.main import open_protocol_file
 
         if not open_protocol_file(args.log_protocol):
+            return 2
+    if args.attach is not None:
+        return _attach(args.attach)
+    if args.serve:
+        refused = check_host(args.host, args.public, "termail demo")
+        if refused is not None:
+            say(refused, file=sys.stderr)
             return 2
     sweep_stale()
     root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=_base_dir()))
@@ -345,6 +384,9 @@ def _run(sandbox: Sandbox, args: argparse.Namespace) -> int:
     load_demo(sandbox)
     if args.messages:
         sandbox.seed_generated(DEMO_USER, args.messages, mailbox="Bulk")
+    if args.serve:
+        command = termail_command(["demo", "--attach", str(sandbox.root)])
+        return serve(command, host=args.host, port=args.port, prog="termail demo")
     if args.print or not sys.stdout.isatty():
         say(describe(sandbox), flush=True)
         say("Press Ctrl-C to stop it.", flush=True)
