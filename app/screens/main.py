@@ -25,7 +25,7 @@ from textual.widgets import Footer
 from app.account import Account, OpenFolder
 from app.actions.search_all import FolderHit, split_scope
 from app.models import Flag, Folder, FolderRole, FolderStatus, MessageSummary
-from app.screens import pattern_actions
+from app.screens import fold_actions, pattern_actions
 from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.folder_tree import FolderTree, display_order
@@ -736,11 +736,11 @@ class MainScreen(Screen[None]):
 
     # -- message actions ----------------------------------------------------------------------------
     def _targets(self) -> list[int]:
-        marked = sorted(self.message_list.marked)
-        if marked:
-            return marked
-        uid = self.message_list.cursor_uid
-        return [uid] if uid is not None else []
+        return fold_actions.targets(self)  # a folded line: its whole thread
+
+    @on(MessageList.PendingKey)
+    def _pending_key(self, event: MessageList.PendingKey) -> None:
+        fold_actions.show_pending(self, event.prefix, event.note)
 
     async def _set_flag(self, uids: list[int], flag: str, on: bool) -> None:
         from app.actions import operations as ops
@@ -789,16 +789,12 @@ class MainScreen(Screen[None]):
     @work(group="action")
     async def action_toggle_flag(self) -> None:
         uids = self._targets()
-        first = self.message_list.summary(uids[0]) if uids else None
-        on = first is None or Flag.FLAGGED not in first.flags
-        await self._set_flag(uids, Flag.FLAGGED, on)
+        await self._set_flag(uids, Flag.FLAGGED, fold_actions.flag_on(self, uids))
 
     @work(group="action")
     async def action_toggle_unread(self) -> None:
         uids = self._targets()
-        first = self.message_list.summary(uids[0]) if uids else None
-        on = first is not None and Flag.SEEN not in first.flags
-        await self._set_flag(uids, Flag.SEEN, on)
+        await self._set_flag(uids, Flag.SEEN, fold_actions.unread_on(self, uids))
 
     @work(group="action")
     async def action_delete(self) -> None:
