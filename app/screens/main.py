@@ -539,6 +539,7 @@ class MainScreen(Screen[None]):
             if self._search_uids is None and opened.uids != ml.uids:
                 ml.set_uids(opened.uids, keep_cursor=ml.cursor_row > 0, reset_summaries=False)
             ml.update_summaries(opened.updated)
+            pattern_actions.after_open(self)  # a limit made from the cache: the server's now
         else:
             self._search_uids = None
             self.remove_class("-reading")
