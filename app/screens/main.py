@@ -1094,14 +1094,14 @@ class MainScreen(Screen[None]):
         """`in:all ...`: check the query here (the caret goes under the typo), then list the
         matches of every folder on their own screen; Enter there opens one in its folder."""
         from app.imap.search import QueryError, parse_query
-        from app.screens.search_results import SearchResultsScreen
+        from app.screens.search_results import open_results
 
         try:
             parse_query(rest)
         except QueryError as exc:
             self.query_bar.show_error(exc.message, exc.position + text.find(rest) if rest else 0)
             return
-        self.app.push_screen(SearchResultsScreen(self.account, rest), self._open_hit)
+        open_results(self, text, rest)  # in:all or in:all-accounts
 
     def _open_hit(self, hit: FolderHit | None) -> None:
         if isinstance(hit, FolderHit):
@@ -1110,6 +1110,10 @@ class MainScreen(Screen[None]):
     @work(exclusive=True, group="folder", description="opening the found message")
     async def open_hit(self, hit: FolderHit) -> None:
         """Open the folder `hit` is in (unless open) and the message in it."""
+        from app.screens.search_results import open_elsewhere
+
+        if open_elsewhere(self, hit):  # another account's (in:all-accounts)
+            return
         folder = self.account.folder(hit.folder)
         if folder is None:  # made since the tree was loaded
             await self.account.load_folders()
