@@ -51,18 +51,29 @@ def flag_on(screen: Any, uids: list[int]) -> bool:
 
 
 def show_pending(screen: Any, prefix: str | None, note: str = "") -> None:
-    """The status bar while a prefix key waits (`z-`), and after (cleared, or what went wrong)."""
+    """The status bar while a prefix key waits (`z-`), and after (what it said before given
+    back, or for a key that is none of the sequence's, a note that goes after a few seconds)."""
     status = screen.status
     if prefix is not None:
         ml = screen.message_list
         table = ml.KEY_SEQUENCES.get(prefix, {})
-        keys = ", ".join(f"{prefix}{k} {desc.lower()}" for k, (_, desc) in table.items())
-        screen._before_prefix = str(status.message)  # given back once the sequence ends
-        status.show_message(f"{prefix}-  ({keys}; any other key cancels)")
+        keys = "  ".join(f"{prefix}{k} {_short(desc)}" for k, (_, desc) in table.items())
+        before = str(status.message)
+        # A note of ours (`z x: …`) or an earlier prompt is not given back: only real messages.
+        noted = before.startswith(f"{prefix}-") or before == getattr(screen, "_prefix_note", "")
+        screen._before_prefix = "" if noted else before
+        status.show_message(f"{prefix}-  {keys}  (any other key cancels)")
         return
     before = getattr(screen, "_before_prefix", "")
     screen._before_prefix = ""
     if note:
+        screen._prefix_note = note
         status.show_message(note, timeout=4)
     else:
         status.show_message(before)
+
+
+def _short(description: str) -> str:
+    """ "Fold all threads" -> "fold all": what fits in the status bar."""
+    words = description.lower().split()
+    return " ".join(w for w in words if w not in ("thread", "threads"))

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from app.main import screen_commands
 from tests.ui.test_app_sandbox import imap, wait_until
 from tests.ui.test_thread_fold_ui import make_app, row_text, seed, threads_on
 from widgets.help_screen import collect_bindings
@@ -46,7 +47,7 @@ async def test_za_zm_zr_and_a_wrong_second_key(sandbox: Any, mail_user: Any) -> 
         ml.select_uid(ml.uids[5])
         await pilot.press("z")
         await wait_until(pilot, lambda: status_text(app).startswith("z-"))
-        assert "za fold/unfold thread" in status_text(app)
+        assert "za fold/unfold  zM fold all  zR unfold all" in status_text(app)
         assert len(ml.uids) == 32  # nothing happened yet
         await pilot.press("a")
         await wait_until(pilot, lambda: len(ml.uids) == 3)
@@ -73,12 +74,19 @@ async def test_za_zm_zr_and_a_wrong_second_key(sandbox: Any, mail_user: Any) -> 
         await pilot.press("z", "escape")
         await wait_until(pilot, lambda: not status_text(app).startswith("z-"))
         assert ml.pending_prefix is None
+        assert "not a key here" not in status_text(app)  # the old note is not given back
         # `?` help lists the sequences beside the single keys
         rows = {d: k for _, group in collect_bindings(app.screen) for k, d in group}
         assert rows["Fold/unfold thread"].startswith("za")
         assert "alt+v" in rows["Fold/unfold thread"]
         assert rows["Fold all threads"].startswith("zM")
         assert rows["Unfold all threads"].startswith("zR")
+        # and the palette, each sequence running its action
+        commands = {c.action: c for c in screen_commands(app.screen)}
+        assert commands["fold_thread"].keys[:2] == ["za", "alt+v"]
+        assert commands["fold_all"].keys[0] == "zM" and "key: zM" in commands["fold_all"].help
+        commands["fold_all"].run()
+        await wait_until(pilot, lambda: len(ml.uids) == 3)
 
 
 async def test_actions_on_a_folded_line_take_the_whole_thread(sandbox: Any, mail_user: Any) -> None:
@@ -138,3 +146,34 @@ async def test_reading_one_keeps_the_folded_count_true(sandbox: Any, mail_user: 
         await wait_until(pilot, lambda: len(ml.uids) == 3)
         row = ml.uids.index(root)
         await wait_until(pilot, lambda: "+29 (2 unread)" in row_text(ml, row))
+
+
+async def test_threads_by_newest_put_the_folded_thread_by_its_newest_date(
+    sandbox: Any, mail_user: Any
+) -> None:
+    from tests.integration.test_sort_threads import mail
+    from tests.ui.test_app_sandbox import list_filled, message_list
+    from widgets.sort_menu import SortMenu
+
+    user = mail_user.name
+    sandbox.deliver(user, mail("Old thread", "a@example.org", 1, "<r0@n.example>"), "INBOX", "S")
+    sandbox.deliver(user, mail("Middle", "b@example.org", 20, "<m@n.example>"), "INBOX", "S")
+    reply = mail("Re: Old thread", "c@example.org", 29, "<r1@n.example>", "<r0@n.example>")
+    sandbox.deliver(user, reply, "INBOX", "S")
+    app = make_app(mail_user)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        ml = message_list(app)
+        ml.now = lambda: datetime(2026, 12, 2, 12, tzinfo=UTC)
+        ml.focus()
+        await pilot.press("o")
+        await wait_until(pilot, lambda: isinstance(app.screen, SortMenu))
+        await pilot.press("l")  # threads by newest message, newest first
+        await wait_until(pilot, lambda: ml._depths is not None and len(ml.uids) == 3)
+        await pilot.press("z", "M")
+        await wait_until(pilot, lambda: len(ml.uids) == 2)
+        await wait_until(pilot, lambda: "+1 " in row_text(ml, 0))
+        ml._invalidate_all()
+        first, second = row_text(ml, 0), row_text(ml, 1)
+        assert "Old thread" in first and "Nov 29" in first  # its reply's date, and first
+        assert "Middle" in second and "Nov 20" in second
