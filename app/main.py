@@ -15,6 +15,7 @@ from textual.screen import Screen
 
 from app.account import Account
 from app.mime.termout import say
+from widgets.help_screen import key_sequences
 from widgets.safe import SafeNotify, palette_text, safe_line
 
 if TYPE_CHECKING:
@@ -93,6 +94,17 @@ def screen_commands(screen: Screen[Any]) -> list[ScreenCommand]:
         if not binding.description or not active.enabled:
             continue
         shown = app.get_key_display(binding) if binding.key == key else key
+        sequences = key_sequences(active.node, binding.action, shown)
+        for action, seq_description, seq_keys in sequences:  # `za`: the palette runs its action
+            seq = found.setdefault(
+                (id(active.node), action),
+                ScreenCommand(active.node, action, seq_description, []),
+            )
+            if seq_keys not in seq.keys:
+                seq.keys.insert(0, seq_keys)
+                seq.help = "key: " + " / ".join(seq.keys)
+        if sequences:
+            continue
         slot = (id(active.node), binding.action)
         command = found.get(slot)
         if command is None:

@@ -40,6 +40,16 @@ def _group_name(node: DOMNode) -> str:
     return _GROUP_NAMES.get(name, name)
 
 
+def key_sequences(node: DOMNode, action: str, shown: str) -> list[tuple[str, str, str]]:
+    """(action, description, keys) of each two-key sequence a prefix binding starts: a node's
+    `KEY_SEQUENCES` (the message list's `za` `zM` `zR`), `shown` being the prefix's key."""
+    if not action.startswith("key_prefix("):
+        return []
+    prefix = action[len("key_prefix(") :].rstrip(")").strip("'\"")
+    table: dict[str, dict[str, tuple[str, str]]] = getattr(node, "KEY_SEQUENCES", {})
+    return [(act, desc, shown + second) for second, (act, desc) in table.get(prefix, {}).items()]
+
+
 def collect_bindings(screen: Screen[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
     """(group, [(keys, description)]) for every described binding active on `screen`.
 
@@ -57,8 +67,15 @@ def collect_bindings(screen: Screen[Any]) -> list[tuple[str, list[tuple[str, str
         if group not in groups:
             groups[group] = {}
             order.append(group)
-        slot = (id(active.node), binding.action)
         shown = app.get_key_display(binding) if binding.key == key else key
+        sequences = key_sequences(active.node, binding.action, shown)
+        for action, seq_description, seq_keys in sequences:  # `za` beside the action's keys
+            keys, _ = groups[group].setdefault((id(active.node), action), ([], seq_description))
+            if seq_keys not in keys:
+                keys.insert(0, seq_keys)
+        if sequences:
+            continue
+        slot = (id(active.node), binding.action)
         keys, _ = groups[group].setdefault(slot, ([], description))
         if shown not in keys:
             keys.append(shown)

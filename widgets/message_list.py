@@ -87,10 +87,14 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         Binding("pageup", "page_up", "Page up", id="list.page_up", show=False),
         Binding("enter", "open", "Open", id="list.open"),
         Binding("t,semicolon", "toggle_mark", "Mark", id="list.mark"),
-        # vim's za / zM / zR in one key each (Textual has no two-key chords).
-        Binding("z,alt+v", "fold_thread", "Fold/unfold thread", id="thread.fold", show=False),
-        Binding("minus", "fold_all", "Fold all threads", id="thread.fold_all", show=False),
+        # -- thread folding keys (issue 15): `z` starts a two-key sequence (KEY_SEQUENCES) --
+        Binding("z", "key_prefix('z')", "Fold keys: za zM zR", id="thread.prefix", show=False),
+        Binding("alt+v", "fold_thread", "Fold/unfold thread", id="thread.fold", show=False),
+        Binding(
+            "minus,alt+shift+v", "fold_all", "Fold all threads", id="thread.fold_all", show=False
+        ),
         Binding("plus", "unfold_all", "Unfold all threads", id="thread.unfold_all", show=False),
+        # -- end of the thread folding keys --
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -186,6 +190,34 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         def control(self) -> MessageList:
             return self.message_list
 
+    # -- two-key sequences (issue 15): what the screen shows while a prefix waits --------
+    KEY_SEQUENCES: ClassVar[dict[str, dict[str, tuple[str, str]]]] = {
+        "z": {
+            "a": ("fold_thread", "Fold/unfold thread"),
+            "M": ("fold_all", "Fold all threads"),
+            "R": ("unfold_all", "Unfold all threads"),
+        },
+    }
+    """Prefix key -> second key -> (action, description), as vim's and aerc's `za` `zM` `zR`.
+    The prefix is an ordinary binding (`thread.prefix`, rebindable); `?` and the palette list
+    each sequence beside the action's single keys."""
+
+    class PendingKey(Message):
+        """A prefix key waits for its second key (`prefix` set), or was completed or cancelled
+        (`prefix` None; `note` says what the second key did when it was not one of them)."""
+
+        def __init__(self, message_list: MessageList, prefix: str | None, note: str = "") -> None:
+            super().__init__()
+            self.message_list = message_list
+            self.prefix = prefix
+            self.note = note
+
+        @property
+        def control(self) -> MessageList:
+            return self.message_list
+
+    # -- end of the two-key sequences' messages --
+
     class MarksChanged(Message):
         """The set of marked messages changed. Handle with `on_message_list_marks_changed`."""
 
@@ -259,6 +291,8 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         `set_uids`; a reset of the list (another folder) forgets it."""
         self._held_tried: set[int] = set()
         self._scroll_retry = False
+        self.pending_prefix: str | None = None
+        """A prefix key (`z`) waiting for its second key; None when none waits."""
 
     # -- data in ------------------------------------------------------------------------------
     @property
@@ -438,6 +472,63 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         self.folded.clear()
         self._refold()
 
+    # -- two-key sequences and whole folded threads (issue 15) ---------------------------
+    def action_key_prefix(self, prefix: str) -> None:
+        """Wait for the second key of a sequence (`za`); the screen shows the prefix."""
+        if prefix not in self.KEY_SEQUENCES:
+            return
+        self.pending_prefix = prefix
+        self.post_message(self.PendingKey(self, prefix))
+
+    def cancel_prefix(self, note: str = "") -> None:
+        """Forget a waiting prefix key (focus lost, or a key that is not a sequence's)."""
+        if self.pending_prefix is not None:
+            self.pending_prefix = None
+            self.post_message(self.PendingKey(self, None, note))
+
+    async def on_key(self, event: events.Key) -> None:
+        prefix = self.pending_prefix
+        if prefix is None:
+            return
+        # The key after a prefix is the sequence's, whatever it is: never also its own binding
+        # (`z` then `d` must not delete).
+        event.stop()
+        event.prevent_default()
+        self.pending_prefix = None
+        second = event.character if event.is_printable and event.character else event.key
+        found = self.KEY_SEQUENCES[prefix].get(second)
+        if found is None:
+            keys = " ".join(prefix + k for k in self.KEY_SEQUENCES[prefix])
+            shown = safe_line(second, max_len=20)
+            note = "" if event.key == "escape" else f"{prefix} {shown}: not a key here ({keys})"
+            self.post_message(self.PendingKey(self, None, note))
+            return
+        self.post_message(self.PendingKey(self, None))
+        await self.run_action(found[0])
+
+    def _on_blur_prefix(self) -> None:
+        self.cancel_prefix()
+
+    def thread_uids(self, uid: int) -> list[int]:
+        """`uid` and, when its line is a folded thread, every message folded under it."""
+        return [uid, *self._hidden.get(uid, ())]
+
+    def is_folded_line(self, uid: int | None) -> bool:
+        """True when `uid`'s line stands for a folded thread (more than one message)."""
+        return uid is not None and bool(self._hidden.get(uid))
+
+    def _newest_date(self, root: MessageSummary, hidden: list[int]) -> datetime | None:
+        """The newest date of a folded thread, among the summaries held (the root's at least)."""
+        newest = message_date(root)
+        for uid in hidden:
+            held = self._summaries.get(uid)
+            when = message_date(held) if held is not None else None
+            if when is not None and (newest is None or when > newest):
+                newest = when
+        return newest
+
+    # -- end of the two-key sequences and whole folded threads --
+
     def remove_uids(self, uids: Iterable[int]) -> None:
         """Drop these UIDs from the list (deleted, moved); the cursor goes to the next row."""
         gone = set(uids)
@@ -545,10 +636,11 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         uid = self.cursor_uid
         if uid is None:
             return
+        thread = self.thread_uids(uid)  # a folded line marks its whole thread (issue 15)
         if uid in self.marked:
-            self.marked.discard(uid)
+            self.marked.difference_update(thread)
         else:
-            self.marked.add(uid)
+            self.marked.update(thread)
         self._refresh_row(self._cursor)
         self.post_message(self.MarksChanged(self, len(self.marked)))
         if self._cursor < len(self._uids) - 1:
@@ -687,6 +779,7 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         self.refresh()
 
     def _on_blur(self, event: events.Blur) -> None:
+        self._on_blur_prefix()
         self._styles.clear()
         self._invalidate_all()
         self.refresh()
@@ -851,7 +944,9 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
                 flags = flags[0] + "●" + flags[2:]  # unread mail under the folded line
             text.append(flags, self._style("message-list--flags"))
             text.append(" ")
-            date = self._format_date(message_date(summary), compact=date_w < 10)
+            # A folded line shows its thread's newest date (issue 15).
+            when = self._newest_date(summary, hidden) if hidden else message_date(summary)
+            date = self._format_date(when, compact=date_w < 10)
             text.append(_cell(date, date_w, self._style("message-list--date")))
             text.append(" ")
             text.append(_cell(self._who(summary), addr_w, self._style("message-list--address")))

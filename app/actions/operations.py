@@ -236,7 +236,16 @@ async def flag(account: Account, uids: Sequence[int], name: str, on: bool) -> Ou
     if _open_name(account) is None or not uids:
         return _nothing("No message selected")
     await account.set_flag(uids, name, on)
-    return Outcome(changed=list(uids))
+    if len(uids) < 2:  # one message: its row says it
+        return Outcome(changed=list(uids))
+    what = plural(len(uids), "message")
+    words = {
+        (Flag.FLAGGED, True): f"Flagged {what}",
+        (Flag.FLAGGED, False): f"Unflagged {what}",
+        (Flag.SEEN, True): f"Marked {what} read",
+        (Flag.SEEN, False): f"Marked {what} unread",
+    }
+    return Outcome(changed=list(uids), message=words.get((name, on), f"Changed {what}"))
 
 
 def _trash_for(account: Account) -> Folder | None:

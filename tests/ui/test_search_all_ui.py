@@ -75,3 +75,57 @@ async def test_search_all_bad_query_keeps_the_bar_and_esc_goes_back(mail_user: A
         assert "No message matches" in str(screen.query_one("#results-note").render())
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, MainScreen))
+
+
+async def test_search_all_accounts_names_the_account_and_opens_there(
+    sandbox: Any, mail_user: Any
+) -> None:
+    from app.account import Account
+    from app.main import TermailApp
+    from app.models import TlsMode
+
+    make_nested(mail_user)
+    second = sandbox.add_user(mail_user.name + "b")
+    nested = make_nested(second)
+    accounts = []
+    for user in (mail_user, second):
+        creds = user.credentials()
+        accounts.append(
+            Account(
+                user.name,
+                user.imap_settings(TlsMode.IMPLICIT),
+                lambda c=creds: c,
+                addresses=[user.address],
+            )
+        )
+    app = TermailApp(accounts)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        message_list(app).focus()
+        await pilot.press("slash", *"in:all-accounts subject:budget", "enter")
+        screen = await wait_until(
+            pilot, lambda: isinstance(app.screen, SearchResultsScreen) and app.screen
+        )
+        await wait_until(pilot, lambda: screen.result is not None)
+        table: DataTable[Text] = screen.query_one(DataTable)
+        where = column(table, 0)
+        assert sorted(where) == sorted(
+            f"{u.name}: {f}" for u in (mail_user, second) for f in ("INBOX", nested)
+        )
+        note = str(screen.query_one("#results-note").render())
+        assert "4 matches in" in note and "of 2 accounts" in note
+        assert "Search all accounts" in str(screen.query_one("#results-title").render())
+        row = where.index(f"{second.name}: {nested}")
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, MainScreen) and app.screen.account is accounts[1],
+        )
+        viewer = app.screen.query_one(MessageView)
+        await wait_until(
+            pilot,
+            lambda: viewer.rendered is not None and viewer.rendered.subject == "Budget plan for Q4",
+        )
+        current = accounts[1].current
+        assert current is not None and current.folder.name == nested

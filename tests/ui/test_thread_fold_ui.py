@@ -1,4 +1,4 @@
-"""Thread folding (issue 15, Threads): `z` folds the thread under the cursor onto one line that
+"""Thread folding (issue 15, Threads): `za` folds the thread under the cursor onto one line that
 says its size and unread count, `-` folds every thread, `+` unfolds them; folds survive new mail.
 
 Driven with the pilot against the sandbox: a 30-message thread (Message-ID, In-Reply-To,
@@ -64,7 +64,7 @@ async def test_folding_a_30_message_thread_shows_one_line(sandbox: Any, mail_use
         while depths[root_row] > 0:
             root_row -= 1
         ml.select_uid(ml.uids[root_row + 12])  # the cursor deep inside the thread
-        await pilot.press("z")
+        await pilot.press("z", "a")
         await wait_until(pilot, lambda: len(ml.uids) == 3)
         assert ml.cursor_row == ml.uids.index(ml.cursor_uid)
         folded = ml.uids.index(ml.cursor_uid)
@@ -72,7 +72,7 @@ async def test_folding_a_30_message_thread_shows_one_line(sandbox: Any, mail_use
         await wait_until(pilot, lambda: "+29 (3 unread)" in row_text(ml, folded))
         assert "Long thread" in row_text(ml, folded)
         assert row_text(ml, folded)[1] == "●"  # the first message is read, three replies are not
-        await pilot.press("z")  # unfold: every message again
+        await pilot.press("z", "a")  # unfold: every message again
         await wait_until(pilot, lambda: len(ml.uids) == 32)
         assert max(ml._depths) >= 29
         assert not any("+29" in row_text(ml, r) for r in range(len(ml.uids)))
@@ -115,7 +115,7 @@ async def test_fold_with_threads_off_says_so(sandbox: Any, mail_user: Any) -> No
         await wait_until(pilot, lambda: list_filled(app))
         ml = message_list(app)
         ml.focus()
-        await pilot.press("z")
+        await pilot.press("z", "a")
         await wait_until(
             pilot, lambda: any("Threads are off" in str(n.message) for n in app._notifications)
         )

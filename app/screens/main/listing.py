@@ -140,6 +140,9 @@ async def open_folder(screen: Host, folder: Folder, *, shown: OpenFolder | None 
         if screen._search_uids is None and opened.uids != ml.uids:
             ml.set_uids(opened.uids, keep_cursor=ml.cursor_row > 0, reset_summaries=False)
         ml.update_summaries(opened.updated)
+        from app.screens import pattern_actions
+
+        pattern_actions.after_open(screen)  # a limit made from the cache: the server's now
     else:
         screen._search_uids = None
         screen.remove_class("-reading")

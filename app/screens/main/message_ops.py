@@ -33,11 +33,10 @@ __all__ = [
 
 
 def targets(screen: Host) -> list[int]:
-    marked = sorted(screen.message_list.marked)
-    if marked:
-        return marked
-    uid = screen.message_list.cursor_uid
-    return [uid] if uid is not None else []
+    """The marked messages, else the one under the cursor (a folded line: its whole thread)."""
+    from app.screens import fold_actions
+
+    return fold_actions.targets(screen)
 
 
 async def set_flag(screen: Host, uids: list[int], flag: str, on: bool) -> None:
@@ -126,17 +125,17 @@ class MessageActions:
 
     @work(group="action")
     async def action_toggle_flag(self: Host) -> None:
+        from app.screens import fold_actions
+
         uids = targets(self)
-        first = self.message_list.summary(uids[0]) if uids else None
-        on = first is None or Flag.FLAGGED not in first.flags
-        await set_flag(self, uids, Flag.FLAGGED, on)
+        await set_flag(self, uids, Flag.FLAGGED, fold_actions.flag_on(self, uids))
 
     @work(group="action")
     async def action_toggle_unread(self: Host) -> None:
+        from app.screens import fold_actions
+
         uids = targets(self)
-        first = self.message_list.summary(uids[0]) if uids else None
-        on = first is not None and Flag.SEEN not in first.flags
-        await set_flag(self, uids, Flag.SEEN, on)
+        await set_flag(self, uids, Flag.SEEN, fold_actions.unread_on(self, uids))
 
     @work(group="action")
     async def action_delete(self: Host) -> None:

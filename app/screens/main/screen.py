@@ -300,6 +300,12 @@ class MainScreen(
     def _folder_selected(self, event: FolderTree.FolderSelected) -> None:
         self.open_folder(event.folder)
 
+    @on(MessageList.PendingKey)
+    def _pending_key(self, event: MessageList.PendingKey) -> None:
+        from app.screens import fold_actions
+
+        fold_actions.show_pending(self, event.prefix, event.note)
+
     @on(MessageList.SummariesWanted)
     def _summaries_wanted(self, event: MessageList.SummariesWanted) -> None:
         self.fetch_summaries(list(event.uids), event.epoch)

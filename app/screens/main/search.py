@@ -50,7 +50,7 @@ def _search_all(screen: Host, text: str, rest: str) -> None:
     """`in:all ...`: check the query here (the caret goes under the typo), then list the
     matches of every folder on their own screen; Enter there opens one in its folder."""
     from app.imap.search import QueryError, parse_query
-    from app.screens.search_results import SearchResultsScreen
+    from app.screens.search_results import open_results
 
     try:
         parse_query(rest)
@@ -62,7 +62,7 @@ def _search_all(screen: Host, text: str, rest: str) -> None:
         if isinstance(hit, FolderHit):
             screen.open_hit(hit)
 
-    screen.app.push_screen(SearchResultsScreen(screen.account, rest), chosen)
+    open_results(screen, text, rest, chosen)  # in:all or in:all-accounts
 
 
 class SearchActions:
@@ -136,9 +136,19 @@ class SearchActions:
     @work(exclusive=True, group="folder", description="opening the found message")
     async def open_hit(self: Host, hit: FolderHit) -> None:
         """Open the folder `hit` is in (unless open) and the message in it."""
+        from app.screens.search_results import open_elsewhere
+
+        if open_elsewhere(self, hit):  # another account's (in:all-accounts)
+            return
         folder = self.account.folder(hit.folder)
-        if folder is None:  # made since the tree was loaded
-            await self.account.load_folders()
+        if folder is None:  # made since the tree was loaded, or not connected yet
+            try:
+                if self.account.client is None:  # a screen just shown (in:all-accounts)
+                    await self.account.connected()
+                await self.account.load_folders()
+            except Exception as exc:
+                self._report(exc, "Could not open the found message")
+                return
             folder = self.account.folder(hit.folder)
         if folder is None:
             from app.mime.sanitize import clean_line
