@@ -69,9 +69,9 @@ class FileViewerScreen(Screen[None]):
         self.viewer.focus()
 
     def _show_message(self) -> None:
-        from app.mime.render import render_message
+        from app.crypto.view import render_protected
 
-        self.viewer.show(render_message(self.raw, prefer_html=self.prefer_html))
+        self.viewer.show(render_protected(self.raw, prefer_html=self.prefer_html))
 
     # -- keys ---------------------------------------------------------------------------------
     def action_toggle_headers(self) -> None:
