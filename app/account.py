@@ -227,9 +227,11 @@ class Account:
         self._alert_listener: Callable[[ServerAlert], None] | None = None
         self._pending_alerts: list[ServerAlert] = []
         self._flattened: set[tuple[str, int | None, int]] = set()
-        self._decrypted: dict[tuple[str, int | None, int], bytes] = {}
         """(folder, uidvalidity, uid) of messages whose BODYSTRUCTURE the server got wrong
-        (see `load_message`): their parts are read from the whole message."""
+        (see `load_message`), or decrypted ones: their parts are read from the whole message."""
+        self._decrypted: dict[tuple[str, int | None, int], bytes] = {}
+        """Decrypted messages (app/crypto), in memory only: their attachments are saved from
+        here."""
 
     def identity_for(self, recipients: Sequence[str]) -> Identity | None:
         """The identity to answer a message sent to `recipients` from (None: no identity)."""
