@@ -935,6 +935,11 @@ class Account:
         self._keep_decrypted(uid, decrypted)
         return shown
 
+    def decrypted_copy(self, uid: int) -> bytes | None:
+        """The decrypted message `uid` of the open folder as shown (a reply quotes it), if it
+        was decrypted here."""
+        return self._decrypted.get(self._message_key(uid))
+
     def _keep_decrypted(self, uid: int, decrypted: bytes | None) -> None:
         """A decrypted message's parts are numbered by our own parse of it (its attachments are
         saved from memory); only the last few are kept, and never on disk."""

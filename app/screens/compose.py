@@ -762,6 +762,11 @@ async def open_compose(
     unsubscribe mail), shown as it is, without a signature."""
     from app.mime import compose
 
+    # An encrypted original is quoted decrypted, and the answer is encrypted too (mutt's
+    # crypt_replyencrypt): app/screens/pgp_actions.py.
+    original, was_encrypted = pgp_actions.readable_original(account, original, uid, mode)
+    if was_encrypted:
+        attachments = None  # the decrypted message's own, not the encrypted part
     # Answer from the identity the original was sent to (mutt's reverse_name), with its signature.
     position = str(getattr(getattr(screen.app, "ui", None), "reply_position", "bottom"))
     chosen = account.identity_for(compose.recipients_of(original) if original else [])
@@ -805,18 +810,19 @@ async def open_compose(
     store = _draft_store(account)
     folder = account.current.folder.name if account.current else None
     await asyncio.sleep(0)
-    screen.app.push_screen(
-        ComposeScreen(
-            account,
-            draft,
-            original_uid=uid,
-            original_folder=folder,
-            mode=mode,
-            known_addresses=_known_addresses(account),
-            draft_store=store,
-            cursor_line=cursor_line,
-        )
+    compose_screen = ComposeScreen(
+        account,
+        draft,
+        original_uid=uid,
+        original_folder=folder,
+        mode=mode,
+        known_addresses=_known_addresses(account),
+        draft_store=store,
+        cursor_line=cursor_line,
     )
+    if was_encrypted:
+        draft.pgp_encrypt = True
+    screen.app.push_screen(compose_screen)
 
 
 def _new_draft_id() -> str:

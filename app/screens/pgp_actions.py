@@ -89,3 +89,17 @@ async def decide_auto(screen: Any, draft: Any) -> str | None:
     draft.pgp_encrypt = True
     refresh(screen)
     return "encrypted: every recipient has a key"
+
+
+def readable_original(
+    account: Any, original: bytes | None, uid: int | None, mode: str
+) -> tuple[bytes | None, bool]:
+    """(the original to quote, whether it was encrypted): a message decrypted in the viewer
+    is answered from its decrypted copy, never from the ciphertext."""
+    if original is None or uid is None or mode in ("draft", "forward_attached"):
+        return original, False
+    getter = getattr(account, "decrypted_copy", None)
+    plain = getter(uid) if getter is not None else None
+    if plain is None:
+        return original, False
+    return plain, True

@@ -106,6 +106,14 @@ async def test_send_signed_encrypted_and_read_back(
         assert "good signature by <" + mail_user.address + ">" in summaries[1], summaries
         badge = str(viewer.query_one("#mv-check", Static).render())
         assert "decrypted" in badge and "good signature" in badge, badge
+        # A reply quotes the decrypted text and is encrypted too.
+        await pilot.press("r")
+        reply = await wait_until(
+            pilot, lambda: isinstance(reader.screen, ComposeScreen) and reader.screen
+        )
+        assert "> Meet at noon." in reply.query_one("#body").text
+        assert reply.draft.pgp_encrypt
+        assert "encrypt" in str(reply.query_one("#pgp", Static).render())
 
 
 async def test_recipient_without_key_is_refused_by_name(
