@@ -157,3 +157,112 @@ def signed_message(ring: Keyring, body: bytes, *, subject: str = "signed") -> by
         + sig
         + b"\r\n--BB--\r\n"
     )
+
+
+def make_smime(ring: Keyring, work: Path) -> tuple[Path, Path]:
+    """A test CA and Alice's S/MIME certificate (openssl), imported into the ring's gpgsm with
+    no passphrase, the CA trusted. Returns (alice.pem, alice.key) to sign / encrypt with."""
+
+    def ossl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=work, capture_output=True, check=True, timeout=60)
+
+    ossl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-subj",
+        "/CN=Test CA",
+        "-days",
+        "3650",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    )
+    ossl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "alice.key",
+        "-out",
+        "alice.csr",
+        "-subj",
+        "/CN=Alice/emailAddress=alice@example.org",
+    )
+    (work / "ext").write_text(
+        "subjectAltName=email:alice@example.org\nkeyUsage=digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=emailProtection\n"
+    )
+    ossl(
+        "x509",
+        "-req",
+        "-in",
+        "alice.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "alice.pem",
+        "-days",
+        "365",
+        "-extfile",
+        "ext",
+    )
+    # gpgsm 2.2 reads only the legacy PKCS#12 ciphers.
+    ossl(
+        "pkcs12",
+        "-export",
+        "-legacy",
+        "-inkey",
+        "alice.key",
+        "-in",
+        "alice.pem",
+        "-out",
+        "alice.p12",
+        "-passout",
+        "pass:",
+    )
+    env = {**os.environ, "GNUPGHOME": str(ring.home)}
+    for args, data in (
+        (["--import", str(work / "ca.pem")], None),
+        (
+            [
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase-fd",
+                "0",
+                "--import",
+                str(work / "alice.p12"),
+            ],
+            b"\n",
+        ),
+    ):
+        subprocess.run(
+            ["gpgsm", "--batch", *args],
+            input=data,
+            env=env,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+    listing = subprocess.run(
+        ["gpgsm", "--with-colons", "--list-keys", "Test CA"],
+        env=env,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout.decode()
+    fpr = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr"))
+    pairs = ":".join(fpr[i : i + 2] for i in range(0, len(fpr), 2))
+    (ring.home / "trustlist.txt").write_text(f"{pairs} S relax\n")
+    return work / "alice.pem", work / "alice.key"

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.crypto.engine import Decryption, Engine, Signature, SigState, Verification
+from app.crypto.smime import Smime
 from app.mime.attachments import decode_transfer
 from app.mime.sanitize import clean_line
 from app.mime.types import CryptoStatus
@@ -112,8 +113,6 @@ def wanted_sections(structure: BodyPart) -> list[str]:
     """The sections to fetch (BODY.PEEK[...]) to check the message's protected parts."""
     out: list[str] = []
     for item in find_protected(structure):
-        if item.kind == "smime-opaque" and item.node.part_id == "1" and not item.node.children:
-            out.append("TEXT")  # a single-part message: its body is section 1 (and TEXT)
         out.extend(item.sections)
     return list(dict.fromkeys(out))
 
@@ -213,6 +212,9 @@ def _grouped(fingerprint: str) -> str:
 
 
 def _uid_address(uid: str) -> str:
+    dn_mail = re.search(r"(?:^|/|,)\s*E(?:Mail)?=([^/,\s]+@[^/,\s]+)", uid, re.IGNORECASE)
+    if dn_mail:  # an S/MIME subject: /CN=Alice/EMail=alice@example.org
+        return dn_mail.group(1).lower()
     found = re.search(r"<([^<>\s]+)>\s*$", uid)
     return (found.group(1) if found else uid.strip()).lower()
 
@@ -344,8 +346,10 @@ def examine(
     *,
     from_addresses: Sequence[str] = (),
     whole_label: str = "the whole message",
+    smime: Smime | None = None,
 ) -> Examined:
     """Check every protected node with what `wanted_sections` fetched. Never raises."""
+    smime = smime or Smime(timeout=engine.timeout)
     out = Examined()
     for item in find_protected(structure):
         covers = _covers(item, whole_label)
@@ -377,14 +381,42 @@ def examine(
             if decryption.ok:
                 out.decrypted = decryption.plaintext
                 out.decryption_signatures = decryption.signatures
-        else:
-            out.statuses.append(smime_pending(item))
+        elif item.kind == "smime-signed":
+            first_id, sig_node = item.sections[1], item.node.children[1]
+            signed = canonical(sections[f"{first_id}.MIME"] + sections[first_id])
+            result = smime.verify_detached(signed, _decode(sections, sig_node))
+            out.statuses += _verification_statuses(
+                result, engine_name="S/MIME", covers=covers, from_addresses=from_addresses
+            )
+            out.statuses.append(_NO_CRL)
+        else:  # application/pkcs7-mime: enveloped (encrypted) or opaque signed data
+            der = _decode(sections, item.node)
+            kind = item.node.params.get("smime-type", "").lower()
+            if not item.whole:
+                out.statuses.append(
+                    CryptoStatus(
+                        "warning",
+                        f"S/MIME: part {item.node.part_id} is not checked (not the whole message)",
+                    )
+                )
+                continue
+            if kind in ("signed-data", "certs-only"):
+                result = smime.verify_opaque(der)
+                out.statuses += _verification_statuses(
+                    result, engine_name="S/MIME", covers=covers, from_addresses=from_addresses
+                )
+                out.statuses.append(_NO_CRL)
+                if result.plaintext:
+                    out.decrypted = result.plaintext
+            else:
+                decryption = smime.decrypt(der)
+                out.statuses += decryption_statuses(decryption, "S/MIME", from_addresses)
+                if decryption.ok:
+                    out.decrypted = decryption.plaintext
     return out
 
 
-def smime_pending(item: Protected) -> CryptoStatus:
-    what = "signed" if item.kind == "smime-signed" else "encrypted or signed"
-    return CryptoStatus("info", f"S/MIME {what} message: termail does not check S/MIME yet", ())
+_NO_CRL = CryptoStatus("info", "S/MIME: revocation (CRL/OCSP) not checked: nothing is fetched")
 
 
 def decryption_statuses(
@@ -393,7 +425,7 @@ def decryption_statuses(
     if not result.ok:
         return [
             CryptoStatus(
-                "bad" if "failed" in (result.problem or "") else "warning",
+                "warning",
                 f"{engine_name}: encrypted, NOT decrypted: "
                 + clean_line(result.problem or "gpg said no", max_len=300),
             )
