@@ -906,6 +906,7 @@ class Account:
     ) -> Any:
         """The signatures checked against the server's exact bytes of the signed part
         (BODY.PEEK[n.MIME] + BODY.PEEK[n]); an encrypted message decrypted (never cached)."""
+        from app.crypto.reading import MAX_SIGNED_BYTES
         from app.crypto.view import needs_crypto, protected_from_parts
 
         if not needs_crypto(structure, parts):
@@ -914,6 +915,8 @@ class Account:
 
         async def fetch(sections: Sequence[str]) -> dict[str, bytes]:
             client = self._require_client()
+            # A part past MAX_SIGNED_BYTES (a 1 GB signed part) is not fetched: "not checked".
+            sections = [s for s in sections if sizes.get(s, 0) <= MAX_SIGNED_BYTES]
             small = [
                 s
                 for s in sections

@@ -32,7 +32,7 @@ import gnupg
 from app.mime.compose import ComposeError
 
 #: Seconds one gpg run may take before it is killed (verify/decrypt of 25 MB takes well under).
-DEFAULT_TIMEOUT = 30.0
+DEFAULT_TIMEOUT = 20.0
 
 #: Never fetch a key, locate one over the network, or ask a TTY.
 _SAFE_OPTIONS = ["--no-auto-key-retrieve", "--auto-key-locate", "local", "--no-tty"]
@@ -282,6 +282,7 @@ class Engine:
                 self._problem = f"{self.binary} did not answer within {self.timeout:g} s"
                 return None
             gpg.encoding = "latin-1"
+            gpg.buffer_size = 1 << 16  # bigger pipe chunks for big signed parts
             self._gpg = gpg
             self._problem = None
             return gpg

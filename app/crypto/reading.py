@@ -355,7 +355,11 @@ def examine(
         covers = _covers(item, whole_label)
         if any(s not in sections for s in item.sections):
             out.statuses.append(
-                CryptoStatus("warning", "signed or encrypted part not checked: not fetched")
+                CryptoStatus(
+                    "warning",
+                    f"part {item.node.part_id or '1'} is signed or encrypted but was not checked:"
+                    f" bigger than {MAX_SIGNED_BYTES // (1 << 20)} MB, or not fetched",
+                )
             )
             continue
         if item.kind == "pgp-signed":
