@@ -25,6 +25,8 @@ class Keyring:
     fingerprints: dict[str, str] = field(default_factory=dict)
     signed_by_stranger: bytes = b""
     """A detached signature by a key that is not in the keyring, over b"stranger\\r\\n"."""
+    signed_by_rev: bytes = b""
+    """A detached signature over b"rev\\r\\n" by Rev's key, made before it was revoked."""
     signed_by_old: tuple[bytes, bytes] = (b"", b"")
     """(data, detached signature) made in 2020 by Old's since expired key."""
 
@@ -76,7 +78,10 @@ def make_keyring(base: str | None = None) -> Keyring:
         *fake, "--local-user", ring.fingerprints["old"], "--armor", "--detach-sign", data=data
     )
     ring.signed_by_old = (data, sig)
-    # Rev: revoked with its own revocation certificate.
+    # Rev: signs once, then is revoked with its own revocation certificate.
+    ring.signed_by_rev = ring.gpg(
+        "--local-user", ring.fingerprints["rev"], "--armor", "--detach-sign", data=b"rev\r\n"
+    )
     cert = (home / "openpgp-revocs.d" / f"{ring.fingerprints['rev']}.rev").read_bytes()
     ring.gpg("--import", data=cert.replace(b":-----BEGIN", b"-----BEGIN"))
     # Stranger: sign, then forget the key.

@@ -42,8 +42,11 @@ def test_detached_good_bad_unknown_expired(engine: Engine, gpg_keyring: Keyring)
 
 
 def test_revoked_key(engine: Engine, gpg_keyring: Keyring) -> None:
-    # A revoked key cannot sign any more: the signature is made before the revocation is
-    # known, in a second home, and checked here.
+    revoked = engine.verify_detached(b"rev\r\n", gpg_keyring.signed_by_rev).signatures[0]
+    assert revoked.state is SigState.REVOKED_KEY
+    shown = render_protected(b"")  # nothing to check: no verdict
+    assert shown.crypto == []
+    # ... and it is neither a signing nor an encryption key any more.
     assert engine.signing_key("rev@example.org") is None
     assert engine.encryption_key("rev@example.org") is None
 
@@ -211,3 +214,44 @@ def test_gnupghome_is_honoured(
     monkeypatch.setenv("GNUPGHOME", str(gpg_keyring.home))
     assert Engine().encryption_key("alice@example.org") == gpg_keyring.fingerprints["alice"]
     assert os.environ["GNUPGHOME"] == str(gpg_keyring.home)
+
+
+def test_identity_pgp_defaults_from_config(tmp_path: Path) -> None:
+    from tests.unit.test_config import load_text
+
+    config = load_text(
+        tmp_path,
+        """
+        [accounts.w]
+        [[accounts.w.identities]]
+        address = "a@example.org"
+        pgp_sign = true
+        pgp_key = "0xABCDEF"
+        pgp_encrypt_if_possible = true
+        [[accounts.w.identities]]
+        address = "b@example.org"
+        [accounts.w.imap]
+        host = "imap.example.org"
+        user = "a"
+        password_command = "true"
+        [accounts.w.smtp]
+        host = "smtp.example.org"
+        user = "a"
+        password_command = "true"
+        """,
+    )
+    first, second = config.accounts["w"].identities
+    assert (first.pgp_sign, first.pgp_key, first.pgp_encrypt_if_possible) == (
+        True,
+        "0xABCDEF",
+        True,
+    )
+    assert (second.pgp_sign, second.pgp_key, second.pgp_encrypt_if_possible) == (False, "", False)
+    from app.config.model import ConfigError
+
+    with pytest.raises(ConfigError, match="pgp_sign"):
+        load_text(
+            tmp_path,
+            '[accounts.w]\naddress = "a@b.c"\npgp_sign = "yes"\n'
+            '[accounts.w.imap]\nhost = "h"\nuser = "u"\npassword_command = "true"\n',
+        )
