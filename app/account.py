@@ -232,7 +232,10 @@ class Account:
         self._pending_alerts: list[ServerAlert] = []
         self._flattened: set[tuple[str, int | None, int]] = set()
         """(folder, uidvalidity, uid) of messages whose BODYSTRUCTURE the server got wrong
-        (see `load_message`): their parts are read from the whole message."""
+        (see `load_message`), or decrypted ones: their parts are read from the whole message."""
+        self._decrypted: dict[tuple[str, int | None, int], bytes] = {}
+        """Decrypted messages (app/crypto), in memory only: their attachments are saved from
+        here."""
 
     def identity_for(self, recipients: Sequence[str]) -> Identity | None:
         """The identity to answer a message sent to `recipients` from (None: no identity)."""
@@ -864,14 +867,14 @@ class Account:
         Parts read before come from the cache (so a cached message shows offline); what is
         fetched is kept there, in the cache's size-bounded LRU.
         """
-        from app.mime.render import render_from_parts, render_message
+        from app.mime.render import render_from_parts
 
         got = await self._text_of(uid, prefer_html=prefer_html)
         if got is None:  # no BODYSTRUCTURE known: the whole message is the only way
             async with self.lock:
                 await self._ensure_selected()
                 raw: bytes = await self._require_client().fetch_raw(uid)
-            return await asyncio.to_thread(render_message, raw, prefer_html=prefer_html)
+            return await self._render_whole(uid, raw, prefer_html=prefer_html)
         header, structure, parts = got
         if not structure.is_multipart and _says_multipart(header):
             # Courier gives a multipart message without MIME-Version one text/plain part: the
@@ -879,11 +882,82 @@ class Account:
             whole = await self._whole_message(uid)
             if whole is not None:
                 self._flattened.add(self._message_key(uid))
-                return await asyncio.to_thread(render_message, whole, prefer_html=prefer_html)
+                return await self._render_whole(uid, whole, prefer_html=prefer_html)
         # Rendering is CPU work (HTML conversion can take seconds): keep it off the event loop.
-        return await asyncio.to_thread(
+        rendered = await asyncio.to_thread(
             render_from_parts, header, structure, parts, prefer_html=prefer_html
         )
+        return await self._with_crypto(uid, header, structure, parts, rendered, prefer_html)
+
+    # -- OpenPGP (app/crypto): verdicts, and decrypted messages kept in memory only ------------
+    async def _render_whole(self, uid: int, raw: bytes, *, prefer_html: bool) -> Any:
+        from app.crypto.view import render_protected_full
+
+        rendered, decrypted = await asyncio.to_thread(
+            render_protected_full, raw, prefer_html=prefer_html
+        )
+        self._keep_decrypted(uid, decrypted)
+        return rendered
+
+    async def _with_crypto(
+        self,
+        uid: int,
+        header: bytes,
+        structure: BodyPart,
+        parts: dict[str, bytes],
+        rendered: Any,
+        prefer_html: bool,
+    ) -> Any:
+        """The signatures checked against the server's exact bytes of the signed part
+        (BODY.PEEK[n.MIME] + BODY.PEEK[n]); an encrypted message decrypted (never cached)."""
+        from app.crypto.reading import MAX_SIGNED_BYTES
+        from app.crypto.view import needs_crypto, protected_from_parts
+
+        if not needs_crypto(structure, parts):
+            return rendered
+        sizes = {node.part_id: node.size for node in structure.walk()}
+
+        async def fetch(sections: Sequence[str]) -> dict[str, bytes]:
+            client = self._require_client()
+            # A part past MAX_SIGNED_BYTES (a 1 GB signed part) is not fetched: "not checked".
+            sections = [s for s in sections if sizes.get(s, 0) <= MAX_SIGNED_BYTES]
+            small = [
+                s
+                for s in sections
+                if s.endswith(".MIME") or 0 < sizes.get(s, 0) <= INLINE_PART_BYTES
+            ]
+            async with self.lock:
+                await self._ensure_selected()
+                got: dict[str, bytes] = (
+                    dict(await client.fetch_sections(uid, small)) if small else {}
+                )
+                for section in sections:
+                    if section not in got:
+                        got[section] = await client.fetch_part(uid, section, chunk_size=1 << 20)
+            return got
+
+        shown, decrypted = await protected_from_parts(
+            header, structure, parts, rendered, fetch, prefer_html=prefer_html
+        )
+        self._keep_decrypted(uid, decrypted)
+        return shown
+
+    def decrypted_copy(self, uid: int) -> bytes | None:
+        """The decrypted message `uid` of the open folder as shown (a reply quotes it), if it
+        was decrypted here."""
+        return self._decrypted.get(self._message_key(uid))
+
+    def _keep_decrypted(self, uid: int, decrypted: bytes | None) -> None:
+        """A decrypted message's parts are numbered by our own parse of it (its attachments are
+        saved from memory); only the last few are kept, and never on disk."""
+        key = self._message_key(uid)
+        if decrypted is None:
+            self._decrypted.pop(key, None)
+            return
+        self._decrypted[key] = decrypted
+        self._flattened.add(key)
+        while len(self._decrypted) > 8:
+            self._decrypted.pop(next(iter(self._decrypted)))
 
     async def _whole_message(self, uid: int) -> bytes | None:
         """The whole message from the cache (kept as part "RAW"), else the server; None when
@@ -1057,7 +1131,7 @@ class Account:
         from app.mime.attachments import SaveError
         from app.mime.render import extract_part
 
-        raw = await self._whole_message(uid)
+        raw = self._decrypted.get(self._message_key(uid)) or await self._whole_message(uid)
         if raw is None:
             raw = await self.fetch_raw(uid)  # raises the connection error the user should see
         found = await asyncio.to_thread(extract_part, raw, part_id)

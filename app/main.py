@@ -126,7 +126,7 @@ class TermailApp(SafeNotify, App[None]):
         Binding("ctrl+a", "switch_account", "Account", id="app.account", show=False),
         Binding("P", "protocol_log", "Protocol log", id="app.protocol_log", show=False),
         Binding(
-            "ctrl+g",
+            "f12",
             "protocol_log",
             "Protocol log",
             id="app.protocol_log2",

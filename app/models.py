@@ -272,6 +272,12 @@ class Identity:
     address: str
     signature: str = ""
     reply_from: list[str] = field(default_factory=list)
+    pgp_sign: bool = False
+    """Sign every message from this identity with OpenPGP by default (the compose toggle)."""
+    pgp_key: str = ""
+    """The secret key to sign with (fingerprint, key id or address); "" = this address."""
+    pgp_encrypt_if_possible: bool = False
+    """Encrypt by default when every recipient has a usable key in the keyring."""
 
     def matches(self, address: str) -> bool:
         """Whether a recipient address belongs to this identity (its own or a pattern)."""

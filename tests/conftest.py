@@ -95,3 +95,11 @@ def tmp_path_fast() -> Iterator[Path]:
         import shutil
 
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def gpg_keyring() -> Iterator[object]:
+    """Throwaway OpenPGP keys in a private GNUPGHOME (tests/gpg_keys.py)."""
+    from tests.gpg_keys import keyring_fixture
+
+    yield from keyring_fixture()

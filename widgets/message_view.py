@@ -35,6 +35,7 @@ from app.mime.calendar import Invitation
 from app.mime.lists import MailingList, mailing_list
 from app.mime.types import STYLE_NAMES, AttachmentInfo, RenderedMessage, ShownHeader, StyleSpan
 from app.models import Verdict
+from widgets.crypto_badge import crypto_text
 from widgets.invitation_view import InvitationCard, ListLine
 from widgets.safe import (
     REPLACEMENT,
@@ -726,6 +727,7 @@ class MessageView(Vertical):
         for warning in check.warnings:
             line.append("\n  ⚠ ", warning_style)
             line.append_text(safe_text(warning, style=warning_style, single_line=True))
+        line.append_text(crypto_text(rendered.crypto, self._component))  # OpenPGP badge
         self.query_one("#mv-check", Static).update(line)
 
     def _render_notices(self) -> None:

@@ -36,9 +36,10 @@ def _serve(argv: list[str]) -> int:
 
 
 def _render(argv: list[str]) -> int:
+    from app.crypto.view import render_protected
     from app.mime.textview import render_main
 
-    return render_main(argv)
+    return render_main(argv, render=render_protected)
 
 
 def _view(argv: list[str]) -> int:

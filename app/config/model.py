@@ -638,7 +638,8 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BINDING_ID = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 
 _TOP_KEYS = ("accounts", "default_account", "ui", "keys")
-_IDENTITY_KEYS = ("name", "address", "signature", "signature_file", "reply_from")
+_PGP_KEYS = ("pgp_sign", "pgp_key", "pgp_encrypt_if_possible")
+_IDENTITY_KEYS = ("name", "address", "signature", "signature_file", "reply_from", *_PGP_KEYS)
 _ACCOUNT_KEYS = (
     "identities",
     "address",
@@ -646,6 +647,7 @@ _ACCOUNT_KEYS = (
     "signature",
     "signature_file",
     "reply_from",
+    *_PGP_KEYS,
     "imap",
     "smtp",
     "folders",
@@ -734,6 +736,9 @@ def _identity(table: _Table, name_key: str) -> Identity:
         address=_address(table, "address"),
         signature=_signature(table),
         reply_from=table.str_list("reply_from"),
+        pgp_sign=table.boolean("pgp_sign", False),
+        pgp_key=(table.opt_str("pgp_key") or "").strip(),
+        pgp_encrypt_if_possible=table.boolean("pgp_encrypt_if_possible", False),
     )
 
 

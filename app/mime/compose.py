@@ -136,6 +136,11 @@ class Draft:
     calendar: tuple[str, str] | None = None
     """(iTIP method, iCalendar text): sent as a text/calendar alternative of the text (iMIP,
     RFC 6047), as an invitation's answer is."""
+    pgp_sign: bool = False
+    pgp_encrypt: bool = False
+    """OpenPGP for this message (app/crypto/writing.py: PGP/MIME, RFC 3156)."""
+    pgp_key: str = ""
+    """The secret key to sign with; "" = the From address's."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.from_, Identity):
@@ -186,6 +191,9 @@ class Draft:
             "references": list(self.references),
             "format_flowed": self.format_flowed,
             "meta": dict(self.meta),
+            "pgp_sign": self.pgp_sign,
+            "pgp_encrypt": self.pgp_encrypt,
+            "pgp_key": self.pgp_key,
         }
 
     @classmethod
@@ -220,6 +228,9 @@ class Draft:
                 references=_str_list(data.get("references", [])),
                 format_flowed=bool(data.get("format_flowed", False)),
                 meta={_str(k): v for k, v in meta.items() if v is None or isinstance(v, str | int)},
+                pgp_sign=data.get("pgp_sign") is True,
+                pgp_encrypt=data.get("pgp_encrypt") is True,
+                pgp_key=_str(data.get("pgp_key", "")),
             )
         except (KeyError, TypeError, AttributeError, ValueError, binascii.Error) as exc:
             if isinstance(exc, ComposeError):

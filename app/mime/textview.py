@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from app.mime.render import render_message
@@ -81,6 +81,9 @@ def format_text_view(message: RenderedMessage, *, full_headers: bool = False) ->
     lines.append(f"Sender check: {check.summary}")
     for warning in check.warnings:
         lines.append(f"  ! {warning}")
+    for status in message.crypto:  # OpenPGP / S/MIME verdicts (app/crypto)
+        lines.append(f"{status.level.capitalize()}: {status.summary}")
+        lines.extend(f"  {detail}" for detail in status.details)
     lines.append("")
     body = _emphasis(message.body, message.styles).rstrip("\n")
     lines.append(body)
@@ -123,7 +126,11 @@ def _write(text: str, stream: TextIO) -> None:
 
 
 def render_main(
-    argv: list[str], *, stdin: TextIO | None = None, stdout: TextIO | None = None
+    argv: list[str],
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    render: Callable[..., RenderedMessage] | None = None,
 ) -> int:
     """Run `termail render`; returns the exit status (0 shown, 1 unreadable file, 2 usage)."""
     out = stdout if stdout is not None else sys.stdout
@@ -137,7 +144,7 @@ def render_main(
         name = clean_line(args.file, max_len=500)
         say(f"termail render: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    message = render_message(raw[:MAX_INPUT], prefer_html=args.html)
+    message = (render or render_message)(raw[:MAX_INPUT], prefer_html=args.html)
     if len(raw) > MAX_INPUT:
         message.notices.append(f"input cut to {MAX_INPUT:,} bytes")
     _write(format_text_view(message, full_headers=args.headers == "full"), out)

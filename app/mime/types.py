@@ -77,6 +77,16 @@ class StyleSpan:
     style: str
 
 
+@dataclass(frozen=True, slots=True)
+class CryptoStatus:
+    """One OpenPGP / S/MIME verdict about the message (app/crypto/reading.py), shown as a badge
+    beside the sender check. `level`: "good", "bad", "warning" or "info"."""
+
+    level: str
+    summary: str
+    details: tuple[str, ...] = ()
+
+
 @dataclass(slots=True)
 class RenderedMessage:
     """A message ready to show: compact and full headers, sender check, body, attachments."""
@@ -113,3 +123,5 @@ class RenderedMessage:
     list_id: str = ""
     list_unsubscribe: list[str] = field(default_factory=list)
     """The `<...>` targets of List-Unsubscribe (mailto: or https:), brackets removed."""
+    crypto: list[CryptoStatus] = field(default_factory=list)
+    """Signature and decryption verdicts (empty for a message that is neither)."""

@@ -42,6 +42,7 @@ from textual.widgets import (
 
 from app.account import Account
 from app.models import Identity
+from app.screens import pgp_actions
 from widgets.address_input import AddressInput
 from widgets.dialogs import ChoiceDialog, ConfirmDialog
 from widgets.file_picker import FilePicker, remember_folder, start_folder
@@ -90,6 +91,7 @@ class ComposeScreen(Screen[None]):
         Binding("ctrl+t", "attach", "Attach path", id="compose.attach", priority=True),
         Binding("ctrl+f", "pick_files", "Pick files", id="compose.pick", priority=True),
         Binding("ctrl+r", "remove_attachment", "Remove att.", id="compose.detach", priority=True),
+        Binding("ctrl+g", "pgp", "OpenPGP", id="compose.pgp", priority=True),
         Binding("escape", "close", "Close", id="compose.close"),
     ]
 
@@ -151,6 +153,10 @@ class ComposeScreen(Screen[None]):
         """The server's SIZE in bytes once learned (None: unknown or no limit)."""
         self.estimated_size = 0
         """The message's estimated submitted size, attachments base64-encoded."""
+        self.pgp_auto = False
+        """Encrypt if every recipient has a key (the identity's `pgp_encrypt_if_possible`)."""
+        if not self._resumed and not (draft.pgp_sign or draft.pgp_encrypt):
+            pgp_actions.apply_defaults(self)
 
     def compose(self) -> ComposeResult:
         d = self.draft
@@ -172,6 +178,9 @@ class ComposeScreen(Screen[None]):
                         yield AddressInput(value, id=field_id, known=self.known_addresses)
                 if field_id != "subject":
                     yield Static("", id=f"{field_id}-problem", classes="field-problem")
+            with Horizontal(classes="row"):  # app/screens/pgp_actions.py
+                yield Label("OpenPGP")
+                yield Static(pgp_actions.label(self), id="pgp")
             yield TextArea(d.body, id="body", soft_wrap=True, show_line_numbers=False)
             yield ListView(
                 *[self._attachment_item(item) for item in d.attachments], id="attachments"
@@ -239,7 +248,12 @@ class ComposeScreen(Screen[None]):
         swapped = _swap_signature(body.text, old.signature if old else "", new.signature)
         if swapped != body.text:
             body.text = swapped
+        pgp_actions.apply_defaults(self)  # the new identity's OpenPGP defaults
+        pgp_actions.refresh(self)
         self._dirty = True
+
+    def action_pgp(self) -> None:
+        pgp_actions.cycle(self)
 
     # -- draft state -------------------------------------------------------------------------------
     def _collect(self) -> Any:
@@ -521,7 +535,15 @@ class ComposeScreen(Screen[None]):
         if too_large is not None:
             self._error(f"Not sent. {too_large} Remove an attachment (ctrl+r).")
             return
+        note = await pgp_actions.decide_auto(self, draft)
         question = f"Send to {len(recipients)} recipient(s)?"
+        if draft.pgp_sign or draft.pgp_encrypt:
+            how = " and ".join(
+                w for w, on in (("signed", draft.pgp_sign), ("encrypted", draft.pgp_encrypt)) if on
+            )
+            question = f"Send to {len(recipients)} recipient(s), {how} (OpenPGP)?"
+        elif note:
+            question = f"Send to {len(recipients)} recipient(s) ({note})?"
         if detect_forgotten_attachment(draft):
             question = "The text mentions an attachment but nothing is attached. Send anyway?"
         if not await self.app.push_screen_wait(ConfirmDialog(question)):
@@ -566,7 +588,7 @@ class ComposeScreen(Screen[None]):
                 outcome.error.addresses, "this server cannot send to it (no SMTPUTF8)"
             )
         hint = " Or postpone it (ctrl+d)." if isinstance(outcome.error, NotQueuedError) else ""
-        self._not_sent(outcome.message + hint + " (ctrl+g: the protocol log)")
+        self._not_sent(outcome.message + hint + " (F12: the protocol log)")
 
     def _focus_end(self, field_id: str) -> None:
         """Focus a field with the cursor at its end: Input selects all on focus, and the next
@@ -742,6 +764,11 @@ async def open_compose(
     unsubscribe mail), shown as it is, without a signature."""
     from app.mime import compose
 
+    # An encrypted original is quoted decrypted, and the answer is encrypted too (mutt's
+    # crypt_replyencrypt): app/screens/pgp_actions.py.
+    original, was_encrypted = pgp_actions.readable_original(account, original, uid, mode)
+    if was_encrypted:
+        attachments = None  # the decrypted message's own, not the encrypted part
     # Answer from the identity the original was sent to (mutt's reverse_name), with its signature.
     position = str(getattr(getattr(screen.app, "ui", None), "reply_position", "bottom"))
     chosen = account.identity_for(compose.recipients_of(original) if original else [])
@@ -785,18 +812,19 @@ async def open_compose(
     store = _draft_store(account)
     folder = account.current.folder.name if account.current else None
     await asyncio.sleep(0)
-    screen.app.push_screen(
-        ComposeScreen(
-            account,
-            draft,
-            original_uid=uid,
-            original_folder=folder,
-            mode=mode,
-            known_addresses=_known_addresses(account),
-            draft_store=store,
-            cursor_line=cursor_line,
-        )
+    compose_screen = ComposeScreen(
+        account,
+        draft,
+        original_uid=uid,
+        original_folder=folder,
+        mode=mode,
+        known_addresses=_known_addresses(account),
+        draft_store=store,
+        cursor_line=cursor_line,
     )
+    if was_encrypted:
+        draft.pgp_encrypt = True
+    screen.app.push_screen(compose_screen)
 
 
 def _new_draft_id() -> str:

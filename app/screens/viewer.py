@@ -68,9 +68,23 @@ class FileViewerScreen(Screen[None]):
         self.viewer.focus()
 
     def _show_message(self) -> None:
+        from app.crypto.view import might_be_protected
         from app.mime.render import render_message
 
         self.viewer.show(render_message(self.raw, prefer_html=self.prefer_html))
+        if might_be_protected(self.raw):  # gpg runs in a thread: a hanging one freezes nothing
+            self._check_crypto(self.prefer_html)
+
+    @work(exclusive=True, group="crypto", exit_on_error=False)
+    async def _check_crypto(self, prefer_html: bool) -> None:
+        """The OpenPGP / S/MIME verdicts (and a decrypted body), shown once gpg answered."""
+        import asyncio
+
+        from app.crypto.view import render_protected
+
+        rendered = await asyncio.to_thread(render_protected, self.raw, prefer_html=prefer_html)
+        if prefer_html == self.prefer_html and not self.viewer.raw_mode:
+            self.viewer.show(rendered)
 
     # -- keys ---------------------------------------------------------------------------------
     def action_toggle_headers(self) -> None:

@@ -9,6 +9,7 @@ below, which only need an IMAP client with `append`, `select` and `store_flags`
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from app.crypto.engine import CryptoError
 from app.mime.compose import (
     ComposeError,
     Draft,
@@ -142,6 +144,19 @@ async def submit(
     domain = message_id_domain or draft.from_.address.rpartition("@")[2] or "localhost"
     message = build_message(draft, message_id_domain=domain)
     data = message_bytes(message)
+    if draft.pgp_sign or draft.pgp_encrypt:  # PGP/MIME (app/crypto); CryptoError: not sent
+        from app.crypto.view import default_engine
+        from app.crypto.writing import protect_bytes
+
+        data = await asyncio.to_thread(
+            protect_bytes,
+            data,
+            draft,
+            sign=draft.pgp_sign,
+            encrypt=draft.pgp_encrypt,
+            engine=default_engine(),
+            sign_key=draft.pgp_key,
+        )
     recipients = envelope_recipients(draft)
     envelope_from = split_address(draft.from_.address)[1]
 
@@ -371,6 +386,8 @@ def describe_error(exc: BaseException) -> str:
         return f"No secure connection: {exc.text}"
     if isinstance(exc, SmtpError):
         return f"Not sent: {exc}"
+    if isinstance(exc, CryptoError):
+        return f"Not sent, {exc}"
     if isinstance(exc, ComposeError):
         return f"Cannot build the message: {exc}"
     return f"Not sent: {type(exc).__name__}: {exc}"

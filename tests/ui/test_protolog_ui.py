@@ -1,5 +1,5 @@
 """The protocol log screen: `P` shows the account's dialogue live; a refused RCPT is named
-"5xx permanent failure" (ctrl+g from the compose screen that failed); search, save; and a
+"5xx permanent failure" (F12 from the compose screen that failed); search, save; and a
 server's escape sequence is drawn as a picture, never written raw."""
 
 from __future__ import annotations
@@ -64,9 +64,9 @@ async def test_p_shows_dialogue_and_refused_rcpt_is_named(
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             await pilot.press("y")
             error = compose.query_one("#compose-error", Static)
-            await wait_until(pilot, lambda: "ctrl+g" in str(error.render()), timeout=30)
+            await wait_until(pilot, lambda: "F12" in str(error.render()), timeout=30)
             assert isinstance(app.screen, ComposeScreen)  # not sent: the message stays
-            await pilot.press("ctrl+g")
+            await pilot.press("f12")
             screen = await wait_until(
                 pilot, lambda: isinstance(app.screen, ProtocolLogScreen) and app.screen
             )

@@ -1,0 +1,138 @@
+"""OpenPGP end to end in the App (issue 16): ctrl+g in compose, sent signed + encrypted through
+the sandbox SMTP, read back from Dovecot by the recipient's own session and decrypted; the Sent
+copy is encrypted too (to the sender); a recipient without a key is refused by name."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Static
+
+from app.account import Account
+from app.main import TermailApp
+from app.models import Identity, TlsMode
+from app.screens.compose import ComposeScreen
+from tests.gpg_keys import Keyring
+from tests.ui.test_app_sandbox import imap, list_filled, wait_until
+from tests.ui.test_compose_sandbox import fetch_inbox, open_compose
+from widgets.dialogs import ConfirmDialog
+from widgets.message_view import MessageView
+
+pytestmark = [pytest.mark.integration, pytest.mark.ui, pytest.mark.timeout(120)]
+
+
+def _app(user: Any, data_dir: Path, **identity: Any) -> TermailApp:
+    creds = user.credentials()
+    account = Account(
+        user.name,
+        user.imap_settings(TlsMode.IMPLICIT),
+        lambda: creds,
+        smtp=user.smtp_settings(TlsMode.STARTTLS),
+        addresses=[user.address],
+        identities=[Identity("Zoë", user.address, **identity)],
+        data_dir=data_dir,
+    )
+    return TermailApp([account])
+
+
+def _key_for(ring: Keyring, address: str) -> None:
+    ring.gpg(
+        "--passphrase", "", "--quick-gen-key", f"<{address}>", "future-default", "default", "never"
+    )
+
+
+def _raw_of(user: Any, folder: str) -> list[bytes]:
+    conn = imap(user)
+    conn.select(folder)
+    _, data = conn.uid("SEARCH", None, "ALL")
+    found = []
+    for uid in data[0].split():
+        _, fetched = conn.uid("FETCH", uid, "(BODY.PEEK[])")
+        found.append(fetched[0][1])
+    conn.logout()
+    return found
+
+
+async def test_send_signed_encrypted_and_read_back(
+    gpg_keyring: Keyring, sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    friend = sandbox.add_user(mail_user.name + "p")
+    _key_for(gpg_keyring, mail_user.address)
+    _key_for(gpg_keyring, friend.address)
+    app = _app(mail_user, tmp_path / "a")
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await open_compose(pilot, app)
+        assert "off" in str(screen.query_one("#pgp", Static).render())
+        screen.query_one("#to").value = friend.address
+        screen.query_one("#subject").value = "Sealed plans"
+        screen.query_one("#body").text = "Meet at noon.  \n\nZoë\n"
+        await pilot.press("ctrl+g", "ctrl+g")  # off -> sign -> sign + encrypt
+        shown = str(screen.query_one("#pgp", Static).render())
+        assert "sign" in shown and "encrypt" in shown, shown
+        await pilot.press("ctrl+s")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen
+        )
+        assert "signed and encrypted (OpenPGP)" in dialog.question
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ComposeScreen), timeout=60)
+    arrived: list[bytes] = []
+    for _ in range(100):  # the sandbox delivers in the background
+        arrived = _raw_of(friend, "INBOX")
+        if arrived:
+            break
+        time.sleep(0.1)
+    (wire,) = arrived
+    assert b"multipart/encrypted" in wire and b"Meet at noon" not in wire
+    assert b"Sealed plans" not in wire  # the Subject travels inside (protected headers)
+    (sent,) = _raw_of(mail_user, "Sent")
+    assert b"multipart/encrypted" in sent and b"Meet at noon" not in sent
+
+    reader = _app(friend, tmp_path / "b")
+    async with reader.run_test(size=(140, 40)) as pilot:
+        await wait_until(pilot, lambda: list_filled(reader))
+        await pilot.press("g", "enter")
+        viewer = reader.screen.query_one(MessageView)
+        await wait_until(pilot, lambda: viewer.rendered is not None, timeout=30)
+        rendered = viewer.rendered
+        assert rendered is not None
+        assert "Meet at noon." in rendered.body
+        assert rendered.subject == "Sealed plans"
+        summaries = [s.summary for s in rendered.crypto]
+        assert summaries[0].startswith("OpenPGP: decrypted"), summaries
+        assert "good signature by <" + mail_user.address + ">" in summaries[1], summaries
+        badge = str(viewer.query_one("#mv-check", Static).render())
+        assert "decrypted" in badge and "good signature" in badge, badge
+        # A reply quotes the decrypted text and is encrypted too.
+        await pilot.press("r")
+        reply = await wait_until(
+            pilot, lambda: isinstance(reader.screen, ComposeScreen) and reader.screen
+        )
+        assert "> Meet at noon." in reply.query_one("#body").text
+        assert reply.draft.pgp_encrypt
+        assert "encrypt" in str(reply.query_one("#pgp", Static).render())
+
+
+async def test_recipient_without_key_is_refused_by_name(
+    gpg_keyring: Keyring, sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    _key_for(gpg_keyring, mail_user.address)
+    app = _app(mail_user, tmp_path / "a", pgp_sign=True)
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await open_compose(pilot, app)
+        assert "sign" in str(screen.query_one("#pgp", Static).render())  # the identity's default
+        screen.query_one("#to").value = "nokey@localhost"
+        screen.query_one("#subject").value = "no key"
+        screen.query_one("#body").text = "secret\n"
+        await pilot.press("ctrl+g")  # sign -> sign + encrypt
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        error = screen.query_one("#compose-error", Static)
+        await wait_until(pilot, lambda: "nokey@localhost" in str(error.render()), timeout=30)
+        assert isinstance(app.screen, ComposeScreen)  # kept, nothing sent
+        assert screen.query_one("#body").text == "secret\n"
+    assert fetch_inbox(mail_user, "no") == []
