@@ -25,10 +25,11 @@ from textual.widgets import Footer
 from app.account import Account, OpenFolder
 from app.actions.search_all import FolderHit, split_scope
 from app.models import Flag, Folder, FolderRole, FolderStatus, MessageSummary
-from app.screens import pattern_actions
+from app.screens import link_actions, pattern_actions
 from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.folder_tree import FolderTree, display_order
+from widgets.link_list import link_bindings
 from widgets.message_list import MessageList
 from widgets.message_view import MessageView, html_switch_note
 from widgets.query_bar import QueryBar, QueryInput
@@ -117,6 +118,7 @@ class MainScreen(Screen[None]):
         Binding("U", "unsubscribe", "Unsubscribe", id="list.unsubscribe", show=False),
         Binding("i", "view_image", "View image", id="msg.view_image", show=False),
         Binding("I", "view_inline_images", "Inline images", id="view.images", show=False),
+        *link_bindings(),
     ]
 
     DEFAULT_CSS = """
@@ -301,6 +303,7 @@ class MainScreen(Screen[None]):
                 delay = min(delay * 2, 60)
         self.status.connection = "connected"
         self.status.account = self.account.name
+        self.flush_outbox()  # mail left by the last run (a crash during undo send) goes now
         self._ask_unanswered()
         chosen = self.account.current
         if chosen is not None and chosen.cached and chosen.folder.name != _INBOX.name:
@@ -841,6 +844,10 @@ class MainScreen(Screen[None]):
     @work(group="action")
     async def action_undo(self) -> None:
         from app.actions import operations as ops
+        from app.screens.undo_send_actions import undo_send
+
+        if undo_send(self):  # a send counting down is the newest action: u takes it back
+            return
 
         outcome = await self._run_op(lambda _answers: ops.undo(self.account), "Undo failed")
         if outcome is not None:
@@ -1047,6 +1054,10 @@ class MainScreen(Screen[None]):
         from app.screens import invite_actions
 
         await invite_actions.unsubscribe(self)
+
+    @work(group="links", exclusive=True)
+    async def action_open_link(self, number: int = 0) -> None:
+        await link_actions.open_link(self, number or None)
 
     @work(group="image", description="showing the image")
     async def action_view_image(self) -> None:
