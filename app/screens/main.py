@@ -25,7 +25,7 @@ from textual.widgets import Footer
 from app.account import Account, OpenFolder
 from app.actions.search_all import FolderHit, split_scope
 from app.models import Flag, Folder, FolderRole, FolderStatus, MessageSummary
-from app.screens import link_actions, pattern_actions
+from app.screens import link_actions, pattern_actions, undo_send_actions
 from app.state import recall, remember
 from widgets.dialogs import ConfirmDialog, FolderPicker, PromptDialog
 from widgets.folder_tree import FolderTree, display_order
@@ -303,7 +303,7 @@ class MainScreen(Screen[None]):
                 delay = min(delay * 2, 60)
         self.status.connection = "connected"
         self.status.account = self.account.name
-        self.flush_outbox()  # mail left by the last run (a crash during undo send) goes now
+        undo_send_actions.send_left_over(self)  # held by a run that died: sent now
         self._ask_unanswered()
         chosen = self.account.current
         if chosen is not None and chosen.cached and chosen.folder.name != _INBOX.name:
@@ -844,9 +844,10 @@ class MainScreen(Screen[None]):
     @work(group="action")
     async def action_undo(self) -> None:
         from app.actions import operations as ops
-        from app.screens.undo_send_actions import undo_send
 
-        if undo_send(self):  # a send counting down is the newest action: u takes it back
+        if undo_send_actions.undo_send(
+            self
+        ):  # a send counting down is the newest action: u takes it back
             return
 
         outcome = await self._run_op(lambda _answers: ops.undo(self.account), "Undo failed")

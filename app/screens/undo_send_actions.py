@@ -22,7 +22,7 @@ from typing import Any
 
 from app.smtp.undo_send import HeldSend, delay_for, hold, release, take_back
 
-__all__ = ["ask_before_quit", "held_messages", "hold_from_compose", "undo_send"]
+__all__ = ["ask_before_quit", "held_messages", "hold_from_compose", "send_left_over", "undo_send"]
 
 _TICK = 0.5
 _RETRY = 1.0
@@ -208,6 +208,27 @@ def _reopen(screen: Any, held: HeldSend) -> None:
         title="Undo send",
         markup=False,
     )
+
+
+def send_left_over(screen: Any) -> None:
+    """Once connected: messages an earlier run held for undo and never sent (it crashed, was
+    killed, or quit with "keep in outbox") are made due at once, and the outbox is flushed.
+    Their undo ended with that run (the draft was in its memory); each is sent once, under the
+    outbox lock, and removed."""
+    from app.smtp.outbox import OutboxError
+    from app.smtp.sending import account_outbox
+
+    mine = {held.entry_id for held in held_messages(screen.app)}
+    now = time.time()
+    try:
+        outbox = account_outbox(screen.account)
+        for entry in outbox.list():
+            held_before = entry.attempts == 0 and not entry.failed and entry.next_try > now
+            if held_before and entry.id not in mine and entry.account == screen.account.name:
+                outbox.retry_now(entry.id, now=now)
+    except OutboxError:
+        pass  # the flush below says what is wrong, if anything
+    screen.flush_outbox()
 
 
 def ask_before_quit(app: Any) -> bool:
