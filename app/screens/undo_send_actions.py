@@ -36,6 +36,9 @@ class _Countdown:
         self.held: list[HeldSend] = []
         self.sending: set[str] = set()
         self.retry_at: dict[str, float] = {}
+        self.screen_class: dict[str, Any] = {}
+        """The compose screen's class and its address book and draft store, per entry (taken
+        from the screen that sent it, so this module does not import app.screens.compose)."""
         self.timer: Any = None
         self.quit_answered = False
 
@@ -50,6 +53,7 @@ class _Countdown:
             self.held.remove(held)
         self.sending.discard(held.entry_id)
         self.retry_at.pop(held.entry_id, None)
+        self.screen_class.pop(held.entry_id, None)
         if not self.held and self.timer is not None:
             self.timer.stop()
             self.timer = None
@@ -162,7 +166,13 @@ def hold_from_compose(compose: Any, draft: Any) -> bool:
     if store is not None:
         with contextlib.suppress(Exception):
             store.discard(compose.draft_id)  # the outbox holds it now (on disk, fsynced)
-    _countdown(app).add(held)
+    countdown = _countdown(app)
+    countdown.screen_class[held.entry_id] = (
+        type(compose),
+        list(getattr(compose, "known_addresses", []) or []),
+        store,
+    )
+    countdown.add(held)
     compose.dismiss()
     return True
 
@@ -183,24 +193,17 @@ def undo_send(screen: Any) -> bool:
             markup=False,
         )
         return True
+    screen_class, known, store = countdown.screen_class[held.entry_id]
     countdown.remove(held)
-    _reopen(screen, held)
-    return True
-
-
-def _reopen(screen: Any, held: HeldSend) -> None:
-    from app.screens.compose import ComposeScreen, _draft_store, _known_addresses
-
-    account = held.account
     screen.app.push_screen(
-        ComposeScreen(
-            account,
+        screen_class(
+            held.account,
             held.draft,
             original_uid=held.original_uid,
             original_folder=held.original_folder,
             mode=held.mode,
-            known_addresses=_known_addresses(account),
-            draft_store=_draft_store(account),
+            known_addresses=known,
+            draft_store=store,
         )
     )
     screen.app.notify(
@@ -266,10 +269,8 @@ async def _ask(app: Any, countdown: _Countdown) -> None:
             if countdown.timer is not None:
                 countdown.timer.stop()
                 countdown.timer = None
-        from app.screens.compose import ComposeScreen
-
         writing = any(
-            isinstance(screen, ComposeScreen) and screen.has_unsent_text()
+            callable(getattr(screen, "has_unsent_text", None)) and screen.has_unsent_text()
             for screen in app.screen_stack
         )
         if choice == "k" and not writing:
