@@ -48,7 +48,14 @@ class MainScreen(Screen[None]):
 
     BINDINGS = [
         Binding("d", "delete", "Delete", id="msg.delete"),
-        Binding("u", "undo", "Undo", id="msg.undo"),
+        Binding(
+            "u",
+            "undo",
+            "Undo",
+            id="msg.undo",
+            tooltip="a send counting down first (undo send: back into compose), "
+            "else the newest delete or move",
+        ),
         Binding("F", "toggle_flag", "Flag", id="msg.flag"),
         Binding("N", "toggle_unread", "Unread", id="msg.unread"),
         Binding("s", "move", "Move", id="msg.move"),

@@ -211,6 +211,7 @@ def undo_send(screen: Any) -> bool:
         title="Undo send",
         markup=False,
     )
+    return True
 
 
 def send_left_over(screen: Any) -> None:
