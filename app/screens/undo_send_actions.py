@@ -195,17 +195,17 @@ def undo_send(screen: Any) -> bool:
         return True
     screen_class, known, store = countdown.screen_class[held.entry_id]
     countdown.remove(held)
-    screen.app.push_screen(
-        screen_class(
-            held.account,
-            held.draft,
-            original_uid=held.original_uid,
-            original_folder=held.original_folder,
-            mode=held.mode,
-            known_addresses=known,
-            draft_store=store,
-        )
+    compose = screen_class(
+        held.account,
+        held.draft,
+        original_uid=held.original_uid,
+        original_folder=held.original_folder,
+        mode=held.mode,
+        known_addresses=known,
+        draft_store=store,
     )
+    screen.app.push_screen(compose)
+    compose.call_after_refresh(_taken_back, compose)
     screen.app.notify(
         "Not sent: the message is back in compose (ctrl+s sends it again).",
         title="Undo send",
@@ -233,6 +233,16 @@ def send_left_over(screen: Any) -> None:
     except OutboxError:
         pass  # the flush below says what is wrong, if anything
     screen.flush_outbox()
+
+
+def _taken_back(compose: Any) -> None:
+    """A message taken back is not "unchanged" (that would let Esc drop it without asking):
+    it counts as written, so it is autosaved and closing it asks what to keep."""
+    compose._initial = {"taken back from the outbox": True}
+    save = getattr(compose, "_autosave", None)
+    if callable(save):
+        with contextlib.suppress(Exception):
+            save(True)  # on disk again at once: a crash now keeps it as a local draft
 
 
 def ask_before_quit(app: Any) -> bool:

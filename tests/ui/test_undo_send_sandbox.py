@@ -92,6 +92,11 @@ async def test_undo_within_the_delay_then_send_once(
         )
         assert back.draft.from_.address == mail_user.address
         assert account_outbox(account).list() == []
+        # Taken back is not "unchanged": Esc asks what to keep instead of dropping it.
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceDialog))
+        await pilot.press("escape")  # not now: keep writing
+        await wait_until(pilot, lambda: app.screen is back)
         await _settle(pilot, 3.0)  # longer than the delay: still nothing goes out
         assert fetch_inbox(friend, "Undoable") == []
         # Send again and let the delay pass: it arrives, once.
