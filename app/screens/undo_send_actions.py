@@ -103,6 +103,16 @@ class _Countdown:
             self.sending.discard(held.entry_id)
             self.retry_at[held.entry_id] = time.time() + _RETRY
             return
+        if not outcome.sent and not outcome.queued and held.entry_id in self.screen_class:
+            # Refused for good (5xx) and sent to no one: back into compose with the reason, as
+            # without a delay, so it can be fixed; it stays in the outbox if that fails.
+            reopen = self.screen_class[held.entry_id]
+            if take_back(held):
+                self.remove(held)
+                compose = _reopen(self.app, held, reopen)
+                reason = outcome.message.split(". It waits in the outbox", 1)[0] + "."
+                compose.call_after_refresh(compose._error, reason)
+                return
         self.remove(held)
         severity = "information" if outcome.sent else "warning" if outcome.queued else "error"
         self.app.notify(outcome.message, title="Send", severity=severity, markup=False)
@@ -193,19 +203,9 @@ def undo_send(screen: Any) -> bool:
             markup=False,
         )
         return True
-    screen_class, known, store = countdown.screen_class[held.entry_id]
+    reopen = countdown.screen_class[held.entry_id]
     countdown.remove(held)
-    compose = screen_class(
-        held.account,
-        held.draft,
-        original_uid=held.original_uid,
-        original_folder=held.original_folder,
-        mode=held.mode,
-        known_addresses=known,
-        draft_store=store,
-    )
-    screen.app.push_screen(compose)
-    compose.call_after_refresh(_taken_back, compose)
+    _reopen(app, held, reopen)
     screen.app.notify(
         "Not sent: the message is back in compose (ctrl+s sends it again).",
         title="Undo send",
@@ -233,6 +233,23 @@ def send_left_over(screen: Any) -> None:
     except OutboxError:
         pass  # the flush below says what is wrong, if anything
     screen.flush_outbox()
+
+
+def _reopen(app: Any, held: HeldSend, reopen: tuple[Any, list[str], Any]) -> Any:
+    """The compose screen again, with the held draft, counted as written."""
+    screen_class, known, store = reopen
+    compose = screen_class(
+        held.account,
+        held.draft,
+        original_uid=held.original_uid,
+        original_folder=held.original_folder,
+        mode=held.mode,
+        known_addresses=known,
+        draft_store=store,
+    )
+    app.push_screen(compose)
+    compose.call_after_refresh(_taken_back, compose)
+    return compose
 
 
 def _taken_back(compose: Any) -> None:

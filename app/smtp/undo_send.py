@@ -153,8 +153,9 @@ async def release(held: HeldSend, *, sender: BytesSender | None = None) -> SendO
     if attempt.status == "skipped":
         return SendOutcome(False, False, "It had left the outbox already (cancelled).")
     if attempt.status == "failed":
+        # `sent` when some recipients took it: then it must not go back into compose whole.
         return SendOutcome(
-            False,
+            bool(attempt.accepted),
             False,
             f"Not sent: {attempt.error}. It waits in the outbox (O) to be retried or cancelled.",
         )

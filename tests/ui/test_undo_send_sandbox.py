@@ -178,3 +178,34 @@ async def test_a_run_killed_during_the_delay_sends_once_at_restart(
         await wait_connected(pilot, app)
         await _settle(pilot, 1.0)
     assert len(fetch_inbox(friend, "Killed")) == 1
+
+
+async def test_a_permanent_refusal_after_the_delay_comes_back_into_compose(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    refused = f"refused-{mail_user.name}@example.com"
+    sandbox.force_smtp_reply(554, recipient=refused, text="5.7.1 not here")
+    account = _account(mail_user, tmp_path / "data", 1.0)
+    app = TermailApp([account])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_connected(pilot, app)
+        await pilot.press("m")
+        compose = await wait_until(
+            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+        )
+        compose.query_one("#to").value = refused
+        compose.query_one("#subject").value = "Refused later"
+        compose.query_one("#body").text = "Kept for editing.\n"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ComposeScreen))
+        back = await wait_until(
+            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen, timeout=30
+        )
+        assert back.query_one("#to").value == refused
+        assert "Kept for editing." in back.query_one("#body").text
+        await wait_until(pilot, lambda: "554" in str(back.query_one("#compose-error").render()))
+        assert account_outbox(account).list() == []  # not also left failed in the outbox
+        await pilot.press("escape")  # counted as written: closing asks what to keep
+        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceDialog))
