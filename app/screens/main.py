@@ -852,9 +852,8 @@ class MainScreen(Screen[None]):
     async def action_undo(self) -> None:
         from app.actions import operations as ops
 
-        if undo_send_actions.undo_send(
-            self
-        ):  # a send counting down is the newest action: u takes it back
+        # A send counting down is the newest action: u takes it back first.
+        if undo_send_actions.undo_send(self):
             return
 
         outcome = await self._run_op(lambda _answers: ops.undo(self.account), "Undo failed")
