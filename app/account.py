@@ -199,6 +199,8 @@ class Account:
             for i, address in enumerate(addresses)
         ]
         self.folder_roles = folder_roles or {}
+        self.send_delay: float | None = None
+        """Seconds a sent message waits to be taken back (undo send); None: `[ui] send_delay`."""
         self.data_dir = data_dir
         self.client: Any = None
         self.lock = asyncio.Lock()

@@ -239,6 +239,10 @@ class TermailApp(SafeNotify, App[None]):
 
         if isinstance(self.screen, ConfirmDialog) and getattr(self.screen, "quit_question", False):
             return  # the question is on the screen already
+        from app.screens.undo_send_actions import ask_before_quit
+
+        if ask_before_quit(self):  # a send is counting down: send now / keep / cancel
+            return
         question = self.quit_question()
         if question is None:
             self.exit()

@@ -61,6 +61,8 @@ def collect_bindings(screen: Screen[Any]) -> list[tuple[str, list[tuple[str, str
     for key, active in screen.active_bindings.items():
         binding = active.binding
         description = binding.description or ""
+        if description and binding.tooltip:  # the longer story, where a binding tells one
+            description = f"{description}: {binding.tooltip}"
         if not description:
             continue
         group = _group_name(active.node)

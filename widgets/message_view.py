@@ -59,6 +59,11 @@ Row = tuple[int, int, int]
 """(logical line, start, end) of one screen row."""
 
 
+def _wire_ok(url: str) -> bool:
+    """A URL that can go into an OSC 8 sequence: printable ASCII, no space, bounded."""
+    return 0 < len(url) <= 8192 and all("!" <= char <= "~" for char in url)
+
+
 def _wrap_ascii(line: str, width: int) -> list[int]:
     """Greedy word wrap of a line of one-cell characters: a few C-level searches per row."""
     offsets: list[int] = []
@@ -194,6 +199,7 @@ class BodyView(ScrollView, can_focus=True, inherit_bindings=False):
         *,
         wrap: bool = True,
         line_style: str = "",
+        links: Sequence[tuple[int, int, str]] = (),
     ) -> None:
         """Show `text` with its named style spans, from the top.
 
@@ -202,6 +208,8 @@ class BodyView(ScrollView, can_focus=True, inherit_bindings=False):
             spans: `StyleSpan`s over `text` (indices into `text`); unknown names are ignored.
             wrap: Wrap at the widget width (a body), or scroll sideways (raw source).
             line_style: A component name (e.g. "placeholder") styling every line.
+            links: (start, end, url) hyperlinks (OSC 8) over `text`; only printable ASCII
+                URLs are taken (see app.mime.links.wire_url), others are dropped.
         """
         text = UNSAFE_RE.sub(REPLACEMENT, text.replace("\r", " "))
         raw_lines = text.split("\n")
@@ -218,22 +226,26 @@ class BodyView(ScrollView, can_focus=True, inherit_bindings=False):
                 tab_maps[index] = where
             lines.append(line)
         per_line: dict[int, list[tuple[int, int, str]]] = {}
-        for span in spans:
-            if span.style not in STYLE_NAMES or span.end <= span.start or span.start >= len(text):
+        pieces = [(span.start, span.end, span.style) for span in spans if span.style in STYLE_NAMES]
+        # Hyperlinks (OSC 8) ride as spans named by their URL after a NUL, which no style name
+        # has; `links` come checked by app.mime.links.wire_url (printable ASCII only).
+        pieces.extend((start, end, "\x00" + url) for start, end, url in links if _wire_ok(url))
+        for start_at, end_at, name in pieces:
+            if end_at <= start_at or start_at >= len(text):
                 continue
-            first = max(0, bisect_right(starts, max(0, span.start)) - 1)
+            first = max(0, bisect_right(starts, max(0, start_at)) - 1)
             for index in range(first, len(raw_lines)):
                 line_start = starts[index]
-                if line_start >= span.end:
+                if line_start >= end_at:
                     break
-                local_start = max(0, span.start - line_start)
-                local_end = min(len(raw_lines[index]), span.end - line_start)
+                local_start = max(0, start_at - line_start)
+                local_end = min(len(raw_lines[index]), end_at - line_start)
                 if local_end <= local_start:
                     continue
                 moved = tab_maps.get(index)
                 if moved is not None:
                     local_start, local_end = moved[local_start], moved[local_end]
-                per_line.setdefault(index, []).append((local_start, local_end, span.style))
+                per_line.setdefault(index, []).append((local_start, local_end, name))
         self._lines = lines
         self._spans = per_line
         self._wrap = wrap
@@ -332,9 +344,8 @@ class BodyView(ScrollView, can_focus=True, inherit_bindings=False):
         for span_start, span_end, name in self._spans.get(index, ()):
             if span_end <= start or span_start >= end:
                 continue
-            text.stylize(
-                self._style(name), max(span_start, start) - start, min(span_end, end) - start
-            )
+            style = Style(link=name[1:]) if name.startswith("\x00") else self._style(name)
+            text.stylize(style, max(span_start, start) - start, min(span_end, end) - start)
         return Strip(text.render(self.app.console), text.cell_len)
 
     # -- keys ---------------------------------------------------------------------------------
@@ -601,11 +612,17 @@ class MessageView(Vertical):
             mailing_list((h.name, h.value) for h in rendered.full_headers)
         )
         self.query_one(InvitationCard).show_invitation(None)  # the screen fetches it after
-        self.body.set_body(rendered.body, rendered.styles, wrap=True)
+        self.body.set_body(rendered.body, rendered.styles, wrap=True, links=self._hyperlinks())
         attachments = self.attachment_list
         attachments.set_attachments(rendered.attachments)
         self.set_class(bool(rendered.attachments), "-attachments")
         self.query_one(ProgressBar).display = False
+
+    def _hyperlinks(self) -> list[tuple[int, int, str]]:
+        """The OSC 8 hyperlinks of the shown message, where the terminal has them."""
+        from widgets.link_list import hyperlink_spans
+
+        return hyperlink_spans(self.app, self._rendered)
 
     def show_loading(self, text: str = "Loading…") -> None:
         """A placeholder while the message is fetched."""

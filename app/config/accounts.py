@@ -42,19 +42,19 @@ def accounts_from_config(config: Any, only: str | None = None) -> list[Account]:
 
         identities = list(acc.identities)
         first = identities[0] if identities else None
-        accounts.append(
-            Account(
-                name,
-                acc.imap_settings(),
-                imap_creds,
-                smtp=acc.smtp_settings(),
-                smtp_credentials=smtp_creds,
-                addresses=[i.address for i in identities],
-                folder_roles=dict(acc.folders),
-                display_name=first.name if first else "",
-                signature=(first.signature or "") if first else "",
-                identities=identities,
-                cache_path=account_cache_path(name),
-            )
+        account = Account(
+            name,
+            acc.imap_settings(),
+            imap_creds,
+            smtp=acc.smtp_settings(),
+            smtp_credentials=smtp_creds,
+            addresses=[i.address for i in identities],
+            folder_roles=dict(acc.folders),
+            display_name=first.name if first else "",
+            signature=(first.signature or "") if first else "",
+            identities=identities,
+            cache_path=account_cache_path(name),
         )
+        account.send_delay = acc.send_delay
+        accounts.append(account)
     return accounts

@@ -159,6 +159,9 @@ tls = {_toml_str(a.smtp_tls)}   # "implicit" (465) or "starttls" (587)
 # editor = "vim"                  # default: $VISUAL, then $EDITOR, then vi
 # reply_position = "bottom"       # reply below the quote (mutt's way), or "top"
 # show_unsubscribed = true        # false: leave unsubscribed folders out of the tree
+# hyperlinks = "auto"             # OSC 8 links in the viewer: "auto", "on" or "off"
+# browser = "firefox --new-tab %s"  # opens links (1-9, 0); default $BROWSER, then xdg-open
+# send_delay = 10                 # seconds to undo a send (u); 0 sends at once; also per account
 
 [keys]
 # binding id = key(s); the help screen (?) lists the ids

@@ -188,6 +188,8 @@ class AccountConfig:
     smtp: ServerConfig
     folders: dict[str, str] = field(default_factory=dict)
     """Role name (`sent`, `drafts`, `trash`, ...) to folder name, for servers lacking SPECIAL-USE."""
+    send_delay: float | None = None
+    """Seconds a sent message waits (undo send) for this account; None: `[ui] send_delay`."""
 
     def imap_settings(self) -> ServerSettings:
         return self.imap.settings()
@@ -266,6 +268,14 @@ class UiSettings:
     """Where a reply's cursor starts: "bottom" below the quote (mutt's way), or "top"."""
     show_unsubscribed: bool = True
     """Show folders one is not subscribed to in the tree (marked "unsubscribed")."""
+    hyperlinks: str = "auto"
+    """OSC 8 hyperlinks in the viewer: "auto" (where the terminal is known to have them),
+    "on" or "off"."""
+    browser: str = ""
+    """The command that opens a link (`%s`: the URL; else it is the last argument); "" uses
+    $BROWSER, else xdg-open. Run without a shell."""
+    send_delay: float = 10.0
+    """Seconds a sent message waits in the outbox, `u` taking it back (0: sent at once)."""
 
 
 @dataclass(frozen=True)
@@ -651,6 +661,7 @@ _ACCOUNT_KEYS = (
     "imap",
     "smtp",
     "folders",
+    "send_delay",
 )
 _CREDENTIAL_KEYS = (
     "password_command",
@@ -688,8 +699,13 @@ _UI_KEYS = (
     "archive",
     "reply_position",
     "show_unsubscribed",
+    "hyperlinks",
+    "browser",
+    "send_delay",
 )
 _MAX_SIGNATURE = 64_000
+#: Longest undo-send delay accepted (seconds).
+MAX_SEND_DELAY = 600.0
 
 
 def _check_account_name(name: str) -> None:
@@ -920,6 +936,11 @@ def _account(ctx: _Context, name: str, value: Any) -> AccountConfig:
         imap=imap,
         smtp=smtp,
         folders=_folders(table.sub("folders", _FOLDER_ROLES)),
+        send_delay=(
+            table.number("send_delay", 0.0, 0.0, MAX_SEND_DELAY)
+            if table.has("send_delay")
+            else None
+        ),
     )
 
 
@@ -954,7 +975,22 @@ def _ui(table: _Table | None) -> UiSettings:
         archive=table.choice("archive", ("flat", "year", "month")) or d.archive,
         reply_position=table.choice("reply_position", ("bottom", "top")) or d.reply_position,
         show_unsubscribed=table.boolean("show_unsubscribed", d.show_unsubscribed),
+        hyperlinks=table.choice("hyperlinks", ("auto", "on", "off")) or d.hyperlinks,
+        browser=_browser(table),
+        send_delay=table.number("send_delay", d.send_delay, 0.0, MAX_SEND_DELAY),
     )
+
+
+def _browser(table: _Table) -> str:
+    import shlex
+
+    value = (table.opt_str("browser", allow_empty=True) or "").strip()
+    if value:
+        try:
+            shlex.split(value)
+        except ValueError as exc:
+            table.fail("browser", f"expected a command line ({exc})")
+    return value
 
 
 def _keys(table: _Table | None) -> dict[str, str]:

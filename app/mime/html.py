@@ -56,7 +56,7 @@ def convert(text):
     h.links_each_paragraph = False
     h.images_to_alt = True
     h.unicode_snob = True
-    h.use_automatic_links = True
+    h.use_automatic_links = False  # every link numbered, `[url][n]` (app.mime.links)
     h.skip_internal_links = True
     h.wrap_links = False
     h.protect_links = False
@@ -96,6 +96,8 @@ class HtmlText:
     links: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     converted: bool = True
+    raw_links: list[str] = field(default_factory=list)
+    """The targets as written, unsafe ones too, in the order of `links` (shown, never opened)."""
     """False when html2text was cut off or failed and `strip_html` produced the text."""
 
 
@@ -419,6 +421,7 @@ def html_to_text(html: str, *, timeout: float | None = None, link_offset: int = 
         result = HtmlText(text, links, notices)
     if result.links:
         result.text = result.text.rstrip() + "\n\nLinks:\n" + links_block(result.links, link_offset)
+    result.raw_links = list(result.links)
     result.links = [safe_link(url) or "" for url in result.links]
     return result
 

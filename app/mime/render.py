@@ -55,6 +55,7 @@ from app.mime.headers import (
     parse_params,
     shown_address_header,
 )
+from app.mime.links import SENTINEL_RE, Link, LinkSpan, annotate_html, annotate_plain, make_link
 from app.mime.sanitize import clean, clean_line
 from app.mime.types import AttachmentInfo, RenderedMessage, ShownAddress, ShownHeader, StyleSpan
 from app.models import Address, BodyPart, Envelope
@@ -530,8 +531,27 @@ class _Body:
 _QUOTE_LINE = re.compile(r"^[ \t]*>")
 
 
-def _add_plain(body: _Body, text: str) -> None:
-    """Add text/plain, styling quoted lines and the signature block."""
+def _add_linked(
+    body: _Body, text: str, styles: tuple[str, ...], spans: list[LinkSpan] | None
+) -> None:
+    """Add `text`, whose link targets are marked (`app.mime.links.mark`): each is styled as a
+    link and its place recorded in `spans` (the marks themselves are not shown)."""
+    if spans is None or "\x00" not in text:
+        body.add(text, *styles)
+        return
+    pos = 0
+    for match in SENTINEL_RE.finditer(text):
+        body.add(text[pos : match.start()], *styles)
+        start = body.length
+        body.add(match.group(2), *styles, "link")
+        if body.length > start:
+            spans.append(LinkSpan(start, body.length, int(match.group(1))))
+        pos = match.end()
+    body.add(text[pos:], *styles)
+
+
+def _add_plain(body: _Body, text: str, spans: list[LinkSpan] | None = None) -> None:
+    """Add text/plain, styling quoted lines and the signature block (and marked links)."""
     lines = text.split("\n")
     run: list[str] = []
     run_style: str | None = None
@@ -542,12 +562,12 @@ def _add_plain(body: _Body, text: str) -> None:
         style = "signature" if in_signature else ("quote" if _QUOTE_LINE.match(line) else None)
         piece = line + ("\n" if index < len(lines) - 1 else "")
         if style != run_style and run:
-            body.add("".join(run), *((run_style,) if run_style else ()))
+            _add_linked(body, "".join(run), (run_style,) if run_style else (), spans)
             run = []
         run_style = style
         run.append(piece)
     if run:
-        body.add("".join(run), *((run_style,) if run_style else ()))
+        _add_linked(body, "".join(run), (run_style,) if run_style else (), spans)
 
 
 #: html2text's marks: **strong**, _em_, and "# " headings. Each alternative stops at the next
@@ -556,7 +576,7 @@ _EMPHASIS = re.compile(r"\*\*([^*\n]+)\*\*|(?<![\w_])_([^_\n]+)_(?![\w_])")
 _HEADING = re.compile(r"^(#{1,6}) +(?=\S)")
 
 
-def _add_converted_html(body: _Body, text: str) -> None:
+def _add_converted_html(body: _Body, text: str, spans: list[LinkSpan] | None = None) -> None:
     """Add html2text's output with its Markdown marks turned into styles, not shown: bold
     and italic spans, headings, quoted lines (the signature is plain text's business only)."""
     lines = text.split("\n")
@@ -569,15 +589,24 @@ def _add_converted_html(body: _Body, text: str) -> None:
             base = ("heading",)
         elif _QUOTE_LINE.match(line):
             base = ("quote",)
-        pos = 0
-        for match in _EMPHASIS.finditer(line):
-            body.add(line[pos : match.start()], *base)
-            if match.group(1) is not None:
-                body.add(match.group(1), *base, "bold")
-            else:
-                body.add(match.group(2), *base, "italic")
-            pos = match.end()
-        body.add(line[pos:] + end, *base)
+        last = 0
+        for link in SENTINEL_RE.finditer(line) if spans is not None else ():
+            _add_emphasis(body, line[last : link.start()], base)
+            _add_linked(body, link.group(0), base, spans)  # a target keeps its _ and **
+            last = link.end()
+        _add_emphasis(body, line[last:] + end, base)
+
+
+def _add_emphasis(body: _Body, line: str, base: tuple[str, ...]) -> None:
+    pos = 0
+    for match in _EMPHASIS.finditer(line):
+        body.add(line[pos : match.start()], *base)
+        if match.group(1) is not None:
+            body.add(match.group(1), *base, "bold")
+        else:
+            body.add(match.group(2), *base, "italic")
+        pos = match.end()
+    body.add(line[pos:], *base)
 
 
 def unflow(text: str, *, delsp: bool = False) -> str:
@@ -611,6 +640,9 @@ def unflow(text: str, *, delsp: bool = False) -> str:
 class _Context:
     body: _Body = field(default_factory=_Body)
     links: list[str] = field(default_factory=list)
+    link_list: list[Link] = field(default_factory=list)
+    link_spans: list[LinkSpan] = field(default_factory=list)
+    link_numbers: dict[str, int] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     is_html: bool = False
     html_timeout: float | None = None
@@ -644,20 +676,38 @@ def _render_leaf(ctx: _Context, node: BodyPart, data: bytes) -> None:
         ctx.note(f"{_part_label(node)}: multipart without readable parts, shown as text")
     ctx.body.separate()
     if mime == "text/html":
-        result = html_mod.html_to_text(text, timeout=ctx.html_timeout, link_offset=len(ctx.links))
+        offset = len(ctx.links)
+        result = html_mod.html_to_text(text, timeout=ctx.html_timeout, link_offset=offset)
         ctx.links.extend(clean_line(link, max_len=4096) for link in result.links)
+        raw_links = result.raw_links or result.links
+        for index, raw in enumerate(raw_links):
+            safe = result.links[index] if index < len(result.links) else ""
+            ctx.link_list.append(make_link(offset + index + 1, raw, kind="html", removed=not safe))
         for notice in result.notices:
             ctx.note(notice)
         ctx.is_html = True
         ctx.note("HTML converted to text; images and remote content are not loaded")
-        _add_converted_html(ctx.body, result.text)
+        _add_converted_html(
+            ctx.body, annotate_html(result.text, ctx.link_list, offset), ctx.link_spans
+        )
     elif mime in ("text/enriched", "text/richtext"):
         for piece, styles in enriched_to_segments(text, richtext=mime == "text/richtext"):
             ctx.body.add(piece, *styles)
-    elif node.params.get("format", "").lower() == "flowed":
-        _add_plain(ctx.body, unflow(text, delsp=node.params.get("delsp", "").lower() == "yes"))
     else:
-        _add_plain(ctx.body, text)
+        if node.params.get("format", "").lower() == "flowed":
+            text = unflow(text, delsp=node.params.get("delsp", "").lower() == "yes")
+        _add_plain(ctx.body, _number_text_links(ctx, text), ctx.link_spans)
+
+
+def _number_text_links(ctx: _Context, text: str) -> str:
+    """The URLs of a text part marked and numbered after the links seen so far."""
+    from app.mime.html import safe_link
+
+    before = len(ctx.link_list)
+    text = annotate_plain(text, ctx.link_numbers, ctx.link_list)
+    for link in ctx.link_list[before:]:
+        ctx.links.append(link.target if link.openable and safe_link(link.target) else "")
+    return text
 
 
 def _forward_header_lines(headers: Headers) -> list[tuple[str, str]]:
@@ -850,6 +900,8 @@ def _finish(result: RenderedMessage, ctx: _Context, plan: _Plan) -> None:
     result.body = ctx.body.text()
     result.styles = ctx.body.spans
     result.links = ctx.links
+    result.link_list = ctx.link_list
+    result.link_spans = ctx.link_spans
     result.is_html = ctx.is_html
     result.has_html_alternative = plan.has_html_alternative
     for notice in plan.notices:

@@ -9,10 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from app.mime.links import Link, LinkSpan
 from app.models import SenderCheck, Verdict
 
 #: Style names a span of `RenderedMessage.body` may carry; the viewer maps them to theme styles.
 STYLE_NAMES = ("bold", "italic", "underline", "quote", "link", "signature", "fixed", "heading")
+
+__all__ = ["Link", "LinkSpan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,10 @@ class RenderedMessage:
     links: list[str] = field(default_factory=list)
     """Targets of the numbered links of converted HTML: `links[n - 1]` is `[n]` in `body`;
     "" where an unsafe link (javascript:, data:, file:, disguised) was removed."""
+    link_list: list[Link] = field(default_factory=list)
+    """Every numbered link of the body (text URLs and HTML targets): `link_list[n - 1]` is [n]."""
+    link_spans: list[LinkSpan] = field(default_factory=list)
+    """Where the body shows a link's own target: the only places a hyperlink may go."""
     attachments: list[AttachmentInfo] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     """Things the reader should know: HTML converted, part cut short, charset guessed, ..."""

@@ -548,6 +548,10 @@ class ComposeScreen(Screen[None]):
             question = "The text mentions an attachment but nothing is attached. Send anyway?"
         if not await self.app.push_screen_wait(ConfirmDialog(question)):
             return
+        from app.screens.undo_send_actions import hold_from_compose
+
+        if hold_from_compose(self, draft):  # undo send: held in the outbox for send_delay
+            return
         self._status(f"Sending (about {_human(self.estimated_size)})…")
         from app.smtp.sending import NotQueuedError, SendOutcome, send_draft
         from app.smtp.submit import SmtpUtf8Unsupported

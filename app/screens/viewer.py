@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from app.mime.types import AttachmentInfo
+from widgets.link_list import link_bindings
 from widgets.message_view import MessageView, html_switch_note
 
 
@@ -45,6 +46,7 @@ class FileViewerScreen(Screen[None]):
         Binding("H", "toggle_html", "HTML/text", id="view.html"),
         Binding("V", "show_raw", "Raw source", id="view.raw"),
         Binding("question_mark", "help", "Help", id="app.help"),
+        *link_bindings(),
     ]
 
     AUTO_FOCUS = "#mv-body"
@@ -87,6 +89,12 @@ class FileViewerScreen(Screen[None]):
             self.viewer.show(rendered)
 
     # -- keys ---------------------------------------------------------------------------------
+    @work(group="links", exclusive=True)
+    async def action_open_link(self, number: int = 0) -> None:
+        from app.screens import link_actions
+
+        await link_actions.open_link(self, number or None)
+
     def action_toggle_headers(self) -> None:
         self.viewer.full_headers = not self.viewer.full_headers
 

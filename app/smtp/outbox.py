@@ -291,8 +291,10 @@ class Outbox:
         account: str,
         *,
         sent_copy_filed: bool = False,
+        next_try: float = 0.0,
     ) -> str:
-        """Queue a message; returns its id once it is safely on disk."""
+        """Queue a message; returns its id once it is safely on disk. `next_try` holds it back
+        until then (undo send: `app.smtp.undo_send`)."""
         rcpts = tuple(dict.fromkeys(r for r in recipients if r))
         if not rcpts:
             raise OutboxError("a queued message needs at least one recipient")
@@ -305,9 +307,22 @@ class Outbox:
             size=len(message_bytes),
             sha256=hashlib.sha256(message_bytes).hexdigest(),
             sent_copy_filed=sent_copy_filed,
+            next_try=next_try,
         )
         self._write(entry, bytes(message_bytes))
         return entry.id
+
+    def take(self, entry_id: str) -> bool:
+        """Take an entry out before it is sent (undo send): True when it was removed here;
+        False when it is gone (sent, cancelled) or being sent right now (the lock is held)."""
+        with self._lock() as locked:
+            if not locked:
+                return False
+            try:
+                self.remove(entry_id)
+            except EntryNotFound:
+                return False
+            return True
 
     def __iter__(self) -> Iterator[OutboxEntry]:
         return iter(self.list())
@@ -409,16 +424,21 @@ class Outbox:
         return updated
 
     def due(
-        self, now: float | None = None, *, account: str | None = None
+        self,
+        now: float | None = None,
+        *,
+        account: str | None = None,
+        only: Sequence[str] | None = None,
     ) -> builtins.list[OutboxEntry]:
-        """Entries to try now: not failed, someone left to send to, backoff elapsed."""
+        """Entries to try now: not failed, someone left to send to, backoff elapsed; with
+        `only`, just those ids, due or not (a held message whose countdown ended here)."""
         now = time.time() if now is None else now
         return [
             e
             for e in self.list()
             if not e.failed
             and e.pending
-            and e.next_try <= now
+            and (e.next_try <= now if only is None else e.id in only)
             and (account is None or e.account == account)
         ]
 
@@ -461,19 +481,24 @@ def _is_transient(code: int) -> bool:
 
 
 async def process(
-    outbox: Outbox, sender_fn: SenderFn, *, now: float | None = None, account: str | None = None
+    outbox: Outbox,
+    sender_fn: SenderFn,
+    *,
+    now: float | None = None,
+    account: str | None = None,
+    only: Sequence[str] | None = None,
 ) -> list[Attempt]:
     """Try every due entry once: 2xx for all removes it, 4xx or a lost connection keeps it
     with backoff, 5xx keeps it marked failed with the server's words (never deleted silently).
 
     Another process holding the outbox lock means it is already sending: nothing is done.
-    `account` limits the run to that account's entries.
+    `account` limits the run to that account's entries, `only` to those ids (due or not).
     """
     report: list[Attempt] = []
     with outbox._lock() as locked:
         if not locked:
             return report
-        for entry in outbox.due(now, account=account):
+        for entry in outbox.due(now, account=account, only=only):
             report.append(await _try_entry(outbox, entry, sender_fn, now))
     return report
 

@@ -139,6 +139,9 @@ class ConnectionWorkers:
                 delay = min(delay * 2, 60)
         self.status.connection = "connected"
         self.status.account = self.account.name
+        from app.screens import undo_send_actions
+
+        undo_send_actions.send_left_over(self)  # held by a run that died: sent now
         ask_unanswered(self)
         chosen = self.account.current
         if chosen is not None and chosen.cached and chosen.folder.name != INBOX.name:

@@ -160,6 +160,11 @@ class MessageActions:
     @work(group="action")
     async def action_undo(self: Host) -> None:
         from app.actions import operations as ops
+        from app.screens import undo_send_actions
+
+        # A send counting down is the newest action: u takes it back first.
+        if undo_send_actions.undo_send(self):
+            return
 
         outcome = await run_op(self, lambda _answers: ops.undo(self.account), "Undo failed")
         if outcome is not None:

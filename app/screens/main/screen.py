@@ -62,6 +62,7 @@ from app.screens.main.search import SearchActions
 from app.screens.main.tool_keys import ToolActions
 from app.screens.main.writing import WritingActions
 from widgets.folder_tree import FolderTree
+from widgets.link_list import link_bindings
 from widgets.message_list import MessageList
 from widgets.message_view import MessageView
 from widgets.query_bar import QueryBar
@@ -89,7 +90,14 @@ class MainScreen(
 
     BINDINGS = [
         Binding("d", "delete", "Delete", id="msg.delete"),
-        Binding("u", "undo", "Undo", id="msg.undo"),
+        Binding(
+            "u",
+            "undo",
+            "Undo",
+            id="msg.undo",
+            tooltip="a send counting down first (undo send: back into compose), "
+            "else the newest delete or move",
+        ),
         Binding("F", "toggle_flag", "Flag", id="msg.flag"),
         Binding("N", "toggle_unread", "Unread", id="msg.unread"),
         Binding("s", "move", "Move", id="msg.move"),
@@ -159,6 +167,7 @@ class MainScreen(
         Binding("U", "unsubscribe", "Unsubscribe", id="list.unsubscribe", show=False),
         Binding("i", "view_image", "View image", id="msg.view_image", show=False),
         Binding("I", "view_inline_images", "Inline images", id="view.images", show=False),
+        *link_bindings(),
     ]
 
     DEFAULT_CSS = """

@@ -20,6 +20,13 @@ __all__ = ["ToolActions"]
 class ToolActions:
     """`|` pipe, `y` archive, `B` bounce, `Y` `M` `D` invitations, `L` `U` lists, `i` `I` images."""
 
+    @work(group="links", exclusive=True)
+    async def action_open_link(self: Host, number: int = 0) -> None:
+        """`1`–`9` open link N (after showing its full address), `0` lists them."""
+        from app.screens import link_actions
+
+        await link_actions.open_link(self, number or None)
+
     @work(group="pipe", description="piping")
     async def action_pipe(self: Host) -> None:
         from app.screens import tools
