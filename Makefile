@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test check fmt lint typecheck imports system-deps venv fuzz bench snapshots clean \
-	interop interop-deps
+	interop interop-deps layout
 
 # Debian packages the sandbox and the tmux test need; installed with apt-get (through sudo when
 # not root). Nothing is installed when they are already there.
@@ -92,6 +92,12 @@ fuzz: venv
 bench: system-deps venv
 	$(PY) -m bench
 	$(PY) -m bench.peers $(PEERS_ARGS)
+
+# Issue 19's figures: the largest modules and classes and the import circles, now and before the
+# layout change (1cd6422).
+layout: venv
+	$(PY) -m bench.layout_sizes
+	$(PY) -m bench.layout_sizes --ref 1cd6422
 
 snapshots: venv
 	$(PY) -m pytest -q tests/ui --snapshot-update

@@ -5,8 +5,8 @@
 Lines are physical lines of a module; a class's methods are the `def`/`async def` directly in
 its body (inherited ones not counted). Circles are strongly connected groups of modules of
 `app` and `widgets` (grimp's graph, lazy and TYPE_CHECKING imports included), as
-tests/unit/test_import_hygiene.py finds them. With `--ref`, the sizes of that commit's tree
-(read through `git show`; circles only for the working tree).
+tests/unit/test_import_hygiene.py finds them. With `--ref`, the figures of that commit's tree
+(read through `git show` / `git archive`; e.g. `--ref 1cd6422`, before issue 19).
 """
 
 from __future__ import annotations
@@ -60,13 +60,36 @@ def sizes(ref: str | None = None) -> tuple[list[tuple[int, str]], list[tuple[int
     return sorted(modules, reverse=True), sorted(classes, reverse=True)
 
 
-def circles() -> list[list[str]]:
+def circles(ref: str | None = None) -> list[list[str]]:
+    """The import circles of the working tree, or of git `ref` (its `app` and `widgets`
+    unpacked into a temporary folder and graphed there, in a subprocess)."""
+    import json
     import sys
+    import tempfile
 
-    sys.path.insert(0, str(ROOT))
-    from tests.unit.test_import_hygiene import _import_cycles
-
-    return _import_cycles()
+    code = (
+        "import json, sys; sys.path.insert(1, sys.argv[1]); import app; "
+        "assert app.__file__.startswith(sys.argv[2]), app.__file__; "
+        "from tests.unit.test_import_hygiene import _import_cycles; "
+        "print(json.dumps(_import_cycles()))"
+    )
+    with tempfile.TemporaryDirectory(prefix="layout-sizes-") as tmp:
+        where = str(ROOT)
+        if ref is not None:
+            archive = subprocess.run(
+                ["git", "archive", ref, *PACKAGES], cwd=ROOT, capture_output=True, check=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+            where = tmp
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(ROOT), where],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    found: list[list[str]] = json.loads(out)
+    return found
 
 
 def main() -> None:
@@ -82,11 +105,10 @@ def main() -> None:
     print(f"largest classes by methods ({where}):")
     for methods, span, name in classes[: args.top]:
         print(f"  {methods:4} methods {span:6} lines  {name}")
-    if args.ref is None:
-        found = circles()
-        print(f"import circles: {len(found)}")
-        for group in found:
-            print("  " + " <-> ".join(group))
+    found = circles(args.ref)
+    print(f"import circles ({where}): {len(found)}")
+    for group in found:
+        print("  " + " <-> ".join(group))
 
 
 if __name__ == "__main__":
