@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import operator
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -128,6 +128,21 @@ class MailboxState:
         self._max = max(arr, default=0)
         self.exists = len(arr)
         self.unknown_new = 0
+
+    def learn_uids(self, uids: Sequence[int]) -> bool:
+        """A complete UID list worked out elsewhere (a resync that counted the folder without
+        listing it: the cached UIDs, less those gone, plus the new ones fetched), taken as the
+        sequence map when it is consistent with what this connection was told: as many UIDs
+        as EXISTS says and no change pending. Without it, after a SELECT a `* n FETCH (FLAGS
+        ...)` without its UID (servers without QRESYNC send them) could not be placed, and
+        another client's flag change was missed. True when taken (a list already held wins).
+        """
+        if self._list is not None:
+            return False
+        if self.events or self.unknown_new or len(uids) != self.exists:
+            return False
+        self.set_uids(uids)
+        return True
 
     def _writable(self) -> UidArray:
         assert self._list is not None
