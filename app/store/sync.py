@@ -256,16 +256,22 @@ def _placed(
         probed[index] = uid
         return True
 
+    def known(index: int) -> bool:
+        """`probe`, but False for a summary not cached (only the far end may be missing)."""
+        try:
+            return probe(index)
+        except LookupError:
+            return False
+
     places: dict[int, list[int]] = {}
     try:
         for uid in fresh:
             lo, hi, probes = 0, len(kept), 0
-            # The ends first: new mail usually goes at one of them (newest first, or last).
-            probe(0)
-            probe(len(kept) - 1)
-            if before(uid, kept[0]):
+            # The front first (newest first: new mail goes there, and the first screen is
+            # cached), then the far end where it is cached (an ascending order).
+            if probe(0) and before(uid, kept[0]):
                 hi = 0
-            elif not before(uid, kept[-1]):
+            elif known(len(kept) - 1) and not before(uid, kept[-1]):
                 lo = len(kept)
             while lo < hi:
                 probes += 1

@@ -134,14 +134,19 @@ async def test_new_mail_is_placed_without_listing_the_whole_folder(
 async def test_a_place_the_cache_cannot_tell_is_the_servers(
     server_kind: Any, kind_user: KindUser, imap: ImapClient, tmp_path_fast: Path
 ) -> None:
-    """Only the first two summaries cached: a message landing in the middle of a sorted
-    folder cannot be placed from the cache, so the server lists it (and is right)."""
+    """Only the first two summaries cached (the first screen): a message at the top is
+    placed from them; one landing in the middle cannot be, so the server lists it."""
     cache = HeaderCache.open(tmp_path_fast / "h.sqlite3")
     for data in OLD:
         _append(kind_user, data)
     counting = CountingLists(imap)
     box = kind_user.mailbox("INBOX")
     await resync(counting, cache, box, sort="FROM", new_limit=2)
+    before = counting.listings
+    _append(kind_user, NEW[0])  # Ann: before Bob, at the top
+    top = await resync(counting, cache, box, sort="FROM", new_limit=2)
+    assert counting.listings == before  # the far end is not cached: not needed either
+    assert list(top.uids) == list(await imap.uid_list(sort="FROM"))
     before = counting.listings
     _append(kind_user, NEW[1])  # Cleo: between Carl and Dora
     result = await resync(counting, cache, box, sort="FROM")
