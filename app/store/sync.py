@@ -198,10 +198,10 @@ def _placed(
     * without SORT the list is by UID (what `uid_list` answers there; the order is then made
       by the account from its sort keys): new UIDs are the highest, so they go at one end;
     * with SORT each new message is placed by its own RFC 5256 key (`app.store.threads`,
-      tested against Dovecot's SORT), ties by UID as the server breaks them, found by a
-      binary search over the cached order whose probes read the cached summaries. A probe
-      not cached, a key whose probes disagree with the cached order (the server computed
-      a key differently), or a sort of several keys leaves it to the server.
+      tested against Dovecot's SORT), found by a binary search over the cached order whose
+      probes read the cached summaries. A probe not cached, a tie with a neighbour (servers
+      break ties differently), probes that disagree with the cached order by our keys (the
+      server computed a key otherwise), or a sort of several keys leaves it to the server.
     """
     from app.store.threads import CHOICE_OF_SORT_KEY, key_of, sort_key_from
 
@@ -283,17 +283,13 @@ def _placed(
                     hi = mid
                 else:
                     lo = mid + 1
-            if descending:
-                # A tie in a REVERSE order: RFC 5256 keeps ties in mailbox order, but Dovecot
-                # reverses them too for a text key (REVERSE FROM) and not for a number
-                # (REVERSE DATE); servers differ, so the server breaks it.
-                for index in (lo - 1, lo):
-                    if (
-                        0 <= index < len(kept)
-                        and probe(index)
-                        and values[kept[index]] == values[uid]
-                    ):
-                        return None
+            # A tie with a neighbour: RFC 5256 keeps ties in mailbox order, but servers
+            # differ (Dovecot reverses them for REVERSE FROM and not for REVERSE DATE, and
+            # not always the same way twice; Courier puts a new DATE tie first): the server
+            # breaks it.
+            for index in (lo - 1, lo):
+                if 0 <= index < len(kept) and probe(index) and values[kept[index]] == values[uid]:
+                    return None
             places.setdefault(lo, []).append(uid)
     except LookupError:
         return None  # a probe is not cached: the server places it
@@ -352,7 +348,16 @@ async def _new_since(
     """
     start = max(cached.uidnext or 1, max(cached.uids, default=0) + 1)
     if uidnext is None:
-        return [], None
+        # No UIDNEXT in the SELECT (Courier): `UID FETCH start:* (UID)` names what is new,
+        # instead of a UID SEARCH ALL of the whole folder.
+        above = getattr(client, "uids_from", None)
+        if not callable(above):
+            return [], None
+        found = set(await above(start))
+        if found and len(found) <= limit:
+            fetched = await _fetch_chunked(client, sorted(found))
+            return fetched, found
+        return [], found
     if uidnext <= start:
         return [], set()
     gap = uidnext - start

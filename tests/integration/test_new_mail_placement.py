@@ -121,8 +121,9 @@ async def test_new_mail_is_placed_without_listing_the_whole_folder(
         _append(kind_user, data)
         result = await resync(counting, cache, box, sort=sort)
         assert len(result.new_uids) == 1
-        # A tie in a REVERSE order is the server's to break (servers differ there).
-        tie = i == 2 and sort.startswith("REVERSE") and "SORT" in imap.capabilities
+        # A tie (the third: its Date and Subject are an old one's; To: every message) is the
+        # server's to break: servers differ there (Courier puts a new DATE tie first).
+        tie = (i == 2 or sort == "TO") and "SORT" in imap.capabilities
         if not tie:
             assert counting.listings == before, f"the whole folder listed for one message ({sort})"
         # What the server answers (UID SORT, or its UID order without SORT) is the same order.
