@@ -1400,7 +1400,7 @@ class ImapClient:
         if new_uids or any(e.kind == "new" for e in events):
             out.append(MailboxEvent("new", state.name, new_uids, {}, state.exists))
         flags = {u: f for u, f in flags.items() if u not in new_uids}
-        if flags:
+        if flags or any(e.kind == "flags" and not e.uids for e in events):
             out.append(MailboxEvent("flags", state.name, tuple(flags), flags, state.exists))
         return out
 

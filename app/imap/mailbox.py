@@ -37,7 +37,8 @@ class MailboxEvent:
     """Something changed in a folder.
 
     kind: "new" (uids of new messages, empty when not yet known), "expunged" (uids removed),
-    "flags" (`flags` maps uid to its new flag set), or "resync" (UIDVALIDITY changed or the
+    "flags" (`flags` maps uid to its new flag set; empty when the message could not be
+    told), or "resync" (UIDVALIDITY changed or the
     state could not be followed: reload the folder).
     """
 
@@ -280,6 +281,10 @@ class MailboxState:
             assert uids is not None
             uid = uids[data.seq - 1]
         if uid is None:
+            # A flag change we cannot place (no UID in it, no sequence map: an IDLE watcher
+            # on a server without QRESYNC): still news, as "flags" without UIDs, so the
+            # folder is refreshed rather than the change missed.
+            self._emit("flags")
             return
         self._emit("flags", (uid,), {uid: data.flags})
 

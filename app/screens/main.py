@@ -628,6 +628,8 @@ class MainScreen(Screen[None]):
             self._report(exc, "Refresh failed")
             return
         self._folder_uids = uids
+        if self.account.reloaded_flags:  # another client's flag changes: repaint those rows
+            self.message_list.refresh_uids(self.account.reloaded_flags)
         # Nothing changed (the same list back): no set over the whole folder (4 MB at 100,000).
         unchanged = uids is previous
         current = self.account.current

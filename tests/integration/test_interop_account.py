@@ -156,3 +156,40 @@ async def test_all_folder_search_finds_a_message_in_a_nested_folder(
     assert nothing.hits == [] and nothing.total == 0
     with pytest.raises(QueryError):
         await search_all_folders(kind_account, "form:olga")
+
+
+@over_kinds(only=("dovecot", "minimal"))
+async def test_the_watcher_tells_of_another_clients_flag_change(
+    kind_user: KindUser, kind_account: Account
+) -> None:
+    """The watcher's own connection holds no UID list: on a server without QRESYNC the
+    change comes as `* n FETCH (FLAGS ...)` without a UID, and was dropped (the list showed
+    the flag only after a restart). Now it is news; the refresh it triggers learns the flag
+    and names the row to repaint."""
+    import asyncio
+
+    from app.imap.idle import IdleWatcher
+    from app.imap.mailbox import MailboxEvent
+
+    (uid,) = seed(kind_user, "INBOX", [message(0, "watch my flag")])
+    await opened(kind_account)
+    seen: asyncio.Queue[MailboxEvent] = asyncio.Queue()
+    watcher = IdleWatcher(
+        kind_user.imap_settings(),
+        kind_user.credentials(),
+        "INBOX",
+        seen.put_nowait,
+        poll_interval=0.2,
+    )
+    watcher.start()
+    try:
+        await asyncio.wait_for(watcher.connected.wait(), 30)
+        await asyncio.to_thread(_store, kind_user, "INBOX", [uid], "\\Flagged")
+        event = await asyncio.wait_for(seen.get(), 30)
+        assert event.kind == "flags"
+        await kind_account.reload_uids()
+        assert kind_account.reloaded_flags == [uid]
+        held = kind_account.summaries.get("INBOX", kind_account.current.uidvalidity, uid)  # type: ignore[union-attr]
+        assert held is not None and Flag.FLAGGED in held.flags
+    finally:
+        await watcher.stop()
