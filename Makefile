@@ -72,8 +72,8 @@ test: system-deps venv check
 # from their Debian packages into ~/.cache/termail-interop (never installed: they conflict with
 # dovecot-imapd) and run in mount namespaces, so this needs root; `make test` runs the same
 # tests, skipping (with the reason) a kind that cannot be set up.
-INTEROP_TESTS := tests/integration/test_interop.py tests/integration/test_interop_names.py \
-  tests/integration/test_interop_mime.py tests/integration/test_interop_ui.py
+# Every test marked `@over_kinds` (pytest marker `interop`), wherever it lives.
+INTEROP_TESTS := -m interop tests/integration
 interop-deps: system-deps venv
 	$(PY) -m app.sandbox.interop install
 

@@ -228,6 +228,9 @@ class Account:
         self._changed_folders: set[str] = set()
         self._news_only = False
         """The last NOOP on the open folder told of new mail and nothing else."""
+        self.reloaded_flags: list[int] = []
+        """UIDs whose flags the last `reload_uids` changed (another client's), for the list
+        to repaint their rows: the summaries in memory change in place."""
         self.counts_changed = asyncio.Event()
         """Set when a command of ours changed a folder (`take_changed_folders` says which)."""
         self._alert_listener: Callable[[ServerAlert], None] | None = None
@@ -706,6 +709,7 @@ class Account:
 
     async def reload_uids(self) -> Sequence[int]:
         """After IDLE news: the new UID list of the open folder, cursor kept by the caller."""
+        self.reloaded_flags = []
         if self.current is None:
             return []
         current = self.current
@@ -719,7 +723,7 @@ class Account:
                 # server told of no flag change or expunge).
                 lazy = LAZY_FLAGS if self._news_only else None
                 result = await self._resync(cache, current.folder.name, lazy_flags=lazy)
-            self._apply_sync(current.folder.name, result)
+            self.reloaded_flags = [s.uid for s in self._apply_sync(current.folder.name, result)]
             same = (
                 self.sorts_locally()
                 and current.ordered

@@ -755,6 +755,12 @@ class ImapClient:
 
         return await self._run("UID list", op, idempotent=True)
 
+    def learn_uids(self, uids: Sequence[int]) -> bool:
+        """Give the selected folder's state a UID list known complete without a listing (see
+        `MailboxState.learn_uids`); False when it was not taken (no folder, or inconsistent)."""
+        state = self.mailbox
+        return state is not None and state.learn_uids(uids)
+
     async def search(self, criteria: SearchCriteria) -> UidArray:
         """UID SEARCH (ESEARCH's compact form where offered); UIDs ascending."""
         self._require_selected()
@@ -1394,7 +1400,7 @@ class ImapClient:
         if new_uids or any(e.kind == "new" for e in events):
             out.append(MailboxEvent("new", state.name, new_uids, {}, state.exists))
         flags = {u: f for u, f in flags.items() if u not in new_uids}
-        if flags:
+        if flags or any(e.kind == "flags" and not e.uids for e in events):
             out.append(MailboxEvent("flags", state.name, tuple(flags), flags, state.exists))
         return out
 

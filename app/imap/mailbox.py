@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import operator
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -37,7 +37,8 @@ class MailboxEvent:
     """Something changed in a folder.
 
     kind: "new" (uids of new messages, empty when not yet known), "expunged" (uids removed),
-    "flags" (`flags` maps uid to its new flag set), or "resync" (UIDVALIDITY changed or the
+    "flags" (`flags` maps uid to its new flag set; empty when the message could not be
+    told), or "resync" (UIDVALIDITY changed or the
     state could not be followed: reload the folder).
     """
 
@@ -128,6 +129,21 @@ class MailboxState:
         self._max = max(arr, default=0)
         self.exists = len(arr)
         self.unknown_new = 0
+
+    def learn_uids(self, uids: Sequence[int]) -> bool:
+        """A complete UID list worked out elsewhere (a resync that counted the folder without
+        listing it: the cached UIDs, less those gone, plus the new ones fetched), taken as the
+        sequence map when it is consistent with what this connection was told: as many UIDs
+        as EXISTS says and no change pending. Without it, after a SELECT a `* n FETCH (FLAGS
+        ...)` without its UID (servers without QRESYNC send them) could not be placed, and
+        another client's flag change was missed. True when taken (a list already held wins).
+        """
+        if self._list is not None:
+            return False
+        if self.events or self.unknown_new or len(uids) != self.exists:
+            return False
+        self.set_uids(uids)
+        return True
 
     def _writable(self) -> UidArray:
         assert self._list is not None
@@ -265,6 +281,10 @@ class MailboxState:
             assert uids is not None
             uid = uids[data.seq - 1]
         if uid is None:
+            # A flag change we cannot place (no UID in it, no sequence map: an IDLE watcher
+            # on a server without QRESYNC): still news, as "flags" without UIDs, so the
+            # folder is refreshed rather than the change missed.
+            self._emit("flags")
             return
         self._emit("flags", (uid,), {uid: data.flags})
 

@@ -526,7 +526,7 @@ class CourierKind:
     #: Folders every user starts with (a mail program used before made them).
     FOLDERS = ("Trash", "Sent", "Drafts")
     #: Users made at start; more are made one at a time (a second each).
-    POOL = 48
+    POOL = 120
 
     def __init__(self, root: Path) -> None:
         self.work = _Work(root)

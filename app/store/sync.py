@@ -17,10 +17,12 @@ to the cache in one transaction, so a kill in the middle leaves the previous con
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -174,6 +176,142 @@ def _ordered(
     return [u for u in cached.uids if u in current]
 
 
+#: Most cached summaries read to place one new message (a binary search: 17 at 100,000).
+_MAX_PROBES = 40
+
+
+def _placed(
+    cached_order: Sequence[int],
+    current: set[int],
+    new: Sequence[int],
+    sort: str,
+    server_sorts: bool,
+    fetched: Sequence[MessageSummary],
+    summaries_of: Callable[[Sequence[int]], Mapping[int, MessageSummary]],
+) -> list[int] | None:
+    """The display order with `new` UIDs put in their place here, or None for the server.
+
+    Issue 14 item 9: each new message cost a listing of the whole folder (UID SORT, or UID
+    SEARCH ALL without SORT), 100,000 UIDs per new message. `current` is exact (the counts
+    added up), so only the place of the new ones is unknown:
+
+    * without SORT the list is by UID (what `uid_list` answers there; the order is then made
+      by the account from its sort keys): new UIDs are the highest, so they go at one end;
+    * with SORT each new message is placed by its own RFC 5256 key (`app.store.threads`,
+      tested against Dovecot's SORT), found by a binary search over the cached order whose
+      probes read the cached summaries. A probe not cached, a tie with a neighbour (servers
+      break ties differently), probes that disagree with the cached order by our keys (the
+      server computed a key otherwise), or a sort of several keys leaves it to the server.
+    """
+    from app.store.threads import CHOICE_OF_SORT_KEY, key_of, sort_key_from
+
+    words = sort.upper().strip("() ").split()
+    descending = words[:1] == ["REVERSE"]
+    keys = words[1:] if descending else words
+    kept = list(cached_order) if len(cached_order) == len(current) - len(new) else None
+    if kept is None or not all(map(current.__contains__, kept)):
+        kept = [u for u in cached_order if u in current]
+    fresh = sorted(new)
+    if not fresh or not kept or len(kept) + len(fresh) != len(current):
+        return None
+    if not server_sorts:
+        step = operator.gt if descending else operator.lt
+        if not all(map(step, kept, itertools.islice(kept, 1, None))):
+            return None  # not the UID order uid_list gives here
+        if fresh[0] <= max(kept[0], kept[-1]):
+            return None  # a "new" UID among the old ones: the listing says where
+        return fresh[::-1] + kept if descending else kept + fresh
+    if len(keys) != 1 or keys[0] not in CHOICE_OF_SORT_KEY:
+        return None
+    value = key_of(CHOICE_OF_SORT_KEY[keys[0]])
+    own = {s.uid: s for s in fetched if s.uid in current}
+    if any(u not in own for u in fresh):
+        return None
+    values: dict[int, Any] = {}
+
+    def of(summary: MessageSummary) -> Any:
+        return value(
+            sort_key_from(summary.uid, summary.internaldate, summary.size, summary.envelope)
+        )
+
+    for uid in fresh:
+        values[uid] = of(own[uid])
+
+    def before(a: int, b: int) -> bool:
+        """Whether `a` comes before `b` in the display order (ties: the lower UID first)."""
+        va, vb = values[a], values[b]
+        if va != vb:
+            return bool(va > vb) if descending else bool(va < vb)
+        return a < b
+
+    probed: dict[int, int] = {}  # index in kept -> its UID, for the consistency check
+
+    def probe(index: int) -> bool:
+        uid = kept[index]
+        if uid not in values:
+            got = summaries_of([uid]).get(uid)
+            if got is None:
+                raise LookupError(uid)
+            values[uid] = of(got)
+        probed[index] = uid
+        return True
+
+    def known(index: int) -> bool:
+        """`probe`, but False for a summary not cached (only the far end may be missing)."""
+        try:
+            return probe(index)
+        except LookupError:
+            return False
+
+    places: dict[int, list[int]] = {}
+    try:
+        for uid in fresh:
+            lo, hi, probes = 0, len(kept), 0
+            # The front first (newest first: new mail goes there, and the first screen is
+            # cached), then the far end where it is cached (an ascending order).
+            if probe(0) and before(uid, kept[0]):
+                hi = 0
+            elif known(len(kept) - 1) and not before(uid, kept[-1]):
+                lo = len(kept)
+            while lo < hi:
+                probes += 1
+                if probes > _MAX_PROBES:
+                    return None
+                mid = (lo + hi) // 2
+                probe(mid)
+                if before(uid, kept[mid]):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            # A tie with a neighbour: RFC 5256 keeps ties in mailbox order, but servers
+            # differ (Dovecot reverses them for REVERSE FROM and not for REVERSE DATE, and
+            # not always the same way twice; Courier puts a new DATE tie first): the server
+            # breaks it.
+            for index in (lo - 1, lo):
+                if 0 <= index < len(kept) and probe(index) and values[kept[index]] == values[uid]:
+                    return None
+            places.setdefault(lo, []).append(uid)
+    except LookupError:
+        return None  # a probe is not cached: the server places it
+    # The probes must lie in the cached order by our keys too, else our key is not the
+    # server's (a Date header read otherwise) and the place found means nothing.
+    seen = [probed[i] for i in sorted(probed)]
+    if any(before(b, a) for a, b in itertools.pairwise(seen)):
+        return None
+
+    def compare(a: int, b: int) -> int:
+        return -1 if before(a, b) else 1
+
+    order: list[int] = []
+    start = 0
+    for index in sorted(places):
+        order += kept[start:index]
+        order += sorted(places[index], key=functools.cmp_to_key(compare))
+        start = index
+    order += kept[start:]
+    return order
+
+
 async def _fetch_new(
     client: SyncClient, order: Sequence[int], new: set[int], limit: int, sort: str | None
 ) -> list[MessageSummary]:
@@ -210,7 +348,16 @@ async def _new_since(
     """
     start = max(cached.uidnext or 1, max(cached.uids, default=0) + 1)
     if uidnext is None:
-        return [], None
+        # No UIDNEXT in the SELECT (Courier): `UID FETCH start:* (UID)` names what is new,
+        # instead of a UID SEARCH ALL of the whole folder.
+        above = getattr(client, "uids_from", None)
+        if not callable(above):
+            return [], None
+        found = set(await above(start))
+        if found and len(found) <= limit:
+            fetched = await _fetch_chunked(client, sorted(found))
+            return fetched, found
+        return [], found
     if uidnext <= start:
         return [], set()
     gap = uidnext - start
@@ -332,6 +479,16 @@ async def resync(
         u: _session_free(f) for u, f in flags.items() if u in known_set and u not in gone
     }
     order = _ordered(current, cached, sort, new_uids)
+    if order is None and sort is not None and cached is not None and cached.sort == sort:
+        order = _placed(
+            cached.uids,
+            current,
+            new_uids,
+            sort,
+            "SORT" in caps,
+            fetched,
+            lambda uids: cache.get_summaries(mailbox, uidvalidity, uids),
+        )
     if order is None:
         order = await client.uid_list(sort=sort)
         # Compared without a set of the whole listing (4 MB at 100,000 messages).
@@ -339,6 +496,12 @@ async def resync(
             current = set(order)
             vanished = sorted(known_set - current)
             new_uids = sorted(current - known_set)
+    # The folder was counted, not listed (nothing new, or new mail placed here): the state
+    # of the SELECT above gets the UIDs as its sequence map, or a flag change another client
+    # makes next (`* 3 FETCH (FLAGS ...)`, no UID without QRESYNC) could not be placed.
+    learn = getattr(client, "learn_uids", None)
+    if callable(learn) and len(order) == exists:
+        learn(order)
     have_new = {s.uid for s in fetched}
     fetched = [s for s in fetched if s.uid in current]
     missing = set(new_uids) - have_new

@@ -235,6 +235,23 @@ _KEY_OF: dict[str, Callable[[SortKey], Any]] = {
 }
 
 
+#: The SORT_CHOICES name of each RFC 5256 sort key the server is asked for.
+CHOICE_OF_SORT_KEY = {
+    "DATE": "date",
+    "ARRIVAL": "arrival",
+    "FROM": "from",
+    "TO": "to",
+    "CC": "cc",
+    "SUBJECT": "subject",
+    "SIZE": "size",
+}
+
+
+def key_of(sort: str) -> Callable[[SortKey], Any]:
+    """The value a SortKey is ordered by for `sort` (a SORT_CHOICES name, or "cc")."""
+    return _KEY_OF.get(sort, _KEY_OF["date"])
+
+
 def sort_uids(keys: Iterable[SortKey], sort: str, reverse: bool) -> list[int]:
     """UIDs in the order of `sort` (a SORT_CHOICES name), as the server's UID SORT gives them.
 

@@ -132,61 +132,6 @@ async def test_cold_open_fills_the_cache_and_offline_reading_works(
         sandbox.start_dovecot()
 
 
-async def test_resync_after_another_client_changed_the_folder(
-    sandbox: Any, mail_user: Any, tmp_path_fast: Path
-) -> None:
-    sandbox.seed_generated(mail_user.name, 25)
-    path = tmp_path_fast / "cache.sqlite3"
-    account, folder = await opened(mail_user, path)
-    try:
-        held = {s.uid: s for s in await account.summaries_for(folder.uids)}
-        assert len(held) == 25
-    finally:
-        await account.close()
-
-    conn = other_client(sandbox, mail_user)
-    conn.select("INBOX")
-    flagged, expunged = folder.uids[2:4], folder.uids[5:7]
-    conn.uid("STORE", ",".join(map(str, flagged)), "+FLAGS", "(\\Flagged)")
-    conn.uid("STORE", ",".join(map(str, expunged)), "+FLAGS", "(\\Deleted)")
-    conn.expunge()
-    new = [append(conn, "INBOX", message(i, f"new while closed {i}")) for i in range(3)]
-    truth = server_order(conn, "INBOX")
-    conn.logout()
-
-    account = make_account(mail_user, path)
-    try:
-        cached = account.open_folder_cached(INBOX)
-        assert cached is not None and cached.uids == folder.uids  # what was seen last
-        await account.connect()
-        fresh = await account.open_folder(INBOX)
-        assert not fresh.cached
-        assert fresh.uids == truth
-        assert not set(expunged) & set(fresh.uids) and set(new) <= set(fresh.uids)
-        assert {s.uid for s in fresh.updated} == set(flagged)
-        assert all(Flag.FLAGGED in s.flags for s in fresh.updated)
-        summaries = {s.uid: s for s in await account.summaries_for(new)}
-        assert {summaries[u].envelope.subject for u in new} == {
-            f"new while closed {i}" for i in range(3)
-        }
-        # the cache was brought up to date in the same go
-        cache = account.header_cache
-        assert cache is not None
-        state = cache.mailbox_state("INBOX")
-        assert state is not None and state.uids == truth and state.sort == "REVERSE DATE"
-        stored = cache.get_summaries("INBOX", state.uidvalidity, flagged)
-        assert all(Flag.FLAGGED in s.flags for s in stored.values()) and len(stored) == 2
-
-        # news while open (what IDLE triggers): one more message, found by reload_uids
-        conn = other_client(sandbox, mail_user)
-        late = append(conn, "INBOX", message(9, "arrived while open"))
-        conn.logout()
-        uids = await account.reload_uids()
-        assert late in uids and account.current is not None and account.current.uids == uids
-    finally:
-        await account.close()
-
-
 async def test_flags_moves_and_deletes_reach_the_cache(
     sandbox: Any, mail_user: Any, tmp_path_fast: Path
 ) -> None:
@@ -355,30 +300,6 @@ async def test_the_screen_shows_cached_rows_before_the_server_answers(
         assert gated.current is not None and not gated.current.cached
         await pilot.pause(0.2)
         assert list(ml.uids) == folder.uids and filled()
-
-
-async def test_reload_without_changes_skips_the_resync(
-    sandbox: Any, mail_user: Any, tmp_path_fast: Path
-) -> None:
-    sandbox.seed_generated(mail_user.name, 8)
-    path = tmp_path_fast / "cache.sqlite3"
-    account, folder = await opened(mail_user, path)
-    try:
-        state = account.client.mailbox
-        assert await account.reload_uids() == folder.uids
-        assert account.client.mailbox is state  # no new SELECT: a NOOP said nothing changed
-
-        conn = other_client(sandbox, mail_user)
-        conn.select("INBOX")
-        conn.uid("STORE", str(folder.uids[0]), "+FLAGS", "(\\Flagged)")
-        conn.logout()
-        assert await account.reload_uids() == folder.uids
-        cache = account.header_cache
-        assert cache is not None and folder.uidvalidity is not None
-        stored = cache.get_summaries("INBOX", folder.uidvalidity, [folder.uids[0]])
-        assert Flag.FLAGGED in stored[folder.uids[0]].flags  # the change reached the cache
-    finally:
-        await account.close()
 
 
 # -- connecting early (app start) ----------------------------------------------------------------

@@ -181,28 +181,6 @@ async def test_undo_is_not_offered_once_the_trash_copy_is_gone(
         await account.close()
 
 
-async def test_undo_after_another_client_expunged_says_it_cannot(
-    sandbox: Any, mail_user: Any
-) -> None:
-    fill(mail_user, "INBOX", "a", "b")
-    account = await account_for(mail_user)
-    try:
-        await open_named(account, "INBOX")
-        uid = account.current.uids[0]  # type: ignore[union-attr]
-        await ops.delete(account, [uid])
-        conn = other(mail_user)
-        conn.select("Trash")
-        conn.store("1:*", "+FLAGS", "\\Deleted")
-        conn.expunge()
-        conn.logout()
-        outcome = await ops.undo(account)
-        assert not outcome.done and outcome.warning
-        assert outcome.message == "Cannot undo the delete: the messages are no longer in Trash"
-        assert count(mail_user, "INBOX") == 1
-    finally:
-        await account.close()
-
-
 async def test_expunge_asks_and_reports(sandbox: Any, mail_user: Any) -> None:
     fill(mail_user, "INBOX", "x", "y", "z")
     account = await account_for(mail_user)

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from app.actions.search_all import search_all_folders, split_scope
-from app.imap.search import QueryError
-from tests.integration.test_operations import account_for, open_named, other
+from tests.integration.test_operations import account_for, other
 
 pytestmark = pytest.mark.integration
 
@@ -44,26 +43,6 @@ def test_split_scope_reads_the_prefix_only_at_the_start() -> None:
     assert split_scope("IN:ALL") == (True, "")
     assert split_scope("from:olga in:all") == (False, "from:olga in:all")
     assert split_scope(" budget ") == (False, "budget")
-
-
-async def test_all_folder_search_finds_a_message_in_a_nested_folder(mail_user: Any) -> None:
-    nested = make_nested(mail_user)
-    account = await account_for(mail_user)
-    try:
-        await open_named(account, "INBOX")
-        result = await search_all_folders(account, "subject:budget")
-        found = sorted((h.folder, h.summary.envelope.subject) for h in result.hits)
-        assert found == [("INBOX", "Budget meeting"), (nested, "Budget plan for Q4")]
-        assert result.total == 2 and not result.truncated and not result.failed
-        assert result.searched >= 2
-        # The open folder is selected again: a search there still answers for INBOX.
-        assert len(await account.search("subject:lunch")) == 1
-        nothing = await search_all_folders(account, "subject:zzz-nowhere")
-        assert nothing.hits == [] and nothing.total == 0
-        with pytest.raises(QueryError):
-            await search_all_folders(account, "form:olga")
-    finally:
-        await account.close()
 
 
 async def test_all_folder_search_is_bounded_and_counts_the_rest(mail_user: Any) -> None:

@@ -79,7 +79,9 @@ def test_without_a_uid_list_only_counts_change() -> None:
     state = MailboxState("INBOX", exists=5)
     fold(state, b"* 3 EXPUNGE", b"* 6 EXISTS", b"* 1 FETCH (FLAGS ())")
     assert state.exists == 6 and state.uids is None
-    assert [e.kind for e in state.take_events()] == ["expunged", "new"]
+    # The flag change cannot be placed, but is news: "flags" without UIDs (refresh).
+    events = state.take_events()
+    assert [e.kind for e in events] == ["expunged", "new", "flags"] and events[2].uids == ()
 
 
 @given(
@@ -135,3 +137,22 @@ def test_ascending_uids(uids: list[int]) -> None:
 
     assert ascending_uids(uids) == sorted(set(uids))
     assert ascending_uids(sorted(set(uids), reverse=True)) == sorted(set(uids))
+
+
+def test_a_counted_uid_list_becomes_the_sequence_map_only_when_consistent() -> None:
+    """After a SELECT the state has no list; a resync that counted the folder (no listing)
+    hands it the UIDs, so `* 2 FETCH (FLAGS ...)` without a UID is placed (issue 14 item 9)."""
+    state = MailboxState("INBOX", uidvalidity=7, exists=3)
+    fold(state, b"* 2 FETCH (FLAGS (\\Flagged))")
+    [unknown] = state.take_events()  # without a map: only that something changed
+    assert unknown.kind == "flags" and unknown.uids == () and not unknown.flags
+    assert state.learn_uids([30, 10, 20])  # display order: sequence order made when needed
+    fold(state, b"* 2 FETCH (FLAGS (\\Flagged))")
+    [event] = state.take_events()
+    assert event.uids == (20,) and event.flags == {20: frozenset({"\\Flagged"})}
+    assert not state.learn_uids([1, 2, 3])  # a list held wins
+    other = MailboxState("INBOX", uidvalidity=7, exists=3)
+    assert not other.learn_uids([1, 2])  # EXISTS says 3
+    fold(other, b"* 4 EXISTS")
+    assert not other.learn_uids([1, 2, 3, 4])  # a change is pending: the next resync says
+    assert not other.has_uids

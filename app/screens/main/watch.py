@@ -110,6 +110,8 @@ async def refresh_open_folder(screen: Host, *, notify_new: bool = False) -> None
         screen._report(exc, "Refresh failed")
         return
     screen._folder_uids = uids
+    if screen.account.reloaded_flags:  # another client's flag changes: repaint those rows
+        screen.message_list.refresh_uids(screen.account.reloaded_flags)
     # Nothing changed (the same list back): no set over the whole folder (4 MB at 100,000).
     unchanged = uids is previous
     current = screen.account.current
