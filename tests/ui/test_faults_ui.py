@@ -247,8 +247,8 @@ async def compose_and_send(
     if before_send is not None:
         await before_send()
     await pilot.press("y")
-    # While it sends, keys that do nothing in the editor (f12) measure the UI.
-    quiet = KeyProbe(pilot, keys=("f12",), gaps=probe.gaps)
+    # While it sends, keys that do nothing in the editor (f11) measure the UI.
+    quiet = KeyProbe(pilot, keys=("f11",), gaps=probe.gaps)
     busy_seen: list[bool] = []
 
     def back_on_main() -> bool:
@@ -265,7 +265,7 @@ async def retry_from_outbox(pilot: Any, app: TermailApp, probe: KeyProbe, outbox
     await pilot.press("O")
     await probe.until(lambda: isinstance(app.screen, OutboxScreen), what="the outbox screen")
     await pilot.press("r")
-    quiet = KeyProbe(pilot, keys=("f12",), gaps=probe.gaps)
+    quiet = KeyProbe(pilot, keys=("f11",), gaps=probe.gaps)
     await quiet.until(lambda: outbox.list() == [], timeout=TIMEOUT * 3, what="the outbox emptied")
     await pilot.press("escape")
 
@@ -368,7 +368,7 @@ async def test_retry_right_after_opening_the_outbox(
         await pilot.press("O")
         await probe.until(lambda: isinstance(app.screen, OutboxScreen), what="the outbox screen")
         await pilot.press("r")
-        quiet = KeyProbe(pilot, keys=("f12",))
+        quiet = KeyProbe(pilot, keys=("f11",))
         await quiet.until(lambda: outbox.list() == [], timeout=3.0, what="sent")
 
 
