@@ -217,6 +217,21 @@ def _sort_args(
     return args
 
 
+def _pooled(resp: Response, batch: Sequence[Response]) -> Response:
+    """`resp` with the untagged responses of its whole batch.
+
+    A server may run pipelined commands at once when that is unambiguous (RFC 9051 5.5;
+    Dovecot does with UID FETCH and UID SORT), so an untagged answer can arrive before the
+    completion of the command sent ahead of its own: each reader picks its kind of response
+    from the whole batch's."""
+    untagged = [raw for r in batch for raw in r.untagged]
+    return Response(resp.status, untagged, resp.code, resp.text, resp.command)
+
+
+def _summary_items(conn: Connection) -> str:
+    return SUMMARY_ITEMS + (" MODSEQ" if conn.has_capability("CONDSTORE") else "")
+
+
 def _is_reverse(sort: str) -> bool:
     return sort.strip("() ").upper().startswith("REVERSE")
 
@@ -389,13 +404,22 @@ class ImapClient:
         conn.opening = []
         chosen = plan.chosen
         index = 0
+        # Each reader picks its kind of response from the whole round trip (see `_pooled`),
+        # parsed once (the UID list of a big folder is one long line).
+        items: list[parser.Untagged] = []
+        for resp in answers:
+            for raw in resp.untagged:
+                try:
+                    items.append(self._parse(raw))
+                except ImapProtocolError as exc:
+                    log.warning("skipped: %s", exc)
         try:
             if plan.namespace:
                 resp = answers[index]
                 index += 1
                 namespace = Namespace()
                 if resp.status == "OK":
-                    for item in self._parsed_lenient(resp):
+                    for item in items:
                         if isinstance(item, parser.NamespaceData) and item.personal:
                             namespace.prefix, namespace.delimiter = item.personal[0]
                 self.namespace = namespace
@@ -408,7 +432,7 @@ class ImapClient:
             if not resp.ok:
                 self.mailbox = None
                 return  # the `select` asking gets the error from its own SELECT
-            info = self._selected_from(chosen.mailbox, chosen.readonly, resp)
+            info = self._selected_from(chosen.mailbox, chosen.readonly, resp, items)
             self._selected = (chosen.mailbox, chosen.readonly)
             self.selected_info = info
             ready = _Ready(chosen.mailbox, chosen.readonly, plan.qresync_text, info, self.mailbox)
@@ -419,11 +443,17 @@ class ImapClient:
             if not resp.ok or chosen.sort is None:
                 return
             if plan.uid_list == "SORT":
-                uids = self._sort_answer(resp)
+                uids = _joined([i.numbers for i in items if isinstance(i, parser.SortData)])
                 if self.mailbox is not None:
                     self.mailbox.set_uids(uids)
             else:
-                uids = ascending_uids(self._search_answer(resp))
+                parts: list[UidArray] = []
+                for item in items:
+                    if isinstance(item, parser.ESearchData) and item.all:
+                        parts.append(item.all)
+                    elif isinstance(item, parser.SearchData):
+                        parts.append(item.numbers)
+                uids = ascending_uids(_joined(parts))
                 if self.mailbox is not None:
                     self.mailbox.set_uids(uids)
                 if _is_reverse(chosen.sort):
@@ -884,14 +914,20 @@ class ImapClient:
         )
         return self._selected_from(name, readonly, resp)
 
-    def _selected_from(self, name: str | Folder, readonly: bool, resp: Response) -> MailboxInfo:
-        """The MailboxInfo of a SELECT/EXAMINE's answer; the mailbox state starts from it."""
+    def _selected_from(
+        self,
+        name: str | Folder,
+        readonly: bool,
+        resp: Response,
+        items: Sequence[parser.Untagged] | None = None,
+    ) -> MailboxInfo:
+        """The MailboxInfo of a SELECT/EXAMINE's answer (its untagged responses, or `items`
+        already parsed); the mailbox state starts from it."""
         resp.check()
         display = name.name if isinstance(name, Folder) else name
         info = MailboxInfo(name=display, readonly=readonly)
         state = MailboxState(display)
-        for raw in resp.untagged:
-            data = self._parse(raw)
+        for data in items if items is not None else map(self._parse, resp.untagged):
             if isinstance(data, parser.NumberData):
                 if data.kind == "EXISTS":
                     info.exists = state.exists = data.number
@@ -1170,8 +1206,65 @@ class ImapClient:
         self._require_selected()
         wanted = sorted({u for u in uids if u > 0})
         results: dict[int, MessageSummary] = {}
-        wanted_set = set(wanted)
+        on_untagged = self._summary_reader(set(wanted), results)
+        with _gc_paused(len(wanted) > 2 * FETCH_WINDOW):
+            await self._windowed_fetch(
+                "fetching message summaries",
+                wanted,
+                results,
+                FETCH_WINDOW,
+                _summary_items,
+                changedsince,
+                on_untagged,
+            )
+        return [results[u] for u in dict.fromkeys(uids) if u in results]
 
+    async def fetch_summaries_with_list(
+        self, uids: Sequence[int], sort: str | None
+    ) -> tuple[list[MessageSummary], UidArray]:
+        """`fetch_summaries(uids)` and `uid_list(sort)` in one round trip (new mail at a warm
+        start: its summaries and the folder's new order, neither waiting on the other)."""
+        self._require_selected()
+        wanted = sorted({u for u in uids if u > 0})
+        if not wanted or len(wanted) > FETCH_WINDOW:
+            return await self.fetch_summaries(uids), await self.uid_list(sort)
+        results: dict[int, MessageSummary] = {}
+        on_untagged = self._summary_reader(set(wanted), results)
+
+        async def op(conn: Connection) -> UidArray:
+            results.clear()
+            fetch = ("UID FETCH", [parser.format_sequence_set(wanted), f"({_summary_items(conn)})"])
+            by_sort = bool(sort) and conn.has_capability("SORT")
+            if by_sort:
+                assert sort is not None
+                listing: tuple[str, Sequence[Arg]] = ("UID SORT", _sort_args(conn, sort, None))
+            else:
+                esearch = ["RETURN (ALL)"] if conn.has_capability("ESEARCH") else []
+                listing = ("UID SEARCH", [*esearch, "ALL"])
+            fetched, listed = await conn.batch([fetch, listing])
+            fetched.check()
+            # Dovecot runs the two at once: "* SORT" may come before the FETCH's completion.
+            listed = _pooled(listed, [fetched, listed])
+            for raw in listed.untagged:
+                if raw[:7].upper() != b"* SORT " and raw[:9].upper() != b"* SEARCH ":
+                    on_untagged(raw)  # the FETCHes (ESEARCH, and anything else, is folded)
+            if by_sort:
+                order = self._sort_answer(listed)
+                if self.mailbox is not None:
+                    self.mailbox.set_uids(order)
+                return order
+            order = ascending_uids(self._search_answer(listed.check()))
+            if self.mailbox is not None:
+                self.mailbox.set_uids(order)
+            return order[::-1] if sort and _is_reverse(sort) else order
+
+        order = await self._run("fetching new mail and the UID list", op, idempotent=True)
+        return [results[u] for u in dict.fromkeys(uids) if u in results], order
+
+    def _summary_reader(
+        self, wanted_set: set[int], results: dict[int, MessageSummary]
+    ) -> Callable[[bytes], None]:
+        """The reader of summary FETCH answers into `results` (other responses are folded)."""
         parse = parser.parse_untagged
         # The usual answer goes straight to a MessageSummary (no FetchData in between); any
         # other response, or a UID not asked for, takes the general path below.
@@ -1202,19 +1295,7 @@ class ImapClient:
                     results[uid].flags = data.flags
             self._fold(data)
 
-        with _gc_paused(len(wanted) > 2 * FETCH_WINDOW):
-            await self._windowed_fetch(
-                "fetching message summaries",
-                wanted,
-                results,
-                FETCH_WINDOW,
-                lambda conn: (
-                    SUMMARY_ITEMS + (" MODSEQ" if conn.has_capability("CONDSTORE") else "")
-                ),
-                changedsince,
-                on_untagged,
-            )
-        return [results[u] for u in dict.fromkeys(uids) if u in results]
+        return on_untagged
 
     async def fetch_flags(
         self, uids: Sequence[int], changedsince: int | None = None

@@ -993,14 +993,19 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
             return
         responses = await self.batch(commands, pause_last_on_ok=self.will_compress)
         enabled = set(self.enabled)
-        for index, resp in enumerate(responses[:fixed]):
-            # An ID the server refuses or answers oddly is ignored, as in `send_id`.
+        enable_ok = enable_at >= 0 and responses[enable_at].ok
+        # Read by kind from the whole batch: a server may run pipelined commands at once, and
+        # an answer can come before the completion of the command sent ahead of its own.
+        for resp in responses:
             for raw in resp.untagged:
+                if raw[2:4].upper() not in (b"ID", b"EN"):
+                    continue
+                # An ID the server refuses or answers oddly is ignored, as in `send_id`.
                 with contextlib.suppress(ImapProtocolError):
                     data = self._parse(raw)
                     if isinstance(data, parser.IdData):
                         self.server_id = data.params
-                    elif isinstance(data, parser.EnabledData) and index == enable_at and resp.ok:
+                    elif isinstance(data, parser.EnabledData) and enable_ok:
                         enabled |= data.capabilities
         self.enabled = frozenset(enabled)
         self.opening = responses[fixed : fixed + extra]
