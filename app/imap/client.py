@@ -407,13 +407,10 @@ class ImapClient:
         # Each reader picks its kind of response from the whole round trip (see `_pooled`),
         # parsed once (the UID list of a big folder is one long line).
         items: list[parser.Untagged] = []
-        for resp in answers:
-            for raw in resp.untagged:
-                try:
-                    items.append(self._parse(raw))
-                except ImapProtocolError as exc:
-                    log.warning("skipped: %s", exc)
         try:
+            # An unreadable answer (a bound passed: 4294967295 EXISTS) voids them all: the
+            # `select` asking sends its own SELECT, and reports the error as it always did.
+            items = [self._parse(raw) for resp in answers for raw in resp.untagged]
             if plan.namespace:
                 resp = answers[index]
                 index += 1
