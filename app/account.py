@@ -276,9 +276,28 @@ class Account:
 
         creds = None if self.imap_settings.tunnel else self._credentials()
         self.client = await ImapClient.connect(
-            self.imap_settings, creds, on_alert=self.report_alert
+            self.imap_settings, creds, on_alert=self.report_alert, opening=self._opening_plan
         )
         self.client.on_changed = self._note_changed
+
+    def _opening_plan(self) -> Any:
+        """What the first screen opens (INBOX), asked with the login's follow-up round trip
+        (`app.imap.client.OpenPlan`): cold, its SELECT and UID list in the list's order;
+        cached, the SELECT with QRESYNC from the cached state, as `open_folder`'s resync
+        asks it. None where INBOX is not opened first (a configured inbox role)."""
+        from app.imap.client import OpenPlan
+
+        if "inbox" in self.folder_roles:
+            return None
+        sort = self.sort_spec()
+        cache = self.header_cache
+        state = cache.mailbox_state("INBOX") if cache is not None else None
+        if state is None:
+            return OpenPlan("INBOX", sort=sort)
+        qresync = None
+        if state.highestmodseq:
+            qresync = (state.uidvalidity, state.highestmodseq, sorted(state.uids))
+        return OpenPlan("INBOX", qresync=qresync, sort=None if state.sort == sort else sort)
 
     def _note_changed(self, name: str) -> None:
         if len(self._changed_folders) < 1000:

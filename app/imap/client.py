@@ -46,7 +46,7 @@ from app.models import (
     ServerSettings,
 )
 
-__all__ = ["ImapClient", "MailboxInfo"]
+__all__ = ["ImapClient", "MailboxInfo", "OpenPlan"]
 
 #: The common shape of a `UID BODY.PEEK[HEADER.FIELDS (...)]` answer (`fetch_header_fields`).
 _HEADER_FIELDS_ANSWER = re.compile(
@@ -193,6 +193,130 @@ def _status(counts: dict[str, int]) -> FolderStatus:
     )
 
 
+def _qresync_args(qresync: tuple[int, int, Sequence[int] | None] | None) -> list[Arg]:
+    """The SELECT parameter `(QRESYNC (uidvalidity modseq known-uids))`, or none."""
+    if qresync is None:
+        return []
+    uidvalidity, modseq, known = qresync
+    known_text = f" {parser.format_sequence_set(known)}" if known else ""
+    return [f"(QRESYNC ({int(uidvalidity)} {int(modseq)}{known_text}))"]
+
+
+def _sort_args(
+    conn: Connection, keys: str | Sequence[str], criteria: SearchCriteria | None
+) -> list[Arg]:
+    words = keys.strip("() ").split() if isinstance(keys, str) else list(keys)
+    for word in words:
+        if word.upper() not in _SORT_KEYS and word.upper() != "REVERSE":
+            raise ValueError(f"not a SORT key: {word!r}")
+    criteria = criteria or SearchCriteria(None, ["ALL"])
+    args: list[Arg] = ["(" + " ".join(w.upper() for w in words) + ")"]
+    # SORT's charset is mandatory, and UTF-8 the only one allowed in UTF8=ACCEPT mode.
+    args.append("UTF-8" if conn.utf8 else criteria.charset or "UTF-8")
+    args += criteria.args or ["ALL"]
+    return args
+
+
+def _pooled(resp: Response, batch: Sequence[Response]) -> Response:
+    """`resp` with the untagged responses of its whole batch.
+
+    A server may run pipelined commands at once when that is unambiguous (RFC 9051 5.5;
+    Dovecot does with UID FETCH and UID SORT), so an untagged answer can arrive before the
+    completion of the command sent ahead of its own: each reader picks its kind of response
+    from the whole batch's."""
+    untagged = [raw for r in batch for raw in r.untagged]
+    return Response(resp.status, untagged, resp.code, resp.text, resp.command)
+
+
+def _summary_items(conn: Connection) -> str:
+    return SUMMARY_ITEMS + (" MODSEQ" if conn.has_capability("CONDSTORE") else "")
+
+
+def _is_reverse(sort: str) -> bool:
+    return sort.strip("() ").upper().startswith("REVERSE")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPlan:
+    """The folder the first screen will open, asked for in the round trip after the login.
+
+    `ImapClient.connect(opening=...)` sends, with ID and ENABLE, NAMESPACE, the SELECT (with
+    `qresync` where the server offers QRESYNC) and, with `sort`, the folder's UID list in that
+    order (UID SORT, else UID SEARCH ALL): no command waits on another's answer (RFC 9051 5.5).
+    The answers are kept, and the first `select` / `uid_list` asking the same gets them
+    without a round trip; anything else asked first makes them void.
+    """
+
+    mailbox: str = "INBOX"
+    readonly: bool = False
+    qresync: tuple[int, int, Sequence[int] | None] | None = None
+    sort: str | None = None
+    """The list's order ("REVERSE DATE"), or None: no UID list is asked for (a QRESYNC resync
+    of an unchanged folder needs none)."""
+
+
+@dataclass(slots=True)
+class _Opening:
+    """What `OpenPlan` sent (filled by `commands`, called by the engine once logged in)."""
+
+    plan: Callable[[], OpenPlan | None]
+    chosen: OpenPlan | None = None
+    namespace: bool = False
+    qresync_text: str | None = None
+    """The QRESYNC parameter as sent (the answer serves only a `select` asking the same)."""
+    uid_list: str = ""
+    """"SORT" or "SEARCH" when the UID list was asked for."""
+
+    def commands(self, conn: Connection) -> list[tuple[str, Sequence[Arg]]]:
+        try:
+            plan = self.plan()
+        except Exception:  # the plan is an optimisation: without it, the usual commands
+            log.exception("opening plan failed")
+            plan = None
+        out: list[tuple[str, Sequence[Arg]]] = []
+        if plan is None:
+            return out
+        self.chosen = plan
+        if conn.has_capability("NAMESPACE"):
+            self.namespace = True
+            out.append(("NAMESPACE", []))
+        extra: list[Arg] = []
+        # QRESYNC is in the ENABLE just before (the engine enables what is offered).
+        qresync = conn.has_capability("QRESYNC") and conn.has_capability("ENABLE")
+        if plan.qresync is not None and qresync:
+            extra = _qresync_args(plan.qresync)
+            self.qresync_text = str(extra[0]) if extra else None
+        # INBOX needs no namespace (the prefix never applies to it) and no encoding.
+        if plan.mailbox.upper() != "INBOX":
+            self.chosen = None
+            return out
+        out.append(("EXAMINE" if plan.readonly else "SELECT", [plan.mailbox, *extra]))
+        # Not before COMPRESS begins (it follows this round trip): a folder's UID list is the
+        # biggest answer of the start (700 KB at 100,000 messages) and worth deflating.
+        if plan.sort and not conn.will_compress:
+            if conn.has_capability("SORT"):
+                self.uid_list = "SORT"
+                out.append(("UID SORT", _sort_args(conn, plan.sort, None)))
+            else:
+                self.uid_list = "SEARCH"
+                args: list[Arg] = ["RETURN (ALL)"] if conn.has_capability("ESEARCH") else []
+                out.append(("UID SEARCH", [*args, "ALL"]))
+        return out
+
+
+@dataclass(slots=True)
+class _Ready:
+    """Answers the opening round trip brought, waiting for the `select` / `uid_list` asking."""
+
+    name: str
+    readonly: bool
+    qresync_text: str | None
+    info: MailboxInfo | None
+    state: MailboxState | None
+    sort: str | None = None
+    uids: UidArray | None = None
+
+
 class ImapClient:
     """One account's IMAP connection with typed operations; see the module docstring."""
 
@@ -228,6 +352,8 @@ class ImapClient:
         self.namespace: Namespace | None = None
         """The personal namespace, asked once (NAMESPACE) before the first folder command;
         folder names are shown without its prefix and sent with it (app/imap/namespace.py)."""
+        self._ready: _Ready | None = None
+        """Answers of the opening round trip not yet asked for (see `OpenPlan`)."""
 
     # -- connection -------------------------------------------------------------------------
 
@@ -241,14 +367,25 @@ class ImapClient:
         backoff: Sequence[float] = (0.2, 1.0, 3.0, 8.0),
         on_alert: Callable[[ServerAlert], None] | None = None,
         limits: Limits | None = None,
+        opening: Callable[[], OpenPlan | None] | None = None,
     ) -> ImapClient:
         """Open a connection (TLS, auth, extensions); `credentials` None only for PREAUTH/tunnel.
 
         `on_alert` gets each ALERT the server sends (RFC 3501 §7.1: the user MUST see it), on
         this connection and on every reconnection; `limits` bound what the server may make us
-        hold (past one the connection is dropped and the next command reconnects)."""
-        conn = await Connection.open(settings, credentials, on_alert=on_alert, limits=limits)
-        return cls(
+        hold (past one the connection is dropped and the next command reconnects).
+
+        `opening()` (called once logged in) says which folder the first screen opens: its
+        SELECT and UID list go out with ID and ENABLE (see `OpenPlan`)."""
+        plan = _Opening(opening) if opening is not None else None
+        conn = await Connection.open(
+            settings,
+            credentials,
+            on_alert=on_alert,
+            limits=limits,
+            then=plan.commands if plan is not None else None,
+        )
+        client = cls(
             settings,
             credentials,
             conn,
@@ -257,6 +394,112 @@ class ImapClient:
             on_alert=on_alert,
             limits=limits,
         )
+        if plan is not None:
+            client._take_opening(conn, plan, conn.opening)
+        return client
+
+    def _take_opening(self, conn: Connection, plan: _Opening, answers: list[Response]) -> None:
+        """Read the opening round trip's answers: the namespace, the selected folder and its
+        UID list become this client's state, kept for the `select` / `uid_list` asking."""
+        conn.opening = []
+        chosen = plan.chosen
+        index = 0
+        # Each reader picks its kind of response from the whole round trip (see `_pooled`),
+        # parsed once (the UID list of a big folder is one long line).
+        items: list[parser.Untagged] = []
+        try:
+            # An unreadable answer (a bound passed: 4294967295 EXISTS) voids them all: the
+            # `select` asking sends its own SELECT, and reports the error as it always did.
+            items = [self._parse(raw) for resp in answers for raw in resp.untagged]
+            if plan.namespace:
+                resp = answers[index]
+                index += 1
+                namespace = Namespace()
+                if resp.status == "OK":
+                    for item in items:
+                        if isinstance(item, parser.NamespaceData) and item.personal:
+                            namespace.prefix, namespace.delimiter = item.personal[0]
+                self.namespace = namespace
+            elif chosen is not None:
+                self.namespace = Namespace()  # not offered: names are used as they are
+            if chosen is None or index >= len(answers):
+                return
+            resp = answers[index]
+            index += 1
+            if not resp.ok:
+                self.mailbox = None
+                return  # the `select` asking gets the error from its own SELECT
+            info = self._selected_from(chosen.mailbox, chosen.readonly, resp, items)
+            self._selected = (chosen.mailbox, chosen.readonly)
+            self.selected_info = info
+            ready = _Ready(chosen.mailbox, chosen.readonly, plan.qresync_text, info, self.mailbox)
+            self._ready = ready
+            if not plan.uid_list or index >= len(answers):
+                return
+            resp = answers[index]
+            if not resp.ok or chosen.sort is None:
+                return
+            if plan.uid_list == "SORT":
+                uids = _joined([i.numbers for i in items if isinstance(i, parser.SortData)])
+                if self.mailbox is not None:
+                    self.mailbox.set_uids(uids)
+            else:
+                parts: list[UidArray] = []
+                for item in items:
+                    if isinstance(item, parser.ESearchData) and item.all:
+                        parts.append(item.all)
+                    elif isinstance(item, parser.SearchData):
+                        parts.append(item.numbers)
+                uids = ascending_uids(_joined(parts))
+                if self.mailbox is not None:
+                    self.mailbox.set_uids(uids)
+                if _is_reverse(chosen.sort):
+                    uids = uids[::-1]
+            ready.sort, ready.uids = chosen.sort, uids
+        except ImapError as exc:  # an unreadable answer: ask again the usual way
+            log.info("opening answers not used: %s", exc)
+            self._ready = None
+
+    def _take_ready_select(
+        self,
+        name: str | Folder,
+        readonly: bool,
+        qresync: tuple[int, int, Sequence[int] | None] | None,
+    ) -> MailboxInfo | None:
+        """The opening's SELECT answer when this is the same question, on the same connection
+        state (nothing reselected meanwhile); else None, and the kept answers are dropped."""
+        ready, self._ready = self._ready, None
+        if ready is None or ready.info is None or isinstance(name, Folder):
+            return None
+        conn = self._conn
+        if conn is None or conn.closed or self.mailbox is not ready.state or ready.state is None:
+            return None
+        if name != ready.name or readonly != ready.readonly:
+            return None
+        if "QRESYNC" in conn.enabled and qresync is not None:
+            args = _qresync_args(qresync)
+            asked = str(args[0]) if args else None
+        else:
+            asked = None
+        if asked != ready.qresync_text:
+            return None
+        if ready.uids is not None:
+            # The UID list is next: kept for the `uid_list` that follows.
+            self._ready = _Ready(
+                ready.name, readonly, None, None, ready.state, ready.sort, ready.uids
+            )
+        return ready.info
+
+    def _take_ready_uids(self, sort: str | None) -> UidArray | None:
+        ready, self._ready = self._ready, None
+        if ready is None or ready.uids is None or ready.info is not None:
+            return None  # `select` was not asked first: the list may be of another moment
+        state = self.mailbox
+        if state is None or state is not ready.state or ready.sort != sort:
+            return None
+        if state.exists != len(ready.uids) or state.unknown_new:
+            return None  # mail came or went since the answer: ask again
+        return ready.uids
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -357,6 +600,7 @@ class ImapClient:
         idempotent: bool,
     ) -> T:
         """Run `op` on a live connection; on a dropped one, reconnect and repeat when safe."""
+        self._ready = None  # another question came first: the opening's answers may be stale
         attempt = 0
         while True:
             try:
@@ -641,6 +885,10 @@ class ImapClient:
         """SELECT (or EXAMINE when `readonly`); with `qresync=(uidvalidity, modseq, known_uids)`
         and QRESYNC enabled, the server also says what vanished and what changed since."""
 
+        ready = self._take_ready_select(name, readonly, qresync)
+        if ready is not None:
+            return ready
+
         async def op(conn: Connection) -> MailboxInfo:
             return await self._select_on(conn, name, readonly, qresync)
 
@@ -656,21 +904,27 @@ class ImapClient:
         readonly: bool,
         qresync: tuple[int, int, Sequence[int] | None] | None,
     ) -> MailboxInfo:
-        extra: list[Arg] = []
-        if qresync is not None and "QRESYNC" in conn.enabled:
-            uidvalidity, modseq, known = qresync
-            known_text = f" {parser.format_sequence_set(known)}" if known else ""
-            extra.append(f"(QRESYNC ({int(uidvalidity)} {int(modseq)}{known_text}))")
+        extra = _qresync_args(qresync) if "QRESYNC" in conn.enabled else []
         self.mailbox = None
         resp = await conn.execute(
             "EXAMINE" if readonly else "SELECT", self._mbox(conn, name), *extra
         )
+        return self._selected_from(name, readonly, resp)
+
+    def _selected_from(
+        self,
+        name: str | Folder,
+        readonly: bool,
+        resp: Response,
+        items: Sequence[parser.Untagged] | None = None,
+    ) -> MailboxInfo:
+        """The MailboxInfo of a SELECT/EXAMINE's answer (its untagged responses, or `items`
+        already parsed); the mailbox state starts from it."""
         resp.check()
         display = name.name if isinstance(name, Folder) else name
         info = MailboxInfo(name=display, readonly=readonly)
         state = MailboxState(display)
-        for raw in resp.untagged:
-            data = self._parse(raw)
+        for data in items if items is not None else map(self._parse, resp.untagged):
             if isinstance(data, parser.NumberData):
                 if data.kind == "EXISTS":
                     info.exists = state.exists = data.number
@@ -739,6 +993,9 @@ class ImapClient:
         caller must not change it in place (a new list is cheap to make).
         """
         self._require_selected()
+        ready = self._take_ready_uids(sort)
+        if ready is not None:
+            return ready
 
         async def op(conn: Connection) -> UidArray:
             if sort and conn.has_capability("SORT"):
@@ -749,7 +1006,7 @@ class ImapClient:
             uids = ascending_uids(await self._search_on(conn, SearchCriteria(None, ["ALL"])))
             if self.mailbox is not None:
                 self.mailbox.set_uids(uids)
-            if sort and sort.strip("() ").upper().startswith("REVERSE"):
+            if sort and _is_reverse(sort):
                 return uids[::-1]
             return uids
 
@@ -781,6 +1038,9 @@ class ImapClient:
             args += ["CHARSET", criteria.charset]
         args += criteria.args or ["ALL"]
         resp = (await conn.execute("UID SEARCH", *args)).check()
+        return self._search_answer(resp)
+
+    def _search_answer(self, resp: Response) -> UidArray:
         parts: list[UidArray] = []
         for item in self._parsed(resp):
             if isinstance(item, parser.ESearchData) and item.all:
@@ -805,16 +1065,12 @@ class ImapClient:
     async def _sort_on(
         self, conn: Connection, keys: str | Sequence[str], criteria: SearchCriteria | None
     ) -> UidArray:
-        words = keys.strip("() ").split() if isinstance(keys, str) else list(keys)
-        for word in words:
-            if word.upper() not in _SORT_KEYS and word.upper() != "REVERSE":
-                raise ValueError(f"not a SORT key: {word!r}")
-        criteria = criteria or SearchCriteria(None, ["ALL"])
-        args: list[Arg] = ["(" + " ".join(w.upper() for w in words) + ")"]
-        # SORT's charset is mandatory, and UTF-8 the only one allowed in UTF8=ACCEPT mode.
-        args.append("UTF-8" if conn.utf8 else criteria.charset or "UTF-8")
-        args += criteria.args or ["ALL"]
+        args = _sort_args(conn, keys, criteria)
         resp = (await conn.execute("UID SORT", *args)).check()
+        return self._sort_answer(resp)
+
+    def _sort_answer(self, resp: Response) -> UidArray:
+        resp.check()
         parts = [item.numbers for item in self._parsed(resp) if isinstance(item, parser.SortData)]
         del resp  # the answer's bytes (700 KB at 100,000 UIDs) go before anything else is built
         return _joined(parts)
@@ -953,8 +1209,65 @@ class ImapClient:
         self._require_selected()
         wanted = sorted({u for u in uids if u > 0})
         results: dict[int, MessageSummary] = {}
-        wanted_set = set(wanted)
+        on_untagged = self._summary_reader(set(wanted), results)
+        with _gc_paused(len(wanted) > 2 * FETCH_WINDOW):
+            await self._windowed_fetch(
+                "fetching message summaries",
+                wanted,
+                results,
+                FETCH_WINDOW,
+                _summary_items,
+                changedsince,
+                on_untagged,
+            )
+        return [results[u] for u in dict.fromkeys(uids) if u in results]
 
+    async def fetch_summaries_with_list(
+        self, uids: Sequence[int], sort: str | None
+    ) -> tuple[list[MessageSummary], UidArray]:
+        """`fetch_summaries(uids)` and `uid_list(sort)` in one round trip (new mail at a warm
+        start: its summaries and the folder's new order, neither waiting on the other)."""
+        self._require_selected()
+        wanted = sorted({u for u in uids if u > 0})
+        if not wanted or len(wanted) > FETCH_WINDOW:
+            return await self.fetch_summaries(uids), await self.uid_list(sort)
+        results: dict[int, MessageSummary] = {}
+        on_untagged = self._summary_reader(set(wanted), results)
+
+        async def op(conn: Connection) -> UidArray:
+            results.clear()
+            fetch = ("UID FETCH", [parser.format_sequence_set(wanted), f"({_summary_items(conn)})"])
+            by_sort = bool(sort) and conn.has_capability("SORT")
+            if by_sort:
+                assert sort is not None
+                listing: tuple[str, Sequence[Arg]] = ("UID SORT", _sort_args(conn, sort, None))
+            else:
+                esearch = ["RETURN (ALL)"] if conn.has_capability("ESEARCH") else []
+                listing = ("UID SEARCH", [*esearch, "ALL"])
+            fetched, listed = await conn.batch([fetch, listing])
+            fetched.check()
+            # Dovecot runs the two at once: "* SORT" may come before the FETCH's completion.
+            listed = _pooled(listed, [fetched, listed])
+            for raw in listed.untagged:
+                if raw[:7].upper() != b"* SORT " and raw[:9].upper() != b"* SEARCH ":
+                    on_untagged(raw)  # the FETCHes (ESEARCH, and anything else, is folded)
+            if by_sort:
+                order = self._sort_answer(listed)
+                if self.mailbox is not None:
+                    self.mailbox.set_uids(order)
+                return order
+            order = ascending_uids(self._search_answer(listed.check()))
+            if self.mailbox is not None:
+                self.mailbox.set_uids(order)
+            return order[::-1] if sort and _is_reverse(sort) else order
+
+        order = await self._run("fetching new mail and the UID list", op, idempotent=True)
+        return [results[u] for u in dict.fromkeys(uids) if u in results], order
+
+    def _summary_reader(
+        self, wanted_set: set[int], results: dict[int, MessageSummary]
+    ) -> Callable[[bytes], None]:
+        """The reader of summary FETCH answers into `results` (other responses are folded)."""
         parse = parser.parse_untagged
         # The usual answer goes straight to a MessageSummary (no FetchData in between); any
         # other response, or a UID not asked for, takes the general path below.
@@ -985,19 +1298,7 @@ class ImapClient:
                     results[uid].flags = data.flags
             self._fold(data)
 
-        with _gc_paused(len(wanted) > 2 * FETCH_WINDOW):
-            await self._windowed_fetch(
-                "fetching message summaries",
-                wanted,
-                results,
-                FETCH_WINDOW,
-                lambda conn: (
-                    SUMMARY_ITEMS + (" MODSEQ" if conn.has_capability("CONDSTORE") else "")
-                ),
-                changedsince,
-                on_untagged,
-            )
-        return [results[u] for u in dict.fromkeys(uids) if u in results]
+        return on_untagged
 
     async def fetch_flags(
         self, uids: Sequence[int], changedsince: int | None = None

@@ -633,7 +633,14 @@ def _verb(command: str) -> str:
     return command.split(" ", 1)[0].upper()
 
 
-_EXTRA_VALID_STATES = {"IDLE": (AUTH, SELECTED), "UNSELECT": (SELECTED,), "ENABLE": (AUTH,)}
+_EXTRA_VALID_STATES = {
+    "IDLE": (AUTH, SELECTED),
+    "UNSELECT": (SELECTED,),
+    "ENABLE": (AUTH,),
+    # RFC 4978's grammar makes it a command-auth: authenticated or selected (aioimaplib: the
+    # former only). A server refusing it in the selected state goes on uncompressed.
+    "COMPRESS": (AUTH, SELECTED),
+}
 
 
 def _valid_states(verb: str) -> tuple[str, ...] | None:
@@ -809,6 +816,10 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
         self.is_tunnel = bool(settings.tunnel)
         self.preauth = False
         self.enabled: frozenset[str] = frozenset()
+        self.will_compress = False
+        """Logged in, COMPRESS=DEFLATE offered and wanted, not begun yet (see `open`'s `then`)."""
+        self.opening: list[Response] = []
+        """The completions of `open`'s `then` commands (the caller takes them)."""
         self.server_id: dict[str, str | None] = {}
         self.greeting_text = ""
         super().__init__(
@@ -911,24 +922,37 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
         client_id: dict[str, str] | None = None,
         limits: Limits | None = None,
         on_alert: Callable[[ServerAlert], None] | None = None,
+        then: Callable[[Connection], Sequence[tuple[str, Sequence[Arg]]]] | None = None,
     ) -> Connection:
         """Connect, secure, authenticate, and enable extensions; raise a typed error otherwise.
 
         `on_alert` receives every ALERT the server sends from the greeting on (once per text);
-        `limits` bound what the server may make us hold (`DEFAULT_LIMITS`)."""
+        `limits` bound what the server may make us hold (`DEFAULT_LIMITS`).
+
+        `then(conn)` is called once logged in (the capabilities are the server's post-login
+        ones; `will_compress` says whether COMPRESS follows) and the commands it returns go
+        out in the same round trip as ID and ENABLE (RFC 9051 5.5: none waits on another's
+        answer; literals must be non-synchronising). Their completions are in `opening`, in
+        order, each with its own untagged responses, not yet parsed: they are read after the
+        ENABLE's answer is known (UTF8=ACCEPT changes how names are read)."""
         if settings.tunnel:
             conn = cls(settings, limits=limits, on_alert=on_alert)
         else:
             ctx = make_ssl_context(settings) if settings.tls is TlsMode.IMPLICIT else None
             conn = cls(settings, ssl_context=ctx, limits=limits, on_alert=on_alert)
         try:
-            await conn._handshake(credentials, client_id or DEFAULT_CLIENT_ID)
+            await conn._handshake(credentials, client_id or DEFAULT_CLIENT_ID, then)
         except BaseException:
             await conn.disconnect(logout=False)
             raise
         return conn
 
-    async def _handshake(self, credentials: Credentials | None, client_id: dict[str, str]) -> None:
+    async def _handshake(
+        self,
+        credentials: Credentials | None,
+        client_id: dict[str, str],
+        then: Callable[[Connection], Sequence[tuple[str, Sequence[Arg]]]] | None = None,
+    ) -> None:
         greeting = await self._read_greeting()
         if greeting.kind == "BYE":
             raise ImapConnectionError(f"the server refused the connection: {greeting.text}")
@@ -949,43 +973,58 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
             if credentials is None:
                 raise ImapAuthError("the server asks for a login and no credentials were given")
             await self.authenticate(credentials)
-        if (
+        self.will_compress = bool(
             self.settings.compress
             and not self.is_tunnel
             and self.has_capability("COMPRESS=DEFLATE")
-        ):
-            await self.start_compression()
-        await self._id_and_enable(client_id)
+        )
+        await self._setup(client_id, then)
 
-    async def _id_and_enable(self, client_id: dict[str, str]) -> None:
-        """ID and ENABLE in one round trip (RFC 9051 5.5: neither waits on the other's answer),
-        else whichever of them the server offers, on its own."""
+    async def _setup(
+        self,
+        client_id: dict[str, str],
+        then: Callable[[Connection], Sequence[tuple[str, Sequence[Arg]]]] | None,
+    ) -> None:
+        """ID, ENABLE, the caller's `then` commands and COMPRESS in one round trip (RFC 9051
+        5.5: none of them waits on another's answer). COMPRESS goes last: nothing may follow
+        it before its OK (RFC 4978), and from that OK on both directions are deflated."""
+        commands: list[tuple[str, Sequence[Arg]]] = []
+        if self.has_capability("ID"):
+            items = " ".join(f"{parser.quote(k)} {parser.quote(v)}" for k, v in client_id.items())
+            commands.append(("ID", [f"({items})" if items else "NIL"]))
         offered = [w for w in WANTED_EXTENSIONS if self.has_capability(w)]
-        can_enable = self.has_capability("ENABLE") and self.state == AUTH and bool(offered)
-        if not (self.has_capability("ID") and can_enable):
-            if self.has_capability("ID"):
-                await self.send_id(client_id)
-            await self.enable_extensions()
+        enable_at = -1
+        if self.has_capability("ENABLE") and self.state == AUTH and offered:
+            enable_at = len(commands)
+            commands.append(("ENABLE", offered))
+        fixed = len(commands)
+        if then is not None:
+            commands.extend(then(self))
+        extra = len(commands) - fixed
+        if self.will_compress:
+            commands.append(("COMPRESS", ["DEFLATE"]))
+        if not commands:
             return
-        items = " ".join(f"{parser.quote(k)} {parser.quote(v)}" for k, v in client_id.items())
-        untagged: list[bytes] = []
-        try:
-            _, enable = await self.pipeline(
-                [("ID", [f"({items})" if items else "NIL"]), ("ENABLE", offered)],
-                on_untagged=untagged.append,
-            )
-        except ImapProtocolError:
-            await self.enable_extensions()  # ID failures are ignored, as in `send_id`
-            return
+        responses = await self.batch(commands, pause_last_on_ok=self.will_compress)
         enabled = set(self.enabled)
-        for raw in untagged:
-            with contextlib.suppress(ImapProtocolError):
-                data = self._parse(raw)
-                if isinstance(data, parser.IdData):
-                    self.server_id = data.params
-                elif isinstance(data, parser.EnabledData) and enable.ok:
-                    enabled |= data.capabilities
+        enable_ok = enable_at >= 0 and responses[enable_at].ok
+        # Read by kind from the whole batch: a server may run pipelined commands at once, and
+        # an answer can come before the completion of the command sent ahead of its own.
+        for resp in responses:
+            for raw in resp.untagged:
+                if raw[2:4].upper() not in (b"ID", b"EN"):
+                    continue
+                # An ID the server refuses or answers oddly is ignored, as in `send_id`.
+                with contextlib.suppress(ImapProtocolError):
+                    data = self._parse(raw)
+                    if isinstance(data, parser.IdData):
+                        self.server_id = data.params
+                    elif isinstance(data, parser.EnabledData) and enable_ok:
+                        enabled |= data.capabilities
         self.enabled = frozenset(enabled)
+        self.opening = responses[fixed : fixed + extra]
+        if self.will_compress:
+            self._begin_compression(responses[-1])
 
     async def _read_greeting(self) -> parser.StatusResponse:
         where = self._where()
@@ -1110,6 +1149,11 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
     async def start_compression(self) -> None:
         """COMPRESS DEFLATE (RFC 4978): from the server's OK on, both directions are deflated."""
         resp = await self.execute("COMPRESS", "DEFLATE", _pause_on_ok=True)
+        self._begin_compression(resp)
+
+    def _begin_compression(self, resp: Response) -> None:
+        """After COMPRESS's completion (framing paused at its OK): deflate from here on."""
+        self.will_compress = False
         if not resp.ok:
             log.info("COMPRESS refused, going on uncompressed: %s", resp.text)
             return
@@ -1312,11 +1356,47 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
                 results.append(await self._wait(window.popleft(), limit))
         return results
 
+    async def batch(
+        self,
+        commands: Sequence[tuple[str, Sequence[Arg]]],
+        *,
+        timeout: float | None = None,
+        pause_last_on_ok: bool = False,
+    ) -> list[Response]:
+        """Send every command at once and return their completions, in order, each with its
+        own untagged responses (the server answers in order, RFC 9051 5.5; what arrives before
+        a completion belongs to it, unsolicited EXISTS and the like included).
+
+        For commands that do not depend on one another's answers; a SELECT or EXAMINE counts
+        as done for the commands after it (UID SORT right behind SELECT). NO and BAD are
+        returned, not raised. `pause_last_on_ok`: framing stops at the last one's OK (COMPRESS).
+        """
+        limit = self.timeout if timeout is None else timeout
+        results: list[Response] = []
+        async with self._lock:
+            await self._drain(limit)
+            state = self.protocol.state
+            sent: list[tuple[str, _Pending]] = []
+            for index, (command, args) in enumerate(commands):
+                cmd = self._new_command(command, None, None, state=state)
+                cmd.pause_on_ok = pause_last_on_ok and index == len(commands) - 1
+                await self._send(cmd, command, args, limit)
+                sent.append((command, cmd))
+                if _verb(command) in ("SELECT", "EXAMINE"):
+                    state = SELECTED
+            for command, cmd in sent:
+                resp = await self._wait(cmd, limit)
+                self._track_state(command, resp)
+                results.append(resp)
+        return results
+
     def _new_command(
         self,
         command: str,
         on_untagged: Callable[[bytes], None] | None,
         on_continuation: Callable[[bytes], None] | None,
+        *,
+        state: str | None = None,
     ) -> _Pending:
         proto = self.protocol
         if proto.dead:
@@ -1325,8 +1405,8 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
             )
         verb = _verb(command)
         states = _valid_states(verb)
-        if states is not None and proto.state not in states:
-            raise ImapProtocolError(f"{command} is not allowed in state {proto.state}")
+        if states is not None and (state or proto.state) not in states:
+            raise ImapProtocolError(f"{command} is not allowed in state {state or proto.state}")
         cmd = _Pending(proto.loop, proto.new_tag(), command, on_untagged, on_continuation)
         return cmd
 

@@ -339,12 +339,19 @@ _MAX_GAP = 1_000_000
 
 
 async def _new_since(
-    client: SyncClient, cached: CachedMailbox, uidnext: int | None, limit: int
-) -> tuple[list[MessageSummary], set[int] | None]:
-    """New mail between the cached UIDNEXT and the server's: (summaries fetched, its UIDs).
+    client: SyncClient,
+    cached: CachedMailbox,
+    uidnext: int | None,
+    limit: int,
+    sort: str | None = None,
+) -> tuple[list[MessageSummary], set[int] | None, Sequence[int] | None]:
+    """New mail between the cached UIDNEXT and the server's: (summaries fetched, its UIDs,
+    the folder's UID list in `sort` order or None).
 
     A small gap is fetched whole in one command (the answer names the UIDs that exist); a big
     one is listed by its flags and left for `_fetch_new`. None for the UIDs means "unknown".
+    With `sort`, a small gap's FETCH and the UID list the new mail makes necessary share one
+    round trip where the client can (`fetch_summaries_with_list`).
     """
     start = max(cached.uidnext or 1, max(cached.uids, default=0) + 1)
     if uidnext is None:
@@ -352,22 +359,26 @@ async def _new_since(
         # instead of a UID SEARCH ALL of the whole folder.
         above = getattr(client, "uids_from", None)
         if not callable(above):
-            return [], None
+            return [], None, None
         found = set(await above(start))
         if found and len(found) <= limit:
             fetched = await _fetch_chunked(client, sorted(found))
-            return fetched, found
-        return [], found
+            return fetched, found, None
+        return [], found, None
     if uidnext <= start:
-        return [], set()
+        return [], set(), None
     gap = uidnext - start
     if gap > _MAX_GAP:
-        return [], None
+        return [], None, None
     span = list(range(start, uidnext))
     if gap <= limit:
+        both = getattr(client, "fetch_summaries_with_list", None)
+        if sort is not None and both is not None:
+            fetched, order = await both(span, sort)
+            return fetched, {s.uid for s in fetched}, order
         fetched = await client.fetch_summaries(span)
-        return fetched, {s.uid for s in fetched}
-    return [], set(await client.fetch_flags(span))
+        return fetched, {s.uid for s in fetched}, None
+    return [], set(await client.fetch_flags(span)), None
 
 
 async def resync(
@@ -424,11 +435,17 @@ async def resync(
     gone: set[int] = set()
     new: set[int] = set()
     fetched: list[MessageSummary] = []
+    listed_order: Sequence[int] | None = None
     if unchanged:
         method = "qresync" if use_qresync else "condstore"
     else:
         # New mail first: UIDs only grow, so it lives between the cached UIDNEXT and the new one.
-        fetched, new_or_none = await _new_since(client, cached, uidnext, new_limit)
+        # The listing rides with the new mail's FETCH only where it is needed anyway: with the
+        # cached order in `sort`, the new mail is placed here (`_placed`), not listed.
+        placeable = sort is not None and cached.sort == sort
+        fetched, new_or_none, listed_order = await _new_since(
+            client, cached, uidnext, new_limit, None if placeable else sort
+        )
         if use_qresync:
             method = "qresync"
             flags, modseqs = _changed(getattr(info, "changed", None))
@@ -467,7 +484,7 @@ async def resync(
             # The counts do not add up (an expunge CONDSTORE cannot see, a MODSEQ the server
             # forgot, no UIDNEXT): the UID list is the truth.
             log.debug("resync of %s: counts differ, reading the UID list", mailbox)
-            listed = set(await client.uid_list())
+            listed = set(listed_order if listed_order is not None else await client.uid_list())
             gone = known_set - listed
             new = listed - known_set
 
@@ -490,7 +507,7 @@ async def resync(
             lambda uids: cache.get_summaries(mailbox, uidvalidity, uids),
         )
     if order is None:
-        order = await client.uid_list(sort=sort)
+        order = listed_order if listed_order is not None else await client.uid_list(sort=sort)
         # Compared without a set of the whole listing (4 MB at 100,000 messages).
         if len(order) != len(current) or not all(map(current.__contains__, order)):
             current = set(order)
