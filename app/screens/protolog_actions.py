@@ -27,9 +27,22 @@ def error_with_hint(exc: BaseException, text: str) -> str:
     from app.imap.errors import ImapError
     from app.smtp.submit import SmtpError
 
+    if isinstance(exc, _LOCAL):
+        return text  # a file or a program of ours (pipe, save): nothing in the dialogue
     if isinstance(exc, ImapError | SmtpError | OSError | TimeoutError):
         return with_log_hint(text)
     return text
+
+
+#: OSErrors that come from files and programs, never from a server.
+_LOCAL = (
+    FileNotFoundError,
+    FileExistsError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+    ChildProcessError,
+)
 
 
 def open_protocol_log(app: Any, account: Any) -> None:
