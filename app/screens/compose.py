@@ -91,7 +91,14 @@ class ComposeScreen(Screen[None]):
         Binding("ctrl+t", "attach", "Attach path", id="compose.attach", priority=True),
         Binding("ctrl+f", "pick_files", "Pick files", id="compose.pick", priority=True),
         Binding("ctrl+r", "remove_attachment", "Remove att.", id="compose.detach", priority=True),
-        Binding("ctrl+g", "pgp", "OpenPGP", id="compose.pgp", priority=True),
+        Binding(
+            "ctrl+g",
+            "pgp",
+            "OpenPGP",
+            id="compose.pgp",
+            priority=True,
+            tooltip="off, sign, sign + encrypt, encrypt (each press the next)",
+        ),
         Binding("escape", "close", "Close", id="compose.close"),
     ]
 
