@@ -228,8 +228,13 @@ async def test_one_click_unsubscribe_only_after_confirmation(
         await pilot.press("U")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
-        await wait_until(pilot, lambda: any("Unsubscribed" in str(n.message)
-                                            for n in app._notifications))  # fmt: skip
+        done = await wait_until(pilot, lambda: next((n for n in app._notifications
+                                                     if "Unsubscribed" in str(n.message)), None))  # fmt: skip
+        # The HTTP exchange is in the protocol log too, so the toast can point there.
+        assert str(done.message).endswith("P: show in log")
+        lines = [line.render() for line in app.accounts[0].protocol_log.snapshot()]
+        assert any("http" in line and f"C: POST {url}" in line for line in lines)
+        assert any("S: 200 Unsubscribed" in line for line in lines)
     assert handler.posts == [b"List-Unsubscribe=One-Click"]
 
 
