@@ -150,3 +150,13 @@ def test_serve_help_lists_log_protocol(capsys: pytest.CaptureFixture[str]) -> No
     with pytest.raises(SystemExit):
         main(["serve", "--help"])
     assert "--log-protocol FILE" in capsys.readouterr().out
+
+
+def test_demo_serve_tries_log_protocol_before_starting_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`termail demo --serve --log-protocol FILE` hands FILE to the tabs; one that cannot be
+    written is refused here, before a sandbox starts."""
+    bad = tmp_path / "no such folder" / "x.log"
+    assert main(["demo", "--serve", "--log-protocol", str(bad)]) == 2
+    assert "termail demo: cannot write the protocol log" in capsys.readouterr().err
