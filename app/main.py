@@ -115,6 +115,9 @@ def screen_commands(screen: Screen[Any]) -> list[ScreenCommand]:
     return list(found.values())
 
 
+_PROTOCOL_LOG_TIP = "the IMAP and SMTP dialogue of the account (in compose: F12 only)"
+
+
 class TermailApp(SafeNotify, App[None]):
     """termail: one MainScreen per account, switchable."""
 
@@ -124,7 +127,14 @@ class TermailApp(SafeNotify, App[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("ctrl+a", "switch_account", "Account", id="app.account", show=False),
-        Binding("P", "protocol_log", "Protocol log", id="app.protocol_log", show=False),
+        Binding(
+            "P",
+            "protocol_log",
+            "Protocol log",
+            id="app.protocol_log",
+            show=False,
+            tooltip=_PROTOCOL_LOG_TIP,
+        ),
         Binding(
             "f12",
             "protocol_log",
@@ -132,6 +142,7 @@ class TermailApp(SafeNotify, App[None]):
             id="app.protocol_log2",
             show=False,
             priority=True,
+            tooltip=_PROTOCOL_LOG_TIP,
         ),
     ]
 

@@ -93,6 +93,9 @@ class ProtocolLogScreen(Screen[None]):
         self.log_source = log
         self.account = account or log.name
         self.show_error = show_error
+        self._note = ""
+        """What the status line says before its counts ("line 40: the last error"); kept while
+        new lines arrive, dropped when the lines shown change (a search)."""
         self.query_text = ""
         self.shown: list[LogLine] = []
 
@@ -131,9 +134,13 @@ class ProtocolLogScreen(Screen[None]):
             view.write(line_text(line), scroll_end=False)
         if not self.show_error:
             view.scroll_end(animate=False)
-        self._say()
+        self._say("")
 
-    def _say(self, extra: str = "") -> None:
+    def _say(self, extra: str | None = None) -> None:
+        """The status line: `extra` (when given, else the note said last) and the counts."""
+        if extra is not None:
+            self._note = extra
+        extra = self._note
         total = len(self.log_source.lines)
         if self.query_text:
             text = f"{len(self.shown):,} of {total:,} lines match {self.query_text!r}"
@@ -193,9 +200,11 @@ class ProtocolLogScreen(Screen[None]):
 
     def action_top(self) -> None:
         self.lines_view.scroll_home(animate=False)
+        self._say("")
 
     def action_bottom(self) -> None:
         self.lines_view.scroll_end(animate=False)
+        self._say("")
 
     def action_last_error(self) -> None:
         seq = self.log_source.last_error

@@ -4,11 +4,11 @@
                                                 open the client on the configured accounts (and
                                                 write its IMAP/SMTP dialogue to FILE, no secrets)
     termail demo [--print] [--log-protocol FILE] start the sandbox with the demo mailbox and open it
-    termail serve [--config PATH] [--account NAME] [--host H] [--port N] [--public] [--demo]
-                                                the same in a web browser (prints its address)
+    termail serve [--config PATH] [--account NAME] [--log-protocol FILE] [--host H] [--port N]
+                  [--public] [--demo]           the same in a web browser (prints its address)
     termail render FILE.eml|- [--html] [--headers full]   print a message as text, safely
     termail view FILE.eml|-                     open the viewer on a local message file
-    termail config init|check                   write an example config / test the logins
+    termail config init|check [--log-protocol FILE]   write an example config / test the logins
     termail cache clear                         drop the local header cache
 
 Subcommands import what they need lazily so `termail render` starts without Textual.

@@ -26,7 +26,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from app.cli.serve import add_serve_arguments, check_host, serve, termail_command
+from app.cli.serve import (
+    add_serve_arguments,
+    check_host,
+    protocol_log_args,
+    serve,
+    termail_command,
+)
 from app.mime.termout import say
 from app.sandbox.demo import DATA, DEMO_PASSWORD, DEMO_USER, FRIEND_USER, load_demo
 from app.sandbox.server import Sandbox, SandboxError
@@ -331,7 +337,13 @@ def demo_main(argv: list[str]) -> int:
     # What `--serve` runs for each browser tab: termail on the running demo in folder DIR.
     parser.add_argument("--attach", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.log_protocol is not None:
+    if args.serve:
+        # The tabs' termail logs (the server speaks no IMAP or SMTP): FILE goes on to them.
+        log_args = protocol_log_args(args.log_protocol, "termail demo")
+        if log_args is None:
+            return 2
+        args.log_protocol_args = log_args
+    elif args.log_protocol is not None:
         from app.main import open_protocol_file
 
         if not open_protocol_file(args.log_protocol):
@@ -385,7 +397,8 @@ def _run(sandbox: Sandbox, args: argparse.Namespace) -> int:
     if args.messages:
         sandbox.seed_generated(DEMO_USER, args.messages, mailbox="Bulk")
     if args.serve:
-        command = termail_command(["demo", "--attach", str(sandbox.root)])
+        attach = ["demo", "--attach", str(sandbox.root), *args.log_protocol_args]
+        command = termail_command(attach)
         return serve(command, host=args.host, port=args.port, prog="termail demo")
     if args.print or not sys.stdout.isatty():
         say(describe(sandbox), flush=True)

@@ -1,7 +1,12 @@
 """`termail serve`: the same termail in a web browser, through textual-serve.
 
-    termail serve [--config PATH] [--account NAME] [--host H] [--port N] [--public]
+    termail serve [--config PATH] [--account NAME] [--log-protocol FILE] [--host H] [--port N]
+                  [--public]
     termail serve --demo        (or `termail demo --serve`): the demo sandbox's accounts
+
+`--log-protocol FILE` is handed to the termail each tab runs (the server itself speaks no IMAP
+or SMTP): the dialogue of every tab goes to FILE (appended, 0600, credentials redacted). FILE is
+tried here first, so a path that cannot be written is told on this terminal.
 
 An HTTP server of its own (aiohttp, from textual-serve) on 127.0.0.1 runs `termail` with the same
 `--config`/`--account` for the browser tab, speaking Textual's web driver over a pipe; the page
@@ -83,6 +88,23 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow a host that is not a loopback address (plain HTTP: read the warning)",
     )
+
+
+def protocol_log_args(path: Path | None, prog: str) -> list[str] | None:
+    """`--log-protocol FILE` for the termail of each tab (FILE made absolute: the tab's
+    process may start elsewhere); [] without FILE; None, said on stderr, when FILE cannot be
+    opened for appending."""
+    if path is None:
+        return []
+    from app.protolog import LiveFile
+
+    full = path.expanduser().absolute()
+    try:
+        LiveFile(full).close()
+    except OSError as exc:
+        say(f"{prog}: cannot write the protocol log {path}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+    return ["--log-protocol", str(full)]
 
 
 def check_host(host: str, public: bool, prog: str) -> str | None:
@@ -444,6 +466,13 @@ def serve_main(argv: list[str], demo: Callable[[list[str]], int] | None = None) 
     )
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--account", default=None)
+    parser.add_argument(
+        "--log-protocol",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="each tab's IMAP and SMTP dialogue appended to FILE (credentials redacted)",
+    )
     parser.add_argument("--demo", action="store_true", help="the demo sandbox's accounts")
     parser.add_argument(
         "--messages", type=int, default=0, help="with --demo: also seed N messages in 'Bulk'"
@@ -462,6 +491,8 @@ def serve_main(argv: list[str], demo: Callable[[list[str]], int] | None = None) 
             rest.append("--public")
         if args.messages:
             rest += ["--messages", str(args.messages)]
+        if args.log_protocol is not None:
+            rest += ["--log-protocol", str(args.log_protocol)]
         return demo(rest)
     refused = check_host(args.host, args.public, "termail serve")
     if refused is not None:
@@ -477,7 +508,9 @@ def serve_main(argv: list[str], demo: Callable[[list[str]], int] | None = None) 
             file=sys.stderr,
         )
         return 2
-    command_args: list[str] = []
+    command_args = protocol_log_args(args.log_protocol, "termail serve")
+    if command_args is None:
+        return 2
     if args.config is not None:
         command_args += ["--config", str(args.config.resolve())]
     if args.account is not None:

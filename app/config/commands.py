@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import os
@@ -514,6 +515,44 @@ def _terminal_prompt(label: str) -> str:
     return getpass.getpass(f"{label}: ")
 
 
+def _open_protocol_log(path: Path | None, accounts: list[AccountConfig]) -> list[Any] | None:
+    """`--log-protocol FILE`: every login's dialogue written to FILE as it happens (the
+    client's protocol log, `app.protolog`: LOGIN's password, AUTH payloads and tokens are never
+    written). The logs attached, [] without FILE; None, said on stderr, when FILE cannot be
+    opened."""
+    if path is None:
+        return []
+    from app import protolog
+
+    try:
+        protolog.set_live_file(path)
+    except OSError as exc:
+        say(
+            f"termail: cannot write the protocol log {path}: {exc.strerror or exc}", file=sys.stderr
+        )
+        return None
+    logs: list[Any] = []
+    for account in accounts:
+        log = protolog.ProtocolLog(account.name)
+        servers: list[Any] = []
+        for settings in (account.imap_settings, account.smtp_settings):
+            with contextlib.suppress(Exception):  # a bad server entry: its check says why
+                servers.append(settings())
+        protolog.attach(log, *servers)
+        logs.append(log)
+    return logs
+
+
+def _close_protocol_log(logs: list[Any]) -> None:
+    if not logs:
+        return
+    from app import protolog
+
+    for log in logs:
+        protolog.detach(log)
+    protolog.set_live_file(None)
+
+
 def config_check(argv: list[str], *, out: TextIO | None = None) -> int:
     """`termail config check`: 0 all logins work, 1 one failed, 2 the config is invalid."""
     parser = argparse.ArgumentParser(
@@ -523,6 +562,13 @@ def config_check(argv: list[str], *, out: TextIO | None = None) -> int:
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--account", default=None, help="check only this account")
     parser.add_argument("--offline", action="store_true", help="validate only; no login")
+    parser.add_argument(
+        "--log-protocol",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="append the IMAP and SMTP dialogue of the logins to FILE (credentials redacted)",
+    )
     args = parser.parse_args(argv)
     stream = out if out is not None else sys.stdout
     path = config_path(args.config)
@@ -559,10 +605,20 @@ def config_check(argv: list[str], *, out: TextIO | None = None) -> int:
             results += await check_account(config.accounts[name], _terminal_prompt, emit)
         return results
 
-    results = asyncio.run(run())
+    logs = _open_protocol_log(args.log_protocol, [config.accounts[n] for n in names])
+    if logs is None:
+        return 2
+    try:
+        results = asyncio.run(run())
+    finally:
+        _close_protocol_log(logs)
     failed = [r for r in results if not r.ok]
+    if args.log_protocol is not None:
+        say(f"The dialogue is in {args.log_protocol}.", file=stream)
     if failed:
         say(f"{len(failed)} of {len(results)} logins failed.", file=stream)
+        if args.log_protocol is None:
+            say("  --log-protocol FILE shows what the servers said (no secrets).", file=stream)
         return 1
     say(f"All {len(results)} logins work.", file=stream)
     return 0

@@ -43,6 +43,7 @@ from textual.widgets import (
 from app.account import Account
 from app.models import Identity
 from app.screens import pgp_actions
+from app.screens.protolog_actions import log_worthy
 from widgets.address_input import AddressInput
 from widgets.dialogs import ChoiceDialog, ConfirmDialog
 from widgets.file_picker import FilePicker, remember_folder, start_folder
@@ -91,7 +92,14 @@ class ComposeScreen(Screen[None]):
         Binding("ctrl+t", "attach", "Attach path", id="compose.attach", priority=True),
         Binding("ctrl+f", "pick_files", "Pick files", id="compose.pick", priority=True),
         Binding("ctrl+r", "remove_attachment", "Remove att.", id="compose.detach", priority=True),
-        Binding("ctrl+g", "pgp", "OpenPGP", id="compose.pgp", priority=True),
+        Binding(
+            "ctrl+g",
+            "pgp",
+            "OpenPGP",
+            id="compose.pgp",
+            priority=True,
+            tooltip="off, sign, sign + encrypt, encrypt (each press the next)",
+        ),
         Binding("escape", "close", "Close", id="compose.close"),
     ]
 
@@ -502,7 +510,8 @@ class ComposeScreen(Screen[None]):
             await self._send()
         except Exception as exc:  # a bug must not take the message with it
             self.query_one("#compose-busy", ProgressBar).display = False
-            self._not_sent(f"Not sent: {type(exc).__name__}: {exc}.")
+            where = " (F12: the protocol log)" if log_worthy(exc) else ""
+            self._not_sent(f"Not sent: {type(exc).__name__}: {exc}.{where}")
 
     def _not_sent(self, text: str, status: str = "Not sent: the message stays here") -> None:
         """Say why, and keep the message: on the screen, and on disk where there is room."""
@@ -573,7 +582,8 @@ class ComposeScreen(Screen[None]):
             self._keep_only(outcome.unreached)
             self._not_sent(
                 outcome.message + " The address fields now hold only those not reached: "
-                "send again (ctrl+s) once there is room, or postpone (ctrl+d).",
+                "send again (ctrl+s) once there is room, or postpone (ctrl+d)."
+                " (F12: the protocol log)",
                 "Partly sent: the message is kept for the others",
             )
             return
@@ -645,7 +655,8 @@ class ComposeScreen(Screen[None]):
         except Exception as exc:
             failed = self._local_save_problem()
             kept = "The local draft is kept." if failed is None else f"{failed}: keep this open."
-            self._error(f"Could not save to Drafts on the server: {exc}. {kept}")
+            where = " (F12: the protocol log)" if log_worthy(exc) else ""
+            self._error(f"Could not save to Drafts on the server: {exc}. {kept}{where}")
             self._status("Not postponed: the message stays here")
             return
         self._sent = True

@@ -48,7 +48,10 @@ async def load_invitation(screen: Any, uid: int) -> None:
     try:
         invitation = await load(screen.account, uid, structure)
     except Exception as exc:
-        _say(screen, f"The invitation could not be read: {exc}", severity="warning")
+        from app.screens.protolog_actions import error_with_hint
+
+        text = error_with_hint(exc, f"The invitation could not be read: {exc}")
+        _say(screen, text, severity="warning")
         return
     if screen.open_uid == uid and invitation is not None:
         screen.viewer.show_invitation(invitation)
@@ -137,7 +140,15 @@ async def _answer_invitation(screen: Any, partstat: str) -> None:
     text = f"{word} sent to {invitation.organizer.address}." if outcome.sent else outcome.message
     if outcome.sent and outcome.warnings:
         text += " (" + "; ".join(outcome.warnings) + ")"
-    _say(screen, text, severity=severity)
+    # A send result, as compose's: the SMTP dialogue that led to it is in the log.
+    _say(screen, _hinted(text), severity=severity)
+
+
+def _hinted(text: str) -> str:
+    """`text` cut to what a toast shows, then the protocol log's hint (never cut off)."""
+    from app.screens.protolog_actions import with_log_hint
+
+    return with_log_hint(clean_line(text, max_len=560))
 
 
 def _identity(screen: Any) -> Any:
@@ -184,6 +195,20 @@ async def _list_reply(screen: Any) -> None:
         screen._report(exc, "Cannot load the original")
         return
     await open_compose(screen, screen.account, "list_reply", original, uid, list_address=address)
+
+
+def _log_one_click(account: Any, target: str, result: Any) -> bool:
+    """The one-click request and its answer as two lines of the account's protocol log (an
+    HTTP exchange the IMAP and SMTP taps do not see), so its toast can say "show in log".
+    False when the account keeps no log."""
+    log = getattr(account, "protocol_log", None)
+    if log is None:
+        return False
+    conn = log.new_connection("https" if target.lower().startswith("https:") else "http")
+    log.add(conn, "C", f"POST {target} (List-Unsubscribe=One-Click, RFC 8058)")
+    answer = f"{result.status} {result.message}" if result.status else result.message
+    log.add(conn, "S" if result.status else "-", answer, error=not result.ok)
+    return True
 
 
 def _graphical() -> bool:
@@ -236,7 +261,9 @@ async def _unsubscribe(screen: Any) -> None:
             return
         with screen.status.job("Unsubscribing"):
             result = await asyncio.to_thread(one_click, plan.target)
-        _say(screen, result.message, severity="information" if result.ok else "error")
+        logged = _log_one_click(screen.account, plan.target, result)
+        text = _hinted(result.message) if logged else result.message
+        _say(screen, text, severity="information" if result.ok else "error")
         return
     # A web page: termail does not fetch it (it would need cookies, scripts, forms).
     if not _graphical():

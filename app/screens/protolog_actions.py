@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LOG_HINT", "error_with_hint", "open_protocol_log", "with_log_hint"]
+__all__ = ["LOG_HINT", "error_with_hint", "log_worthy", "open_protocol_log", "with_log_hint"]
 
 #: What a send result or an IMAP error toast ends with.
 LOG_HINT = "P: show in log"
@@ -24,12 +24,29 @@ def with_log_hint(text: str) -> str:
 def error_with_hint(exc: BaseException, text: str) -> str:
     """An error toast's text, with the hint when the error came from a server (IMAP, SMTP,
     the network): the log then holds the exchange that failed."""
+    return with_log_hint(text) if log_worthy(exc) else text
+
+
+def log_worthy(exc: BaseException) -> bool:
+    """True when `exc` came from a server or the network (IMAP, SMTP, a socket), so the
+    protocol log holds the exchange that failed; False for a file or a program of ours."""
     from app.imap.errors import ImapError
     from app.smtp.submit import SmtpError
 
-    if isinstance(exc, ImapError | SmtpError | OSError | TimeoutError):
-        return with_log_hint(text)
-    return text
+    if isinstance(exc, _LOCAL):
+        return False
+    return isinstance(exc, ImapError | SmtpError | OSError | TimeoutError)
+
+
+#: OSErrors that come from files and programs, never from a server.
+_LOCAL = (
+    FileNotFoundError,
+    FileExistsError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+    ChildProcessError,
+)
 
 
 def open_protocol_log(app: Any, account: Any) -> None:

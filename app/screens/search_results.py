@@ -102,8 +102,10 @@ class SearchResultsScreen(Screen[FolderHit | None]):
             else:
                 result = await search_all_folders(self.account, self.query_text, progress=progress)
         except Exception as exc:  # a bad query is caught before the screen opens
+            from app.screens.protolog_actions import error_with_hint
+
             text = safe_line(str(exc) or type(exc).__name__, max_len=300)
-            note.update(Text(f"Search failed: {text}", style="bold red"))
+            note.update(Text(error_with_hint(exc, f"Search failed: {text}"), style="bold red"))
             return
         self.result = result
         self.show(result)

@@ -92,8 +92,12 @@ class _Countdown:
             outcome = await release(held)
         except Exception as exc:  # the entry stays on disk; the outbox flush retries it
             self.remove(held)
+            from app.screens.protolog_actions import error_with_hint
+
             self.app.notify(
-                f"Not sent yet ({type(exc).__name__}: {exc}): it waits in the outbox (O).",
+                error_with_hint(
+                    exc, f"Not sent yet ({type(exc).__name__}: {exc}): it waits in the outbox (O)."
+                ),
                 title="Send",
                 severity="error",
                 markup=False,
@@ -115,7 +119,11 @@ class _Countdown:
                 return
         self.remove(held)
         severity = "information" if outcome.sent else "warning" if outcome.queued else "error"
-        self.app.notify(outcome.message, title="Send", severity=severity, markup=False)
+        from app.screens.protolog_actions import with_log_hint
+
+        self.app.notify(
+            with_log_hint(outcome.message), title="Send", severity=severity, markup=False
+        )
         for screen in _main_screens(self.app):
             reload = getattr(screen, "_reload_outbox_screen", None)
             if callable(reload):

@@ -219,3 +219,48 @@ async def test_check_account_reports_a_missing_password_source(
     assert "no password" in results[0].error
     results = await check_account(account, prompt=lambda q: mail_user.password)
     assert [(r.which, r.ok) for r in results] == [("imap", True), ("smtp", True)]
+
+
+@needs_imap_client
+def test_config_check_log_protocol_shows_why_a_login_fails(
+    tmp_path: Path, sandbox: Any, mail_user: Any, bob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--log-protocol FILE`: the refused LOGIN and AUTH with the servers' answers, classes
+    named, and neither the wrong password nor the right one (nor an AUTH payload) in FILE."""
+    import base64
+
+    wrong = "wrong-Pa55word-for-alice"
+    monkeypatch.setenv("BOB_PW", bob.password)
+    path = write_config(tmp_path, sandbox, mail_user, bob, alice_pw=wrong, bob_env="BOB_PW")
+    log = tmp_path / "check.log"
+    out = io.StringIO()
+    assert config_check(["--config", str(path), "--log-protocol", str(log)], out=out) == 1
+    assert f"The dialogue is in {log}." in out.getvalue()
+    text = log.read_text()
+    alice = [line for line in text.splitlines() if " alice " in line]
+    assert any(" C: " in line and "AUTHENTICATE PLAIN <redacted>" in line for line in alice)
+    assert any(" S: " in line and "NO [AUTHENTICATIONFAILED]" in line for line in alice)
+    assert any("S: 535" in line and "[5xx permanent failure" in line for line in alice)
+    assert any(" bob " in line and "S: 235" in line for line in text.splitlines())
+    for secret in (wrong, bob.password):
+        assert secret not in text
+        for user in (mail_user.name, bob.name):
+            plain = base64.b64encode(f"\0{user}\0{secret}".encode()).decode()
+            assert plain not in text
+    # Without it, a failure says where to look.
+    assert config_check(["--config", str(path)], out=(out := io.StringIO())) == 1
+    assert "--log-protocol FILE" in out.getvalue()
+
+
+def test_config_check_log_protocol_that_cannot_be_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'default_account = "a"\n[accounts.a]\naddress = "a@example.org"\n'
+        '[accounts.a.imap]\nhost = "imap.example.org"\nuser = "a"\n'
+        '[accounts.a.smtp]\nhost = "smtp.example.org"\nuser = "a"\n'
+    )
+    bad = tmp_path / "no folder" / "x.log"
+    assert config_check(["--config", str(config), "--log-protocol", str(bad)]) == 2
+    assert "cannot write the protocol log" in capsys.readouterr().err

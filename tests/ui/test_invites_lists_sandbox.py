@@ -228,8 +228,13 @@ async def test_one_click_unsubscribe_only_after_confirmation(
         await pilot.press("U")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
-        await wait_until(pilot, lambda: any("Unsubscribed" in str(n.message)
-                                            for n in app._notifications))  # fmt: skip
+        done = await wait_until(pilot, lambda: next((n for n in app._notifications
+                                                     if "Unsubscribed" in str(n.message)), None))  # fmt: skip
+        # The HTTP exchange is in the protocol log too, so the toast can point there.
+        assert str(done.message).endswith("P: show in log")
+        lines = [line.render() for line in app.accounts[0].protocol_log.snapshot()]
+        assert any("http" in line and f"C: POST {url}" in line for line in lines)
+        assert any("S: 200 Unsubscribed" in line for line in lines)
     assert handler.posts == [b"List-Unsubscribe=One-Click"]
 
 
@@ -315,3 +320,62 @@ async def test_I_on_a_message_without_inline_images_says_so(
         await wait_until(
             pilot, lambda: any("no inline images" in str(n.message) for n in app._notifications)
         )
+
+
+async def test_refused_invitation_answer_offers_the_log_at_its_error(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    """An answer the SMTP server refuses (550 at DATA): the toast says "P: show in log", and
+    `P` opens the protocol log scrolled to that refusal, its class named, no password in it."""
+    from textual.widgets import Static
+
+    from app import protolog
+    from tests.ui.test_protolog_ui import shown_rows
+    from widgets.protocol_log import ProtocolLogScreen
+
+    organizer = sandbox.add_user(mail_user.name + "r")
+    invite = invitation_message(organizer=organizer.address, attendee=mail_user.address)
+    sandbox.deliver(mail_user.name, invite.as_bytes())
+    sandbox.clear_smtp_rules()
+    sandbox.force_smtp_reply(554, text="5.7.1 Answers refused here")
+    app = make_app(mail_user, tmp_path / "data")
+    try:
+        async with app.run_test(size=(200, 50)) as pilot:
+            await open_first(pilot, app)
+            card = app.screen.query_one(InvitationCard)
+            await wait_until(pilot, lambda: card.invitation is not None)
+            await pilot.press("D")
+            await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
+            await pilot.press("enter")
+            toast = await wait_until(
+                pilot,
+                lambda: next(
+                    (n for n in app._notifications if "show in log" in str(n.message)), None
+                ),
+                timeout=30,
+            )
+            assert toast.severity == "error"
+            assert "554" in str(toast.message)
+            assert str(toast.message).endswith("P: show in log")
+            await pilot.press("P")
+            screen = await wait_until(
+                pilot, lambda: isinstance(app.screen, ProtocolLogScreen) and app.screen
+            )
+            await pilot.pause()
+            await pilot.pause()
+            rows = shown_rows(screen)
+            refusal = [r for r in rows if "S: 554 5.7.1 Answers refused here" in r]
+            assert refusal and "[5xx permanent failure" in refusal[-1]
+            assert not any(mail_user.password in r for r in rows)
+            status = screen.query_one("#plog-status", Static)
+            await wait_until(pilot, lambda: "the last error" in str(status.render()))
+            # Scrolled to it: the refusal's row is on the screen, not above or below it.
+            index = rows.index(refusal[-1])
+            view = screen.lines_view
+            top = view.scroll_offset.y
+            assert top <= index < top + view.size.height
+    finally:
+        sandbox.clear_smtp_rules()
+        for account in app.accounts:
+            protolog.detach(account.protocol_log)
+    assert fetch_inbox(organizer, "Declined") == []  # refused: nothing arrived

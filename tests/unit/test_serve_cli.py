@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shlex
+import stat
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +92,71 @@ def test_public_warns(capsys: pytest.CaptureFixture[str]) -> None:
     warn_public("0.0.0.0", "termail serve")
     err = capsys.readouterr().err
     assert "WARNING" in err and "plain HTTP" in err and "0.0.0.0" in err
+
+
+def _config(tmp_path: Path) -> Path:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'default_account = "a"\n[accounts.a]\naddress = "a@example.org"\n'
+        '[accounts.a.imap]\nhost = "imap.example.org"\nuser = "a"\n'
+        '[accounts.a.smtp]\nhost = "smtp.example.org"\nuser = "a"\n'
+    )
+    return config
+
+
+def test_log_protocol_goes_on_to_each_tabs_termail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server speaks no IMAP: the termail each tab runs gets `--log-protocol FILE`, FILE
+    absolute (the tab starts elsewhere), tried here first (created 0600)."""
+    import app.cli.serve as serve_module
+
+    ran: list[str] = []
+    monkeypatch.setattr(serve_module, "serve", lambda command, **kw: ran.append(command) or 0)
+    monkeypatch.chdir(tmp_path)
+    config = _config(tmp_path)
+    assert main(["serve", "--config", str(config), "--log-protocol", "dialogue.log"]) == 0
+    words = shlex.split(ran[0])
+    at = words.index("--log-protocol")
+    assert words[at + 1] == str(tmp_path / "dialogue.log")
+    assert words[words.index("-m") + 1] == "app.cli"  # the client, not `serve` again
+    assert (tmp_path / "dialogue.log").exists()
+    assert stat.S_IMODE((tmp_path / "dialogue.log").stat().st_mode) == 0o600
+
+
+def test_log_protocol_that_cannot_be_written_is_told_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import app.cli.serve as serve_module
+
+    ran: list[str] = []
+    monkeypatch.setattr(serve_module, "serve", lambda command, **kw: ran.append(command) or 0)
+    bad = tmp_path / "no such folder" / "x.log"
+    assert main(["serve", "--config", str(_config(tmp_path)), "--log-protocol", str(bad)]) == 2
+    assert "cannot write the protocol log" in capsys.readouterr().err and ran == []
+
+
+def test_serve_demo_hands_log_protocol_to_the_demo() -> None:
+    from app.cli.serve import serve_main
+
+    got: list[list[str]] = []
+    assert (
+        serve_main(["--demo", "--log-protocol", "d.log"], lambda rest: got.append(rest) or 0) == 0
+    )
+    assert got[0][got[0].index("--log-protocol") + 1] == "d.log"
+
+
+def test_serve_help_lists_log_protocol(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    assert "--log-protocol FILE" in capsys.readouterr().out
+
+
+def test_demo_serve_tries_log_protocol_before_starting_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`termail demo --serve --log-protocol FILE` hands FILE to the tabs; one that cannot be
+    written is refused here, before a sandbox starts."""
+    bad = tmp_path / "no such folder" / "x.log"
+    assert main(["demo", "--serve", "--log-protocol", str(bad)]) == 2
+    assert "termail demo: cannot write the protocol log" in capsys.readouterr().err

@@ -125,16 +125,15 @@ class ConnectionWorkers:
                 await self.account.connected()  # started at app start (`connect_soon`)
                 break
             except Exception as exc:
+                from app.screens.protolog_actions import error_with_hint
+
+                said = error_with_hint(exc, error_text(exc))
                 if is_fatal(exc):
                     self.status.connection = "offline"
-                    self.notify(
-                        error_text(exc), title="Cannot connect", severity="error", markup=False
-                    )
+                    self.notify(said, title="Cannot connect", severity="error", markup=False)
                     return
                 self.status.set_offline(delay, error_text(exc))
-                self.notify(
-                    error_text(exc), title="Connection failed", severity="warning", markup=False
-                )
+                self.notify(said, title="Connection failed", severity="warning", markup=False)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60)
         self.status.connection = "connected"
