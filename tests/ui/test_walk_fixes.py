@@ -69,3 +69,39 @@ async def test_leaving_the_zoomed_viewer_gives_the_list_back_its_focus(
         await pilot.pause(0.2)
         assert ml.cursor_row == 1
         assert main.has_class("-reading")
+
+
+async def test_escape_leaves_the_zoomed_viewer(sandbox: Any, mail_user: Any) -> None:
+    """enter v esc: the list was still hidden (only `-reading` went), focused unseen, and `j`
+    moved a cursor nobody could see."""
+    load_demo(sandbox, mail_user.name)
+    app = make_app(mail_user)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        main = app.screen
+        ml = message_list(app)
+        await pilot.press("enter", "v")
+        await wait_until(pilot, lambda: main.viewer.rendered is not None)
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert not main.has_class("-zoom")
+        assert ml.has_focus and ml.display
+
+
+async def test_opening_a_folder_from_the_zoomed_viewer_shows_its_list(
+    sandbox: Any, mail_user: Any
+) -> None:
+    """enter v, then `c` Junk: the zoomed viewer said "Select a message" over a hidden list."""
+    from tests.ui.test_delete_undo_ui import open_folder
+
+    load_demo(sandbox, mail_user.name)
+    app = make_app(mail_user)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        main = app.screen
+        await pilot.press("enter", "v")
+        await wait_until(pilot, lambda: main.viewer.rendered is not None)
+        await open_folder(pilot, app, "Junk")
+        await pilot.pause(0.2)
+        assert not main.has_class("-zoom")
+        assert message_list(app).has_focus
