@@ -105,3 +105,27 @@ async def test_opening_a_folder_from_the_zoomed_viewer_shows_its_list(
         await pilot.pause(0.2)
         assert not main.has_class("-zoom")
         assert message_list(app).has_focus
+
+
+async def test_search_all_says_how_many_folders_hold_the_matches(mail_user: Any) -> None:
+    """/in:all budget said "2 matches in N folders", N being every folder searched."""
+    from textual.widgets import DataTable
+
+    from app.screens.search_results import SearchResultsScreen
+    from tests.integration.test_search_all import make_nested
+
+    make_nested(mail_user)
+    app = make_app(mail_user)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        message_list(app).focus()
+        await pilot.press("slash", *"in:all subject:budget", "enter")
+        screen = await wait_until(
+            pilot, lambda: isinstance(app.screen, SearchResultsScreen) and app.screen
+        )
+        await wait_until(pilot, lambda: screen.result is not None)
+        assert screen.query_one(DataTable).row_count == 2
+        searched = screen.result.searched
+        assert searched > 2
+        note = str(screen.query_one("#results-note").render())
+        assert f"2 matches in 2 of {searched} folders" in note, note
