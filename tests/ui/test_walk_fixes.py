@@ -129,3 +129,18 @@ async def test_search_all_says_how_many_folders_hold_the_matches(mail_user: Any)
         assert searched > 2
         note = str(screen.query_one("#results-note").render())
         assert f"2 matches in 2 of {searched} folders" in note, note
+
+
+async def test_q_in_the_protocol_log_closes_it_not_the_app(sandbox: Any, mail_user: Any) -> None:
+    """P then q (as in help, the link list, the outbox): termail quit without a word."""
+    from widgets.protocol_log import ProtocolLogScreen
+
+    app = make_app(mail_user)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_until(pilot, lambda: message_list(app).row_count >= 0 and app.screen)
+        main = app.screen
+        await pilot.press("P")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProtocolLogScreen))
+        await pilot.press("q")
+        await wait_until(pilot, lambda: app.screen is main)
+        assert app.is_running
