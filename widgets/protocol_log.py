@@ -64,7 +64,7 @@ class ProtocolLogScreen(Screen[None]):
     """The dialogue of one account; closes with Esc (after clearing a search)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close the log", id="protolog.close"),
+        Binding("escape,q", "close", "Close the log", id="protolog.close"),
         Binding("slash", "search", "Search the log", id="protolog.search"),
         Binding("s", "save", "Save the log", id="protolog.save"),
         Binding("g,home", "top", "First line", id="protolog.top", show=False),
@@ -146,7 +146,7 @@ class ProtocolLogScreen(Screen[None]):
             text = f"{len(self.shown):,} of {total:,} lines match {self.query_text!r}"
         else:
             text = f"{total:,} lines"
-        text += "   /: search   s: save   e: last error   g/G: top/end   Esc: close"
+        text += "   /: search   s: save   e: last error   g/G: top/end   q/Esc: close"
         if extra:
             text = extra + "   " + text
         self.query_one("#plog-status", Static).update(safe_text(text, single_line=True))

@@ -141,9 +141,12 @@ class SearchResultsScreen(Screen[FolderHit | None]):
         if not hits:
             message = f"No message matches in {folders}. Esc goes back."
         else:
-            message = f"{result.total} match{'' if result.total == 1 else 'es'} in {folders}"
-            if result.truncated:
-                message += f" (the newest {len(hits)} shown)"
+            matches = f"{result.total} match{'' if result.total == 1 else 'es'}"
+            if result.truncated:  # the folders of the hits not fetched are not known
+                message = f"{matches}, {folders} searched (the newest {len(hits)} shown)"
+            else:
+                holding = len({(hit.account, hit.folder) for hit in hits})
+                message = f"{matches} in {holding} of {folders}"
             message += "; Enter opens, Esc goes back."
         if result.failed:
             names = ", ".join(safe_line(name, max_len=60) for name, _ in result.failed[:5])

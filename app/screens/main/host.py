@@ -14,6 +14,7 @@ from app.screens.host import MainHost, QueryMode
 
 if TYPE_CHECKING:
     from textual.geometry import Size
+    from textual.widget import Widget
     from textual.worker import Worker
 
     from app.actions.search_all import FolderHit
@@ -57,6 +58,9 @@ class Host(MainHost, Protocol):
 
     @property
     def is_attached(self) -> bool: ...
+
+    @property
+    def focused(self) -> Widget | None: ...
 
     def has_class(self, *class_names: str) -> bool: ...
 

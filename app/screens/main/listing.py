@@ -105,7 +105,7 @@ async def open_folder(screen: Host, folder: Folder, *, shown: OpenFolder | None 
     cached = shown if shown is not None else account.open_folder_cached(folder)
     if cached is not None and shown is None:
         screen._search_uids = None
-        screen.remove_class("-reading")
+        screen.remove_class("-reading", "-zoom")  # the new folder's list is shown
         screen._folder_uids = cached.uids
         ml.sent_mode = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
         ml.set_uids(cached.uids, keep_cursor=False)
@@ -145,7 +145,7 @@ async def open_folder(screen: Host, folder: Folder, *, shown: OpenFolder | None 
         pattern_actions.after_open(screen)  # a limit made from the cache: the server's now
     else:
         screen._search_uids = None
-        screen.remove_class("-reading")
+        screen.remove_class("-reading", "-zoom")  # the new folder's list is shown
         ml.sent_mode = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
         ml.set_uids(opened.uids, keep_cursor=False)
         ml.held_source = held_source(screen)

@@ -84,6 +84,30 @@ def folders_fit(cells: int, width: int) -> int:
 def apply_width(screen: Host, width: int) -> None:
     screen.set_class(width < 100, "-narrow")
     apply_pane_sizes(screen)
+    focus_shown_pane(screen)
+
+
+def focus_shown_pane(screen: Host) -> None:
+    """Keep the focus on a pane that is on screen.
+
+    While the viewer fills the screen (`v`, or reading on a narrow terminal) the list is
+    hidden: the viewer's body takes the focus, so `j` `k` scroll the message. Otherwise the
+    focus must not stay nowhere or in a hidden pane: the list gets it. Textual gives a
+    screen that comes back from a dialog its AUTO_FOCUS (the list) even when it is hidden,
+    so this runs on every resume too.
+    """
+    if not screen.is_mounted:
+        return
+    narrow, reading = screen.has_class("-narrow"), screen.has_class("-reading")
+    if screen.has_class("-zoom") or (narrow and reading):
+        if not screen.viewer.has_focus_within:
+            screen.viewer.focus(scroll_visible=False)
+        return
+    hidden = (narrow and screen.viewer.has_focus_within) or (
+        screen.has_class("-no-folders") and screen.folder_tree.has_focus
+    )
+    if screen.focused is None or hidden:
+        screen.message_list.focus(scroll_visible=False)
 
 
 def apply_pane_sizes(screen: Host) -> None:
@@ -140,10 +164,14 @@ class PaneActions:
 
     def action_toggle_viewer(self: Host) -> None:
         self.toggle_class("-zoom")
+        if not self.has_class("-zoom") and self.viewer.has_focus_within:
+            self.message_list.focus(scroll_visible=False)  # back to the list, as mutt's pager
+        focus_shown_pane(self)
 
     def action_toggle_folders(self: Host) -> None:
         self.toggle_class("-no-folders")
         apply_pane_sizes(self)
+        focus_shown_pane(self)
 
     def action_resize_pane(self: Host, direction: int) -> None:
         """`>` widens the focused pane, `<` narrows it, by moving the nearest splitter."""

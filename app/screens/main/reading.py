@@ -16,6 +16,7 @@ from app.models import Flag, Folder, FolderRole
 from app.screens.main.errors import error_text
 from app.screens.main.listing import open_folder
 from app.screens.main.message_ops import set_flag
+from app.screens.main.panes import focus_shown_pane
 from app.screens.main.watch import show_counts
 from widgets.dialogs import PromptDialog
 from widgets.folder_tree import display_order
@@ -43,6 +44,7 @@ def opened(screen: Host, uid: int) -> None:
         return
     screen.open_uid = uid
     screen.add_class("-reading")
+    focus_shown_pane(screen)  # a narrow screen reads full width: the body scrolls on `j`
     screen.load_message(uid)
 
 

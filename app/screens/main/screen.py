@@ -295,6 +295,7 @@ class MainScreen(
 
     def on_screen_resume(self) -> None:
         writing.compose_closed(self)
+        panes.focus_shown_pane(self)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "close_viewer":

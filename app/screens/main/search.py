@@ -89,8 +89,9 @@ class SearchActions:
             self.message_list.action_cursor_down()
 
     def action_clear_search(self: Host) -> None:
-        if self.has_class("-reading"):
-            self.remove_class("-reading")  # narrow screens: back from the viewer to the list
+        if self.has_class("-reading") or self.has_class("-zoom"):
+            # Back from the viewer to the list: a narrow screen's, or the one `v` zoomed.
+            self.remove_class("-reading", "-zoom")
             self.message_list.focus()
             return
         if self._search_uids is None:
