@@ -100,6 +100,27 @@ class KeyInfo:
     """Neither expired, revoked nor disabled."""
 
 
+@dataclass(frozen=True, slots=True)
+class KeyFetch:
+    """What `Engine.fetch_key` did: `message` says it (gpg's own words when it failed)."""
+
+    ok: bool
+    message: str
+
+
+_KEY_ID = re.compile(r"[0-9A-F]{8,40}")
+_ADDRESS = re.compile(r"[^\s<>@-][^\s<>@]*@[^\s<>@]+")
+
+
+def _last_gpg_line(stderr: bytes) -> str:
+    lines = [
+        line.strip()
+        for line in stderr.decode("utf-8", "replace").splitlines()
+        if line.strip() and not line.startswith("[GNUPG:]")
+    ]
+    return lines[-1][:200] if lines else ""
+
+
 @dataclass(slots=True)
 class _Run:
     timed_out: bool = False
@@ -486,6 +507,56 @@ class Engine:
         if not result.ok or not result.data:
             raise CryptoError(f"not encrypted: {_why(run.status, result) or 'gpg refused'}")
         return bytes(result.data)
+
+    # -- fetching a key (only when the user asked: ctrl+k in the viewer) ---------------------
+    def fetch_key(self, key: str, address: str = "") -> KeyFetch:
+        """Fetch the public key `key` (a fingerprint or key id) with the user's gpg and its own
+        config (gpg.conf's keyserver, auto-key-locate): `gpg --recv-keys KEY`, then, when that
+        did not bring it and the signer's `address` is known, `gpg --locate-keys ADDRESS`.
+        Each run is bounded by the engine's timeout. Never raises."""
+        key = key.strip().removeprefix("0x").upper()
+        if not _KEY_ID.fullmatch(key):
+            return KeyFetch(False, f"not a key id or fingerprint: {key[:64]!r}")
+        if shutil.which(self.binary) is None:
+            return KeyFetch(False, f"{self.binary} is not installed")
+        address = address.strip()
+        runs: list[tuple[str, ...]] = [("--recv-keys", "--", key)]
+        if _ADDRESS.fullmatch(address):
+            runs.append(("--locate-keys", "--", address))
+        said = ""
+        for args in runs:
+            argv = [self.binary, "--batch", "--no-tty"]
+            if self.home:
+                argv += ["--homedir", self.home]
+            try:
+                out = subprocess.run(
+                    [*argv, *args], capture_output=True, timeout=self.timeout, check=False
+                )
+            except subprocess.TimeoutExpired:
+                said = f"{self.binary} did not answer within {self.timeout:g} s"
+                continue
+            except OSError as exc:
+                return KeyFetch(False, f"{self.binary} could not be started: {exc}")
+            said = _last_gpg_line(out.stderr) or f"{self.binary} exited with {out.returncode}"
+            if self.has_key(key):
+                return KeyFetch(True, f"key {key} imported")
+        return KeyFetch(False, f"key {key} not found: {said}")
+
+    def has_key(self, key: str) -> bool:
+        """Whether the public key `key` (fingerprint / key id) is in the keyring."""
+        argv = [self.binary, "--batch", "--no-tty", "--with-colons"]
+        if self.home:
+            argv += ["--homedir", self.home]
+        try:
+            out = subprocess.run(
+                [*argv, "--list-keys", "--", key],
+                capture_output=True,
+                timeout=self.timeout,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return out.returncode == 0 and b"\npub:" in b"\n" + out.stdout
 
     def _require(self) -> TimedGPG:
         gpg = self._get()

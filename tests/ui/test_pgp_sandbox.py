@@ -136,3 +136,53 @@ async def test_recipient_without_key_is_refused_by_name(
         assert isinstance(app.screen, ComposeScreen)  # kept, nothing sent
         assert screen.query_one("#body").text == "secret\n"
     assert fetch_inbox(mail_user, "no") == []
+
+
+async def test_fetch_unknown_key_asks_then_verifies(
+    sandbox: Any, mail_user: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ctrl+k on a signature by an unknown key: the question first (Esc runs nothing), then
+    `y` runs the user's gpg (a fake one that imports from a file) and the badge says good."""
+    from app.crypto.engine import Engine
+    from app.crypto.view import set_default_engine
+    from tests.gpg_keys import cleanup, key_fetch_setup
+
+    setup = key_fetch_setup(tmp_path)
+    monkeypatch.setenv("GNUPGHOME", str(setup.user_home))
+    set_default_engine(Engine(binary=str(setup.fake_gpg)))
+    conn = imap(mail_user)
+    conn.append("INBOX", None, None, setup.message)
+    conn.logout()
+    try:
+        app = _app(mail_user, tmp_path / "a")
+        async with app.run_test(size=(140, 40)) as pilot:
+            await wait_until(pilot, lambda: list_filled(app))
+            await pilot.press("enter")
+            viewer = app.screen.query_one(MessageView)
+            badge = viewer.query_one("#mv-check", Static)
+            await wait_until(pilot, lambda: "not in your keyring" in str(badge.render()))
+            await pilot.press("ctrl+k")
+            dialog = await wait_until(
+                pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen
+            )
+            assert f"Fetch key {setup.fingerprint} with your gpg" in dialog.question
+            assert "--recv-keys" in dialog.question
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
+            await pilot.pause(0.2)
+            assert not any("--recv-keys" in line for line in setup.logged())
+            assert "not in your keyring" in str(badge.render())
+            await pilot.press("ctrl+k")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.press("y")
+            await wait_until(pilot, lambda: "good signature by Signer" in str(badge.render()))
+            recv = [line for line in setup.logged() if "--recv-keys" in line]
+            assert recv and recv[0].endswith(f"--recv-keys -- {setup.fingerprint}")
+            # Asked again with nothing unknown left: a word, no question, nothing run.
+            await pilot.press("ctrl+k")
+            await pilot.pause(0.2)
+            assert not isinstance(app.screen, ConfirmDialog)
+            assert len([line for line in setup.logged() if "--recv-keys" in line]) == 1
+    finally:
+        set_default_engine(None)
+        cleanup(Keyring(setup.user_home))
