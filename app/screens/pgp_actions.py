@@ -103,3 +103,36 @@ def readable_original(
     if plain is None:
         return original, False
     return plain, True
+
+
+def install_terminal_pinentry(app: Any) -> None:
+    """Let the gpg engine hand the terminal to a terminal pinentry (pinentry-curses/tty): a
+    gpg run that must ask for a passphrase runs with the App suspended, as $EDITOR does."""
+    import os
+    import sys
+
+    from app.crypto.view import default_engine
+
+    engine = default_engine()
+    try:
+        if sys.stdin.isatty():
+            engine.tty = os.ttyname(sys.stdin.fileno())
+    except (OSError, ValueError):
+        pass
+    engine.suspend = lambda op: run_suspended(app, op)
+
+
+def run_suspended(app: Any, op: Any) -> Any:
+    """`op()` with the App suspended (from a worker thread: on the App's thread, blocking it
+    while pinentry asks, like $EDITOR). Raises SuspendNotSupported where there is no
+    terminal (headless): the engine then says the key needs a passphrase."""
+
+    def suspended() -> Any:
+        with app.suspend():
+            return op()
+
+    import threading
+
+    if getattr(app, "_thread_id", None) == threading.get_ident():
+        return suspended()  # already on the App's thread
+    return app.call_from_thread(suspended)
