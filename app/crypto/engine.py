@@ -437,6 +437,11 @@ class Engine:
             why = "no secret key here for " + ", ".join(to) if to else "no secret key here"
         elif "NODATA" in keywords or "BADARMOR" in keywords:
             why = "not an OpenPGP message (broken or cut-off armor)"
+        elif "DECRYPTION_FAILED" in keywords and keywords & {
+            "NEED_PASSPHRASE",
+            "PINENTRY_LAUNCHED",
+        }:
+            why = "decryption failed: no passphrase given (cancelled), or a wrong one"
         elif "DECRYPTION_FAILED" in keywords:
             why = "decryption failed"
         else:

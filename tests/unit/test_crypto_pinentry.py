@@ -167,3 +167,19 @@ def test_gui_pinentry_changes_nothing(locked: tuple[Path, str]) -> None:
     engine.suspend = suspend
     signature, _ = engine.sign_detached(b"text\r\n", fpr)  # the (fake) pinentry answered
     assert signature.startswith(b"-----BEGIN PGP SIGNATURE-----")
+
+
+def test_cancelled_at_the_pinentry_says_so(locked: tuple[Path, str]) -> None:
+    home, fpr = locked
+    engine = Engine(home=str(home), timeout=20)
+    engine.terminal_pinentry = True
+    engine.suspend = lambda op: op()
+    sealed = engine.encrypt(b"to decrypt\r\n", [fpr], sign_key=None)
+    script = home / "fake-pinentry"
+    script.write_text(_FAKE_PINENTRY.replace('echo "D secret"; echo OK', 'echo "ERR 83886179"'))
+    try:
+        opened = engine.decrypt(sealed)
+    finally:
+        script.write_text(_FAKE_PINENTRY)
+    assert not opened.ok
+    assert opened.problem is not None and "cancelled" in opened.problem
