@@ -136,3 +136,35 @@ def run_suspended(app: Any, op: Any) -> Any:
     if getattr(app, "_thread_id", None) == threading.get_ident():
         return suspended()  # already on the App's thread
     return app.call_from_thread(suspended)
+
+
+async def store_readable(screen: Any, why: str) -> bool:
+    """Postponing a draft marked encrypt without a key of yours: ask before it is stored
+    readable on the server."""
+    from widgets.dialogs import ConfirmDialog
+
+    question = (
+        f"This message is marked encrypt, but there is {why}. "
+        "Store the draft READABLE on the server's Drafts?"
+    )
+    return bool(await screen.app.push_screen_wait(ConfirmDialog(question, yes="Store readable")))
+
+
+async def readable_draft(
+    screen: Any, original: bytes
+) -> tuple[bytes | None, tuple[bool, bool] | None]:
+    """(the draft to resume, its (sign, encrypt) marks when it was stored encrypted); None
+    (said in a toast) when an encrypted draft cannot be decrypted here."""
+    from app.crypto.engine import CryptoError
+    from app.crypto.view import default_engine
+    from app.crypto.writing import unseal_draft
+
+    try:
+        opened = await asyncio.to_thread(unseal_draft, original, default_engine())
+    except CryptoError as exc:
+        screen.app.notify(f"Cannot resume the draft: {exc}", severity="error", markup=False)
+        return None, None
+    if opened is None:
+        return original, None
+    plain, sign, encrypt = opened
+    return plain, (sign, encrypt)
