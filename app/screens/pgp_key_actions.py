@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from app.screens.host import MainHost
 from widgets.dialogs import ConfirmDialog
@@ -24,14 +25,15 @@ def fetch_question(key: str) -> str:
     )
 
 
-async def fetch_key(screen: MainHost, reload: Callable[[int], object]) -> None:
+async def fetch_key(screen: MainHost | Any, reload: Callable[[Any], object]) -> None:
     """Ask, then fetch the first unknown signer key of the message shown; `reload(uid)`
-    shows the message again (verified anew) when the key came."""
+    shows the message again (verified anew) when the key came. `screen`: the main screen
+    (its `open_uid`), or the file viewer (`termail view`, no uid)."""
     from app.crypto.view import default_engine
 
     rendered = screen.viewer.rendered
-    uid = screen.open_uid
-    if rendered is None or uid is None:
+    uid = getattr(screen, "open_uid", None)
+    if rendered is None or (hasattr(screen, "open_uid") and uid is None):
         screen.notify("No message open", markup=False, timeout=3)
         return
     missing = [status.missing_key for status in rendered.crypto if status.missing_key]
@@ -52,5 +54,5 @@ async def fetch_key(screen: MainHost, reload: Callable[[int], object]) -> None:
     screen.notify(f"Fetching key {key}…", markup=False, timeout=3)
     result = await asyncio.to_thread(engine.fetch_key, key, senders[0] if senders else "")
     screen.notify(result.message, severity="information" if result.ok else "error", markup=False)
-    if result.ok and screen.open_uid == uid:
+    if result.ok and getattr(screen, "open_uid", None) == uid:
         reload(uid)
