@@ -183,6 +183,9 @@ class TermailApp(SafeNotify, App[None]):
         # Opened attachments left in /tmp by a run that crashed (ours, owner gone): away.
         self.run_worker(sweep_stale_open_folders, thread=True, exit_on_error=False)
         self._load_themes()
+        from app.screens.pgp_actions import install_terminal_pinentry
+
+        install_terminal_pinentry(self)  # a terminal pinentry draws with the App suspended
         if self._keymap:
             self.set_keymap(self._keymap)
         if self.accounts:
@@ -376,8 +379,10 @@ class ViewerApp(SafeNotify, App[None]):
         self.file_name = name
 
     def on_mount(self) -> None:
+        from app.screens.pgp_actions import install_terminal_pinentry
         from app.screens.viewer import FileViewerScreen
 
+        install_terminal_pinentry(self)
         self.push_screen(FileViewerScreen(self.raw, self.file_name))
         self.sub_title = safe_line(self.file_name, max_len=200)
 

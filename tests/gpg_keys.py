@@ -271,3 +271,64 @@ def make_smime(ring: Keyring, work: Path) -> tuple[Path, Path]:
     pairs = ":".join(fpr[i : i + 2] for i in range(0, len(fpr), 2))
     (ring.home / "trustlist.txt").write_text(f"{pairs} S relax\n")
     return work / "alice.pem", work / "alice.key"
+
+
+@dataclass
+class KeyFetchSetup:
+    """A user's keyring that lacks the signer's key, a fake `gpg` that logs its argv and
+    "fetches" (imports) the key from a local file instead of a key server."""
+
+    user_home: Path
+    fake_gpg: Path
+    argv_log: Path
+    fingerprint: str
+    message: bytes
+    """A PGP/MIME signed message by the signer (From: Signer <signer@example.org>)."""
+
+    def logged(self) -> list[str]:
+        return self.argv_log.read_text().splitlines() if self.argv_log.exists() else []
+
+
+def key_fetch_setup(work: Path, *, hang: bool = False) -> KeyFetchSetup:
+    """Two homes: the signer's (key made, exported, a message signed) and the user's (empty).
+    With `hang`, the fake gpg's fetch sleeps instead (a key server that never answers)."""
+    signer = Path(tempfile.mkdtemp(prefix="ts-", dir="/tmp"))
+    user = Path(tempfile.mkdtemp(prefix="tu-", dir="/tmp"))
+    signer.chmod(0o700)
+    user.chmod(0o700)
+    run_gpg(
+        signer, "--passphrase", "", "--quick-gen-key", "Signer <signer@example.org>",
+        "ed25519", "sign", "never",
+    )  # fmt: skip
+    fpr = _fingerprint(signer, "<signer@example.org>")
+    keyfile = work / "signer.asc"
+    keyfile.write_bytes(run_gpg(signer, "--armor", "--export", fpr))
+    part = b"Content-Type: text/plain; charset=utf-8\r\n\r\nsigned by a stranger\r\n"
+    sig = run_gpg(signer, "--local-user", fpr, "--armor", "--detach-sign", data=part)
+    message = (
+        b"From: Signer <signer@example.org>\r\nTo: you@example.org\r\n"
+        b"Subject: from a stranger\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/signed; boundary="BB"; micalg=pgp-sha256;\r\n'
+        b' protocol="application/pgp-signature"\r\n\r\n'
+        b"--BB\r\n" + part + b"\r\n--BB\r\n"
+        b"Content-Type: application/pgp-signature; name=signature.asc\r\n\r\n"
+        + sig
+        + b"\r\n--BB--\r\n"
+    )
+    cleanup(Keyring(signer))
+    log = work / "argv.log"
+    # The fetch imports into the home gpg was given (--homedir, else GNUPGHOME), never ~/.gnupg.
+    fetch = "sleep 60" if hang else f'exec "{GPG}" --homedir "$home" --batch --import "{keyfile}"'
+    fake = work / "fake-gpg"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'printf "%s\\n" "$*" >> "{log}"\n'
+        'home="${GNUPGHOME:-/nonexistent}"; prev=""\n'
+        'for a in "$@"; do [ "$prev" = "--homedir" ] && home="$a"; prev="$a"; done\n'
+        'for a in "$@"; do\n'
+        f'  case "$a" in --recv-keys|--locate-keys) {fetch};; esac\n'
+        "done\n"
+        f'exec "{GPG}" "$@"\n'
+    )
+    fake.chmod(0o755)
+    return KeyFetchSetup(user, fake, log, fpr, message)

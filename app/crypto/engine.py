@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,9 +100,44 @@ class KeyInfo:
     """Neither expired, revoked nor disabled."""
 
 
+@dataclass(frozen=True, slots=True)
+class KeyFetch:
+    """What `Engine.fetch_key` did: `message` says it (gpg's own words when it failed)."""
+
+    ok: bool
+    message: str
+
+
+_KEY_ID = re.compile(r"[0-9A-F]{8,40}")
+_ADDRESS = re.compile(r"[^\s<>@-][^\s<>@]*@[^\s<>@]+")
+
+
+def _last_gpg_line(stderr: bytes) -> str:
+    lines = [
+        line.strip()
+        for line in stderr.decode("utf-8", "replace").splitlines()
+        if line.strip() and not line.startswith("[GNUPG:]")
+    ]
+    return lines[-1][:200] if lines else ""
+
+
+#: Seconds a gpg run that asks for a passphrase on the terminal may take (the user types).
+PASSPHRASE_TIMEOUT = 300.0
+
+NEEDS_PASSPHRASE = (
+    "the secret key needs your passphrase, and your gpg-agent's pinentry asks on a terminal "
+    "termail could not hand over (unlock the key once in a shell, e.g. gpg --sign, or use a "
+    "graphical pinentry)"
+)
+
+#: Runs a gpg call where a terminal pinentry can draw (the App suspended); set by the App.
+Suspender = Callable[[Callable[[], Any]], Any]
+
+
 @dataclass(slots=True)
 class _Run:
     timed_out: bool = False
+    timeout: float | None = None
     status: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -129,7 +164,7 @@ class TimedGPG(gnupg.GPG):  # type: ignore[misc]
             except OSError:
                 pass
 
-        timer = threading.Timer(self.timeout, kill)
+        timer = threading.Timer(run.timeout if run and run.timeout else self.timeout, kill)
         timer.daemon = True
         timer.start()
         try:
@@ -137,8 +172,8 @@ class TimedGPG(gnupg.GPG):  # type: ignore[misc]
         finally:
             timer.cancel()
 
-    def run(self) -> _Run:
-        run = _Run()
+    def run(self, timeout: float | None = None) -> _Run:
+        run = _Run(timeout=timeout)
         self._local.run = run
         return run
 
@@ -255,6 +290,15 @@ class Engine:
         self._gpg: TimedGPG | None = None
         self._problem: str | None = None
         self._lock = threading.Lock()
+        self.terminal_pinentry: bool | None = None
+        """Whether the agent's pinentry asks on the terminal (None: app.crypto.pinentry
+        decides at the first run that may need a passphrase)."""
+        self.suspend: Suspender | None = None
+        """Set by the App: runs a call with the screen handed to the terminal (App.suspend).
+        Without it (or when it raises), a passphrase that must be typed on the terminal is a
+        clear refusal (NEEDS_PASSPHRASE), never a hang."""
+        self.tty: str | None = None
+        """The terminal pinentry should ask on (gpg --ttyname), when GPG_TTY is not set."""
 
     # -- the gpg process ---------------------------------------------------------------------
     def _get(self) -> TimedGPG | None:
@@ -293,8 +337,10 @@ class Engine:
         self._get()
         return self._problem
 
-    def _call(self, gpg: TimedGPG, op: Any) -> tuple[Any, _Run, str | None]:
-        run = gpg.run()
+    def _call(
+        self, gpg: TimedGPG, op: Any, *, timeout: float | None = None
+    ) -> tuple[Any, _Run, str | None]:
+        run = gpg.run(timeout)
         try:
             result = op()
         except Exception as exc:  # a killed gpg breaks the pipe python-gnupg writes into
@@ -305,6 +351,38 @@ class Engine:
             return None, run, f"gpg did not answer within {self.timeout:g} s"
         run.status = _status_lines(getattr(result, "stderr", "") or "")
         return result, run, None
+
+    def _on_terminal(self) -> bool:
+        if self.terminal_pinentry is None:
+            from app.crypto.pinentry import detect
+
+            self.terminal_pinentry = detect(self.home)
+        return self.terminal_pinentry
+
+    def _with_passphrase(
+        self, gpg: TimedGPG, make_op: Callable[[list[str]], Any], success: str
+    ) -> tuple[Any, _Run, str | None]:
+        """Run an op that uses a secret key. With a GUI pinentry, as it is. With a terminal
+        one: first with `--pinentry-mode loopback` and no passphrase (a key without one, or
+        one the agent holds unlocked, just works); when gpg then says NEED_PASSPHRASE, again
+        with the App suspended so pinentry can draw, or a clear refusal without a terminal."""
+        if not self._on_terminal():
+            return self._call(gpg, make_op([]))
+        result, run, problem = self._call(gpg, make_op(["--pinentry-mode", "loopback"]))
+        keywords = {k for k, _ in run.status}
+        if problem is not None or "NEED_PASSPHRASE" not in keywords or success in keywords:
+            return result, run, problem
+        hook = self.suspend
+        if hook is None:
+            return result, run, NEEDS_PASSPHRASE
+        tty = [] if os.environ.get("GPG_TTY") or not self.tty else ["--ttyname", self.tty]
+        try:
+            got: tuple[Any, _Run, str | None] = hook(
+                lambda: self._call(gpg, make_op(tty), timeout=PASSPHRASE_TIMEOUT)
+            )
+        except Exception:  # no terminal to hand over (headless, tests)
+            return result, run, NEEDS_PASSPHRASE
+        return got
 
     # -- reading -----------------------------------------------------------------------------
     def verify_detached(self, data: bytes, signature: bytes) -> Verification:
@@ -345,7 +423,9 @@ class Engine:
         gpg = self._get()
         if gpg is None:
             return Decryption(False, problem=self._problem)
-        result, run, problem = self._call(gpg, lambda: gpg.decrypt(data))
+        result, run, problem = self._with_passphrase(
+            gpg, lambda extra: lambda: gpg.decrypt(data, extra_args=extra), "DECRYPTION_OKAY"
+        )
         if problem is not None:
             return Decryption(False, problem=problem)
         keywords = {k for k, _ in run.status}
@@ -357,6 +437,11 @@ class Engine:
             why = "no secret key here for " + ", ".join(to) if to else "no secret key here"
         elif "NODATA" in keywords or "BADARMOR" in keywords:
             why = "not an OpenPGP message (broken or cut-off armor)"
+        elif "DECRYPTION_FAILED" in keywords and keywords & {
+            "NEED_PASSPHRASE",
+            "PINENTRY_LAUNCHED",
+        }:
+            why = "decryption failed: no passphrase given (cancelled), or a wrong one"
         elif "DECRYPTION_FAILED" in keywords:
             why = "decryption failed"
         else:
@@ -450,11 +535,18 @@ class Engine:
     def sign_detached(self, data: bytes, key: str) -> tuple[bytes, str]:
         """(armored detached signature, micalg) over `data`; raises CryptoError."""
         gpg = self._require()
-        result, run, problem = self._call(
+        result, run, problem = self._with_passphrase(
             gpg,
-            lambda: gpg.sign(
-                data, keyid=key, detach=True, binary=False, extra_args=["--digest-algo", "SHA256"]
+            lambda extra: (
+                lambda: gpg.sign(
+                    data,
+                    keyid=key,
+                    detach=True,
+                    binary=False,
+                    extra_args=["--digest-algo", "SHA256", *extra],
+                )
             ),
+            "SIG_CREATED",
         )
         if problem is not None:
             raise CryptoError(f"not signed: {problem}")
@@ -470,22 +562,76 @@ class Engine:
         `sign_key`); raises CryptoError."""
         gpg = self._require()
         extra = ["--trust-model", "always", "--digest-algo", "SHA256"]
-        result, run, problem = self._call(
-            gpg,
-            lambda: gpg.encrypt(
+
+        def make_op(more: list[str]) -> Callable[[], Any]:
+            return lambda: gpg.encrypt(
                 data,
                 list(fingerprints),
                 sign=sign_key or None,
                 armor=True,
                 always_trust=True,
-                extra_args=extra,
-            ),
-        )
+                extra_args=[*extra, *more],
+            )
+
+        if sign_key:
+            result, run, problem = self._with_passphrase(gpg, make_op, "END_ENCRYPTION")
+        else:
+            result, run, problem = self._call(gpg, make_op([]))
         if problem is not None:
             raise CryptoError(f"not encrypted: {problem}")
         if not result.ok or not result.data:
             raise CryptoError(f"not encrypted: {_why(run.status, result) or 'gpg refused'}")
         return bytes(result.data)
+
+    # -- fetching a key (only when the user asked: ctrl+k in the viewer) ---------------------
+    def fetch_key(self, key: str, address: str = "") -> KeyFetch:
+        """Fetch the public key `key` (a fingerprint or key id) with the user's gpg and its own
+        config (gpg.conf's keyserver, auto-key-locate): `gpg --recv-keys KEY`, then, when that
+        did not bring it and the signer's `address` is known, `gpg --locate-keys ADDRESS`.
+        Each run is bounded by the engine's timeout. Never raises."""
+        key = key.strip().removeprefix("0x").upper()
+        if not _KEY_ID.fullmatch(key):
+            return KeyFetch(False, f"not a key id or fingerprint: {key[:64]!r}")
+        if shutil.which(self.binary) is None:
+            return KeyFetch(False, f"{self.binary} is not installed")
+        address = address.strip()
+        runs: list[tuple[str, ...]] = [("--recv-keys", "--", key)]
+        if _ADDRESS.fullmatch(address):
+            runs.append(("--locate-keys", "--", address))
+        said = ""
+        for args in runs:
+            argv = [self.binary, "--batch", "--no-tty"]
+            if self.home:
+                argv += ["--homedir", self.home]
+            try:
+                out = subprocess.run(
+                    [*argv, *args], capture_output=True, timeout=self.timeout, check=False
+                )
+            except subprocess.TimeoutExpired:
+                said = f"{self.binary} did not answer within {self.timeout:g} s"
+                continue
+            except OSError as exc:
+                return KeyFetch(False, f"{self.binary} could not be started: {exc}")
+            said = _last_gpg_line(out.stderr) or f"{self.binary} exited with {out.returncode}"
+            if self.has_key(key):
+                return KeyFetch(True, f"key {key} imported")
+        return KeyFetch(False, f"key {key} not found: {said}")
+
+    def has_key(self, key: str) -> bool:
+        """Whether the public key `key` (fingerprint / key id) is in the keyring."""
+        argv = [self.binary, "--batch", "--no-tty", "--with-colons"]
+        if self.home:
+            argv += ["--homedir", self.home]
+        try:
+            out = subprocess.run(
+                [*argv, "--list-keys", "--", key],
+                capture_output=True,
+                timeout=self.timeout,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return out.returncode == 0 and b"\npub:" in b"\n" + out.stdout
 
     def _require(self) -> TimedGPG:
         gpg = self._get()

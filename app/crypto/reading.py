@@ -268,7 +268,8 @@ def signature_status(
         return CryptoStatus(
             "warning",
             f"{label} signed with key {key}, which is not in your keyring: not checked",
-            (*details, "import the key (gpg --recv-keys / --import) to check it"),
+            (*details, "ctrl+k: fetch the key with your gpg (or gpg --recv-keys / --import)"),
+            missing_key=clean_line(sig.fingerprint or sig.key_id, max_len=64),
         )
     if sig.state is SigState.EXPIRED_KEY:
         return CryptoStatus(

@@ -189,3 +189,67 @@ def is_protected(data: bytes) -> bool:
     """Whether a built message is already PGP/MIME (a resend from the outbox)."""
     head = data[: data.find(b"\r\n\r\n")] if b"\r\n\r\n" in data else data[:4096]
     return re.search(rb"(?im)^content-type:\s*multipart/(signed|encrypted)", head) is not None
+
+
+# -- drafts of encrypted messages (postponed to the server's Drafts) ----------------------------
+
+#: On a sealed draft: what the message was marked to be ("encrypt" or "encrypt, sign").
+DRAFT_MARK = b"X-Termail-Draft-PGP"
+
+
+def seal_draft(data: bytes, draft: Draft, engine: Engine) -> bytes | None:
+    """A postponed draft of a message marked encrypt, encrypted to the sender alone (its
+    Subject inside, as protected headers), for the server's Drafts; None when the sender has
+    no usable encryption key. Raises CryptoError when gpg fails."""
+    sender = split_address(draft.from_.address)[1].lower()
+    fingerprint = engine.encryption_key(sender) if sender else None
+    if not fingerprint:
+        return None
+    fields, body = _split(_crlf(data))
+    content = [f for f in fields if _name(f) in _CONTENT]
+    outer = [f for f in fields if _name(f) not in _CONTENT and _name(f) != b"mime-version"]
+    if not any(_name(f) == b"content-type" for f in content):
+        content.insert(0, b"Content-Type: text/plain; charset=us-ascii\r\n")
+    protected = [f for f in outer if _name(f) in _PROTECTED]
+    typed = [
+        _with_param(f, b'protected-headers="v1"') if _name(f) == b"content-type" else f
+        for f in content
+    ]
+    plain = b"".join(typed) + b"".join(protected) + b"\r\n" + body
+    armored = engine.encrypt(plain, [fingerprint], sign_key=None)
+    outer = [b"Subject: ...\r\n" if _name(f) == b"subject" else f for f in outer]
+    mark = b"encrypt, sign" if draft.pgp_sign else b"encrypt"
+    outer.append(DRAFT_MARK + b": " + mark + b"\r\n")
+    return _encrypted(outer, _crlf(armored))
+
+
+def unseal_draft(data: bytes, engine: Engine) -> tuple[bytes, bool, bool] | None:
+    """(the draft readable, marked sign, marked encrypt) of a draft `seal_draft` made, or None
+    for any other message. Raises CryptoError when it cannot be decrypted."""
+    from app.crypto.reading import decrypted_message
+
+    head, _, _rest = data.partition(b"\r\n\r\n")
+    if len(head) == len(data):
+        head, _, _rest = data.partition(b"\n\n")
+    head += b"\r\n"
+    marks = [f for f in _header_fields(head) if _name(f) == DRAFT_MARK.lower()]
+    if not marks:
+        return None
+    armored = _armored(data)
+    if armored is None:
+        raise CryptoError("the encrypted draft has no OpenPGP message in it")
+    opened = engine.decrypt(armored)
+    if not opened.ok:
+        raise CryptoError(f"the encrypted draft could not be decrypted: {opened.problem}")
+    outer = b"".join(f for f in _header_fields(head) if _name(f) != DRAFT_MARK.lower())
+    sign = b"sign" in marks[0].partition(b":")[2]
+    return decrypted_message(outer, opened.plaintext), sign, True
+
+
+def _armored(data: bytes) -> bytes | None:
+    begin, end = b"-----BEGIN PGP MESSAGE-----", b"-----END PGP MESSAGE-----"
+    start = data.find(begin)
+    stop = data.find(end, start)
+    if start < 0 or stop < 0:
+        return None
+    return data[start : stop + len(end)] + b"\r\n"

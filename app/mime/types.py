@@ -88,6 +88,9 @@ class CryptoStatus:
     level: str
     summary: str
     details: tuple[str, ...] = ()
+    missing_key: str = ""
+    """For a signature by a key not in the keyring: its fingerprint (or key id), which `ctrl+k`
+    offers to fetch with the user's gpg (app/crypto/engine.py `Engine.fetch_key`)."""
 
 
 @dataclass(slots=True)

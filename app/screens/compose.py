@@ -647,11 +647,17 @@ class ComposeScreen(Screen[None]):
         await self._postpone()
 
     async def _postpone(self) -> None:
-        from app.smtp.sending import postpone
+        from app.smtp.sending import DraftWouldBeReadable, postpone
 
         draft = self._collect()
         try:
-            await postpone(self.account, draft)
+            try:
+                await postpone(self.account, draft)
+            except DraftWouldBeReadable as exc:  # encrypt, and no key of the sender's
+                if not await pgp_actions.store_readable(self, str(exc)):
+                    self._status("Not postponed: the message stays here")
+                    return
+                await postpone(self.account, draft, readable_ok=True)
         except Exception as exc:
             failed = self._local_save_problem()
             kept = "The local draft is kept." if failed is None else f"{failed}: keep this open."
@@ -799,7 +805,12 @@ async def open_compose(
     elif mode == "new" or original is None:
         draft = compose.Draft(from_=identity)
     elif mode == "draft":
+        # A draft postponed encrypted (to you): decrypted here, its sign/encrypt marks kept.
+        original, marks = await pgp_actions.readable_draft(screen, original)
+        if original is None:
+            return
         draft = compose.draft_from_message(original)  # keeps the From it was written with
+        draft.pgp_sign, draft.pgp_encrypt = marks or (draft.pgp_sign, draft.pgp_encrypt)
         draft.meta["drafts_uid"] = uid  # sending or postponing replaces the server copy
     elif mode == "edit_new":
         draft = compose.edit_as_new(original, identity, own_addresses=account.addresses)

@@ -103,3 +103,68 @@ def readable_original(
     if plain is None:
         return original, False
     return plain, True
+
+
+def install_terminal_pinentry(app: Any) -> None:
+    """Let the gpg engine hand the terminal to a terminal pinentry (pinentry-curses/tty): a
+    gpg run that must ask for a passphrase runs with the App suspended, as $EDITOR does."""
+    import os
+    import sys
+
+    from app.crypto.view import default_engine
+
+    engine = default_engine()
+    try:
+        if sys.stdin.isatty():
+            engine.tty = os.ttyname(sys.stdin.fileno())
+    except (OSError, ValueError):
+        pass
+    engine.suspend = lambda op: run_suspended(app, op)
+
+
+def run_suspended(app: Any, op: Any) -> Any:
+    """`op()` with the App suspended (from a worker thread: on the App's thread, blocking it
+    while pinentry asks, like $EDITOR). Raises SuspendNotSupported where there is no
+    terminal (headless): the engine then says the key needs a passphrase."""
+
+    def suspended() -> Any:
+        with app.suspend():
+            return op()
+
+    import threading
+
+    if getattr(app, "_thread_id", None) == threading.get_ident():
+        return suspended()  # already on the App's thread
+    return app.call_from_thread(suspended)
+
+
+async def store_readable(screen: Any, why: str) -> bool:
+    """Postponing a draft marked encrypt without a key of yours: ask before it is stored
+    readable on the server."""
+    from widgets.dialogs import ConfirmDialog
+
+    question = (
+        f"This message is marked encrypt, but there is {why}. "
+        "Store the draft READABLE on the server's Drafts?"
+    )
+    return bool(await screen.app.push_screen_wait(ConfirmDialog(question, yes="Store readable")))
+
+
+async def readable_draft(
+    screen: Any, original: bytes
+) -> tuple[bytes | None, tuple[bool, bool] | None]:
+    """(the draft to resume, its (sign, encrypt) marks when it was stored encrypted); None
+    (said in a toast) when an encrypted draft cannot be decrypted here."""
+    from app.crypto.engine import CryptoError
+    from app.crypto.view import default_engine
+    from app.crypto.writing import unseal_draft
+
+    try:
+        opened = await asyncio.to_thread(unseal_draft, original, default_engine())
+    except CryptoError as exc:
+        screen.app.notify(f"Cannot resume the draft: {exc}", severity="error", markup=False)
+        return None, None
+    if opened is None:
+        return original, None
+    plain, sign, encrypt = opened
+    return plain, (sign, encrypt)

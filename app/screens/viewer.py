@@ -45,6 +45,7 @@ class FileViewerScreen(Screen[None]):
         Binding("h", "toggle_headers", "Headers", id="view.headers"),
         Binding("H", "toggle_html", "HTML/text", id="view.html"),
         Binding("V", "show_raw", "Raw source", id="view.raw"),
+        Binding("ctrl+k", "fetch_key", "Fetch signer's key", id="pgp.fetch_key", show=False),
         Binding("question_mark", "help", "Help", id="app.help"),
         *link_bindings(),
     ]
@@ -89,6 +90,13 @@ class FileViewerScreen(Screen[None]):
             self.viewer.show(rendered)
 
     # -- keys ---------------------------------------------------------------------------------
+    @work(group="pgp-key", exclusive=True)
+    async def action_fetch_key(self) -> None:
+        """ctrl+k: fetch an unknown signer's key with the user's gpg (after asking)."""
+        from app.screens import pgp_key_actions
+
+        await pgp_key_actions.fetch_key(self, lambda _uid: self._show_message())
+
     @work(group="links", exclusive=True)
     async def action_open_link(self, number: int = 0) -> None:
         from app.screens import link_actions

@@ -344,6 +344,11 @@ class PostponeError(Exception):
     """The draft could not be stored in the server's Drafts folder (the local copy stays)."""
 
 
+class DraftWouldBeReadable(PostponeError):
+    """A draft marked encrypt, and no key of the sender's to encrypt it to: stored only when
+    the caller asks again with `readable_ok` (the user said yes)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SendOutcome:
     """What the compose screen shows after Send: `message` is one line for the user."""
@@ -531,10 +536,12 @@ async def send_draft(
     )
 
 
-async def postpone(account: Any, draft: Draft) -> int | None:
+async def postpone(account: Any, draft: Draft, *, readable_ok: bool = False) -> int | None:
     """Store the draft in the server's Drafts folder (\\Draft, Bcc kept); returns its UID.
 
-    The earlier server copy of the same draft (`draft.meta["drafts_uid"]`) is replaced.
+    The earlier server copy of the same draft (`draft.meta["drafts_uid"]`) is replaced. A draft
+    marked encrypt is stored encrypted to the sender (app/crypto/writing.py `seal_draft`);
+    without a key of the sender's, DraftWouldBeReadable, unless `readable_ok`.
     """
     folder = account.folder_by_role(FolderRole.DRAFTS)
     if folder is None:
@@ -542,6 +549,16 @@ async def postpone(account: Any, draft: Draft) -> int | None:
     domain = draft.from_.address.rpartition("@")[2] or "localhost"
     message = build_message(draft, message_id_domain=domain, include_bcc=True)
     data = message_bytes(message, keep_bcc=True)
+    if draft.pgp_encrypt:
+        from app.crypto.view import default_engine
+        from app.crypto.writing import seal_draft
+
+        sealed = await asyncio.to_thread(seal_draft, data, draft, default_engine())
+        if sealed is None and not readable_ok:
+            raise DraftWouldBeReadable(
+                f"no encryption key of yours ({draft.from_.address}) to encrypt the draft to"
+            )
+        data = sealed or data
     uid = await account.append(folder.name, data, flags=[Flag.DRAFT, Flag.SEEN])
     old = draft.meta.get("drafts_uid")
     if isinstance(old, int) and old != uid:

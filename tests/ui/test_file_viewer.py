@@ -139,3 +139,52 @@ async def test_open_asks_first_for_a_program(tmp_path: Path, monkeypatch: Any) -
         await _until(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
         await pilot.pause(0.3)
         assert not copy.exists()  # not opened
+
+
+async def test_fetch_unknown_key_in_file_viewer(tmp_path: Path) -> None:
+    """ctrl+k in `termail view`: asks, `n` runs nothing, `y` runs the (fake) gpg, then good."""
+    from textual.widgets import Static
+
+    from app.crypto.engine import Engine
+    from tests.gpg_keys import GPG, Keyring, cleanup, key_fetch_setup
+    from widgets.dialogs import ConfirmDialog
+    from widgets.message_view import MessageView
+
+    if GPG is None:
+        pytest.skip("gpg is not installed")
+    setup = key_fetch_setup(tmp_path)
+    from app.crypto.view import set_default_engine
+
+    set_default_engine(Engine(binary=str(setup.fake_gpg), home=str(setup.user_home)))
+    try:
+        app = ViewerApp(setup.message, "stranger.eml")
+        async with app.run_test(size=(120, 40)) as pilot:
+            badge = app.screen.query_one(MessageView).query_one("#mv-check", Static)
+            for _ in range(200):
+                if "not in your keyring" in str(badge.render()):
+                    break
+                await pilot.pause(0.05)
+            await pilot.press("ctrl+k")
+            for _ in range(100):
+                if isinstance(app.screen, ConfirmDialog):
+                    break
+                await pilot.pause(0.05)
+            assert isinstance(app.screen, ConfirmDialog)
+            await pilot.press("n")
+            await pilot.pause(0.2)
+            assert not any("--recv-keys" in line for line in setup.logged())
+            await pilot.press("ctrl+k")
+            for _ in range(100):
+                if isinstance(app.screen, ConfirmDialog):
+                    break
+                await pilot.pause(0.05)
+            await pilot.press("y")
+            for _ in range(200):
+                if "good signature by Signer" in str(badge.render()):
+                    break
+                await pilot.pause(0.05)
+            assert "good signature by Signer" in str(badge.render())
+            assert any("--recv-keys" in line for line in setup.logged())
+    finally:
+        set_default_engine(None)
+        cleanup(Keyring(setup.user_home))

@@ -167,6 +167,7 @@ class MainScreen(
         Binding("U", "unsubscribe", "Unsubscribe", id="list.unsubscribe", show=False),
         Binding("i", "view_image", "View image", id="msg.view_image", show=False),
         Binding("I", "view_inline_images", "Inline images", id="view.images", show=False),
+        Binding("ctrl+k", "fetch_key", "Fetch signer's key", id="pgp.fetch_key", show=False),
         *link_bindings(),
     ]
 

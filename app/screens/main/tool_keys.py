@@ -27,6 +27,13 @@ class ToolActions:
 
         await link_actions.open_link(self, number or None)
 
+    @work(group="pgp-key", exclusive=True, description="fetching a key")
+    async def action_fetch_key(self: Host) -> None:
+        """ctrl+k: fetch an unknown signer's key with the user's gpg (after asking)."""
+        from app.screens import pgp_key_actions
+
+        await pgp_key_actions.fetch_key(self, lambda uid: self.load_message(uid))
+
     @work(group="pipe", description="piping")
     async def action_pipe(self: Host) -> None:
         from app.screens import tools
