@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -37,6 +36,7 @@ import pytest
 
 from app.imap.utf7 import encode_mailbox
 from tests.faults.scripted import ScriptedServer
+from tests.ui.test_tmux_demo import Tmux as DemoTmux
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
 
@@ -64,30 +64,8 @@ _BAD = re.compile(
 )
 
 
-class Tmux:
-    def __init__(self, name: str) -> None:
-        self.socket = name
-
-    def run(self, *args: str) -> str:
-        assert TMUX is not None
-        out = subprocess.run(
-            [TMUX, "-L", self.socket, *args], capture_output=True, text=True, timeout=20
-        )
-        return out.stdout
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", "demo")
-
-    def wait_for(self, text: str, timeout: float = 40.0) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.25)
-        tail = "\n".join(screen.splitlines()[-15:])
-        raise AssertionError(f"{text!r} never appeared; the screen ended with:\n{tail}")
+class Tmux(DemoTmux):
+    """The demo test's driver, with a pause after each key and the picker/gone waits."""
 
     def wait_picker(self, shown: str, hidden: str, timeout: float = 20.0) -> None:
         """Until the folder picker's list shows `shown` and no longer `hidden` (the filter

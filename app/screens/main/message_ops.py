@@ -39,6 +39,22 @@ def targets(screen: Host) -> list[int]:
     return fold_actions.targets(screen)
 
 
+async def _targets_and_folder(screen: Host, verb: str) -> tuple[list[int], str, str] | None:
+    """`s` and `C`: what to act on and the folder chosen for it (offered first next time, as
+    mutt does); None when there is nothing to act on or the picker was left."""
+    from app.actions import operations as ops
+
+    uids = targets(screen)
+    if not uids:
+        return None
+    what = ops.plural(len(uids), "message")
+    dest = await pick_folder(screen, f"{verb} {what} to", screen._last_dest)
+    if not dest:
+        return None
+    screen._last_dest = dest
+    return uids, what, dest
+
+
 async def set_flag(screen: Host, uids: list[int], flag: str, on: bool) -> None:
     from app.actions import operations as ops
 
@@ -174,14 +190,10 @@ class MessageActions:
     async def action_move(self: Host) -> None:
         from app.actions import operations as ops
 
-        uids = targets(self)
-        if not uids:
+        chosen = await _targets_and_folder(self, "Move")
+        if chosen is None:
             return
-        what = ops.plural(len(uids), "message")
-        dest = await pick_folder(self, f"Move {what} to", self._last_dest)
-        if not dest:
-            return
-        self._last_dest = dest  # offered first next time, as mutt does
+        uids, what, dest = chosen
         uids = [u for u in uids if u not in self._leaving]
         if not uids:
             return
@@ -202,14 +214,10 @@ class MessageActions:
     async def action_copy(self: Host) -> None:
         from app.actions import operations as ops
 
-        uids = targets(self)
-        if not uids:
+        chosen = await _targets_and_folder(self, "Copy")
+        if chosen is None:
             return
-        what = ops.plural(len(uids), "message")
-        dest = await pick_folder(self, f"Copy {what} to", self._last_dest)
-        if not dest:
-            return
-        self._last_dest = dest
+        uids, what, dest = chosen
         outcome = await run_op(
             self,
             lambda _answers: ops.copy(self.account, uids, dest),
