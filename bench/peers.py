@@ -379,6 +379,7 @@ def _seed(sb: Any, user: Any, n: int) -> None:
 
     marker(OLDEST, "Mon, 1 Jan 1990 00:00:00 +0000", 631152000.0)
     sb.seed_generated(user.name, n)
+    warm_server(sb, user, ["INBOX"])  # numbered before the newest marker is written
     marker(NEWEST, "Tue, 1 Jan 2036 00:00:00 +0000", 2082758400.0)
 
 
