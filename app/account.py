@@ -56,6 +56,16 @@ CACHE_FILE_NAME = "headers.sqlite3"
 #: Summaries fetched with the UID list when a folder is opened (first screen and the next one):
 #: the list then finds them in memory instead of asking the server again.
 FIRST_FETCH = 100
+#: INBOX before the folder list is known (RFC 3501: every server has it, by this name).
+EARLY_INBOX = Folder("INBOX", "INBOX", "/", frozenset(), FolderRole.INBOX)
+
+
+def _quiet(task: asyncio.Future[Any]) -> None:
+    """A failure nobody waited for (the app quit first) is not logged as never retrieved."""
+    if not task.cancelled():
+        task.exception()
+
+
 #: Text parts up to this size are fetched whole, with the header, in the FETCH that opens a message.
 INLINE_PART_BYTES = 256 * 1024
 
@@ -224,6 +234,8 @@ class Account:
         self.cache_path = cache_path if cache is None else cache.path
         self.first_fetch = FIRST_FETCH
         self._connecting: asyncio.Future[None] | None = None
+        self._early_open: asyncio.Future[OpenFolder] | None = None
+        """INBOX opened right after the start-up login (`connect_soon(open_inbox=True)`)."""
         self._alerts_seen: set[str] = set()
         self._changed_folders: set[str] = set()
         self._news_only = False
@@ -335,15 +347,25 @@ class Account:
             for alert in pending:
                 listener(alert)
 
-    def connect_soon(self) -> None:
+    def connect_soon(self, *, open_inbox: bool = False) -> None:
         """Start `connect` now, in the background: at app start the TLS handshake and login
-        then overlap the building of the screens. `connected` waits for this attempt."""
+        then overlap the imports and the building of the screens. `connected` waits for this
+        attempt. `open_inbox`: once logged in, INBOX is opened too (its SELECT and UID list
+        ride with the login's follow-up, its first rows' FETCH right after), and the first
+        `open_folder` of INBOX takes that answer instead of asking again (a cold start)."""
         if self.client is not None or self._connecting is not None:
             return
-        task = asyncio.ensure_future(self.connect())
+        task = asyncio.ensure_future(self._connect_early(open_inbox))
         # A failure nobody waits for (the app quit first) is not reported as never retrieved.
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        task.add_done_callback(_quiet)
         self._connecting = task
+
+    async def _connect_early(self, open_inbox: bool) -> None:
+        await self.connect()
+        if open_inbox and "inbox" not in self.folder_roles and self._early_open is None:
+            opening = asyncio.ensure_future(self._open_folder(EARLY_INBOX))
+            opening.add_done_callback(_quiet)
+            self._early_open = opening
 
     async def connected(self) -> None:
         """Wait for the attempt `connect_soon` started (its error is raised here), else
@@ -355,6 +377,9 @@ class Account:
             await pending
 
     async def close(self) -> None:
+        opening, self._early_open = self._early_open, None
+        if opening is not None:
+            opening.cancel()
         pending, self._connecting = self._connecting, None
         if pending is not None:
             pending.cancel()
@@ -472,6 +497,15 @@ class Account:
         return self.current
 
     async def open_folder(self, folder: Folder) -> OpenFolder:
+        early, self._early_open = self._early_open, None
+        if early is not None:
+            if folder.name == EARLY_INBOX.name and not early.cancelled():
+                return await early  # asked at start-up (`connect_soon`): its error too
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await early  # another folder first: INBOX's opening ends, then this one
+        return await self._open_folder(folder)
+
+    async def _open_folder(self, folder: Folder) -> OpenFolder:
         cache = self.header_cache
         if cache is None:
             async with self.lock:

@@ -175,7 +175,7 @@ class TermailApp(SafeNotify, App[None]):
         # Nothing cached to show: the first account's server is reached while Textual builds
         # the screens. With a cache, its rows are drawn first (see MainScreen.connect_account).
         if self.accounts and not self.accounts[0].has_cache_file():
-            self.accounts[0].connect_soon()
+            self.accounts[0].connect_soon(open_inbox=True)
 
     def on_mount(self) -> None:
         from app.actions.opened import sweep_stale_open_folders
@@ -458,37 +458,9 @@ def run_demo_app(sandbox: Sandbox, on_start: Callable[[App[Any]], None] | None =
     return 0
 
 
-def open_protocol_file(path: Path) -> bool:
-    """`--log-protocol FILE`: every account's IMAP and SMTP dialogue written to FILE as it
-    happens (0600, credentials redacted); False, with the reason said, when it cannot be opened."""
-    from app.protolog import set_live_file
-
-    try:
-        set_live_file(path)
-    except OSError as exc:
-        say(
-            f"termail: cannot write the protocol log {path}: {exc.strerror or exc}", file=sys.stderr
-        )
-        return False
-    return True
-
-
-def client_main(argv: list[str]) -> int:
-    """Open the client on the configured accounts."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="termail")
-    parser.add_argument("--config", type=Path, default=None)
-    parser.add_argument("--account", default=None)
-    parser.add_argument("--log-protocol", type=Path, default=None, metavar="FILE")
-    args = parser.parse_args(argv)
-    if args.log_protocol is not None and not open_protocol_file(args.log_protocol):
-        return 2
-    from app.config.accounts import accounts_from_config
-    from app.config.model import load_or_exit
-
-    config = load_or_exit(args.config)
-    accounts = accounts_from_config(config, only=args.account)
+def run_client(accounts: list[Account], config: Any, *, loop: Any = None) -> int:
+    """Run the client on `accounts` (from `config`); on `loop` when the caller made one
+    (`app.cli.client`: the first account may be connecting on it already)."""
     ui = config.ui
     prepare_images()
     TermailApp(
@@ -497,5 +469,5 @@ def client_main(argv: list[str]) -> int:
         keymap=dict(getattr(config, "keys", {}) or {}),
         mark_read_delay=float(getattr(ui, "mark_read_delay", 0.0) or 0.0),
         ui=ui,
-    ).run()
+    ).run(loop=loop)
     return 0

@@ -16,6 +16,7 @@ from app.screens.main.listing import (
     ask_unanswered,
     focus_list_unless_typing,
     held_source,
+    leaving,
     open_folder,
     reload_folders,
 )
@@ -155,7 +156,8 @@ class ConnectionWorkers:
             self.folder_tree.select_folder("INBOX")
             await open_folder(self, INBOX, shown=shown)
             await reload_folders(self)
-            _adopt_listed_inbox(self)
+            if not leaving(self):
+                _adopt_listed_inbox(self)
         else:
             await reload_folders(self)
             inbox = self.account.folder_by_role(FolderRole.INBOX) or self.account.folder("INBOX")

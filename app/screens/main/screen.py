@@ -34,7 +34,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from app.account import Account, OpenFolder
 from app.models import Folder, FolderStatus
@@ -62,6 +61,7 @@ from app.screens.main.search import SearchActions
 from app.screens.main.tool_keys import ToolActions
 from app.screens.main.writing import WritingActions
 from widgets.folder_tree import FolderTree
+from widgets.footer import Footer
 from widgets.link_list import link_bindings
 from widgets.message_list import MessageList
 from widgets.message_view import MessageView
