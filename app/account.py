@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,18 @@ CACHE_FILE_NAME = "headers.sqlite3"
 FIRST_FETCH = 100
 #: INBOX before the folder list is known (RFC 3501: every server has it, by this name).
 EARLY_INBOX = Folder("INBOX", "INBOX", "/", frozenset(), FolderRole.INBOX)
+
+
+def _has_files(folder: Path, suffix: str = "") -> bool:
+    """Whether `folder` holds a file not starting with a dot (ending with `suffix`); True
+    when it cannot be read (the full check then says what is wrong)."""
+    try:
+        with os.scandir(folder) as entries:
+            return any(not e.name.startswith(".") and e.name.endswith(suffix) for e in entries)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
 
 
 def _quiet(task: asyncio.Future[Any]) -> None:
@@ -275,6 +288,23 @@ class Account:
         if self._cache is not None and not self._cache.closed:
             return True
         return self.cache_path is not None and self.cache_path.exists()
+
+    def local_dir(self) -> Path:
+        """Where the account's drafts and outbox live (as `app.smtp.sending` finds them)."""
+        if self.data_dir is not None:
+            return Path(self.data_dir)
+        from app.paths import data_dir
+
+        return data_dir() / str(self.name)
+
+    def may_have_outbox(self) -> bool:
+        """Whether the outbox may hold mail (a directory test: `app.smtp` is not imported,
+        with its SMTP and gpg libraries, for an outbox that is empty, as it mostly is)."""
+        return _has_files(self.local_dir() / "outbox" / "cur")
+
+    def may_have_drafts(self) -> bool:
+        """Whether an unsent draft may be on disk (a directory test, as `may_have_outbox`)."""
+        return _has_files(self.local_dir() / "drafts", ".json")
 
     def close_cache(self) -> None:
         """Close the cache file when this account opened it (it reopens on the next use)."""

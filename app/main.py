@@ -433,9 +433,12 @@ def prepare_images() -> None:
     import os
 
     from widgets.image_caps import graphics_protocol
-    from widgets.image_view import prepare_graphics
 
-    prepare_graphics(graphics_protocol(os.environ))
+    protocol = graphics_protocol(os.environ)
+    if protocol != "halfblocks":  # half-blocks need nothing before Textual (nor PIL now)
+        from widgets.image_view import prepare_graphics
+
+        prepare_graphics(protocol)
 
 
 def demo_data_dir(sandbox: Sandbox) -> Path:

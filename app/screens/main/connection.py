@@ -4,11 +4,13 @@ with backoff, the first folder opened, the server's alerts, and the outbox retri
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import TYPE_CHECKING, Any
 
 from textual import work
 
 from app.account import OpenFolder
+from app.memory import trim_heap_later
 from app.models import FolderRole
 from app.screens.main.errors import error_text, is_fatal
 from app.screens.main.listing import (
@@ -101,10 +103,11 @@ def _show_cached_folders(screen: Host) -> None:
 
 def _reload_outbox_screen(screen: Host) -> None:
     """An open outbox shows what the retry changed (a sent entry leaves it)."""
-    from app.screens.outbox import OutboxScreen
-
+    outbox = sys.modules.get("app.screens.outbox")
+    if outbox is None:
+        return  # never opened (and not imported for nothing)
     for pushed in screen.app.screen_stack:
-        if isinstance(pushed, OutboxScreen) and pushed.is_mounted:
+        if isinstance(pushed, outbox.OutboxScreen) and pushed.is_mounted:
             pushed.reload()
 
 
@@ -139,9 +142,10 @@ class ConnectionWorkers:
                 delay = min(delay * 2, 60)
         self.status.connection = "connected"
         self.status.account = self.account.name
-        from app.screens import undo_send_actions
+        if self.account.may_have_outbox():
+            from app.screens import undo_send_actions
 
-        undo_send_actions.send_left_over(self)  # held by a run that died: sent now
+            undo_send_actions.send_left_over(self)  # held by a run that died: sent now
         ask_unanswered(self)
         chosen = self.account.current
         if chosen is not None and chosen.cached and chosen.folder.name != INBOX.name:
@@ -165,6 +169,9 @@ class ConnectionWorkers:
                 self.folder_tree.select_folder(inbox.name)
                 await open_folder(self, inbox, shown=shown if inbox.name == INBOX.name else None)
         self.resume_drafts()
+        # Start-up is done (the list, the tree): the heap it freed goes back to the system
+        # (app/memory.py), in a thread (the GIL is let go meanwhile).
+        trim_heap_later()
 
     @work(exclusive=True, group="counts", description="folder counts")
     async def watch_counts(self: Host) -> None:
@@ -174,6 +181,8 @@ class ConnectionWorkers:
 
     @work(group="drafts")
     async def resume_drafts(self: Host) -> None:
+        if not self.account.may_have_drafts():
+            return  # none: the compose screen is not imported for nothing
         from app.screens.compose import offer_unfinished_drafts
 
         await offer_unfinished_drafts(self, self.account)
@@ -181,6 +190,8 @@ class ConnectionWorkers:
     @work(exclusive=True, group="outbox")
     async def flush_outbox(self: Host) -> None:
         """Retry what waits in the outbox (a 4xx earlier); shown, never silent."""
+        if not self.account.may_have_outbox():
+            return
         from app.screens.protolog_actions import with_log_hint
         from app.smtp.sending import flush_outbox
 
