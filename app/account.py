@@ -406,6 +406,14 @@ class Account:
         else:
             await pending
 
+    def early_inbox(self) -> OpenFolder | None:
+        """INBOX as the start-up opening got it from the server, when that is done already
+        (the first screen then draws its rows in its first frame); None otherwise."""
+        early = self._early_open
+        if early is None or not early.done() or early.cancelled() or early.exception():
+            return None
+        return early.result()
+
     async def close(self) -> None:
         opening, self._early_open = self._early_open, None
         if opening is not None:
@@ -530,7 +538,9 @@ class Account:
         early, self._early_open = self._early_open, None
         if early is not None:
             if folder.name == EARLY_INBOX.name and not early.cancelled():
-                return await early  # asked at start-up (`connect_soon`): its error too
+                opened = await early  # asked at start-up (`connect_soon`): its error too
+                self.current = opened  # the server's list, over a cached one shown meanwhile
+                return opened
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await early  # another folder first: INBOX's opening ends, then this one
         return await self._open_folder(folder)

@@ -57,6 +57,23 @@ def _adopt_listed_inbox(screen: Host) -> None:
         screen.status.set_counts(status.messages, status.unseen)
 
 
+def show_early_inbox(screen: Host) -> OpenFolder | None:
+    """A cold start whose INBOX the server answered while Textual was imported: its rows go
+    into the list now (from the screen's mount, so they are in its first frame, not one
+    frame after an empty list). None when that answer is not there (yet)."""
+    opened = screen.account.early_inbox()
+    if opened is None:
+        return None
+    screen._folder_uids = opened.uids
+    ml = screen.message_list
+    ml.set_uids(opened.uids, keep_cursor=False)
+    ml.held_source = held_source(screen)
+    ml.update_summaries(screen.account.held_summaries(opened.uids[: screen.account.first_fetch]))
+    focus_list_unless_typing(screen)
+    screen.status.folder = INBOX.name
+    return opened
+
+
 def _show_cached_inbox(screen: Host) -> OpenFolder | None:
     """Before the server answers (or when it cannot be reached): the INBOX as last cached.
     None when nothing is cached; else the list shown, which the user may move in (End)
@@ -115,9 +132,11 @@ class ConnectionWorkers:
     """The screen's long-running workers: connecting, the counts, the outbox, old drafts."""
 
     @work(exclusive=True, group="connect", description="connecting")
-    async def connect_account(self: Host) -> None:
+    async def connect_account(self: Host, shown: OpenFolder | None = None) -> None:
+        """`shown`: the list on screen already (`show_early_inbox`); else the cached INBOX."""
         self.status.connection = "connecting"
-        shown = _show_cached_inbox(self)
+        if shown is None:
+            shown = _show_cached_inbox(self)
         if shown is not None:
             # Its rows are drawn first; connecting (imports, TLS) would hold that frame back.
             drawn = asyncio.Event()
