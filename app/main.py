@@ -253,10 +253,9 @@ class TermailApp(SafeNotify, App[None]):
 
         if isinstance(self.screen, ConfirmDialog) and getattr(self.screen, "quit_question", False):
             return  # the question is on the screen already
-        from app.screens.undo_send_actions import ask_before_quit
-
-        if ask_before_quit(self):  # a send is counting down: send now / keep / cancel
-            return
+        undo_send = sys.modules.get("app.screens.undo_send_actions")  # none: nothing held
+        if undo_send is not None and undo_send.ask_before_quit(self):
+            return  # a send is counting down: send now / keep / cancel
         question = self.quit_question()
         if question is None:
             self.exit()
@@ -285,7 +284,8 @@ class TermailApp(SafeNotify, App[None]):
                 unsaved += not screen.keep_locally()
         waiting = failed = 0
         for account in self.accounts:
-            counts = _outbox_counts(account)
+            # An empty outbox is told by its folder: app.smtp is not imported to quit.
+            counts = _outbox_counts(account) if account.may_have_outbox() else (0, 0)
             waiting += counts[0]
             failed += counts[1]
         parts = []
