@@ -30,6 +30,8 @@ HEAVY = [
     "app.mime.render",
     "app.mime.html",
     "app.mime.compose",
+    "app.mime.calendar",
+    "zoneinfo",
     "app.smtp.submit",
     "app.smtp.sending",
     "app.cli.serve",
