@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,28 @@ CACHE_FILE_NAME = "headers.sqlite3"
 #: Summaries fetched with the UID list when a folder is opened (first screen and the next one):
 #: the list then finds them in memory instead of asking the server again.
 FIRST_FETCH = 100
+#: INBOX before the folder list is known (RFC 3501: every server has it, by this name).
+EARLY_INBOX = Folder("INBOX", "INBOX", "/", frozenset(), FolderRole.INBOX)
+
+
+def _has_files(folder: Path, suffix: str = "") -> bool:
+    """Whether `folder` holds a file not starting with a dot (ending with `suffix`); True
+    when it cannot be read (the full check then says what is wrong)."""
+    try:
+        with os.scandir(folder) as entries:
+            return any(not e.name.startswith(".") and e.name.endswith(suffix) for e in entries)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+
+def _quiet(task: asyncio.Future[Any]) -> None:
+    """A failure nobody waited for (the app quit first) is not logged as never retrieved."""
+    if not task.cancelled():
+        task.exception()
+
+
 #: Text parts up to this size are fetched whole, with the header, in the FETCH that opens a message.
 INLINE_PART_BYTES = 256 * 1024
 
@@ -224,6 +247,8 @@ class Account:
         self.cache_path = cache_path if cache is None else cache.path
         self.first_fetch = FIRST_FETCH
         self._connecting: asyncio.Future[None] | None = None
+        self._early_open: asyncio.Future[OpenFolder] | None = None
+        """INBOX opened right after the start-up login (`connect_soon(open_inbox=True)`)."""
         self._alerts_seen: set[str] = set()
         self._changed_folders: set[str] = set()
         self._news_only = False
@@ -263,6 +288,23 @@ class Account:
         if self._cache is not None and not self._cache.closed:
             return True
         return self.cache_path is not None and self.cache_path.exists()
+
+    def local_dir(self) -> Path:
+        """Where the account's drafts and outbox live (as `app.smtp.sending` finds them)."""
+        if self.data_dir is not None:
+            return Path(self.data_dir)
+        from app.paths import data_dir
+
+        return data_dir() / str(self.name)
+
+    def may_have_outbox(self) -> bool:
+        """Whether the outbox may hold mail (a directory test: `app.smtp` is not imported,
+        with its SMTP and gpg libraries, for an outbox that is empty, as it mostly is)."""
+        return _has_files(self.local_dir() / "outbox" / "cur")
+
+    def may_have_drafts(self) -> bool:
+        """Whether an unsent draft may be on disk (a directory test, as `may_have_outbox`)."""
+        return _has_files(self.local_dir() / "drafts", ".json")
 
     def close_cache(self) -> None:
         """Close the cache file when this account opened it (it reopens on the next use)."""
@@ -335,15 +377,25 @@ class Account:
             for alert in pending:
                 listener(alert)
 
-    def connect_soon(self) -> None:
+    def connect_soon(self, *, open_inbox: bool = False) -> None:
         """Start `connect` now, in the background: at app start the TLS handshake and login
-        then overlap the building of the screens. `connected` waits for this attempt."""
+        then overlap the imports and the building of the screens. `connected` waits for this
+        attempt. `open_inbox`: once logged in, INBOX is opened too (its SELECT and UID list
+        ride with the login's follow-up, its first rows' FETCH right after), and the first
+        `open_folder` of INBOX takes that answer instead of asking again (a cold start)."""
         if self.client is not None or self._connecting is not None:
             return
-        task = asyncio.ensure_future(self.connect())
+        task = asyncio.ensure_future(self._connect_early(open_inbox))
         # A failure nobody waits for (the app quit first) is not reported as never retrieved.
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        task.add_done_callback(_quiet)
         self._connecting = task
+
+    async def _connect_early(self, open_inbox: bool) -> None:
+        await self.connect()
+        if open_inbox and "inbox" not in self.folder_roles and self._early_open is None:
+            opening = asyncio.ensure_future(self._open_folder(EARLY_INBOX))
+            opening.add_done_callback(_quiet)
+            self._early_open = opening
 
     async def connected(self) -> None:
         """Wait for the attempt `connect_soon` started (its error is raised here), else
@@ -354,7 +406,18 @@ class Account:
         else:
             await pending
 
+    def early_inbox(self) -> OpenFolder | None:
+        """INBOX as the start-up opening got it from the server, when that is done already
+        (the first screen then draws its rows in its first frame); None otherwise."""
+        early = self._early_open
+        if early is None or not early.done() or early.cancelled() or early.exception():
+            return None
+        return early.result()
+
     async def close(self) -> None:
+        opening, self._early_open = self._early_open, None
+        if opening is not None:
+            opening.cancel()
         pending, self._connecting = self._connecting, None
         if pending is not None:
             pending.cancel()
@@ -472,6 +535,17 @@ class Account:
         return self.current
 
     async def open_folder(self, folder: Folder) -> OpenFolder:
+        early, self._early_open = self._early_open, None
+        if early is not None:
+            if folder.name == EARLY_INBOX.name and not early.cancelled():
+                opened = await early  # asked at start-up (`connect_soon`): its error too
+                self.current = opened  # the server's list, over a cached one shown meanwhile
+                return opened
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await early  # another folder first: INBOX's opening ends, then this one
+        return await self._open_folder(folder)
+
+    async def _open_folder(self, folder: Folder) -> OpenFolder:
         cache = self.header_cache
         if cache is None:
             async with self.lock:

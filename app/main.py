@@ -175,7 +175,7 @@ class TermailApp(SafeNotify, App[None]):
         # Nothing cached to show: the first account's server is reached while Textual builds
         # the screens. With a cache, its rows are drawn first (see MainScreen.connect_account).
         if self.accounts and not self.accounts[0].has_cache_file():
-            self.accounts[0].connect_soon()
+            self.accounts[0].connect_soon(open_inbox=True)
 
     def on_mount(self) -> None:
         from app.actions.opened import sweep_stale_open_folders
@@ -253,10 +253,9 @@ class TermailApp(SafeNotify, App[None]):
 
         if isinstance(self.screen, ConfirmDialog) and getattr(self.screen, "quit_question", False):
             return  # the question is on the screen already
-        from app.screens.undo_send_actions import ask_before_quit
-
-        if ask_before_quit(self):  # a send is counting down: send now / keep / cancel
-            return
+        undo_send = sys.modules.get("app.screens.undo_send_actions")  # none: nothing held
+        if undo_send is not None and undo_send.ask_before_quit(self):
+            return  # a send is counting down: send now / keep / cancel
         question = self.quit_question()
         if question is None:
             self.exit()
@@ -285,7 +284,8 @@ class TermailApp(SafeNotify, App[None]):
                 unsaved += not screen.keep_locally()
         waiting = failed = 0
         for account in self.accounts:
-            counts = _outbox_counts(account)
+            # An empty outbox is told by its folder: app.smtp is not imported to quit.
+            counts = _outbox_counts(account) if account.may_have_outbox() else (0, 0)
             waiting += counts[0]
             failed += counts[1]
         parts = []
@@ -433,9 +433,12 @@ def prepare_images() -> None:
     import os
 
     from widgets.image_caps import graphics_protocol
-    from widgets.image_view import prepare_graphics
 
-    prepare_graphics(graphics_protocol(os.environ))
+    protocol = graphics_protocol(os.environ)
+    if protocol != "halfblocks":  # half-blocks need nothing before Textual (nor PIL now)
+        from widgets.image_view import prepare_graphics
+
+        prepare_graphics(protocol)
 
 
 def demo_data_dir(sandbox: Sandbox) -> Path:
@@ -458,37 +461,9 @@ def run_demo_app(sandbox: Sandbox, on_start: Callable[[App[Any]], None] | None =
     return 0
 
 
-def open_protocol_file(path: Path) -> bool:
-    """`--log-protocol FILE`: every account's IMAP and SMTP dialogue written to FILE as it
-    happens (0600, credentials redacted); False, with the reason said, when it cannot be opened."""
-    from app.protolog import set_live_file
-
-    try:
-        set_live_file(path)
-    except OSError as exc:
-        say(
-            f"termail: cannot write the protocol log {path}: {exc.strerror or exc}", file=sys.stderr
-        )
-        return False
-    return True
-
-
-def client_main(argv: list[str]) -> int:
-    """Open the client on the configured accounts."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="termail")
-    parser.add_argument("--config", type=Path, default=None)
-    parser.add_argument("--account", default=None)
-    parser.add_argument("--log-protocol", type=Path, default=None, metavar="FILE")
-    args = parser.parse_args(argv)
-    if args.log_protocol is not None and not open_protocol_file(args.log_protocol):
-        return 2
-    from app.config.accounts import accounts_from_config
-    from app.config.model import load_or_exit
-
-    config = load_or_exit(args.config)
-    accounts = accounts_from_config(config, only=args.account)
+def run_client(accounts: list[Account], config: Any, *, loop: Any = None) -> int:
+    """Run the client on `accounts` (from `config`); on `loop` when the caller made one
+    (`app.cli.client`: the first account may be connecting on it already)."""
     ui = config.ui
     prepare_images()
     TermailApp(
@@ -497,5 +472,5 @@ def client_main(argv: list[str]) -> int:
         keymap=dict(getattr(config, "keys", {}) or {}),
         mark_read_delay=float(getattr(ui, "mark_read_delay", 0.0) or 0.0),
         ui=ui,
-    ).run()
+    ).run(loop=loop)
     return 0

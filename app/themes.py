@@ -97,10 +97,22 @@ def _load_one(source: Traversable | Path) -> Theme:
 
 def packaged_theme_files() -> list[Traversable]:
     """The `*.toml` files shipped in the `themes` package, sorted by name."""
+    from importlib.util import find_spec
+
     try:
-        root = resources.files("themes")
-    except ModuleNotFoundError:
+        spec = find_spec("themes")
+    except (ImportError, ValueError):
         return []
+    if spec is None:
+        return []
+    folders = list(spec.submodule_search_locations or [])
+    root: Traversable
+    if len(folders) == 1 and Path(folders[0]).is_dir():
+        # A plain folder (an installed package): read as a Path, which does not import
+        # zipfile and importlib.resources' readers for the first screen.
+        root = Path(folders[0])
+    else:
+        root = resources.files("themes")
     return sorted(
         (item for item in root.iterdir() if item.name.endswith(".toml") and item.is_file()),
         key=lambda item: item.name,

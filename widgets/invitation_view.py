@@ -7,15 +7,17 @@ screen calls `show_invitation` / `set_list` and handles the keys (Y M D, L U).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from app.mime.calendar import Invitation
 from app.mime.lists import MailingList
 from widgets.safe import safe_line, safe_text, theme_style
+
+if TYPE_CHECKING:  # the type only: app.mime.calendar (zoneinfo) stays off the first screen
+    from app.mime.calendar import Invitation
 
 __all__ = ["InvitationCard", "ListLine"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.cells import cell_len
 from rich.style import Style
@@ -31,7 +31,6 @@ from textual.strip import Strip
 from textual.widgets import OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
-from app.mime.calendar import Invitation
 from app.mime.lists import MailingList, mailing_list
 from app.mime.types import STYLE_NAMES, AttachmentInfo, RenderedMessage, ShownHeader, StyleSpan
 from app.models import Verdict
@@ -46,6 +45,9 @@ from widgets.safe import (
     safe_text,
     theme_style,
 )
+
+if TYPE_CHECKING:  # the type only: app.mime.calendar (zoneinfo) stays off the first screen
+    from app.mime.calendar import Invitation
 
 _divide_line: Callable[[str, int, bool], list[int]] | None
 try:  # rich's word wrapper; private, so keep a plain fallback

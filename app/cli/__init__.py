@@ -66,7 +66,7 @@ def _cache(argv: list[str]) -> int:
 
 
 def _client(argv: list[str]) -> int:
-    from app.main import client_main
+    from app.cli.client import client_main
 
     return client_main(argv)
 

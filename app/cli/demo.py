@@ -344,7 +344,7 @@ def demo_main(argv: list[str]) -> int:
             return 2
         args.log_protocol_args = log_args
     elif args.log_protocol is not None:
-        from app.main import open_protocol_file
+        from app.cli.client import open_protocol_file
 
         if not open_protocol_file(args.log_protocol):
             return 2

@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+from app import crypto
 from app.crypto.engine import Engine
 from app.crypto.reading import (
     MAX_NESTING,
@@ -31,14 +32,20 @@ from app.models import BodyPart
 
 _ENGINE: Engine | None = None
 _ENGINE_LOCK = threading.Lock()
+_SET_UP: tuple[int, int] | None = None
+"""(engine, setup) last applied by `default_engine` (`app.crypto.engine_setup`)."""
 
 
 def default_engine() -> Engine:
     """The user's gpg (`$TERMAIL_GPG`, else `gpg` on PATH; `$GNUPGHOME` as gpg reads it)."""
-    global _ENGINE
+    global _ENGINE, _SET_UP
     with _ENGINE_LOCK:
         if _ENGINE is None:
             _ENGINE = Engine(binary=os.environ.get("TERMAIL_GPG") or "gpg")
+        setup = crypto.engine_setup
+        if setup is not None and (id(_ENGINE), id(setup)) != _SET_UP:
+            setup(_ENGINE)
+            _SET_UP = (id(_ENGINE), id(setup))
         return _ENGINE
 
 

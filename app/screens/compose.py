@@ -29,7 +29,6 @@ from textual.screen import Screen
 from textual.suggester import Suggester
 from textual.widget import Widget
 from textual.widgets import (
-    Footer,
     Input,
     Label,
     ListItem,
@@ -47,6 +46,7 @@ from app.screens.protolog_actions import log_worthy
 from widgets.address_input import AddressInput
 from widgets.dialogs import ChoiceDialog, ConfirmDialog
 from widgets.file_picker import FilePicker, remember_folder, start_folder
+from widgets.footer import Footer
 from widgets.path_input import PathPrompt, unreadable_reason
 from widgets.safe import safe_line, safe_text
 

@@ -111,15 +111,19 @@ def install_terminal_pinentry(app: Any) -> None:
     import os
     import sys
 
-    from app.crypto.view import default_engine
+    from app import crypto
 
-    engine = default_engine()
-    try:
-        if sys.stdin.isatty():
-            engine.tty = os.ttyname(sys.stdin.fileno())
-    except (OSError, ValueError):
-        pass
-    engine.suspend = lambda op: run_suspended(app, op)
+    def setup(engine: Any) -> None:
+        try:
+            if sys.stdin.isatty():
+                engine.tty = os.ttyname(sys.stdin.fileno())
+        except (OSError, ValueError):
+            pass
+        engine.suspend = lambda op: run_suspended(app, op)
+
+    # Applied when the engine is first made (a signed or encrypted message): gpg is not
+    # imported for the first screen.
+    crypto.set_engine_setup(setup)
 
 
 def run_suspended(app: Any, op: Any) -> Any:

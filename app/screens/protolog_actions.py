@@ -30,12 +30,18 @@ def error_with_hint(exc: BaseException, text: str) -> str:
 def log_worthy(exc: BaseException) -> bool:
     """True when `exc` came from a server or the network (IMAP, SMTP, a socket), so the
     protocol log holds the exchange that failed; False for a file or a program of ours."""
+    import sys
+
     from app.imap.errors import ImapError
-    from app.smtp.submit import SmtpError
 
     if isinstance(exc, _LOCAL):
         return False
-    return isinstance(exc, ImapError | SmtpError | OSError | TimeoutError)
+    if isinstance(exc, ImapError | OSError | TimeoutError):
+        return True
+    # An SmtpError exists only once app.smtp.submit is imported (a send): not imported for
+    # an IMAP error at start-up (it brings aiosmtplib and the MIME composer).
+    submit = sys.modules.get("app.smtp.submit")
+    return submit is not None and isinstance(exc, submit.SmtpError)
 
 
 #: OSErrors that come from files and programs, never from a server.

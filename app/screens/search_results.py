@@ -16,7 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from app.actions.search_all import (
     AllFoldersResult,
@@ -24,6 +24,7 @@ from app.actions.search_all import (
     search_accounts,
     search_all_folders,
 )
+from widgets.footer import Footer
 from widgets.message_list import message_date
 from widgets.safe import addresses_text, decode_header_text, safe_line
 

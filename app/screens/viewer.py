@@ -13,9 +13,9 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from app.mime.types import AttachmentInfo
+from widgets.footer import Footer
 from widgets.link_list import link_bindings
 from widgets.message_view import MessageView, html_switch_note
 

@@ -85,7 +85,8 @@ async def test_compose_completes_from_the_address_book(
         await wait_connected(pilot, app)
         await pilot.press("m")
         screen: ComposeScreen = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+            pilot,
+            lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
         )
         await wait_until(pilot, lambda: "Zed Zimmer <zed@example.net>" in screen.known_addresses)
         to = screen.query_one("#to", Input)

@@ -206,7 +206,9 @@ def _find(user: Any, word: str) -> bytes:
 async def _send_forward(pilot: Any, app: TermailApp, key: str, to: str, word: str) -> ComposeScreen:
     await pilot.press(key)
     screen: ComposeScreen = await wait_until(
-        pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen, timeout=30
+        pilot,
+        lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
+        timeout=30,
     )
     screen.query_one("#to").value = to
     screen.query_one("#subject").value = f"{word} {screen.query_one('#subject').value}"

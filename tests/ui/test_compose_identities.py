@@ -78,7 +78,8 @@ async def test_reply_comes_from_the_identity_written_to(
         app.screen.query_one(MessageList).focus()
         await pilot.press("r")
         screen: ComposeScreen = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+            pilot,
+            lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
         )
         assert screen.draft.from_.address == f"support-{mail_user.name}@localhost"
         select = screen.query_one("#from", Select)
@@ -106,7 +107,8 @@ async def test_choosing_another_identity_swaps_signature_and_sends_as_it(
         app.screen.query_one(MessageList).focus()
         await pilot.press("r")
         screen: ComposeScreen = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+            pilot,
+            lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
         )
         screen.query_one("#from", Select).value = 0
         await pilot.pause(0.2)

@@ -345,7 +345,8 @@ async def reply_and_type(pilot: Any, app: TermailApp) -> list[str]:
     app.screen.query_one(MessageList).focus()
     await pilot.press("r")
     screen: ComposeScreen = await wait_until(
-        pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+        pilot,
+        lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
     )
     body = screen.query_one("#body", TextArea)
     await wait_until(pilot, lambda: app.focused is body)
@@ -522,7 +523,8 @@ async def test_reply_carries_no_bidi_or_invisible_character(
         app.screen.query_one(MessageList).focus()
         await pilot.press("r")
         screen: ComposeScreen = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+            pilot,
+            lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
         )
         to = screen.query_one("#to", Input).value
         subject = screen.query_one("#subject", Input).value

@@ -39,7 +39,8 @@ async def open_compose(pilot: Any, app: TermailApp) -> ComposeScreen:
     """Press `m` on the main screen and wait for the compose screen."""
     await pilot.press("m")
     screen: ComposeScreen = await wait_until(
-        pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+        pilot,
+        lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
     )
     return screen
 
@@ -174,7 +175,8 @@ async def test_postpone_then_finish_from_drafts(
         ml.focus()
         await pilot.press("g", "enter")
         screen = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+            pilot,
+            lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
         )
         assert screen.query_one("#subject").value == "Postponed plan"
         assert screen.query_one("#to").value == friend.address

@@ -129,7 +129,8 @@ async def test_list_reply_goes_to_list_post(sandbox: Any, mail_user: Any, tmp_pa
         assert "L list-reply" in shown(line)
         await pilot.press("L")
         screen = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+            pilot,
+            lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
         )
         assert screen.query_one("#to").value == the_list.address
         assert screen.query_one("#cc").value == ""
@@ -158,7 +159,8 @@ async def test_mailto_unsubscribe_arrives_at_the_list(
         await open_first(pilot, app)
         await pilot.press("U")
         screen = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+            pilot,
+            lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
         )
         assert screen.query_one("#to").value == the_list.address
         assert screen.query_one("#subject").value == "unsubscribe me"

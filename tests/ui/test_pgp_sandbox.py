@@ -216,7 +216,8 @@ async def test_encrypted_draft_postponed_sealed_and_resumed(
         ml.focus()
         await pilot.press("g", "enter")
         resumed = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+            pilot,
+            lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
         )
         assert resumed.query_one("#subject").value == "Unfinished secret"
         assert "Half a plan." in resumed.query_one("#body").text

@@ -254,7 +254,8 @@ async def test_edit_as_new_keeps_the_attachments(
         app.screen.query_one("MessageList").focus()
         await pilot.press("e")
         screen = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+            pilot,
+            lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
         )
         draft = screen.draft
         assert [(a.filename, a.data) for a in draft.attachments] == [("data.bin", payload)]

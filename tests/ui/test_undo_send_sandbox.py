@@ -66,7 +66,8 @@ async def test_undo_within_the_delay_then_send_once(
         await wait_until(pilot, lambda: list_filled(app))
         await pilot.press("m")
         compose = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+            pilot,
+            lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
         )
         compose.query_one("#to").value = friend.address
         compose.query_one("#cc").value = "Carol <carol@example.org>"
@@ -81,7 +82,10 @@ async def test_undo_within_the_delay_then_send_once(
         assert "Sending in" in _status(app)
         assert len(account_outbox(account).list()) == 1  # on disk before the countdown
         await pilot.press("u")
-        back = await wait_until(pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen)
+        back = await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
+        )
         assert back.query_one("#to").value == friend.address
         assert back.query_one("#cc").value == "Carol <carol@example.org>"
         assert back.query_one("#subject").value == "Undoable plan"
@@ -123,7 +127,8 @@ async def test_quit_during_the_delay_asks(sandbox: Any, mail_user: Any, tmp_path
         await wait_connected(pilot, app)
         await pilot.press("m")
         compose = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+            pilot,
+            lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
         )
         compose.query_one("#to").value = friend.address
         compose.query_one("#subject").value = "Quit question"
@@ -191,7 +196,8 @@ async def test_a_permanent_refusal_after_the_delay_comes_back_into_compose(
         await wait_connected(pilot, app)
         await pilot.press("m")
         compose = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen
+            pilot,
+            lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
         )
         compose.query_one("#to").value = refused
         compose.query_one("#subject").value = "Refused later"
@@ -201,7 +207,9 @@ async def test_a_permanent_refusal_after_the_delay_comes_back_into_compose(
         await pilot.press("y")
         await wait_until(pilot, lambda: not isinstance(app.screen, ComposeScreen))
         back = await wait_until(
-            pilot, lambda: isinstance(app.screen, ComposeScreen) and app.screen, timeout=30
+            pilot,
+            lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
+            timeout=30,
         )
         assert back.query_one("#to").value == refused
         assert "Kept for editing." in back.query_one("#body").text

@@ -4,11 +4,13 @@ with backoff, the first folder opened, the server's alerts, and the outbox retri
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import TYPE_CHECKING, Any
 
 from textual import work
 
 from app.account import OpenFolder
+from app.memory import trim_heap_later
 from app.models import FolderRole
 from app.screens.main.errors import error_text, is_fatal
 from app.screens.main.listing import (
@@ -16,6 +18,7 @@ from app.screens.main.listing import (
     ask_unanswered,
     focus_list_unless_typing,
     held_source,
+    leaving,
     open_folder,
     reload_folders,
 )
@@ -52,6 +55,23 @@ def _adopt_listed_inbox(screen: Host) -> None:
     status = screen.account.statuses.get(listed.name)
     if status is not None:
         screen.status.set_counts(status.messages, status.unseen)
+
+
+def show_early_inbox(screen: Host) -> OpenFolder | None:
+    """A cold start whose INBOX the server answered while Textual was imported: its rows go
+    into the list now (from the screen's mount, so they are in its first frame, not one
+    frame after an empty list). None when that answer is not there (yet)."""
+    opened = screen.account.early_inbox()
+    if opened is None:
+        return None
+    screen._folder_uids = opened.uids
+    ml = screen.message_list
+    ml.set_uids(opened.uids, keep_cursor=False)
+    ml.held_source = held_source(screen)
+    ml.update_summaries(screen.account.held_summaries(opened.uids[: screen.account.first_fetch]))
+    focus_list_unless_typing(screen)
+    screen.status.folder = INBOX.name
+    return opened
 
 
 def _show_cached_inbox(screen: Host) -> OpenFolder | None:
@@ -100,10 +120,11 @@ def _show_cached_folders(screen: Host) -> None:
 
 def _reload_outbox_screen(screen: Host) -> None:
     """An open outbox shows what the retry changed (a sent entry leaves it)."""
-    from app.screens.outbox import OutboxScreen
-
+    outbox = sys.modules.get("app.screens.outbox")
+    if outbox is None:
+        return  # never opened (and not imported for nothing)
     for pushed in screen.app.screen_stack:
-        if isinstance(pushed, OutboxScreen) and pushed.is_mounted:
+        if isinstance(pushed, outbox.OutboxScreen) and pushed.is_mounted:
             pushed.reload()
 
 
@@ -111,9 +132,11 @@ class ConnectionWorkers:
     """The screen's long-running workers: connecting, the counts, the outbox, old drafts."""
 
     @work(exclusive=True, group="connect", description="connecting")
-    async def connect_account(self: Host) -> None:
+    async def connect_account(self: Host, shown: OpenFolder | None = None) -> None:
+        """`shown`: the list on screen already (`show_early_inbox`); else the cached INBOX."""
         self.status.connection = "connecting"
-        shown = _show_cached_inbox(self)
+        if shown is None:
+            shown = _show_cached_inbox(self)
         if shown is not None:
             # Its rows are drawn first; connecting (imports, TLS) would hold that frame back.
             drawn = asyncio.Event()
@@ -138,9 +161,10 @@ class ConnectionWorkers:
                 delay = min(delay * 2, 60)
         self.status.connection = "connected"
         self.status.account = self.account.name
-        from app.screens import undo_send_actions
+        if self.account.may_have_outbox():
+            from app.screens import undo_send_actions
 
-        undo_send_actions.send_left_over(self)  # held by a run that died: sent now
+            undo_send_actions.send_left_over(self)  # held by a run that died: sent now
         ask_unanswered(self)
         chosen = self.account.current
         if chosen is not None and chosen.cached and chosen.folder.name != INBOX.name:
@@ -155,7 +179,8 @@ class ConnectionWorkers:
             self.folder_tree.select_folder("INBOX")
             await open_folder(self, INBOX, shown=shown)
             await reload_folders(self)
-            _adopt_listed_inbox(self)
+            if not leaving(self):
+                _adopt_listed_inbox(self)
         else:
             await reload_folders(self)
             inbox = self.account.folder_by_role(FolderRole.INBOX) or self.account.folder("INBOX")
@@ -163,6 +188,9 @@ class ConnectionWorkers:
                 self.folder_tree.select_folder(inbox.name)
                 await open_folder(self, inbox, shown=shown if inbox.name == INBOX.name else None)
         self.resume_drafts()
+        # Start-up is done (the list, the tree): the heap it freed goes back to the system
+        # (app/memory.py), in a thread (the GIL is let go meanwhile).
+        trim_heap_later()
 
     @work(exclusive=True, group="counts", description="folder counts")
     async def watch_counts(self: Host) -> None:
@@ -172,6 +200,8 @@ class ConnectionWorkers:
 
     @work(group="drafts")
     async def resume_drafts(self: Host) -> None:
+        if not self.account.may_have_drafts():
+            return  # none: the compose screen is not imported for nothing
         from app.screens.compose import offer_unfinished_drafts
 
         await offer_unfinished_drafts(self, self.account)
@@ -179,6 +209,8 @@ class ConnectionWorkers:
     @work(exclusive=True, group="outbox")
     async def flush_outbox(self: Host) -> None:
         """Retry what waits in the outbox (a 4xx earlier); shown, never silent."""
+        if not self.account.may_have_outbox():
+            return
         from app.screens.protolog_actions import with_log_hint
         from app.smtp.sending import flush_outbox
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from textual.widget import Widget
     from textual.worker import Worker
 
+    from app.account import OpenFolder
     from app.actions.search_all import FolderHit
     from app.models import Folder
 
@@ -83,7 +84,7 @@ class Host(MainHost, Protocol):
     ) -> Worker[Any]: ...
 
     # -- the workers and actions one module starts for another ---------------------------------
-    def connect_account(self) -> Worker[None]: ...
+    def connect_account(self, shown: OpenFolder | None = None) -> Worker[None]: ...
 
     def resume_drafts(self) -> Worker[None]: ...
 

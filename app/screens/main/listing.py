@@ -25,6 +25,7 @@ __all__ = [
     "connecting",
     "focus_list_unless_typing",
     "held_source",
+    "leaving",
     "open_folder",
     "reload_folders",
     "show_folders",
@@ -82,8 +83,16 @@ async def reload_folders(screen: Host) -> bool:
     except Exception as exc:
         screen._report(exc, "Cannot list the folders")
         return False
+    if leaving(screen):
+        return False
     show_folders(screen)
     return True
+
+
+def leaving(screen: Host) -> bool:
+    """The screen is being taken down (the app quits): its widgets may be gone already, so
+    a worker coming back from the server stops (a quit during start-up raised NoMatches)."""
+    return bool(getattr(screen, "_pruning", False)) or not screen.is_attached
 
 
 async def open_folder(screen: Host, folder: Folder, *, shown: OpenFolder | None = None) -> None:

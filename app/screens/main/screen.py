@@ -34,7 +34,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from app.account import Account, OpenFolder
 from app.models import Folder, FolderStatus
@@ -52,7 +51,7 @@ from app.screens.main import (
 )
 from app.screens.main.arrange import ArrangeActions
 from app.screens.main.attachment_actions import AttachmentActions
-from app.screens.main.connection import ConnectionWorkers, show_alert
+from app.screens.main.connection import ConnectionWorkers, show_alert, show_early_inbox
 from app.screens.main.folder_ops import FolderActions
 from app.screens.main.listing import ListWorkers
 from app.screens.main.message_ops import MessageActions
@@ -62,6 +61,7 @@ from app.screens.main.search import SearchActions
 from app.screens.main.tool_keys import ToolActions
 from app.screens.main.writing import WritingActions
 from widgets.folder_tree import FolderTree
+from widgets.footer import Footer
 from widgets.link_list import link_bindings
 from widgets.message_list import MessageList
 from widgets.message_view import MessageView
@@ -287,7 +287,7 @@ class MainScreen(
         self.account.listen_alerts(self._show_alert)
         self.status.account = self.account.name
         panes.apply_width(self, self.size.width)
-        self.connect_account()
+        self.connect_account(show_early_inbox(self))
         self.set_interval(60, self.flush_outbox)
         self.watch_counts()
 

@@ -4,6 +4,7 @@ ctrl+f `e`), a draft opened from Drafts, and what is redrawn when the compose sc
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -22,9 +23,10 @@ def compose_closed(screen: Host) -> None:
     """Back from compose: the send flagged the original (\\Answered or $Forwarded) in the
     account's memory and cache (`app.smtp.sending.send_draft`); its row is drawn again from
     there, and the Sent and Drafts counts are read again."""
-    from app.screens.compose import ComposeScreen
-
-    composing = any(isinstance(pushed, ComposeScreen) for pushed in screen.app.screen_stack)
+    compose = sys.modules.get("app.screens.compose")
+    if compose is None:
+        return  # never opened: nothing to draw again (and its import stays off the first screen)
+    composing = any(isinstance(pushed, compose.ComposeScreen) for pushed in screen.app.screen_stack)
     if screen._composed and not composing:
         screen._composed = False
         screen._refresh_compose_counts()
