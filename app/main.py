@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,6 +166,20 @@ class TermailApp(SafeNotify, App[None]):
         self._theme_dirs = list(theme_dirs)
         self._screens: dict[str, Any] = {}
         self._account_index = 0
+        self.splash_source: tuple[Path, bytes] | None = None
+        """(config file, its bytes): keep the start screen for the next start's splash."""
+        self._splash_writer: Any = None
+
+    def get_driver_class(self) -> Any:
+        """Textual's Linux driver, taking over from the splash without a blank frame."""
+        found = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if found is LinuxDriver:
+            from app.screens.splash_driver import SplashDriver
+
+            return SplashDriver
+        return found
 
     def on_load(self) -> None:
         # Textual allocates a lot while it builds the screens: with the default threshold (700)
@@ -190,6 +205,10 @@ class TermailApp(SafeNotify, App[None]):
             self.set_keymap(self._keymap)
         if self.accounts:
             self._show_account(0)
+        if self.splash_source is not None:
+            from app.screens.splash_snapshot import install
+
+            self._splash_writer = install(self, *self.splash_source)
 
     def _load_themes(self) -> None:
         try:
@@ -333,6 +352,8 @@ class TermailApp(SafeNotify, App[None]):
             )
 
     async def on_unmount(self) -> None:
+        if self._splash_writer is not None:
+            self._splash_writer.take()  # quitting from the start state: its last look
         for account in self.accounts:
             await account.close()
 
@@ -473,8 +494,8 @@ def open_protocol_file(path: Path) -> bool:
     return True
 
 
-def client_main(argv: list[str]) -> int:
-    """Open the client on the configured accounts."""
+def client_main(argv: list[str], *, config: Any = None) -> int:
+    """Open the client on the configured accounts (`config`: already read by `app.cli`)."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="termail")
@@ -487,15 +508,22 @@ def client_main(argv: list[str]) -> int:
     from app.config.accounts import accounts_from_config
     from app.config.model import load_or_exit
 
-    config = load_or_exit(args.config)
+    if config is None:
+        config = load_or_exit(args.config)
     accounts = accounts_from_config(config, only=args.account)
     ui = config.ui
     prepare_images()
-    TermailApp(
+    app = TermailApp(
         accounts,
         theme=getattr(ui, "theme", None),
         keymap=dict(getattr(config, "keys", {}) or {}),
         mark_read_delay=float(getattr(ui, "mark_read_delay", 0.0) or 0.0),
         ui=ui,
-    ).run()
+    )
+    from app.paths import config_path
+
+    with suppress(OSError):
+        source = config_path(args.config)
+        app.splash_source = (source, source.read_bytes())
+    app.run()
     return 0
