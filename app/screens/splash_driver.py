@@ -33,7 +33,7 @@ class SplashDriver(LinuxDriver):
     def start_application_mode(self) -> None:
         attrs = splash.hand_over()  # None after the first start (Ctrl+Z, pinentry) or no splash
         self._skip_alt_screen = attrs is not None
-        super().start_application_mode()
+        super().start_application_mode()  # type: ignore[no-untyped-call]
         self._skip_alt_screen = False
         if attrs is not None:
             self.attrs_before = attrs

@@ -69,11 +69,10 @@ class SnapshotWriter:
         accounts = getattr(app, "accounts", None)
         if not accounts or app.screen_stack[2:] or getattr(app, "_notifications", None):
             return None
-        screen = app.screen
-        account = accounts[0]
-        if getattr(screen, "account", None) is not account:
+        screen: Any = app.screen
+        if getattr(screen, "account", None) is not accounts[0]:
             return None
-        current = account.current
+        current: Any = screen.account.current
         if current is None or current.cached or current.query is not None or not current.ordered:
             return None
         if current.folder.name.upper() != "INBOX" or not current.uids:
@@ -132,7 +131,9 @@ class SnapshotWriter:
         line = status.query_one("#status-line", Static)
         shown = (status.connection, status.message)
         status.set_reactive(type(status).connection, "connecting")
-        status.set_reactive(type(status).message, f"{plural(len(screen._folder_uids), 'message')} (from the cache)")
+        status.set_reactive(
+            type(status).message, f"{plural(len(screen._folder_uids), 'message')} (from the cache)"
+        )
         try:
             line.update(status._line())
             return _frame_text(self.app, screen)

@@ -1148,7 +1148,9 @@ def _cache_files(folder: Path) -> list[Path]:
 def _splash_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
-    return [p for p in folder.iterdir() if p.name.endswith(".frame") or p.name.startswith(".splash-")]
+    return [
+        p for p in folder.iterdir() if p.name.endswith(".frame") or p.name.startswith(".splash-")
+    ]
 
 
 def cache_main(argv: list[str]) -> int:
