@@ -351,9 +351,12 @@ class TermailApp(SafeNotify, App[None]):
                 partial(self._show_account, self.accounts.index(account)),
             )
 
-    async def on_unmount(self) -> None:
+    def exit(self, *args: Any, **kwargs: Any) -> None:
         if self._splash_writer is not None:
-            self._splash_writer.take()  # quitting from the start state: its last look
+            self._splash_writer.look()  # quitting from the start state: its last look
+        super().exit(*args, **kwargs)
+
+    async def on_unmount(self) -> None:
         for account in self.accounts:
             await account.close()
 

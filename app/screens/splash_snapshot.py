@@ -51,11 +51,12 @@ class SnapshotWriter:
         if self._timer is not None or time.monotonic() < self._quiet_until:
             return
         try:
-            self._timer = self.app.set_timer(DELAY, self._look)
+            self._timer = self.app.set_timer(DELAY, self.look)
         except Exception:  # not running (yet / any more)
             self._timer = None
 
-    def _look(self) -> None:
+    def look(self) -> None:
+        """`take`, never raising: the splash is not a reason for the app to fail."""
         self._timer = None
         try:
             self.take()

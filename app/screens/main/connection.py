@@ -72,6 +72,7 @@ def _show_cached_inbox(screen: Host) -> OpenFolder | None:
         screen.account.held_summaries(cached.uids[: screen.account.first_fetch])
     )
     focus_list_unless_typing(screen)
+    screen.viewer.show_loading("Select a message and press Enter")  # as a cold start says
     screen.status.folder = "INBOX"
     from app.actions.operations import plural
 
