@@ -65,30 +65,15 @@ class SnapshotWriter:
 
     # -- what ---------------------------------------------------------------------------------
     def start_screen(self) -> Any:
-        """The main screen when it shows the start state, else None."""
-        app = self.app
-        accounts = getattr(app, "accounts", None)
-        if not accounts or app.screen_stack[2:] or getattr(app, "_notifications", None):
-            return None
-        screen: Any = app.screen
-        if getattr(screen, "account", None) is not accounts[0]:
-            return None
-        current: Any = screen.account.current
-        if current is None or current.cached or current.query is not None or not current.ordered:
-            return None
-        if current.folder.name.upper() != "INBOX" or not current.uids:
-            return None
-        if screen._search_uids is not None or screen.limit_text or screen.open_uid is not None:
-            return None
-        if getattr(screen, "threaded", False):
-            return None  # the cached start draws threads after it has arranged them
-        listing = screen.message_list
-        if screen.focused is not listing or listing.cursor_row != 0 or listing.scroll_offset.y:
-            return None
-        status = screen.status
-        if status.connection != "connected" or status.message or status.jobs:
-            return None
-        if screen.query_bar.display and screen.query_bar.has_focus_within:
+        """The main screen when it shows the start state, else None (and why, at debug level)."""
+        screen: Any = None
+        try:
+            screen = self.app.screen
+            why = _not_start(self.app, screen)
+        except Exception as exc:  # no screen (quitting), a widget not mounted
+            why = f"no screen: {exc}"
+        if why is not None:
+            log.debug("splash snapshot: not the start state: %s", why)
             return None
         return screen
 
@@ -143,6 +128,31 @@ class SnapshotWriter:
             status.set_reactive(type(status).message, shown[1])
             line.update(status._line())
             self._quiet_until = time.monotonic() + _QUIET
+
+
+def _not_start(app: Any, screen: Any) -> str | None:
+    """Why `screen` is not the start state; None when it is."""
+    accounts = getattr(app, "accounts", None)
+    if not accounts or getattr(screen, "account", None) is not accounts[0]:
+        return "not the first account's main screen"
+    if app.screen_stack[2:] or len(app._notifications):
+        return "something over it (a screen, a toast)"
+    current: Any = screen.account.current
+    if current is None or current.cached or current.query is not None or not current.ordered:
+        return "the list is not the server's INBOX yet"
+    if current.folder.name.upper() != "INBOX" or not current.uids:
+        return "not INBOX, or empty"
+    if screen._search_uids is not None or screen.limit_text or screen.open_uid is not None:
+        return "a search, a limit or a message shown"
+    if getattr(screen, "threaded", False):
+        return "threads (the cached start draws them after arranging)"
+    listing = screen.message_list
+    if screen.focused is not listing or listing.cursor_row != 0 or listing.scroll_offset.y:
+        return "the cursor is not on the first row of the focused list"
+    status = screen.status
+    if status.connection != "connected" or status.message or status.jobs:
+        return f"the status bar is busy: {status.connection!r} {status.message!r} {status.jobs}"
+    return None
 
 
 def _frame_text(app: App[Any], screen: Any) -> str:
