@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DELAY = 3.0
-"""Seconds after a frame before the start state is looked at (also the least between two)."""
+"""Seconds after a frame before the start state is looked at (also the least between two),
+once this run has kept a snapshot; before, at the next turn of the event loop."""
 _QUIET = 0.5
 """Frames written this soon after a look are its own repaint of the status line: ignored."""
 
@@ -47,11 +48,19 @@ class SnapshotWriter:
 
     # -- when ---------------------------------------------------------------------------------
     def frame_written(self) -> None:
-        """Textual wrote to the terminal: look again in `DELAY` seconds (one look pending)."""
+        """Textual wrote to the terminal: look again in `DELAY` seconds (one look pending).
+
+        Until this run has kept one, the look comes at once: a user pressing End as soon as
+        the list shows leaves the start state within a frame or two of it being drawn.
+        """
         if self._timer is not None or time.monotonic() < self._quiet_until:
             return
         try:
-            self._timer = self.app.set_timer(DELAY, self.look)
+            if self._last is None:
+                self._timer = True
+                self.app.call_later(self.look)
+            else:
+                self._timer = self.app.set_timer(DELAY, self.look)
         except Exception:  # not running (yet / any more)
             self._timer = None
 
@@ -149,6 +158,10 @@ def _not_start(app: Any, screen: Any) -> str | None:
     listing = screen.message_list
     if screen.focused is not listing or listing.cursor_row != 0 or listing.scroll_offset.y:
         return "the cursor is not on the first row of the focused list"
+    if any(listing.summary(uid) is None for uid in listing.uids[: listing.size.height]):
+        return "rows still loading"
+    if not screen.folder_tree.built_count:
+        return "the folder tree is not drawn yet"  # a cold start lists it after INBOX
     status = screen.status
     if status.connection != "connected" or status.message or status.jobs:
         return f"the status bar is busy: {status.connection!r} {status.message!r} {status.jobs}"
