@@ -241,8 +241,8 @@ def terminal_size() -> tuple[int, int] | None:
 
 def _raw_attrs(attrs: list[Any]) -> list[Any]:
     """Textual's own input mode (its LinuxDriver's `_patch_lflag`/`_patch_iflag`), so the bytes
-    typed during the splash are the ones Textual would have read, but with ISIG kept: Ctrl+C
-    still stops a start that hangs before Textual runs."""
+    typed during the splash are the ones Textual would have read, but with ISIG kept for
+    Ctrl+C alone: it still stops a start that hangs before Textual runs."""
     import termios
 
     new = list(attrs)
@@ -252,6 +252,9 @@ def _raw_attrs(attrs: list[Any]) -> list[Any]:
     )
     cc = list(attrs[6])
     cc[termios.VMIN] = 1
+    # Ctrl+Z and Ctrl+\ would stop or dump the process with the terminal in this mode: typed
+    # during the splash they are bytes for Textual, as they are once it runs (no ISIG there).
+    cc[termios.VSUSP] = cc[termios.VQUIT] = b"\x00"  # _POSIX_VDISABLE
     new[6] = cc
     return new
 

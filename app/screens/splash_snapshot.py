@@ -3,9 +3,9 @@
 The frame is taken from Textual's compositor, as `App._display` would write a full update, when
 the screen is in the start state (the first account's INBOX as the server listed it, the top of
 the list, the cursor on the first row and the list focused, no search or limit, nothing over it:
-no dialog, viewer, toast or status message, no job running). It is drawn as a cached start draws
-it: the status line says "connecting" and "N messages (from the cache)", which is what the next
-start shows until the server answers.
+no dialog, viewer, toast or progress bar, the rows and the folder tree drawn). It is drawn as a
+cached start draws it: the status line says "connecting" and "N messages (from the cache)"
+(whatever it says now), which is what the next start shows until the server answers.
 
 No timer runs on its own: each frame Textual writes (`SplashDriver.write`) asks for a check
 `DELAY` seconds later, at most one pending, so the snapshot follows the start state (new mail at
@@ -124,7 +124,8 @@ class SnapshotWriter:
 
         status = screen.status
         line = status.query_one("#status-line", Static)
-        shown = (status.connection, status.message)
+        shown = (status.connection, status.message, status._message_error)
+        status._message_error = False
         status.set_reactive(type(status).connection, "connecting")
         status.set_reactive(
             type(status).message, f"{plural(len(screen._folder_uids), 'message')} (from the cache)"
@@ -135,6 +136,7 @@ class SnapshotWriter:
         finally:
             status.set_reactive(type(status).connection, shown[0])
             status.set_reactive(type(status).message, shown[1])
+            status._message_error = shown[2]
             line.update(status._line())
             self._quiet_until = time.monotonic() + _QUIET
 
@@ -163,8 +165,8 @@ def _not_start(app: Any, screen: Any) -> str | None:
     if not screen.folder_tree.built_count:
         return "the folder tree is not drawn yet"  # a cold start lists it after INBOX
     status = screen.status
-    if status.connection != "connected" or status.message or status.jobs:
-        return f"the status bar is busy: {status.connection!r} {status.message!r} {status.jobs}"
+    if status.connection != "connected" or status.progress_visible:
+        return f"the status bar: {status.connection!r}, progress shown: {status.progress_visible}"
     return None
 
 
