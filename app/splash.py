@@ -110,7 +110,32 @@ def cache_fingerprint(cache_file: Path) -> str | None:
         return None
     finally:
         conn.close()
-    return hashlib.sha256(repr((row, tree)).encode()).hexdigest()
+    return hashlib.sha256(repr((row, _tree_shown(tree))).encode()).hexdigest()
+
+
+def _tree_shown(saved: Any) -> Any:
+    """Of the saved folder list (`HeaderCache.save_folder_list`), what the tree draws: names,
+    roles, subscription and the message and unseen counts; not RECENT (it falls to 0 once a
+    session has seen the mail), UIDNEXT, MODSEQ or \\Marked, which change nothing drawn."""
+    import json
+
+    if not saved:
+        return None
+    try:
+        rows = json.loads(saved[0])
+        return [
+            (
+                r[0],
+                r[2],
+                sorted(a for a in r[3] if a.lower() not in ("\\marked", "\\unmarked")),
+                r[4],
+                r[5],
+                r[6][:2] if r[6] else None,
+            )
+            for r in rows
+        ]
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError):
+        return saved
 
 
 # -- the file ----------------------------------------------------------------------------------

@@ -103,20 +103,19 @@ def _early_splash(argv: list[str]) -> tuple[bool, object | None]:
 
 
 def _client(argv: list[str]) -> int:
-    painted, config = _early_splash(argv)
+    from app import splash
+
     try:
+        _painted, config = _early_splash(argv)
         from app.main import client_main
 
         return client_main(argv, config=config)
     except KeyboardInterrupt:
-        if not painted:
+        if not splash.painted():
             raise
         return 130  # Ctrl+C during the splash: the terminal is given back below, no traceback
     finally:
-        if painted:
-            from app.splash import restore
-
-            restore()  # a no-op once Textual has taken the terminal (it gives it back itself)
+        splash.restore()  # a no-op without a splash, or once Textual has taken the terminal
 
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {

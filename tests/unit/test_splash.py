@@ -181,3 +181,24 @@ def test_the_early_start_imports_no_textual_or_rich(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "UI: []" in out.stdout, out.stdout
+
+
+def test_the_tree_counts_shown_count_and_recent_does_not(tmp_path: Path) -> None:
+    """RECENT falls to 0 once a session saw the mail (Dovecot), \\Marked comes and goes: neither
+    is drawn, so neither may refuse the splash; a new unseen count is drawn, and does."""
+    from app.models import Folder, FolderStatus
+
+    cache = _cache_file(tmp_path)
+    inbox = Folder("INBOX", "INBOX", "/", frozenset({"\\Marked"}))
+
+    def saved(status: FolderStatus, folder: Folder = inbox) -> str | None:
+        with HeaderCache.open(cache) as opened:
+            opened.save_folder_list([folder], {"INBOX": status})
+        return splash.cache_fingerprint(cache)
+
+    first = saved(FolderStatus(messages=3, unseen=1, recent=3, uidnext=4, highestmodseq=7))
+    unmarked = Folder("INBOX", "INBOX", "/", frozenset({"\\UnMarked"}))
+    assert saved(FolderStatus(messages=3, unseen=1, recent=0, uidnext=4, highestmodseq=9)) == first
+    assert saved(FolderStatus(messages=3, unseen=1, recent=0), unmarked) == first
+    assert saved(FolderStatus(messages=3, unseen=2, recent=0)) != first
+    assert saved(FolderStatus(messages=4, unseen=1, recent=0)) != first
