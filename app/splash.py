@@ -115,7 +115,7 @@ def cache_fingerprint(cache_file: Path) -> str | None:
 
 def _tree_shown(saved: Any) -> Any:
     """Of the saved folder list (`HeaderCache.save_folder_list`), what the tree draws: names,
-    roles, subscription and the message and unseen counts; not RECENT (it falls to 0 once a
+    roles, subscription and the message and unseen counts, in any order; not RECENT (it falls to 0 once a
     session has seen the mail), UIDNEXT, MODSEQ or \\Marked, which change nothing drawn."""
     import json
 
@@ -123,7 +123,7 @@ def _tree_shown(saved: Any) -> Any:
         return None
     try:
         rows = json.loads(saved[0])
-        return [
+        return sorted(  # the tree orders them itself: LIST's order varies from run to run
             (
                 r[0],
                 r[2],
@@ -133,7 +133,7 @@ def _tree_shown(saved: Any) -> Any:
                 r[6][:2] if r[6] else None,
             )
             for r in rows
-        ]
+        )
     except (ValueError, TypeError, IndexError, KeyError, AttributeError):
         return saved
 

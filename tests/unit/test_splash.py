@@ -202,3 +202,16 @@ def test_the_tree_counts_shown_count_and_recent_does_not(tmp_path: Path) -> None
     assert saved(FolderStatus(messages=3, unseen=1, recent=0), unmarked) == first
     assert saved(FolderStatus(messages=3, unseen=2, recent=0)) != first
     assert saved(FolderStatus(messages=4, unseen=1, recent=0)) != first
+
+
+def test_the_order_folders_were_listed_in_does_not_refuse_the_splash(tmp_path: Path) -> None:
+    from app.models import Folder
+
+    cache = _cache_file(tmp_path)
+    folders = [Folder(n, n, "/") for n in ("INBOX", "Sent", "Trash")]
+    with HeaderCache.open(cache) as opened:
+        opened.save_folder_list(folders, {})
+    first = splash.cache_fingerprint(cache)
+    with HeaderCache.open(cache) as opened:
+        opened.save_folder_list(folders[::-1], {})
+    assert splash.cache_fingerprint(cache) == first
