@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,6 +166,20 @@ class TermailApp(SafeNotify, App[None]):
         self._theme_dirs = list(theme_dirs)
         self._screens: dict[str, Any] = {}
         self._account_index = 0
+        self.splash_source: tuple[Path, bytes] | None = None
+        """(config file, its bytes): keep the start screen for the next start's splash."""
+        self._splash_writer: Any = None
+
+    def get_driver_class(self) -> Any:
+        """Textual's Linux driver, taking over from the splash without a blank frame."""
+        found = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if found is LinuxDriver:
+            from app.screens.splash_driver import SplashDriver
+
+            return SplashDriver
+        return found
 
     def on_load(self) -> None:
         # Textual allocates a lot while it builds the screens: with the default threshold (700)
@@ -190,6 +205,10 @@ class TermailApp(SafeNotify, App[None]):
             self.set_keymap(self._keymap)
         if self.accounts:
             self._show_account(0)
+        if self.splash_source is not None:
+            from app.screens.splash_snapshot import install
+
+            self._splash_writer = install(self, *self.splash_source)
 
     def _load_themes(self) -> None:
         try:
@@ -214,7 +233,6 @@ class TermailApp(SafeNotify, App[None]):
                 self.notify(f"Unknown theme {self._theme_name}", severity="warning", markup=False)
 
     def watch_theme(self, theme: str) -> None:
-        from contextlib import suppress
 
         with suppress(Exception):
             from app.state import remember
@@ -331,6 +349,11 @@ class TermailApp(SafeNotify, App[None]):
                 "Show this account's folders",
                 partial(self._show_account, self.accounts.index(account)),
             )
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        if self._splash_writer is not None:
+            self._splash_writer.look()  # quitting from the start state: its last look
+        super().exit(*args, **kwargs)
 
     async def on_unmount(self) -> None:
         for account in self.accounts:
@@ -461,16 +484,25 @@ def run_demo_app(sandbox: Sandbox, on_start: Callable[[App[Any]], None] | None =
     return 0
 
 
-def run_client(accounts: list[Account], config: Any, *, loop: Any = None) -> int:
+def run_client(
+    accounts: list[Account],
+    config: Any,
+    *,
+    loop: Any = None,
+    splash_source: tuple[Path, bytes] | None = None,
+) -> int:
     """Run the client on `accounts` (from `config`); on `loop` when the caller made one
-    (`app.cli.client`: the first account may be connecting on it already)."""
+    (`app.cli.client`: the first account may be connecting on it already). `splash_source`:
+    the config file and its bytes, which key the start screen's snapshot (`app.splash`)."""
     ui = config.ui
     prepare_images()
-    TermailApp(
+    app = TermailApp(
         accounts,
         theme=getattr(ui, "theme", None),
         keymap=dict(getattr(config, "keys", {}) or {}),
         mark_read_delay=float(getattr(ui, "mark_read_delay", 0.0) or 0.0),
         ui=ui,
-    ).run(loop=loop)
+    )
+    app.splash_source = splash_source
+    app.run(loop=loop)
     return 0

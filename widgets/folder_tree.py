@@ -227,12 +227,15 @@ class FolderTree(Tree[Folder]):
         if name not in self._entries:
             return False
         self._reveal(name).refresh()
+        self._put_cursor(name)  # in this frame (a warm start's first frame matches its splash)
         self.call_after_refresh(self._put_cursor, name)
         return True
 
     def _put_cursor(self, name: str) -> None:
         node = self._folder_nodes.get(name)
         if node is not None:
+            if node.line < 0:  # not numbered yet (the tree numbers its lines when drawn)
+                _ = self._tree_lines
             self.move_cursor(node)
 
     # -- the index ----------------------------------------------------------------------------

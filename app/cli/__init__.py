@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from app.mime.termout import say
 
@@ -65,10 +66,56 @@ def _cache(argv: list[str]) -> int:
     return cache_main(argv)
 
 
-def _client(argv: list[str]) -> int:
-    from app.cli.client import client_main
+def _early_splash(argv: list[str]) -> tuple[bool, object | None]:
+    """Before Textual is imported: the config read, and the start screen as last drawn painted
+    when a snapshot fits (`app.splash`); (painted, the config for `client_main`).
 
-    return client_main(argv)
+    Nothing that would print after the paint may follow it: a bad argument, an unknown
+    account or a protocol log (whose errors are printed) means no splash.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="termail", add_help=False)
+    parser.add_argument("--config", type=Path, default=None)
+    parser.add_argument("--account", default=None)
+    parser.add_argument("--log-protocol", type=Path, default=None)
+    try:
+        args, rest = parser.parse_known_args(argv)
+    except SystemExit:
+        return False, None
+    if rest or args.log_protocol is not None:
+        return False, None
+    from app.config.model import load_or_exit
+    from app.paths import config_path
+
+    config = load_or_exit(args.config)  # its errors are printed before any paint
+    account = args.account or config.default_account.name
+    if account not in config.accounts:
+        return False, config
+    from app import splash
+
+    try:
+        path = config_path(args.config)
+        raw = path.read_bytes()
+    except OSError:
+        return False, config
+    return splash.try_splash(path, raw, account), config
+
+
+def _client(argv: list[str]) -> int:
+    from app import splash
+
+    try:
+        _painted, config = _early_splash(argv)
+        from app.cli.client import client_main
+
+        return client_main(argv, config=config)
+    except KeyboardInterrupt:
+        if not splash.painted():
+            raise
+        return 130  # Ctrl+C during the splash: the terminal is given back below, no traceback
+    finally:
+        splash.restore()  # a no-op without a splash, or once Textual has taken the terminal
 
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {

@@ -45,8 +45,9 @@ def _import_ui() -> ModuleType:
     return sys.modules[UI_MODULES[0]]
 
 
-def client_main(argv: list[str]) -> int:
-    """Open the client on the configured accounts."""
+def client_main(argv: list[str], *, config: Any = None) -> int:
+    """Open the client on the configured accounts (`config`: already read by `app.cli` for
+    the splash, else read here)."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="termail")
@@ -59,8 +60,10 @@ def client_main(argv: list[str]) -> int:
     from app.config.accounts import accounts_from_config
     from app.config.model import load_or_exit
 
-    config = load_or_exit(args.config)
+    if config is None:
+        config = load_or_exit(args.config)
     accounts = accounts_from_config(config, only=args.account)
+    splash_source = _splash_source(args.config)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -69,9 +72,20 @@ def client_main(argv: list[str]) -> int:
             # are drawn first, see MainScreen.connect_account).
             accounts[0].connect_soon(open_inbox=True)
         ui: Any = loop.run_until_complete(loop.run_in_executor(None, _import_ui))
-        return int(ui.run_client(accounts, config, loop=loop))
+        return int(ui.run_client(accounts, config, loop=loop, splash_source=splash_source))
     finally:
         _close_loop(loop)
+
+
+def _splash_source(given: Path | None) -> tuple[Path, bytes] | None:
+    """The config file and its bytes: the key of the start screen's snapshot (`app.splash`)."""
+    from app.paths import config_path
+
+    try:
+        source = config_path(given)
+        return source, source.read_bytes()
+    except OSError:
+        return None
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:

@@ -1145,6 +1145,14 @@ def _cache_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.name.endswith(".sqlite3"))
 
 
+def _splash_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return [
+        p for p in folder.iterdir() if p.name.endswith(".frame") or p.name.startswith(".splash-")
+    ]
+
+
 def cache_main(argv: list[str]) -> int:
     """`termail cache clear [--account NAME]` and `termail cache info`."""
     parser = argparse.ArgumentParser(prog="termail cache", description="The local header cache.")
@@ -1188,6 +1196,9 @@ def cache_main(argv: list[str]) -> int:
             with contextlib.suppress(FileNotFoundError):
                 freed += f.stat().st_size
                 f.unlink()
+    for p in _splash_files(base / "splash"):  # the start screens kept for app.splash go too
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
     what = f"account {args.account!r}" if args.account is not None else "all accounts"
     say(f"cleared the cache of {what}: {len(targets)} file(s), {freed / 1e6:.1f} MB, in {folder}")
     return 0

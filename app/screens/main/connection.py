@@ -70,6 +70,7 @@ def show_early_inbox(screen: Host) -> OpenFolder | None:
     ml.held_source = held_source(screen)
     ml.update_summaries(screen.account.held_summaries(opened.uids[: screen.account.first_fetch]))
     focus_list_unless_typing(screen)
+    screen.viewer.show_loading("Select a message and press Enter")  # as the server's list says
     screen.status.folder = INBOX.name
     return opened
 
@@ -92,6 +93,7 @@ def _show_cached_inbox(screen: Host) -> OpenFolder | None:
         screen.account.held_summaries(cached.uids[: screen.account.first_fetch])
     )
     focus_list_unless_typing(screen)
+    screen.viewer.show_loading("Select a message and press Enter")  # as a cold start says
     screen.status.folder = "INBOX"
     from app.actions.operations import plural
 
