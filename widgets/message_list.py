@@ -290,6 +290,9 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         be drawn, so that they are drawn filled, never "loading…" first. Set by the owner after
         `set_uids`; a reset of the list (another folder) forgets it."""
         self._held_tried: set[int] = set()
+        self.new_above = 0
+        """New mail placed above the visible rows since the user last saw the top: drawn as a
+        "↑ N new" header over the top line (never over the cursor); cleared at the top."""
         self._scroll_retry = False
         self.pending_prefix: str | None = None
         """A prefix key (`z`) waiting for its second key; None when none waits."""
@@ -348,6 +351,8 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         old_uid = self.cursor_uid
         old_row = self._cursor
         screen_offset = old_row - int(self.scroll_offset.y)
+        # The cursor on the first row, the top in view: follow the top (the newest mail).
+        follow_top = keep_cursor and old_row == 0 and int(self.scroll_offset.y) == 0
         if reset_summaries if reset_summaries is not None else not keep_cursor:
             self._summaries.clear()
             self._requested.clear()
@@ -381,6 +386,12 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
                     new_row = min(max(old_row, 0), count - 1)
             else:
                 new_row = 0
+        if not keep_cursor:
+            self.new_above = 0
+        elif follow_top and new_row > 0:
+            new_row = 0
+        elif new_row > old_row >= 0:
+            self.new_above += new_row - old_row  # rows came above the message in view
         self._cursor = new_row
         self.virtual_size = Size(self._content_width(), count)
         if keep_cursor and new_row >= 0 and 0 <= screen_offset < self._page_height():
@@ -793,6 +804,9 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        if self.new_above and round(new_value) == 0:
+            self.new_above = 0  # the user is at the top: the new mail is in view
+            self.refresh()
         if round(old_value) != round(new_value):
             self._schedule_request()
 
@@ -848,6 +862,8 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
     def render_line(self, y: int) -> Strip:
         row = int(self.scroll_offset.y) + y
         width = self.size.width
+        if y == 0 and self.new_above and row != self._cursor:
+            return self._new_above_strip(width)
         key = (row, self._generation)
         strip = self._cache.get(key)
         if strip is None:
@@ -857,6 +873,12 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
             if row < len(self._uids):
                 self._cache[key] = strip
         return strip
+
+    def _new_above_strip(self, width: int) -> Strip:
+        text = Text(safe_line(f" ↑ {self.new_above:,} new (g: to the top)"), style="bold")
+        text.truncate(width, pad=True)
+        style = self.get_component_rich_style("message-list--flags")
+        return Strip(text.render(self.app.console), width).apply_style(style)
 
     def _fill_held(self, row: int) -> None:
         """`row` has no summary yet: take those at hand for it and the rest of the page."""

@@ -119,7 +119,7 @@ class ConnectionWorkers:
             drawn = asyncio.Event()
             self.call_after_refresh(drawn.set)
             await drawn.wait()
-        delay = 1.0
+        delay = 0.5
         while True:
             try:
                 await self.account.connected()  # started at app start (`connect_soon`)
@@ -135,7 +135,7 @@ class ConnectionWorkers:
                 self.status.set_offline(delay, error_text(exc))
                 self.notify(said, title="Connection failed", severity="warning", markup=False)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 60)
+                delay = min(delay * 2, 5)  # capped low: a restarted server is back at once
         self.status.connection = "connected"
         self.status.account = self.account.name
         from app.screens import undo_send_actions
