@@ -222,8 +222,8 @@ def _status_line(screen: str) -> str:
 
 
 def _notices(screen: str) -> int:
-    """Toasts on screen: each "N new message(s) in" line or a "New mail" title."""
-    return len(re.findall(r"new messages? in ", screen))
+    """New-mail toasts on screen: each says "N new message(s)" once."""
+    return len(re.findall(r"\d new messages?\b", screen))
 
 
 class Watcher:

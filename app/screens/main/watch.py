@@ -226,7 +226,8 @@ def notify_new_mail(screen: Host, folder: str, count: int) -> None:
     counts[folder] = counts.get(folder, 0) + count
     for notice in live:
         app._unnotify(notice, refresh=False)
-    text = ", ".join(
-        f"{plural(n, 'new message')} in {clean_line(name)}" for name, n in counts.items()
-    )
+    total = sum(counts.values())
+    where = ", ".join(f"{clean_line(name)} {n:,}" for name, n in counts.items())
+    text = f"{plural(total, 'new message')}: {where}" if len(counts) > 1 else ""
+    text = text or f"{plural(total, 'new message')} in {clean_line(folder)}"
     screen.notify(text, title=NEW_MAIL, markup=False)
