@@ -171,8 +171,14 @@ async def refresh_open_folder(screen: Host, *, notify_new: bool = False) -> None
             await arrange_list(screen)
     elif screen._search_uids is None and not unchanged:
         screen.message_list.set_uids(uids, keep_cursor=True, reset_summaries=False)
-    before = set() if unchanged else set(previous)
-    new = [] if unchanged else [u for u in uids if u not in before]
+    told = screen.account.reloaded_new
+    if unchanged:
+        new: list[int] = []
+    elif told is not None:  # the account knows (no set over the whole folder per refresh)
+        new = list(told)
+    else:
+        before = set(previous)
+        new = [u for u in uids if u not in before]
     if notify_new and new:
         notify_new_mail(screen, screen.status.folder, len(new))
     with contextlib.suppress(Exception):
