@@ -77,6 +77,18 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def _rss_parts(pid: int) -> dict[str, float]:
+    """RssAnon and RssFile (MiB): the heap apart from the files mapped (SQLite's mmap)."""
+    out: dict[str, float] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(("RssAnon:", "RssFile:")):
+                out[line.split(":")[0]] = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return out
+
+
 def _message(seq: int, to: str) -> bytes:
     return (
         f"From: Soak Sender <soak{seq % 17}@example.org>\r\nTo: {to}\r\n"
@@ -347,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(5)  # the folder counts, the first STATUS round
         watcher.thread.start()
         rss0, cpu0, t0 = _rss_mb(pid), _cpu_s(pid), time.monotonic()
+        parts0 = _rss_parts(pid)
         log(f"connected; RSS {rss0:.1f} MiB; load for {args.minutes} min at {args.rate}/s")
         load = Load(sb, user, args.rate)
         load.start()
@@ -377,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         load.join()
         delivered = load.counts.values.get("deliveries", 0)
         rss1, cpu1, t1 = _rss_mb(pid), _cpu_s(pid), time.monotonic()
+        parts1 = _rss_parts(pid)
         log(f"load done: {load.counts.values}; RSS {rss1:.1f} MiB")
         idle = max(30.0, length / 4)
         time.sleep(5)  # the last refresh
@@ -389,6 +403,9 @@ def main(argv: list[str] | None = None) -> int:
         emit("soak_load_s", t1 - t0, "s")
         emit("soak_rss_start_mib", rss0, "MiB")
         emit("soak_rss_end_mib", rss1, "MiB")
+        for part in ("RssAnon", "RssFile"):
+            if part in parts0 and part in parts1:
+                emit(f"soak_{part.lower()}_growth_mib", parts1[part] - parts0[part], "MiB")
         skip = int(len(rss_points) * 0.1)
         slope = _slope(rss_points[skip:])
         emit("soak_rss_per_1000_deliveries_mib", slope * 1000, "MiB")

@@ -75,6 +75,17 @@ def format_date(when: datetime | None, now: datetime, *, compact: bool = False) 
     return f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
 
 
+def _prepended(old: Sequence[int], new: Sequence[int]) -> int:
+    """How many UIDs `new` has in front of all of `old` (0 when it is not `old` so extended);
+    compared in C for UidArrays."""
+    shift = len(new) - len(old)
+    if shift <= 0 or not old or new[shift] != old[0] or new[-1] != old[-1]:
+        return 0
+    if isinstance(new, UidArray) and isinstance(old, UidArray):
+        return shift if new[shift:] == old else 0
+    return shift if list(new[shift:]) == list(old) else 0
+
+
 class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
     """A virtual list of the messages of one folder (or of search results)."""
 
@@ -373,9 +384,14 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
             depths = None
         # A folder's UidArray (400 KB at 100,000 messages) is shown as it is; a list of ints
         # made from it would cost 3.6 MB more.
+        old_uids = self._uids
         self._uids = uids if isinstance(uids, UidArray) else list(uids)
         self._depths = list(depths) if depths is not None else None
-        self._invalidate_all()
+        shift = _prepended(old_uids, self._uids) if keep_cursor and depths is None else 0
+        if shift:
+            self._shift_cache(shift, (old_row, self._hover))
+        else:
+            self._invalidate_all()
         count = len(self._uids)
         new_row = -1
         if count:
@@ -749,6 +765,21 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
             self.scroll_to(y=y, animate=False, immediate=True)
 
     # -- repaint bookkeeping ------------------------------------------------------------------
+    def _shift_cache(self, shift: int, stale: tuple[int, ...]) -> None:
+        """New mail came on top: the rows drawn are the same messages `shift` rows lower, so
+        their strips are kept (a refresh a second under delivery redrew every row before);
+        the cursor's and the hover's old rows are drawn again."""
+        kept = [
+            (row + shift, strip)
+            for (row, generation), strip in (
+                (k, self._cache.get(k)) for k in list(self._cache.keys())
+            )
+            if generation == self._generation and row not in stale and strip is not None
+        ]
+        self._cache.clear()
+        for row, strip in kept:
+            self._cache.set((row, self._generation), strip)
+
     def _invalidate_all(self) -> None:
         self._generation += 1
         self._cache.clear()

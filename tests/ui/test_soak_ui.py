@@ -108,3 +108,20 @@ async def test_the_cursor_on_the_first_row_follows_the_top() -> None:
         await pilot.pause()
         assert ml.cursor_uid == 52  # the newest, on the first row
         assert ml.new_above == 0
+
+
+async def test_new_mail_on_top_redraws_only_what_changed() -> None:
+    app = ListApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        ml = app.query_one(MessageList)
+        ml.set_uids(list(range(100, 0, -1)), keep_cursor=False)
+        for _ in range(30):
+            ml.action_cursor_down()
+        await pilot.pause()
+        drawn = ml.render_count
+        ml.set_uids(list(range(101, 0, -1)), keep_cursor=True, reset_summaries=False)
+        await pilot.pause()
+        # The same messages on screen, one row lower in the list: only the cursor's row (and
+        # the "↑ 1 new" header) drawn again, not the page.
+        assert ml.render_count - drawn <= 2
+        assert "↑ 1 new" in _top_line(ml)
