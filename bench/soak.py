@@ -424,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
             load.join()
         watcher.stop.set()
         _tmux("send-keys", "-t", SESSION, "q", check=False)
-        time.sleep(1)
+        _wait(lambda: not _screen(SESSION).strip(), 10)  # quit, not killed
         with contextlib.suppress(Exception):
             _tmux("kill-server", check=False)
         sb.stop(remove=not args.keep)

@@ -50,7 +50,7 @@ class IdleWatcher:
         *,
         reissue: float = IDLE_REISSUE_SECONDS,
         poll_interval: float = 60.0,
-        backoff: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0),
+        backoff: tuple[float, ...] = (0.25, 0.5, 1.0),
         use_idle: bool = True,
         callback_timeout: float = 30.0,
         on_alert: Callable[[ServerAlert], None] | None = None,
