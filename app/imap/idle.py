@@ -132,7 +132,7 @@ class IdleWatcher:
             except ImapError as exc:
                 self.error = exc
                 log.info("IDLE watcher for %s lost its connection: %s", self.folder, exc)
-            if self.connected.is_set() or attempt == 0:
+            if self.connected.is_set():  # it was up: the server went away
                 self._tell_state(False)
             self.connected.clear()
             await self._close_client()

@@ -119,7 +119,7 @@ class ConnectionWorkers:
             drawn = asyncio.Event()
             self.call_after_refresh(drawn.set)
             await drawn.wait()
-        delay = 0.5
+        delay = 1.0
         while True:
             try:
                 await self.account.connected()  # started at app start (`connect_soon`)
