@@ -254,6 +254,9 @@ class Account:
         self._news_only = False
         """The last NOOP on the open folder told of new mail and nothing else."""
         self.reloaded_flags: list[int] = []
+        self.reloaded_new: Sequence[int] | None = None
+        """The UIDs the last `reload_uids` found new, None when it could not tell."""
+        self._noop_events: list[Any] = []
         """UIDs whose flags the last `reload_uids` changed (another client's), for the list
         to repaint their rows: the summaries in memory change in place."""
         self.counts_changed = asyncio.Event()
@@ -803,6 +806,7 @@ class Account:
     async def reload_uids(self) -> Sequence[int]:
         """After IDLE news: the new UID list of the open folder, cursor kept by the caller."""
         self.reloaded_flags = []
+        self.reloaded_new = None
         if self.current is None:
             return []
         current = self.current
@@ -810,13 +814,18 @@ class Account:
         if cache is not None:
             async with self.lock:
                 if await self._unchanged_since_select(current):
+                    self.reloaded_new = []
                     return current.uids
+                placed = await self._news_in_place(cache, current)
+                if placed is not None:
+                    return placed
                 # QRESYNC / CONDSTORE: the changes only, not the whole list again; without
                 # either, the flags of the newest messages only when just new mail came (the
                 # server told of no flag change or expunge).
                 lazy = LAZY_FLAGS if self._news_only else None
                 result = await self._resync(cache, current.folder.name, lazy_flags=lazy)
             self.reloaded_flags = [s.uid for s in self._apply_sync(current.folder.name, result)]
+            self.reloaded_new = None if result.full_reload else result.new_uids
             same = (
                 self.sorts_locally()
                 and current.ordered
@@ -853,6 +862,77 @@ class Account:
                 current.uids, current.ordered = known, True
         return current.uids
 
+    async def _news_in_place(self, cache: HeaderCache, current: OpenFolder) -> Sequence[int] | None:
+        """The NOOP told only new mail that sorts on top and flag changes (`app.store.news`):
+        applied without a resync (issue 21: ~80 ms of CPU per delivered message before).
+        None when it told anything else; the caller holds the lock and resyncs then."""
+        from app.store.news import changed_flags, on_top, told_changes
+
+        events, self._noop_events = self._noop_events, []
+        told = told_changes(events)
+        client = self._require_client()
+        state = getattr(client, "mailbox", None)
+        validity = current.uidvalidity
+        if (
+            told is None
+            or state is None
+            or validity is None
+            or state.uidvalidity != validity
+            or current.cached
+            or not current.ordered
+            or self.sorts_locally()
+        ):
+            return None
+        new, flags = told
+        if state.exists != len(current.uids) + len(new):
+            return None  # the counts do not add up: the resync finds out why
+        name = current.folder.name
+        order = current.uids
+        fetched: list[MessageSummary] = []
+        if new:
+            fetched = [s for s in await client.fetch_summaries(new) if s.internaldate is not None]
+            if len(fetched) != len(new):
+                return None
+            top = self.summaries.get(name, validity, order[0]) if order else None
+            if top is None and order:
+                top = cache.get_summaries(name, validity, [order[0]]).get(order[0])
+            placed = on_top(order, top, fetched, self.sort_spec())
+            if placed is None:
+                return None
+            order = placed
+        changes = changed_flags(flags, cache.get_summaries(name, validity, list(flags)))
+        with cache.batch():
+            if fetched:
+                cache.put_summaries(name, validity, fetched)
+            if changes:
+                cache.update_flags(name, validity, changes)
+            if new:
+                cache.save_mailbox_state(
+                    name,
+                    uidvalidity=validity,
+                    uidnext=state.uidnext,
+                    highestmodseq=state.highestmodseq,
+                    exists=state.exists,
+                    uids=order,
+                    sort=self.sort_spec(),
+                )
+        result = SyncResult(
+            uids=order,
+            new_uids=new,
+            vanished=[],
+            flag_changes=changes,
+            full_reload=False,
+            method="told",
+            uidvalidity=validity,
+            highestmodseq=state.highestmodseq,
+            exists=state.exists,
+            fetched=fetched,
+        )
+        self.reloaded_flags = [s.uid for s in self._apply_sync(name, result)]
+        self.reloaded_new = new
+        current.uids, current.exists = order, state.exists
+        return order
+
     async def _unchanged_since_select(self, current: OpenFolder) -> bool:
         """True when a NOOP on the open folder reports nothing new (caller holds the lock).
 
@@ -872,6 +952,7 @@ class Account:
 
         before = mark(state)
         events = await client.noop()
+        self._noop_events = list(events)
         self._news_only = bool(events) and all(e.kind == "new" for e in events)
         after = getattr(client, "mailbox", None)
         return (

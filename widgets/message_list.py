@@ -75,6 +75,17 @@ def format_date(when: datetime | None, now: datetime, *, compact: bool = False) 
     return f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
 
 
+def _prepended(old: Sequence[int], new: Sequence[int]) -> int:
+    """How many UIDs `new` has in front of all of `old` (0 when it is not `old` so extended);
+    compared in C for UidArrays."""
+    shift = len(new) - len(old)
+    if shift <= 0 or not old or new[shift] != old[0] or new[-1] != old[-1]:
+        return 0
+    if isinstance(new, UidArray) and isinstance(old, UidArray):
+        return shift if new[shift:] == old else 0
+    return shift if list(new[shift:]) == list(old) else 0
+
+
 class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
     """A virtual list of the messages of one folder (or of search results)."""
 
@@ -290,6 +301,9 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         be drawn, so that they are drawn filled, never "loading…" first. Set by the owner after
         `set_uids`; a reset of the list (another folder) forgets it."""
         self._held_tried: set[int] = set()
+        self.new_above = 0
+        """New mail placed above the visible rows since the user last saw the top: drawn as a
+        "↑ N new" header over the top line (never over the cursor); cleared at the top."""
         self._scroll_retry = False
         self.pending_prefix: str | None = None
         """A prefix key (`z`) waiting for its second key; None when none waits."""
@@ -348,6 +362,8 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         old_uid = self.cursor_uid
         old_row = self._cursor
         screen_offset = old_row - int(self.scroll_offset.y)
+        # The cursor on the first row, the top in view: follow the top (the newest mail).
+        follow_top = keep_cursor and old_row == 0 and int(self.scroll_offset.y) == 0
         if reset_summaries if reset_summaries is not None else not keep_cursor:
             self._summaries.clear()
             self._requested.clear()
@@ -368,9 +384,14 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
             depths = None
         # A folder's UidArray (400 KB at 100,000 messages) is shown as it is; a list of ints
         # made from it would cost 3.6 MB more.
+        old_uids = self._uids
         self._uids = uids if isinstance(uids, UidArray) else list(uids)
         self._depths = list(depths) if depths is not None else None
-        self._invalidate_all()
+        shift = _prepended(old_uids, self._uids) if keep_cursor and depths is None else 0
+        if shift:
+            self._shift_cache(shift, (old_row, self._hover))
+        else:
+            self._invalidate_all()
         count = len(self._uids)
         new_row = -1
         if count:
@@ -381,6 +402,12 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
                     new_row = min(max(old_row, 0), count - 1)
             else:
                 new_row = 0
+        if not keep_cursor:
+            self.new_above = 0
+        elif follow_top and new_row > 0:
+            new_row = 0
+        elif new_row > old_row >= 0:
+            self.new_above += new_row - old_row  # rows came above the message in view
         self._cursor = new_row
         self.virtual_size = Size(self._content_width(), count)
         if keep_cursor and new_row >= 0 and 0 <= screen_offset < self._page_height():
@@ -738,6 +765,21 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
             self.scroll_to(y=y, animate=False, immediate=True)
 
     # -- repaint bookkeeping ------------------------------------------------------------------
+    def _shift_cache(self, shift: int, stale: tuple[int, ...]) -> None:
+        """New mail came on top: the rows drawn are the same messages `shift` rows lower, so
+        their strips are kept (a refresh a second under delivery redrew every row before);
+        the cursor's and the hover's old rows are drawn again."""
+        kept = [
+            (row + shift, strip)
+            for (row, generation), strip in (
+                (k, self._cache.get(k)) for k in list(self._cache.keys())
+            )
+            if generation == self._generation and row not in stale and strip is not None
+        ]
+        self._cache.clear()
+        for row, strip in kept:
+            self._cache.set((row, self._generation), strip)
+
     def _invalidate_all(self) -> None:
         self._generation += 1
         self._cache.clear()
@@ -793,6 +835,9 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        if self.new_above and round(new_value) == 0:
+            self.new_above = 0  # the user is at the top: the new mail is in view
+            self.refresh()
         if round(old_value) != round(new_value):
             self._schedule_request()
 
@@ -848,6 +893,8 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
     def render_line(self, y: int) -> Strip:
         row = int(self.scroll_offset.y) + y
         width = self.size.width
+        if y == 0 and self.new_above and row != self._cursor:
+            return self._new_above_strip(width)
         key = (row, self._generation)
         strip = self._cache.get(key)
         if strip is None:
@@ -857,6 +904,12 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
             if row < len(self._uids):
                 self._cache[key] = strip
         return strip
+
+    def _new_above_strip(self, width: int) -> Strip:
+        text = Text(safe_line(f" ↑ {self.new_above:,} new (g: to the top)"), style="bold")
+        text.truncate(width, pad=True)
+        style = self.get_component_rich_style("message-list--flags")
+        return Strip(text.render(self.app.console), width).apply_style(style)
 
     def _fill_held(self, row: int) -> None:
         """`row` has no summary yet: take those at hand for it and the rest of the page."""

@@ -109,6 +109,8 @@ class StatusBar(Horizontal):
         self._jobs: dict[str, _Job] = {}
         """Running jobs by key, oldest first."""
         self._job_serial = 0
+        self._drawn: Text | None = None
+        """The status line last drawn, so that an unchanged one is not drawn again."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-line", markup=False)
@@ -344,4 +346,9 @@ class StatusBar(Horizontal):
     def _redraw(self) -> None:
         if not self.is_mounted:
             return
-        self.query_one("#status-line", Static).update(self._line())
+        line = self._line()
+        if line == self._drawn:
+            return  # the same counts again (a refresh a second under delivery): nothing to do
+        self._drawn = line
+        # A fixed 1fr x 1 cell: no layout of the whole screen for a new count (issue 21).
+        self.query_one("#status-line", Static).update(line, layout=False)

@@ -50,13 +50,17 @@ class IdleWatcher:
         *,
         reissue: float = IDLE_REISSUE_SECONDS,
         poll_interval: float = 60.0,
-        backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 15.0, 60.0),
+        backoff: tuple[float, ...] = (0.25, 0.5, 1.0),
         use_idle: bool = True,
         callback_timeout: float = 30.0,
         on_alert: Callable[[ServerAlert], None] | None = None,
+        on_state: Callable[[bool], None] | None = None,
     ) -> None:
         self.settings = settings
         self.on_alert = on_alert
+        self.on_state = on_state
+        """Told True when the watch is up (again) and False when its connection is lost: the
+        only connection that hears of a dead server while the user does nothing."""
         self.credentials = credentials
         self.folder = folder
         self.on_change = on_change
@@ -117,6 +121,7 @@ class IdleWatcher:
                 await client.select(self.folder, readonly=True)
                 await self._emit(await self._after_reconnect(client))
                 self.connected.set()
+                self._tell_state(True)
                 attempt = 0
                 await self._watch(client)
             except (ImapAuthError, ImapTlsError) as exc:
@@ -127,12 +132,22 @@ class IdleWatcher:
             except ImapError as exc:
                 self.error = exc
                 log.info("IDLE watcher for %s lost its connection: %s", self.folder, exc)
+            if self.connected.is_set():  # it was up: the server went away
+                self._tell_state(False)
             self.connected.clear()
             await self._close_client()
+            # Capped low: a restarted server is noticed within a couple of seconds.
             delay = self.backoff[min(attempt, len(self.backoff) - 1)]
             attempt += 1
             self.reconnects += 1
             await asyncio.sleep(delay)
+
+    def _tell_state(self, up: bool) -> None:
+        if self.on_state is not None:
+            try:
+                self.on_state(up)
+            except Exception:  # the UI's problem must not stop the watch
+                log.exception("on_state failed")
 
     async def _after_reconnect(self, client: ImapClient) -> list[MailboxEvent]:
         """What changed while we were away, judged from UIDVALIDITY, UIDNEXT and the count;

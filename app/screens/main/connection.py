@@ -160,7 +160,7 @@ class ConnectionWorkers:
                 self.status.set_offline(delay, error_text(exc))
                 self.notify(said, title="Connection failed", severity="warning", markup=False)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 60)
+                delay = min(delay * 2, 5)  # capped low: a restarted server is back at once
         self.status.connection = "connected"
         self.status.account = self.account.name
         if self.account.may_have_outbox():

@@ -40,6 +40,7 @@ class Host(MainHost, Protocol):
     _unanswered: set[int]
     _idle_task: asyncio.Task[None] | None
     _idle_folder: Folder | None
+    _new_mail_counts: dict[str, int]
     _last_dest: str | None
     _thread_rows: tuple[list[int], list[int]] | None
     _arranging: bool

@@ -211,6 +211,7 @@ class MainScreen(
         """UIDs asked for before the connection was up, and not in the cache."""
         self._idle_task: asyncio.Task[None] | None = None
         self._idle_folder: Folder | None = None
+        self._new_mail_counts: dict[str, int] = {}  # what the one new-mail notice says
         self.idle_watcher: Any = None
         self._last_dest: str | None = None
         """The folder the last move or copy went to: highlighted first in the next picker."""

@@ -1,0 +1,127 @@
+"""A day left open (issue 21): offline while the server is down and back at once after, one
+new-mail notice updated in place, and the "↑ N new" header of the list."""
+
+from __future__ import annotations
+
+import smtplib
+from typing import Any
+
+import pytest
+from textual.app import App, ComposeResult
+
+from app.screens.main.watch import NEW_MAIL
+from tests.ui.test_app_sandbox import list_filled, make_app, message_list, wait_until
+from widgets.message_list import MessageList
+
+
+def _deliver(sandbox: Any, user: Any, n: int) -> None:
+    """Over LMTP, as a server delivers (IDLE hears of it as of real mail)."""
+    lmtp = smtplib.LMTP("127.0.0.1", sandbox.lmtp_port, timeout=10)
+    try:
+        to = f"{user.name}@localhost"
+        for k in range(n):
+            body = f"From: a@b.c\r\nTo: {to}\r\nSubject: soak {k}\r\n\r\nx\r\n"
+            lmtp.sendmail("a@b.c", [to], body.encode())
+    finally:
+        lmtp.quit()
+
+
+def _status(app: Any) -> Any:
+    return app.screen.query_one("#status")
+
+
+@pytest.mark.integration
+async def test_offline_while_the_server_is_down_and_back_at_once(
+    sandbox: Any, mail_user: Any
+) -> None:
+    _deliver(sandbox, mail_user, 2)
+    app = make_app(mail_user)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app) and message_list(app).row_count == 2)
+        await wait_until(pilot, lambda: app.screen.idle_watcher and app.screen.idle_watcher.running)
+        await wait_until(pilot, lambda: app.screen.idle_watcher.connected.is_set())
+        sandbox.stop_dovecot()
+        try:
+            # Nobody typed anything: the watcher's lost connection alone says so.
+            await wait_until(pilot, lambda: _status(app).connection.startswith("offline"), 10)
+        finally:
+            sandbox.start_dovecot()
+        await wait_until(pilot, lambda: _status(app).connection == "connected", 15)
+        _deliver(sandbox, mail_user, 1)  # the counts are not frozen: the new mail shows
+        await wait_until(pilot, lambda: message_list(app).row_count == 3, 15)
+
+
+@pytest.mark.integration
+async def test_one_new_mail_notice_updated_in_place(sandbox: Any, mail_user: Any) -> None:
+    _deliver(sandbox, mail_user, 1)
+    app = make_app(mail_user)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        await wait_until(pilot, lambda: app.screen.idle_watcher and app.screen.idle_watcher.running)
+        await wait_until(pilot, lambda: app.screen.idle_watcher.connected.is_set())
+        for rows in (2, 3, 4):  # three refreshes, a notice each before
+            _deliver(sandbox, mail_user, 1)
+            await wait_until(pilot, lambda rows=rows: message_list(app).row_count == rows, 15)
+            await pilot.pause(0.1)
+        notices = [n for n in app._notifications if n.title == NEW_MAIL]
+        assert len(notices) == 1
+        assert notices[0].message == "3 new messages in INBOX"
+
+
+class ListApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield MessageList()
+
+
+def _top_line(ml: MessageList) -> str:
+    return "".join(segment.text for segment in ml.render_line(0))
+
+
+async def test_new_mail_above_the_visible_rows_is_marked_and_cleared_at_the_top() -> None:
+    app = ListApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        ml = app.query_one(MessageList)
+        ml.set_uids(list(range(100, 0, -1)), keep_cursor=False)
+        await pilot.pause()
+        for _ in range(30):
+            ml.action_cursor_down()
+        await pilot.pause()
+        assert ml.scroll_offset.y > 0
+        ml.set_uids(list(range(103, 0, -1)), keep_cursor=True, reset_summaries=False)
+        await pilot.pause()
+        assert ml.cursor_uid == 70  # the cursor stays on its message
+        assert ml.new_above == 3
+        assert "↑ 3 new" in _top_line(ml)
+        ml.action_first()
+        await pilot.pause()
+        assert ml.new_above == 0
+        assert "new" not in _top_line(ml)
+
+
+async def test_the_cursor_on_the_first_row_follows_the_top() -> None:
+    app = ListApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        ml = app.query_one(MessageList)
+        ml.set_uids(list(range(50, 0, -1)), keep_cursor=False)
+        await pilot.pause()
+        ml.set_uids(list(range(52, 0, -1)), keep_cursor=True, reset_summaries=False)
+        await pilot.pause()
+        assert ml.cursor_uid == 52  # the newest, on the first row
+        assert ml.new_above == 0
+
+
+async def test_new_mail_on_top_redraws_only_what_changed() -> None:
+    app = ListApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        ml = app.query_one(MessageList)
+        ml.set_uids(list(range(100, 0, -1)), keep_cursor=False)
+        for _ in range(30):
+            ml.action_cursor_down()
+        await pilot.pause()
+        drawn = ml.render_count
+        ml.set_uids(list(range(101, 0, -1)), keep_cursor=True, reset_summaries=False)
+        await pilot.pause()
+        # The same messages on screen, one row lower in the list: only the cursor's row (and
+        # the "↑ 1 new" header) drawn again, not the page.
+        assert ml.render_count - drawn <= 2
+        assert "↑ 1 new" in _top_line(ml)
