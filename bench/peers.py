@@ -176,10 +176,10 @@ def _screen(session: str) -> str:
     return _tmux("capture-pane", "-p", "-t", session, check=False)
 
 
-def _rss_mb(pid: int) -> float:
+def _rss_mb(pid: int, field: str = "VmRSS") -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -235,6 +235,7 @@ def run_once(
     time.sleep(SETTLE if timed else 1.0)
     if "first_screen_s" in out:
         out["rss_settled_mb"] = _rss_mb(pid)
+        out["rss_peak_mb"] = _rss_mb(pid, "VmHWM")
     for keys in entry.quit_keys:
         _tmux("send-keys", "-t", session, *keys, check=False)
         time.sleep(0.2)
