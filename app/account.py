@@ -56,6 +56,8 @@ CACHE_FILE_NAME = "headers.sqlite3"
 #: Summaries fetched with the UID list when a folder is opened (first screen and the next one):
 #: the list then finds them in memory instead of asking the server again.
 FIRST_FETCH = 100
+#: Rows of the far end fetched with the newest ones (`Account.open_folder_newest`): a screen.
+NEWEST_FAR_END = 60
 #: Text parts up to this size are fetched whole, with the header, in the FETCH that opens a message.
 INLINE_PART_BYTES = 256 * 1024
 
@@ -487,16 +489,21 @@ class Account:
         cache = self.header_cache
         if cache is not None and cache.mailbox_state(folder.name) is not None:
             return None
-        client = self._require_client()
-        if not client.has_capability("SORT"):
-            return None
+        client = self.client
+        if client is None or not client.has_capability("SORT"):
+            return None  # offline (`open_folder` says so), or no SORT
         async with self.lock:
             info = await client.select(folder.name)
             uids = await client.newest_uids(self.sort_spec())
             if not uids:
                 return None
             validity = getattr(info, "uidvalidity", None)
-            first = await client.fetch_summaries(uids[: self.first_fetch])
+            # The far end's screen too, in the same FETCH: End pressed before the server's
+            # order comes shows rows, not "loading…" for as long as the SORT takes.
+            wanted = uids[: self.first_fetch]
+            if len(uids) > self.first_fetch:
+                wanted += uids[max(self.first_fetch, len(uids) - NEWEST_FAR_END) :]
+            first = await client.fetch_summaries(wanted)
         for summary in first:
             self.summaries.put(folder.name, validity, summary)
         self.current = OpenFolder(

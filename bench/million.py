@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         user = sb.add_user("bench")
         t0 = time.perf_counter()
         peers.log(f"seeding {args.n} messages")
-        peers._seed(sb, user, args.n)
+        # The generated dates reach 2052 at 1,000,000: the newest marker after them all.
+        peers._seed(sb, user, args.n, ("Thu, 1 Jan 2099 00:00:00 +0000", 4070908800.0))
         warm_server(sb, user, ["INBOX"])
         peers.emit("million_seed_s", time.perf_counter() - t0, "s", n=args.n)
         made = peers._entries(root / "work", user, {0: sb.imap_port}, args.termail)
