@@ -125,3 +125,16 @@ async def test_without_sort_the_list_by_uid_then_ordered_here(
         assert account.current is not None and account.current.ordered
     finally:
         await account.close()
+
+
+async def test_an_empty_inbox_opens_without_a_preview(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    account = plain_account(mail_user, sandbox.imap_port, tmp_path / "data")
+    try:
+        await account.connect()
+        assert await account.open_folder_newest(INBOX) is None
+        opened = await account.open_folder(INBOX)
+        assert list(opened.uids) == [] and not opened.provisional
+    finally:
+        await account.close()
