@@ -228,6 +228,8 @@ class Account:
             cache_path = Path(data_dir) / CACHE_FILE_NAME
         self.cache_path = cache_path if cache is None else cache.path
         self.first_fetch = FIRST_FETCH
+        self._newest_fetched: tuple[str, int | None, list[MessageSummary]] | None = None
+        """`open_folder_newest`'s summaries, for the cache once `open_folder` made its rows."""
         self._connecting: asyncio.Future[None] | None = None
         self._alerts_seen: set[str] = set()
         self._changed_folders: set[str] = set()
@@ -506,6 +508,7 @@ class Account:
             first = await client.fetch_summaries(wanted)
         for summary in first:
             self.summaries.put(folder.name, validity, summary)
+        self._newest_fetched = (folder.name, validity, first)
         self.current = OpenFolder(
             folder, uids, validity, getattr(info, "exists", len(uids)), provisional=True
         )
@@ -524,6 +527,12 @@ class Account:
             async with self.lock:
                 result = await self._resync(cache, folder.name)
             updated = self._apply_sync(folder.name, result)
+            early, self._newest_fetched = self._newest_fetched, None
+            validity = result.uidvalidity
+            if early is not None and validity is not None and early[:2] == (folder.name, validity):
+                # The newest and the far end's rows fetched before the SORT: cached too, so
+                # the next start draws them (End) without the server.
+                cache.put_summaries(folder.name, validity, _complete(early[2]))
             self.current = OpenFolder(
                 folder, result.uids, result.uidvalidity, result.exists, updated=updated
             )

@@ -386,6 +386,7 @@ def _seed(sb: Any, user: Any, n: int, newest: tuple[str, float] = NEWEST_DATE) -
 
     marker(OLDEST, "Mon, 1 Jan 1990 00:00:00 +0000", 631152000.0)
     sb.seed_generated(user.name, n)
+    warm_server(sb, user, ["INBOX"])  # indexed now: the newest marker then takes the top UID
     marker(NEWEST, *newest)
 
 

@@ -72,6 +72,7 @@ async def test_newest_rows_first_then_the_servers_sort(
     async with TurnRelay(sandbox.imap_port, one_way=0, hold=b"UID SORT") as relay:
         account = plain_account(mail_user, relay.port, tmp_path / "data")
         try:
+            account.first_fetch = 10  # the resync then fetches 10; the preview 10 + the far end
             await account.connect()
             newest = await account.open_folder_newest(INBOX)
             assert newest is not None and newest.provisional
@@ -89,6 +90,12 @@ async def test_newest_rows_first_then_the_servers_sort(
             opened = await asyncio.wait_for(opening, 10)
             assert list(opened.uids) == sorted_by_server
             assert not opened.provisional and opened.uidvalidity == newest.uidvalidity
+            # The preview's rows (both ends) are in the header cache too, for the next start.
+            cache = account.header_cache
+            assert cache is not None and opened.uidvalidity is not None
+            assert set(cache.get_summaries("INBOX", opened.uidvalidity, opened.uids)) == set(
+                range(1, COUNT + 1)
+            )
             # Cached in the server's order: the next start is warm and needs no preview.
             assert await account.open_folder_newest(INBOX) is None
         finally:
