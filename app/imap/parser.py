@@ -22,16 +22,17 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import re
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeAlias, overload
 
 from app.imap.utf7 import Utf7Error, decode_mailbox
 from app.models import Address, BodyPart, Envelope, MessageSummary
-from app.uids import UidArray
+from app.uids import UidArray, ascending
 
 __all__ = [
     "CapabilityData",
@@ -1917,15 +1918,23 @@ def _seq_number(text: str, max_value: int | None) -> int:
 
 
 def format_sequence_set(numbers: Iterable[int]) -> str:
-    """Sorted, de-duplicated numbers compressed to ranges: [1, 2, 3, 7] -> "1:3,7"."""
-    values = sorted(set(numbers))
+    """Sorted, de-duplicated numbers compressed to ranges: [1, 2, 3, 7] -> "1:3,7".
+
+    Sorted as a UidArray (`app.uids.ascending`): the known UIDs of a 1,000,000-message
+    folder (a QRESYNC SELECT) never become a set and a sorted list of ints (~100 MB)."""
+    items = numbers if isinstance(numbers, Collection) else list(numbers)
+    values: Sequence[int]
+    try:
+        values = ascending(items)
+    except OverflowError:  # beyond 32 bits, or negative (refused below)
+        values = sorted(set(items))
     if not values:
         raise ValueError("an IMAP sequence set cannot be empty")
     if values[0] < 1:
         raise ValueError("sequence numbers start at 1")
     parts: list[str] = []
     start = prev = values[0]
-    for v in values[1:]:
+    for v in itertools.islice(values, 1, None):
         if v == prev + 1:
             prev = v
             continue

@@ -550,6 +550,9 @@ userdb {{
 }}
 mail_location = maildir:~/Maildir
 mail_fsync = never
+# Dovecot's default 256 MB per process ends the imap process that indexes or sorts a
+# 1,000,000-message INBOX (bench.million); the peers' harness sets the same.
+default_vsz_limit = 4G
 mail_max_userip_connections = 500
 {extra}namespace inbox {{
   inbox = yes

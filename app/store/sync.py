@@ -22,12 +22,13 @@ import heapq
 import itertools
 import logging
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from app.models import MessageSummary
 from app.store.cache import CachedMailbox, HeaderCache
+from app.uids import ascending
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,28 @@ def warm_start(cache: HeaderCache, mailbox: str, first: int = 50) -> WarmStart |
     return WarmStart(state, cache.get_summaries(mailbox, state.uidvalidity, rows))
 
 
+class _Listed(Collection[int]):
+    """A UID list known unique (the cache's) as a read-only set: its length at once, and
+    a set of it only if a membership is asked (an unchanged folder's resync asks none)."""
+
+    __slots__ = ("_set", "uids")
+
+    def __init__(self, uids: Sequence[int]) -> None:
+        self.uids = uids
+        self._set: set[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.uids)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.uids)
+
+    def __contains__(self, uid: object) -> bool:
+        if self._set is None:
+            self._set = set(self.uids)
+        return uid in self._set
+
+
 def _session_free(flags: Iterable[str]) -> frozenset[str]:
     """Flags without \\Recent, which belongs to one session and is never cached."""
     return frozenset(f for f in flags if f.lower() != "\\recent")
@@ -164,7 +187,7 @@ def _changed(changed: Any) -> tuple[dict[int, frozenset[str]], dict[int, int]]:
 
 
 def _ordered(
-    current: set[int], cached: CachedMailbox | None, sort: str | None, new: Iterable[int]
+    current: Collection[int], cached: CachedMailbox | None, sort: str | None, new: Iterable[int]
 ) -> Sequence[int] | None:
     """The display order computed locally, or None when the server must sort."""
     if sort is None:
@@ -182,7 +205,7 @@ _MAX_PROBES = 40
 
 def _placed(
     cached_order: Sequence[int],
-    current: set[int],
+    current: Collection[int],
     new: Sequence[int],
     sort: str,
     server_sorts: bool,
@@ -408,10 +431,10 @@ async def resync(
         and cached.highestmodseq > 0
     )
     if use_qresync and cached is not None and cached.highestmodseq is not None:
-        known = sorted(cached.uids)  # unique already (the cache's list)
-        info = await client.select(
-            mailbox, readonly=readonly, qresync=(cached.uidvalidity, cached.highestmodseq, known)
-        )
+        known_uids = ascending(cached.uids)  # 4 bytes a UID, not a list of 1,000,000 ints
+        qresync = (cached.uidvalidity, cached.highestmodseq, known_uids)
+        info = await client.select(mailbox, readonly=readonly, qresync=qresync)
+        del known_uids, qresync
     else:
         info = await client.select(mailbox, readonly=readonly)
     uidvalidity = getattr(info, "uidvalidity", None)
@@ -422,13 +445,16 @@ async def resync(
     if cached is None or uidvalidity is None or cached.uidvalidity != uidvalidity:
         return await _full(client, cache, mailbox, info, sort, new_limit)
 
-    known_set = set(cached.uids)
+    # The cache's list is unique: its length is the count, with no set of it (60 MB at
+    # 1,000,000 UIDs) where nothing changed, the common warm start.
     unchanged = (
         modseq is not None
         and cached.highestmodseq == modseq
         and cached.uidnext == uidnext
-        and cached.exists == exists == len(known_set)
+        and cached.exists == exists == len(cached.uids)
     )
+    known_set: set[int] = set() if unchanged else set(cached.uids)
+    known: Collection[int] = _Listed(cached.uids) if unchanged else known_set
     method = "plain"
     flags: dict[int, frozenset[str]] = {}
     modseqs: dict[int, int] = {}
@@ -489,12 +515,10 @@ async def resync(
             new = listed - known_set
 
     # Nothing gone or new (the common warm start): the cached set as it is, not a copy.
-    current = (known_set - gone) | new if gone or new else known_set
+    current: Collection[int] = (known_set - gone) | new if gone or new else known
     vanished = sorted(gone)
     new_uids = sorted(new)
-    flag_changes = {
-        u: _session_free(f) for u, f in flags.items() if u in known_set and u not in gone
-    }
+    flag_changes = {u: _session_free(f) for u, f in flags.items() if u in known and u not in gone}
     order = _ordered(current, cached, sort, new_uids)
     if order is None and sort is not None and cached is not None and cached.sort == sort:
         order = _placed(
@@ -510,9 +534,11 @@ async def resync(
         order = listed_order if listed_order is not None else await client.uid_list(sort=sort)
         # Compared without a set of the whole listing (4 MB at 100,000 messages).
         if len(order) != len(current) or not all(map(current.__contains__, order)):
-            current = set(order)
-            vanished = sorted(known_set - current)
-            new_uids = sorted(current - known_set)
+            listed = set(order)
+            known_all = known_set if known_set else set(cached.uids)
+            vanished = sorted(known_all - listed)
+            new_uids = sorted(listed - known_all)
+            current = listed
     # The folder was counted, not listed (nothing new, or new mail placed here): the state
     # of the SELECT above gets the UIDs as its sequence map, or a flag change another client
     # makes next (`* 3 FETCH (FLAGS ...)`, no UID without QRESYNC) could not be placed.

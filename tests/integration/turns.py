@@ -55,10 +55,24 @@ class Conversation:
 class TurnRelay:
     """127.0.0.1:`port` relayed to (`host`, `target`), each connection a `Conversation`."""
 
-    def __init__(self, target: int, host: str = "127.0.0.1", one_way: float = 0.02) -> None:
+    def __init__(
+        self,
+        target: int,
+        host: str = "127.0.0.1",
+        one_way: float = 0.02,
+        hold: bytes | None = None,
+    ) -> None:
         self.host, self.target, self.one_way = host, target, one_way
+        self.hold = hold
+        """A command (b"UID SORT"): the client's data from it on waits for `release()`, as
+        a server slow to answer it would (issue 21: a cold SORT of 1,000,000 messages)."""
+        self.holding = asyncio.Event()
+        """Set once a held command arrived."""
+        self._released = asyncio.Event()
         self.port = 0
         self.conversations: list[Conversation] = []
+        self.shown_at = 0
+        """A test's note: the first connection's turns when its first screen was ready."""
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -75,6 +89,10 @@ class TurnRelay:
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
+
+    def release(self) -> None:
+        """The held command (and what followed it) goes on to the server; no more holding."""
+        self._released.set()
 
     @property
     def first(self) -> Conversation:
@@ -115,6 +133,9 @@ class TurnRelay:
                     while data := await src.read(65536):
                         if up:
                             talk.sent(data)
+                            if self.hold and self.hold in data and not self._released.is_set():
+                                self.holding.set()
+                                await self._released.wait()
                         else:
                             talk.answered()
                         queue.put_nowait((time.monotonic() + self.one_way, data))

@@ -34,6 +34,10 @@ async def _fill_cache(user: Any, data: Path) -> set[int]:
         ml = message_list(app)
         await wait_until(pilot, lambda: list_filled(app) and ml.row_count == COUNT)
         await wait_until(pilot, lambda: all(ml.summary(u) for u in ml.uids))
+        # The newest rows show before the server's order: the cache is written with that.
+        account = app.screen.account
+        await wait_until(pilot, lambda: account.current and not account.current.provisional)
+        await wait_until(pilot, lambda: app.screen.folder_tree.folder("INBOX"))
         return {
             u
             for u in ml.uids

@@ -72,6 +72,10 @@ def show_early_inbox(screen: Host) -> OpenFolder | None:
     focus_list_unless_typing(screen)
     screen.viewer.show_loading("Select a message and press Enter")  # as the server's list says
     screen.status.folder = INBOX.name
+    if opened.provisional:
+        from app.actions.operations import plural
+
+        screen.status.message = f"{plural(len(opened.uids), 'message')} (newest first, sorting…)"
     return opened
 
 

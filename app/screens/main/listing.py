@@ -113,23 +113,24 @@ async def open_folder(screen: Host, folder: Folder, *, shown: OpenFolder | None 
     # The header cache's list first (no server), then the server's answer over it.
     cached = shown if shown is not None else account.open_folder_cached(folder)
     if cached is not None and shown is None:
-        screen._search_uids = None
-        screen.remove_class("-reading", "-zoom")  # the new folder's list is shown
-        screen._folder_uids = cached.uids
-        ml.sent_mode = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
-        ml.set_uids(cached.uids, keep_cursor=False)
-        ml.held_source = held_source(screen)
-        # The first rows' summaries at once, not after a round of SummariesWanted.
-        ml.update_summaries(account.held_summaries(cached.uids[: account.first_fetch]))
-        screen.viewer.show_loading("Select a message and press Enter")
+        _show_list(screen, folder, cached)
         count = plural(len(cached.uids), "message")
         screen.status.message = f"{count} (checking with the server…)"
+    elif shown is not None and shown.provisional:  # start-up's newest rows (show_early_inbox)
+        screen.status.message = f"{plural(len(shown.uids), 'message')} (newest first, sorting…)"
     if cached is not None and account.client is None and connecting(screen):
         # Start-up: the cached list stays; `connect_account` checks it once connected.
         screen.status.message = f"{plural(len(cached.uids), 'message')} (from the cache)"
         return
     try:
         with screen.status.job(f"Opening {folder.name}"):
+            if cached is None:
+                # Nothing cached: the newest rows now, the server's order when SORT answers.
+                cached = await account.open_folder_newest(folder)
+                if cached is not None:
+                    _show_list(screen, folder, cached)
+                    count = plural(len(cached.uids), "message")
+                    screen.status.message = f"{count} (newest first, sorting…)"
             opened = await account.open_folder(folder)
     except Exception as exc:
         screen._report(exc, f"Cannot open {folder.name}")
@@ -147,19 +148,17 @@ async def open_folder(screen: Host, folder: Folder, *, shown: OpenFolder | None 
         # Same messages: keep what the list holds, and the cursor if the user moved it
         # (or the results of a search started meanwhile); unchanged, nothing is redrawn.
         if screen._search_uids is None and opened.uids != ml.uids:
+            # End pressed meanwhile stays at the end: the last row is the oldest in either list.
+            at_end = ml.row_count > 1 and ml.cursor_row == ml.row_count - 1
             ml.set_uids(opened.uids, keep_cursor=ml.cursor_row > 0, reset_summaries=False)
+            if at_end:
+                ml.action_last()
         ml.update_summaries(opened.updated)
         from app.screens import pattern_actions
 
         pattern_actions.after_open(screen)  # a limit made from the cache: the server's now
     else:
-        screen._search_uids = None
-        screen.remove_class("-reading", "-zoom")  # the new folder's list is shown
-        ml.sent_mode = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
-        ml.set_uids(opened.uids, keep_cursor=False)
-        ml.held_source = held_source(screen)
-        ml.update_summaries(account.held_summaries(opened.uids[: account.first_fetch]))
-        screen.viewer.show_loading("Select a message and press Enter")
+        _show_list(screen, folder, opened)
     status = account.statuses.get(folder.name)
     if status is not None:
         screen.status.set_counts(status.messages, status.unseen)
@@ -169,6 +168,20 @@ async def open_folder(screen: Host, folder: Folder, *, shown: OpenFolder | None 
     # list by UID was drawn.
     if screen.threaded or not opened.ordered:
         await arrange_list(screen, keep_cursor=ml.cursor_row > 0)
+
+
+def _show_list(screen: Host, folder: Folder, shown: OpenFolder) -> None:
+    """A folder's list drawn anew (cursor on the first row), with the summaries at hand."""
+    account, ml = screen.account, screen.message_list
+    screen._search_uids = None
+    screen.remove_class("-reading", "-zoom")  # the new folder's list is shown
+    screen._folder_uids = shown.uids
+    ml.sent_mode = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
+    ml.set_uids(shown.uids, keep_cursor=False)
+    ml.held_source = held_source(screen)
+    # The first rows' summaries at once, not after a round of SummariesWanted.
+    ml.update_summaries(account.held_summaries(shown.uids[: account.first_fetch]))
+    screen.viewer.show_loading("Select a message and press Enter")
 
 
 def ask_unanswered(screen: Host) -> None:

@@ -1,0 +1,147 @@
+"""A cold open draws the newest rows before the server's SORT answers (issue 21).
+
+A fresh Dovecot took 7.9 s to SORT a 1,000,000-message INBOX; the UIDs by UID (UID SEARCH
+ALL, one range with ESEARCH) need no Date read from any message. Here the sandbox Dovecot's
+SORT is held back by a relay (`TurnRelay(hold=b"UID SORT")`) for as long as the test needs:
+the newest rows are there meanwhile, and the server's order replaces them once it answers.
+The `minimal` profile (no SORT) keeps its own path: the list by UID, ordered here after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.account import Account
+from app.imap.client import ImapClient
+from app.models import Folder, FolderRole, TlsMode
+from app.sandbox import Sandbox
+from tests.integration.turns import TurnRelay
+
+pytestmark = pytest.mark.integration
+
+INBOX = Folder("INBOX", "INBOX", "/", frozenset(), FolderRole.INBOX)
+COUNT = 40
+
+
+def minute(n: int) -> int:
+    """Message n's date (minutes into the day): a permutation, so the date order is not the
+    UID order (gcd(7, COUNT) = 1: no two alike)."""
+    return (n * 7) % COUNT
+
+
+def deliver(sandbox: Any, user: Any, count: int = COUNT) -> None:
+    for n in range(count):
+        m = minute(n)
+        sandbox.deliver(
+            user.name,
+            f"From: a{n}@example.org\r\nTo: u@localhost\r\nSubject: newest {n:03d}\r\n"
+            f"Date: Mon, 2 Nov 2026 {m // 60:02d}:{m % 60:02d}:00 +0000\r\n"
+            f"Message-ID: <nf{n}@example.org>\r\n\r\nbody of {n}\r\n".encode(),
+        )
+
+
+def by_date_newest_first(count: int = COUNT) -> list[int]:
+    """The UIDs (1..count, a fresh user's INBOX) in REVERSE DATE order, from the dates sent."""
+    return [n + 1 for n in sorted(range(count), key=minute, reverse=True)]
+
+
+def plain_account(user: Any, port: int, data: Path) -> Account:
+    imap = user.imap_settings(TlsMode.NONE, port=port, allow_insecure=True, compress=False)
+    return Account(user.name, imap, user.credentials, data_dir=data)
+
+
+async def test_newest_rows_first_then_the_servers_sort(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    deliver(sandbox, mail_user)
+    oracle = await ImapClient.connect(
+        mail_user.imap_settings(TlsMode.IMPLICIT), mail_user.credentials()
+    )
+    try:
+        await oracle.select("INBOX")
+        sorted_by_server = list(await oracle.sort("REVERSE DATE"))
+    finally:
+        await oracle.close()
+    assert sorted_by_server == by_date_newest_first()
+    async with TurnRelay(sandbox.imap_port, one_way=0, hold=b"UID SORT") as relay:
+        account = plain_account(mail_user, relay.port, tmp_path / "data")
+        try:
+            account.first_fetch = 10  # the resync then fetches 10; the preview 10 + the far end
+            await account.connect()
+            newest = await account.open_folder_newest(INBOX)
+            assert newest is not None and newest.provisional
+            assert list(newest.uids) == list(range(COUNT, 0, -1))  # by UID, newest first
+            assert not relay.holding.is_set()  # drawn with no SORT asked
+            rows = account.held_summaries(newest.uids[:10])
+            assert [r.envelope.subject for r in rows] == [
+                f"newest {n:03d}" for n in range(39, 29, -1)
+            ]
+            opening = asyncio.ensure_future(account.open_folder(INBOX))
+            await asyncio.wait_for(relay.holding.wait(), 10)
+            await asyncio.sleep(0.1)
+            assert not opening.done()  # the server's order waits on its SORT
+            relay.release()
+            opened = await asyncio.wait_for(opening, 10)
+            assert list(opened.uids) == sorted_by_server
+            assert not opened.provisional and opened.uidvalidity == newest.uidvalidity
+            # The preview's rows (both ends) are in the header cache too, for the next start.
+            cache = account.header_cache
+            assert cache is not None and opened.uidvalidity is not None
+            assert set(cache.get_summaries("INBOX", opened.uidvalidity, opened.uids)) == set(
+                range(1, COUNT + 1)
+            )
+            # Cached in the server's order: the next start is warm and needs no preview.
+            assert await account.open_folder_newest(INBOX) is None
+        finally:
+            relay.release()
+            await account.close()
+
+
+@pytest.fixture(scope="module")
+def minimal() -> Iterator[Sandbox]:
+    """A Dovecot that offers no SORT, THREAD, ESEARCH (see tests/integration/test_sort_threads)."""
+    base = "/dev/shm" if Path("/dev/shm").is_dir() else None
+    root = Path(tempfile.mkdtemp(prefix="termail-minimal-", dir=base))
+    sb = Sandbox(root, profile="minimal")
+    sb.start()
+    try:
+        yield sb
+    finally:
+        sb.stop(remove=True)
+
+
+async def test_without_sort_the_list_by_uid_then_ordered_here(
+    minimal: Sandbox, tmp_path: Path
+) -> None:
+    user = minimal.add_user("newest1")
+    deliver(minimal, user)
+    account = plain_account(user, minimal.imap_port, tmp_path / "data")
+    try:
+        await account.connect()
+        assert not account.server_has("SORT")
+        assert await account.open_folder_newest(INBOX) is None  # by UID is what it lists
+        opened = await account.open_folder(INBOX)
+        assert list(opened.uids) == list(range(COUNT, 0, -1)) and not opened.ordered
+        assert list(await account.local_order() or []) == by_date_newest_first()
+        assert account.current is not None and account.current.ordered
+    finally:
+        await account.close()
+
+
+async def test_an_empty_inbox_opens_without_a_preview(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    account = plain_account(mail_user, sandbox.imap_port, tmp_path / "data")
+    try:
+        await account.connect()
+        assert await account.open_folder_newest(INBOX) is None
+        opened = await account.open_folder(INBOX)
+        assert list(opened.uids) == [] and not opened.provisional
+    finally:
+        await account.close()
