@@ -686,6 +686,20 @@ class Account:
         validity = result.uidvalidity
         self.summaries.drop(name, result.vanished)
         for summary in result.fetched:
+            held = self.summaries.get(name, validity, summary.uid)
+            if held is not None and held is not summary:
+                # Already held (the newest rows drawn before the SORT): the list holds that
+                # object, so it is brought up to date in place (a flag set meanwhile shows).
+                for name_ in (
+                    "flags",
+                    "envelope",
+                    "size",
+                    "internaldate",
+                    "bodystructure",
+                    "modseq",
+                ):
+                    setattr(held, name_, getattr(summary, name_))
+                continue
             self.summaries.put(name, validity, summary)
         updated: list[MessageSummary] = []
         for uid, flags in result.flag_changes.items():
