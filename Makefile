@@ -106,9 +106,14 @@ peers-deps:
 	    echo "apt-get could not install the peers: bench.peers skips them." >&2; \
 	fi
 
+# Issue 21's figures: headless first, then the real terminal beside the peers, the 1,000,000-
+# message INBOX (seeded once, ~10 min) and the soak (8 min of load). MILLION_ARGS/SOAK_ARGS
+# shorten them (e.g. SOAK_ARGS="--minutes 3 --n 20000").
 bench: system-deps venv peers-deps
 	$(PY) -m bench
 	$(PY) -m bench.peers $(PEERS_ARGS)
+	$(PY) -m bench.million --headers $(MILLION_ARGS)
+	$(PY) -m bench.soak $(SOAK_ARGS)
 
 # Issue 19's figures: the largest modules and classes and the import circles, now and before the
 # layout change (1cd6422).
