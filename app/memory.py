@@ -12,10 +12,13 @@ import sys
 from functools import cache
 from typing import Any
 
-__all__ = ["SETTLE", "trim_heap", "trim_heap_later"]
+__all__ = ["SETTLE", "TRIM_EVERY", "trim_heap", "trim_heap_later", "trim_heap_soon"]
 
 #: Seconds after start-up's last step when the heap is trimmed.
 SETTLE = (1.0, 4.0)
+#: While the client stays open: at most one trim in this many seconds (`trim_heap_soon`).
+TRIM_EVERY = 20.0
+_last_trim = [float("-inf")]
 
 
 @cache
@@ -58,3 +61,16 @@ def trim_heap_later(delays: tuple[float, ...] = SETTLE) -> None:
     loop = asyncio.get_running_loop()
     for delay in delays:
         loop.call_later(delay, start)
+
+
+def trim_heap_soon(every: float = TRIM_EVERY) -> None:
+    """`trim_heap` a second from now, at most once every `every` seconds (call from the event
+    loop's thread): each refresh of an open folder frees its temporary UID lists and answers,
+    and without a trim a client left open under steady new mail only grows (issue 21's soak)."""
+    import time
+
+    now = time.monotonic()
+    if now - _last_trim[0] < every:
+        return
+    _last_trim[0] = now
+    trim_heap_later((1.0,))

@@ -149,8 +149,10 @@ def _not_start(app: Any, screen: Any) -> str | None:
     if app.screen_stack[2:] or len(app._notifications):
         return "something over it (a screen, a toast)"
     current: Any = screen.account.current
-    if current is None or current.cached or current.query is not None or not current.ordered:
-        return "the list is not the server's INBOX yet"
+    # The cached list (a warm start before the server answers) is the very screen a splash
+    # stands for; a user pressing End at once never leaves the server's list at the top.
+    if current is None or current.query is not None or not current.ordered:
+        return "the list is not INBOX's (cached or the server's) yet"
     if current.folder.name.upper() != "INBOX" or not current.uids:
         return "not INBOX, or empty"
     if screen._search_uids is not None or screen.limit_text or screen.open_uid is not None:
@@ -165,7 +167,10 @@ def _not_start(app: Any, screen: Any) -> str | None:
     if not screen.folder_tree.built_count:
         return "the folder tree is not drawn yet"  # a cold start lists it after INBOX
     status = screen.status
-    if status.connection != "connected" or status.progress_visible:
+    connection_ok = status.connection == "connected" or (
+        current.cached and status.connection == "connecting"
+    )
+    if not connection_ok or status.progress_visible:
         return f"the status bar: {status.connection!r}, progress shown: {status.progress_visible}"
     return None
 
