@@ -45,7 +45,8 @@ async def test_move_picker_offers_the_last_destination_first(sandbox: Any, mail_
     load_demo(sandbox, mail_user.name)
     app = make_app(mail_user)
     async with app.run_test(size=(160, 45)) as pilot:
-        await wait_until(pilot, lambda: list_filled(app))
+        # The folder list too: a cold INBOX's newest rows are drawn before LIST answers.
+        await wait_until(pilot, lambda: list_filled(app) and app.screen.folder_tree.built_count)
         message_list(app).focus()
 
         async def picker() -> FolderPicker:
