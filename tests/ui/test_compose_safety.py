@@ -446,6 +446,33 @@ async def test_quit_with_nothing_left_behind_does_not_ask(
         await wait_until(pilot, lambda: not app.is_running)
 
 
+async def test_ctrl_c_asks_whether_to_quit_as_mutt_does(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    """ctrl+c showed Textual's notice with its markup literally ("Press [b]q[/b] to quit the
+    app"): now it asks "Quit termail?" (mutt's ^C), once however often it is pressed."""
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_connected(pilot, app)
+        main = app.screen
+        app.screen.query_one(MessageList).focus()
+        await pilot.press("ctrl+c")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen
+        )
+        assert str(dialog.question) == "Quit termail?"
+        await pilot.press("ctrl+c")  # again: one question, not two
+        await pilot.pause(0.2)
+        assert app.screen is dialog
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen is main)
+        assert app.is_running
+        await pilot.press("ctrl+c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not app.is_running)
+
+
 # -- issue 13 item 2: markup in the From line ----------------------------------------------------
 
 HOSTILE_NAMES = [
