@@ -256,11 +256,12 @@ class FolderPicker(ModalScreen[str | None]):
         super().__init__()
         self.picker_title = title
         self.names = list(names or ())
-        self.loading = names is None
-        """The folder list is not known yet: nothing to choose, "loading folders…" shown."""
+        self.waiting = names is None
+        """The folder list is not known yet: nothing to choose, "loading folders…" shown (not
+        `loading`: Textual's reactive of that name covers the widget with its indicator)."""
         self._current = current
         self._shown: list[str] = []
-        self.set_class(self.loading, "-loading")
+        self.set_class(self.waiting, "-loading")
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -285,7 +286,7 @@ class FolderPicker(ModalScreen[str | None]):
         index = options.highlighted
         highlighted = self._shown[index] if index is not None and index < len(self._shown) else None
         self.names = list(names)
-        self.loading = False
+        self.waiting = False
         self.remove_class("-loading")
         self._fill(self.query_one(Input).value, keep=highlighted or self._current)
 

@@ -14,6 +14,7 @@ from app.main import TermailApp
 from app.models import Folder, FolderRole, TlsMode
 from app.sandbox.demo import load_demo
 from tests.integration.turns import TurnRelay
+from tests.ui.apps.screen import screen_text
 from tests.ui.test_app_sandbox import list_filled, make_app, message_list, wait_until
 from widgets.dialogs import FolderPicker
 from widgets.folder_tree import display_order
@@ -112,16 +113,18 @@ async def test_a_picker_opened_before_list_answers_fills_in_when_it_does(
             picker = await wait_until(
                 pilot, lambda: isinstance(app.screen, FolderPicker) and app.screen
             )
-            assert picker.loading and _offered(picker) == []
+            assert picker.waiting and _offered(picker) == []
             assert picker.query_one("#picker-loading").display
+            assert "loading folders…" in screen_text(app)  # what the user sees, not a spinner
             await pilot.press("enter")  # nothing to choose: the picker stays
             await pilot.pause(0.2)
             assert app.screen is picker
             await pilot.press("R", "e")  # a filter typed while waiting
             relay.release()
-            await wait_until(pilot, lambda: not picker.loading)
+            await wait_until(pilot, lambda: not picker.waiting)
             assert not picker.query_one("#picker-loading").display
             assert "Receipts" in _offered(picker) and "INBOX" not in _offered(picker)
+            assert "Receipts" in screen_text(app)
             await pilot.press("escape")
             await wait_until(pilot, lambda: app.screen is main)
     async with TurnRelay(sandbox.imap_port, hold=b"LIST") as relay:
@@ -134,6 +137,6 @@ async def test_a_picker_opened_before_list_answers_fills_in_when_it_does(
                 pilot, lambda: isinstance(app.screen, FolderPicker) and app.screen
             )
             assert not app.screen_stack[-2].account.folders  # LIST has not answered
-            assert not picker.loading and "Receipts" in _offered(picker)  # the cached list
+            assert not picker.waiting and "Receipts" in _offered(picker)  # the cached list
             relay.release()
             await pilot.press("escape")
