@@ -43,7 +43,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-NEWEST, OLDEST = "ZZNEWESTMARK", "ZZOLDESTMARK"
+from app.sandbox.seed import NEWEST_DATE  # noqa: E402
+from app.sandbox.seed import NEWEST_MARK as NEWEST  # noqa: E402
+from app.sandbox.seed import OLDEST_MARK as OLDEST  # noqa: E402
+
 TMUX = ["tmux", "-L", f"termail-peers-{os.getpid()}"]
 POLL = 0.05
 SETTLE = 2.0
@@ -358,36 +361,15 @@ def _aerc_setup(folder: Path, conf: str) -> Callable[[], None]:
 #: The newest marker's Date and INTERNALDATE: after every generated message up to 100,000 (the
 #: generator's dates run 15 minutes apart from 2026 on: 1,000,000 reach 2052; bench.million
 #: passes a later one).
-NEWEST_DATE = ("Tue, 1 Jan 2036 00:00:00 +0000", 2082758400.0)
-
-
 def _seed(sb: Any, user: Any, n: int, newest: tuple[str, float] = NEWEST_DATE) -> None:
-    """`n` generated messages between two markers at either end of the date order.
-
-    The markers also take the lowest and the highest UID (each step is indexed by Dovecot
-    before the next is written), so a client showing arrival order (aerc's default) has them
-    at the same ends as one sorting by date: Dovecot numbers new Maildir files in directory
-    order, which on tmpfs is not the order they were written in.
-    """
+    """`n` generated messages between the two markers, Dovecot indexing each step so that the
+    markers also take the lowest and the highest UID (`app.sandbox.seed.seed_between_markers`)."""
+    from app.sandbox.seed import seed_between_markers
     from bench.launch import warm_server
 
-    def marker(subject: str, date: str, when: float) -> None:
-        sb.deliver(
-            user.name,
-            f"From: Marker <m@example.org>\r\nTo: bench@localhost\r\nSubject: {subject}\r\n"
-            f"Date: {date}\r\nMessage-ID: <{subject}@bench>\r\n\r\nmarker\r\n".encode(),
-            flags="S",
-            when=when,
-        )
-        if sb.is_root:
-            uid, gid = sb._mail_ids()
-            subprocess.run(["chown", "-R", f"{uid}:{gid}", str(sb.ensure_maildir(user.name))])
-        warm_server(sb, user, ["INBOX"])
-
-    marker(OLDEST, "Mon, 1 Jan 1990 00:00:00 +0000", 631152000.0)
-    sb.seed_generated(user.name, n)
-    warm_server(sb, user, ["INBOX"])  # indexed now: the newest marker then takes the top UID
-    marker(NEWEST, *newest)
+    seed_between_markers(
+        sb, user, n, newest=newest, indexed=lambda: warm_server(sb, user, ["INBOX"])
+    )
 
 
 def _compile_termail() -> None:
