@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from app.sandbox.relay import Relay  # noqa: E402
 from app.sandbox.seed import NEWEST_DATE  # noqa: E402
 from app.sandbox.seed import NEWEST_MARK as NEWEST  # noqa: E402
 from app.sandbox.seed import OLDEST_MARK as OLDEST  # noqa: E402
@@ -64,14 +65,15 @@ def log(text: str) -> None:
 
 # -- the delay proxy ----------------------------------------------------------------------------
 class DelayProxy:
-    """TCP relay on 127.0.0.1 adding `one_way` seconds each way (in order), counting turns."""
+    """`app.sandbox.relay.Relay` on a thread of its own (this benchmark is synchronous): a TCP
+    relay on 127.0.0.1 adding `one_way` seconds each way (in order), counting turns."""
 
     def __init__(self, target_port: int, one_way: float) -> None:
         self.target_port = target_port
         self.one_way = one_way
         self.port = 0
-        self.turns = 0
-        self.conns = 0
+        self._relay: Relay | None = None
+        self._base = (0, 0)  # (turns, connections) at the last `reset`
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -87,66 +89,31 @@ class DelayProxy:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
 
+    @property
+    def turns(self) -> int:
+        """Turns of every connection since the last `reset`."""
+        return self._relay.turns - self._base[0] if self._relay is not None else 0
+
+    @property
+    def conns(self) -> int:
+        return len(self._relay.conversations) - self._base[1] if self._relay is not None else 0
+
     def reset(self) -> None:
-        self.turns = self.conns = 0
+        if self._relay is not None:
+            self._base = (self._relay.turns, len(self._relay.conversations))
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
 
         async def serve() -> None:
             self._stop = asyncio.Event()
-            server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-            self.port = server.sockets[0].getsockname()[1]
-            self._ready.set()
-            async with server:
+            async with Relay(self.target_port, one_way=self.one_way) as relay:
+                self._relay = relay
+                self.port = relay.port
+                self._ready.set()
                 await self._stop.wait()
 
         self._loop.run_until_complete(serve())
-
-    async def _accept(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
-        self.conns += 1
-        try:
-            s_reader, s_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            c_writer.close()
-            return
-        last = ["down"]  # the greeting is the server's first word, not an answer
-        await asyncio.gather(
-            self._pump(c_reader, s_writer, "up", last), self._pump(s_reader, c_writer, "down", last)
-        )
-
-    async def _pump(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        direction: str,
-        last: list[str],
-    ) -> None:
-        queue: asyncio.Queue[tuple[float, bytes | None]] = asyncio.Queue()
-
-        async def deliver() -> None:
-            while True:
-                due, data = await queue.get()
-                if data is None:
-                    break
-                wait = due - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                writer.write(data)
-                with contextlib.suppress(Exception):
-                    await writer.drain()
-            with contextlib.suppress(Exception):
-                writer.close()
-
-        sender = asyncio.ensure_future(deliver())
-        with contextlib.suppress(Exception):
-            while data := await reader.read(65536):
-                if direction == "down" and last[0] == "up":
-                    self.turns += 1
-                last[0] = direction
-                queue.put_nowait((time.monotonic() + self.one_way, data))
-        queue.put_nowait((0.0, None))
-        await sender
 
 
 # -- one client in tmux ---------------------------------------------------------------------------
