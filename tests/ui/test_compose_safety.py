@@ -26,14 +26,13 @@ import pytest
 from rich.text import Text
 from textual.widgets import Input, Static, TextArea
 
-from app.account import Account
 from app.config.model import UiSettings
 from app.main import TermailApp
-from app.models import Identity, TlsMode
+from app.models import Identity
 from app.screens.compose import AUTOSAVE_SECONDS, ComposeScreen
 from app.smtp.outbox import Outbox
 from tests.ui.test_app_sandbox import list_filled, wait_connected, wait_until
-from tests.ui.test_compose_sandbox import fetch_inbox, open_compose, type_text
+from tests.ui.test_compose_sandbox import compose_account, fetch_inbox, open_compose, type_text
 from widgets.dialogs import ConfirmDialog
 from widgets.message_list import MessageList
 
@@ -48,16 +47,7 @@ def make_app(
     ui: UiSettings | None = None,
     identities: list[Identity] | None = None,
 ) -> TermailApp:
-    account = Account(
-        user.name,
-        user.imap_settings(TlsMode.IMPLICIT),
-        user.credentials,
-        smtp=user.smtp_settings(TlsMode.STARTTLS),
-        addresses=[user.address],
-        display_name=name,
-        identities=identities or (),
-        data_dir=data_dir,
-    )
+    account = compose_account(user, data_dir, name=name, identities=identities or ())
     return TermailApp([account], ui=ui)
 
 
