@@ -80,6 +80,7 @@ class Notice(Container):
     def show(self, text: str, *, title: str = "") -> None:
         """Put the notice up saying `text` (untrusted: sanitized), or say it instead of what it
         said; its time starts again."""
+        same_shape = self.shown and (len(text), title) == (len(self.text), self.title)
         self.text, self.title = text, title
         body = safe_text(text)
         if title:
@@ -87,7 +88,9 @@ class Notice(Container):
                 title, self.get_component_rich_style("notice--title"), single_line=True
             )
             body = Text.assemble(heading, "\n", body)
-        self.query_one("#notice-box", Static).update(body)
+        # Under steady delivery the count changes, not the box's size: a layout pass would lay
+        # out the whole screen once per delivery (issue 21, CPU per delivered message).
+        self.query_one("#notice-box", Static).update(body, layout=not same_shape)
         self.add_class("-shown")
         if self._timer is not None:
             self._timer.stop()
