@@ -12,6 +12,8 @@ from app.models import Folder, FolderStatus
 from app.screens.main.arrange import arrange_list
 
 if TYPE_CHECKING:
+    from textual.notifications import Notification
+
     from app.screens.main.host import Host
 
 #: Least time between two refreshes of the open folder: a delivery every 0.5 s (and another
@@ -235,8 +237,25 @@ def notify_new_mail(screen: Host, folder: str, count: int) -> None:
     counts[folder] = counts.get(folder, 0) + count
     for notice in live:
         app._unnotify(notice, refresh=False)
+        _remove_toast(screen, notice)
     total = sum(counts.values())
     where = ", ".join(f"{clean_line(name)} {n:,}" for name, n in counts.items())
     text = f"{plural(total, 'new message')}: {where}" if len(counts) > 1 else ""
     text = text or f"{plural(total, 'new message')} in {clean_line(folder)}"
     screen.notify(text, title=NEW_MAIL, markup=False)
+
+
+def _remove_toast(screen: Host, notice: Notification) -> None:
+    """The toast of a notice taken back goes with its holder, as an expired one does.
+
+    Textual's toast rack, told of a notice gone (`ToastRack.show`, textual 8.2), removes the
+    Toast but not the ToastHolder around it: one empty holder a refresh stayed mounted for as
+    long as the client ran, keeping the toast it last laid out (issue 21's soak: +84 MiB of
+    RSS per 1,000 deliveries, and one more widget to lay out at every refresh)."""
+    from textual.css.query import NoMatches
+    from textual.widgets._toast import ToastRack
+
+    toast_id = ToastRack._toast_id(notice)
+    for shown in screen.app.screen_stack:
+        with contextlib.suppress(NoMatches):
+            shown.get_child_by_type(ToastRack).get_child_by_id(toast_id).remove()
