@@ -187,6 +187,11 @@ class TermailApp(SafeNotify, App[None]):
         # the full passes over everything imported cost ~0.1 s of it. (No gc.freeze() here:
         # app.imap.client's bulk loads use freeze/unfreeze only when nothing else froze.)
         gc.set_threshold(10_000, 10, 10)
+        # Painted lines that reference themselves (widgets/textual_fixes.py, issue 21): freed
+        # when drawn over, not at the next full collection.
+        from widgets.textual_fixes import install
+
+        install()
         # Nothing cached to show: the first account's server is reached while Textual builds
         # the screens. With a cache, its rows are drawn first (see MainScreen.connect_account).
         if self.accounts and not self.accounts[0].has_cache_file():

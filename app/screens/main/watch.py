@@ -185,9 +185,9 @@ async def refresh_open_folder(screen: Host, *, notify_new: bool = False) -> None
         if screen.account.current is not None:
             name = screen.account.current.folder.name
             show_counts(screen, name, await screen.account.refresh_status(name))
-    from app.memory import trim_heap_soon
+    from app.memory import collect_soon
 
-    trim_heap_soon()  # what the refresh freed goes back to the system
+    collect_soon()  # the cycles the refresh left, before they pile up (issue 21)
 
 
 def show_counts(screen: Host, name: str, status: FolderStatus | None) -> None:
