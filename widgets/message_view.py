@@ -560,6 +560,9 @@ class MessageView(Vertical):
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self._rendered: RenderedMessage | None = None
         self._raw = False
+        # Before the mount: the class styles its parts as they are mounted (added in on_mount,
+        # every part was styled a second time before the first frame).
+        self.add_class("-no-message", update=False)
 
     def compose(self) -> ComposeResult:
         with _HeaderBox(id="mv-header-box"):
@@ -575,7 +578,6 @@ class MessageView(Vertical):
     def on_mount(self) -> None:
         self.query_one(ProgressBar).display = False
         if self._rendered is None:
-            self.add_class("-no-message")
             self.body.set_message("No message selected")
 
     # -- parts --------------------------------------------------------------------------------

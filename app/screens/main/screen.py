@@ -28,7 +28,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -234,6 +234,7 @@ class MainScreen(
         self._composed = False  # a compose screen was opened: counts to read when it closes
         self._leaving: set[int] = set()
         """UIDs being deleted or moved now: a second `d` before the first is done skips them."""
+        self._resumed_once = False
 
     # -- layout -------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -295,7 +296,17 @@ class MainScreen(
     def on_resize(self) -> None:
         panes.apply_width(self, self.size.width)
 
-    def on_screen_resume(self) -> None:
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        """(Textual dispatches this name instead of `on_screen_resume` on this class.)
+
+        The first resume is the push that mounted the screen: every widget was styled as it
+        was mounted, and restyling the whole screen again (Textual's default on every resume)
+        cost a tenth of a cold start's style work before the first frame. Later resumes (from
+        compose, a dialog) restyle as Textual does.
+        """
+        if not self._resumed_once:
+            self._resumed_once = True
+            event.refresh_styles = False
         writing.compose_closed(self)
         panes.focus_shown_pane(self)
 
