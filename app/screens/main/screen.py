@@ -235,6 +235,7 @@ class MainScreen(
         self._leaving: set[int] = set()
         """UIDs being deleted or moved now: a second `d` before the first is done skips them."""
         self._resumed_once = False
+        self._paint_pending = False
 
     # -- layout -------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -309,6 +310,24 @@ class MainScreen(
             event.refresh_styles = False
         writing.compose_closed(self)
         panes.focus_shown_pane(self)
+
+    def _compositor_refresh(self) -> None:
+        """Textual renders the first frame while the App's start-up batch still holds
+        (`App.batch_update` around its mount, where this screen is pushed), and
+        `App._display` drops it: one full render of every row thrown away before the frame
+        the user sees. While a batch holds, nothing is rendered: the compositor keeps its
+        dirty regions and the frame is drawn once the batch is over (by Textual's next
+        refresh, or the timer set here, whichever comes first)."""
+        if self.app._batch_count and self is self.app.screen:
+            if not self._paint_pending:
+                self._paint_pending = True
+                self.set_timer(0.005, self._paint_after_batch)
+            return
+        super()._compositor_refresh()
+
+    def _paint_after_batch(self) -> None:
+        self._paint_pending = False
+        self._compositor_refresh()  # sets the timer again if the batch still holds
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "close_viewer":
