@@ -169,6 +169,9 @@ class TermailApp(SafeNotify, App[None]):
         self.splash_source: tuple[Path, bytes] | None = None
         """(config file, its bytes): keep the start screen for the next start's splash."""
         self._splash_writer: Any = None
+        self._theme_notices: list[str] = []
+        self._start_theme: str | None = None
+        self._load_themes()
 
     def get_driver_class(self) -> Any:
         """Textual's Linux driver, taking over from the splash without a blank frame."""
@@ -202,7 +205,8 @@ class TermailApp(SafeNotify, App[None]):
 
         # Opened attachments left in /tmp by a run that crashed (ours, owner gone): away.
         self.run_worker(sweep_stale_open_folders, thread=True, exit_on_error=False)
-        self._load_themes()
+        for notice in self._theme_notices:
+            self.notify(notice, severity="warning", markup=False)
         from app.screens.pgp_actions import install_terminal_pinentry
 
         install_terminal_pinentry(self)  # a terminal pinentry draws with the App suspended
@@ -216,6 +220,10 @@ class TermailApp(SafeNotify, App[None]):
             self._splash_writer = install(self, *self.splash_source)
 
     def _load_themes(self) -> None:
+        """The theme files registered and the start theme set, from `__init__`: before the
+        stylesheet is first parsed, so that parse is made with the theme's variables. (Set
+        from on_mount, the theme's watcher re-parsed every rule of every widget and restyled
+        the App once more before the first frame.) Failures are shown once mounted."""
         try:
             from app.themes import load_themes
         except ImportError:
@@ -224,7 +232,7 @@ class TermailApp(SafeNotify, App[None]):
         for theme in themes:
             self.register_theme(theme)
         for path, error in failures:
-            self.notify(f"Theme {path} not loaded: {error}", severity="warning", markup=False)
+            self._theme_notices.append(f"Theme {path} not loaded: {error}")
         if not self._theme_name:
             from app.state import recall
             from app.themes import DEFAULT_THEME
@@ -235,7 +243,19 @@ class TermailApp(SafeNotify, App[None]):
             try:
                 self.theme = self._theme_name
             except Exception:
-                self.notify(f"Unknown theme {self._theme_name}", severity="warning", markup=False)
+                self._theme_notices.append(f"Unknown theme {self._theme_name}")
+                return
+            self.stylesheet.set_variables(self.get_css_variables())
+            self._start_theme = self.theme
+
+    def refresh_css(self, animate: bool = True) -> None:
+        """The refresh the start theme's watcher queued is skipped: the stylesheet has not been
+        parsed before it, and was then parsed with that theme's variables (`_load_themes`).
+        Any later refresh (another theme, the ANSI colours) is Textual's."""
+        start, self._start_theme = self._start_theme, None
+        if start is not None and start == self.theme:
+            return
+        super().refresh_css(animate)
 
     def watch_theme(self, theme: str) -> None:
 

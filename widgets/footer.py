@@ -11,10 +11,13 @@ widgets). What it draws is Textual's Footer's, unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer as TextualFooter
+from textual.widgets._footer import FooterKey
 
 __all__ = ["Footer"]
 
@@ -26,6 +29,12 @@ class Footer(TextualFooter):
         super().__init__(*args, **kwargs)
         self._rebuild_pending = False
         self._shown: tuple[Any, ...] | None = None
+
+    def compose(self) -> Iterator[Widget]:  # type: ignore[override]
+        compact = self.compact
+        for widget in super().compose():
+            _preset_compact(widget, compact)
+            yield widget
 
     def bindings_changed(self, screen: Screen[Any]) -> None:
         self._bindings_ready = True
@@ -65,3 +74,16 @@ class Footer(TextualFooter):
         ]
         keys.append((self.show_command_palette, app.ENABLE_COMMAND_PALETTE, self.compact))
         return tuple(keys)
+
+
+def _preset_compact(widget: Widget, compact: bool) -> None:
+    """`compact` and its class set before the key is mounted, to what it would be once mounted:
+    the Footer's where the key is bound to it (the data binding then finds the value it would
+    set), FooterKey's default for the command palette's key (bound to nothing). No watcher
+    restyles the key on its mount."""
+    if not isinstance(widget, FooterKey):
+        return
+    bound = "compact" in (widget._reactive_connect or {})
+    value = compact if bound else bool(FooterKey.compact._default)
+    widget.set_reactive(FooterKey.compact, value)
+    widget.set_class(value, "-compact", update=False)

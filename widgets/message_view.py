@@ -560,6 +560,9 @@ class MessageView(Vertical):
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self._rendered: RenderedMessage | None = None
         self._raw = False
+        # Before the mount: the class styles its parts as they are mounted (added in on_mount,
+        # every part was styled a second time before the first frame).
+        self.add_class("-no-message", update=False)
 
     def compose(self) -> ComposeResult:
         with _HeaderBox(id="mv-header-box"):
@@ -570,12 +573,11 @@ class MessageView(Vertical):
         yield InvitationCard(id="mv-invite")
         yield BodyView(id="mv-body")
         yield AttachmentList(id="mv-attachments")
-        yield ProgressBar(id="mv-progress", show_eta=False)
+        # The download's ProgressBar (three widgets) is made by the first `set_progress`: it is
+        # hidden until then, and the first screen is drawn without it.
 
     def on_mount(self) -> None:
-        self.query_one(ProgressBar).display = False
         if self._rendered is None:
-            self.add_class("-no-message")
             self.body.set_message("No message selected")
 
     # -- parts --------------------------------------------------------------------------------
@@ -618,7 +620,8 @@ class MessageView(Vertical):
         attachments = self.attachment_list
         attachments.set_attachments(rendered.attachments)
         self.set_class(bool(rendered.attachments), "-attachments")
-        self.query_one(ProgressBar).display = False
+        for bar in self.query_children(ProgressBar):
+            bar.display = False
 
     def _hyperlinks(self) -> list[tuple[int, int, str]]:
         """The OSC 8 hyperlinks of the shown message, where the terminal has them."""
@@ -656,7 +659,14 @@ class MessageView(Vertical):
 
     def set_progress(self, done: int, total: int) -> None:
         """Progress of a download (an attachment being saved); hidden once complete."""
-        bar = self.query_one(ProgressBar)
+        found = self.query_children(ProgressBar)
+        if found:
+            bar = found.first()
+        elif total <= 0 or done >= total:
+            return  # nothing shown yet, and nothing to show
+        else:
+            bar = ProgressBar(id="mv-progress", show_eta=False)
+            self.mount(bar)
         if total <= 0 or done >= total:
             bar.update(total=max(total, 1), progress=max(total, 1))
             bar.display = False

@@ -115,7 +115,8 @@ class StatusBar(Horizontal):
     def compose(self) -> ComposeResult:
         yield Static(id="status-line", markup=False)
         yield Static(id="status-progress-label", markup=False)
-        yield ProgressBar(id="status-progress", show_eta=False)
+        # The job's ProgressBar (three widgets) is made with the first job (`_sync_progress`):
+        # the first screen is drawn without it.
 
     def on_mount(self) -> None:
         self._redraw()
@@ -247,7 +248,12 @@ class StatusBar(Horizontal):
         if not self.is_mounted:
             return
         job = self._jobs[next(reversed(self._jobs))]
-        bar = self.query_one(ProgressBar)
+        found = self.query_children(ProgressBar)
+        if found:
+            bar = found.first()
+        else:
+            bar = ProgressBar(id="status-progress", show_eta=False)
+            self.mount(bar)
         if job.total is None or job.total <= 0:
             bar.update(total=None)
         else:

@@ -19,8 +19,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.mime.termout import say
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def _demo(argv: list[str]) -> int:
@@ -66,24 +70,26 @@ def _cache(argv: list[str]) -> int:
     return cache_main(argv)
 
 
-def _early_splash(argv: list[str]) -> tuple[bool, object | None]:
+def client_args(argv: list[str]) -> argparse.Namespace:
+    """The client's arguments, parsed once for the splash and the client (a bad one, or
+    --help, is answered here, before anything is painted)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="termail")
+    parser.add_argument("--config", type=Path, default=None)
+    parser.add_argument("--account", default=None)
+    parser.add_argument("--log-protocol", type=Path, default=None, metavar="FILE")
+    return parser.parse_args(argv)
+
+
+def _early_splash(args: argparse.Namespace) -> tuple[bool, object | None]:
     """Before Textual is imported: the config read, and the start screen as last drawn painted
     when a snapshot fits (`app.splash`); (painted, the config for `client_main`).
 
-    Nothing that would print after the paint may follow it: a bad argument, an unknown
-    account or a protocol log (whose errors are printed) means no splash.
+    Nothing that would print after the paint may follow it: an unknown account or a protocol
+    log (whose errors are printed) means no splash.
     """
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="termail", add_help=False)
-    parser.add_argument("--config", type=Path, default=None)
-    parser.add_argument("--account", default=None)
-    parser.add_argument("--log-protocol", type=Path, default=None)
-    try:
-        args, rest = parser.parse_known_args(argv)
-    except SystemExit:
-        return False, None
-    if rest or args.log_protocol is not None:
+    if args.log_protocol is not None:
         return False, None
     from app.config.model import load_or_exit
     from app.paths import config_path
@@ -105,11 +111,12 @@ def _early_splash(argv: list[str]) -> tuple[bool, object | None]:
 def _client(argv: list[str]) -> int:
     from app import splash
 
+    args = client_args(argv)
     try:
-        _painted, config = _early_splash(argv)
+        _painted, config = _early_splash(args)
         from app.cli.client import client_main
 
-        return client_main(argv, config=config)
+        return client_main(args, config=config)
     except KeyboardInterrupt:
         if not splash.painted():
             raise

@@ -45,16 +45,10 @@ def _import_ui() -> ModuleType:
     return sys.modules[UI_MODULES[0]]
 
 
-def client_main(argv: list[str], *, config: Any = None) -> int:
-    """Open the client on the configured accounts (`config`: already read by `app.cli` for
-    the splash, else read here)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="termail")
-    parser.add_argument("--config", type=Path, default=None)
-    parser.add_argument("--account", default=None)
-    parser.add_argument("--log-protocol", type=Path, default=None, metavar="FILE")
-    args = parser.parse_args(argv)
+def client_main(args: Any, *, config: Any = None) -> int:
+    """Open the client on the configured accounts. `args`: the command line as parsed by
+    `app.cli.client_args` (--config, --account, --log-protocol); `config`: already read by
+    `app.cli` for the splash, else read here."""
     if args.log_protocol is not None and not open_protocol_file(args.log_protocol):
         return 2
     from app.config.accounts import accounts_from_config

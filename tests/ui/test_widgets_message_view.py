@@ -207,9 +207,10 @@ async def test_progress_bar_shows_while_running() -> None:
         viewer = _viewer(app)
         from textual.widgets import ProgressBar
 
-        bar = viewer.query_one(ProgressBar)
-        assert not bar.display
+        assert not [bar for bar in viewer.query(ProgressBar) if bar.display]  # none shown
         viewer.set_progress(10, 100)
+        await pilot.pause()
+        bar = viewer.query_one(ProgressBar)
         assert bar.display and bar.progress == 10
         viewer.set_progress(100, 100)
         assert not bar.display

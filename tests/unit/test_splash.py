@@ -198,9 +198,9 @@ def test_the_early_start_imports_no_textual_or_rich(tmp_path: Path) -> None:
     )
     code = (
         "import sys\n"
-        "from app.cli import _early_splash\n"
+        "from app.cli import _early_splash, client_args\n"
         "from app import splash\n"
-        f"painted, config = _early_splash(['--config', {str(config)!r}])\n"
+        f"painted, config = _early_splash(client_args(['--config', {str(config)!r}]))\n"
         "assert painted is False and config is not None\n"
         "splash.valid_frame('x'); splash.restore()\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"

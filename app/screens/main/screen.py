@@ -28,7 +28,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -236,6 +236,8 @@ class MainScreen(
         self._composed = False  # a compose screen was opened: counts to read when it closes
         self._leaving: set[int] = set()
         """UIDs being deleted or moved now: a second `d` before the first is done skips them."""
+        self._resumed_once = False
+        self._paint_pending = False
 
     # -- layout -------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -302,9 +304,37 @@ class MainScreen(
     def on_resize(self) -> None:
         panes.apply_width(self, self.size.width)
 
-    def on_screen_resume(self) -> None:
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        """(Textual dispatches this name instead of `on_screen_resume` on this class.)
+
+        The first resume is the push that mounted the screen: every widget was styled as it
+        was mounted, and restyling the whole screen again (Textual's default on every resume)
+        cost a tenth of a cold start's style work before the first frame. Later resumes (from
+        compose, a dialog) restyle as Textual does.
+        """
+        if not self._resumed_once:
+            self._resumed_once = True
+            event.refresh_styles = False
         writing.compose_closed(self)
         panes.focus_shown_pane(self)
+
+    def _compositor_refresh(self) -> None:
+        """Textual renders the first frame while the App's start-up batch still holds
+        (`App.batch_update` around its mount, where this screen is pushed), and
+        `App._display` drops it: one full render of every row thrown away before the frame
+        the user sees. While a batch holds, nothing is rendered: the compositor keeps its
+        dirty regions and the frame is drawn once the batch is over (by Textual's next
+        refresh, or the timer set here, whichever comes first)."""
+        if self.app._batch_count and self is self.app.screen:
+            if not self._paint_pending:
+                self._paint_pending = True
+                self.set_timer(0.005, self._paint_after_batch)
+            return
+        super()._compositor_refresh()
+
+    def _paint_after_batch(self) -> None:
+        self._paint_pending = False
+        self._compositor_refresh()  # sets the timer again if the batch still holds
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "close_viewer":
