@@ -261,9 +261,9 @@ class Account:
         """`open_folder_newest`'s summaries, for the cache once `open_folder` made its rows."""
         self._connecting: asyncio.Future[None] | None = None
         self._early_open: asyncio.Future[OpenFolder] | None = None
-        self._early_preview: asyncio.Future[OpenFolder | None] | None = None
-        """The start-up opening's newest rows (`_open_early_inbox`), until shown or taken."""
         """INBOX opened right after the start-up login (`connect_soon(open_inbox=True)`)."""
+        self._early_preview: asyncio.Future[OpenFolder | None] | None = None
+        """The start-up opening's newest rows (`_open_early_inbox`), until `_take_preview`."""
         self._alerts_seen: set[str] = set()
         self._changed_folders: set[str] = set()
         self._news_only = False
@@ -450,12 +450,19 @@ class Account:
         preview = self._early_preview
         if preview is None or not preview.done() or preview.cancelled():
             return None
-        self._early_preview = None  # shown: `open_folder_newest` is not asked for it again
+        self._take_preview()  # shown: `open_folder_newest` is not asked for it again
         return preview.result()
+
+    def _take_preview(self) -> asyncio.Future[OpenFolder | None] | None:
+        """The start-up opening's newest rows, handed on once: shown (`early_inbox`), asked
+        for (`open_folder_newest`), or passed by (`open_folder`, `close`), none is asked
+        for again."""
+        preview, self._early_preview = self._early_preview, None
+        return preview
 
     async def close(self) -> None:
         opening, self._early_open = self._early_open, None
-        self._early_preview = None
+        self._take_preview()
         if opening is not None:
             opening.cancel()
         pending, self._connecting = self._connecting, None
@@ -577,7 +584,7 @@ class Account:
     async def open_folder_newest(self, folder: Folder) -> OpenFolder | None:
         """The newest rows before the SORT (`_open_folder_newest`); INBOX's from the start-up
         opening when that is under way, not asked a second time."""
-        preview, self._early_preview = self._early_preview, None
+        preview = self._take_preview()
         if preview is not None and folder.name == EARLY_INBOX.name:
             return await preview
         return await self._open_folder_newest(folder)
@@ -636,7 +643,7 @@ class Account:
 
     async def open_folder(self, folder: Folder) -> OpenFolder:
         early, self._early_open = self._early_open, None
-        self._early_preview = None
+        self._take_preview()
         if early is not None:
             if folder.name == EARLY_INBOX.name and not early.cancelled():
                 opened = await early  # asked at start-up (`connect_soon`): its error too
