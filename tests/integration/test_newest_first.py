@@ -19,6 +19,7 @@ from app.account import Account
 from app.imap.client import ImapClient
 from app.models import Folder, FolderRole, TlsMode
 from app.sandbox import Sandbox
+from tests.integration.kinds import make_kind_account, over_kinds
 from tests.integration.turns import TurnRelay
 
 pytestmark = pytest.mark.integration
@@ -214,5 +215,52 @@ async def test_without_a_second_connection_the_sort_is_asked_on_the_first(
         monkeypatch.setattr(ImapClient, "connect", refused)
         opened = await account.open_folder(INBOX)
         assert list(opened.uids) == by_date_newest_first() and not opened.provisional
+    finally:
+        await account.close()
+
+
+@over_kinds()
+async def test_the_sort_apart_gives_the_servers_order_on_every_kind(
+    server_kind: Any, kind_user: Any, tmp_path_fast: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second connection's order (where the kind sorts) is the one its own SORT gives,
+    with the kind's namespace (cyrus, courier: INBOX. prefix); a kind without SORT lists by
+    UID as before, with no second connection."""
+    monkeypatch.setattr("app.account.SORT_APART_FROM", 0)
+    client = await ImapClient.connect(kind_user.imap_settings(), kind_user.credentials())
+    try:
+        for n in range(6):
+            m = minute(n)
+            await client.append(
+                "INBOX",
+                f"From: k{n}@example.org\r\nSubject: kind {n}\r\nDate: Mon, 2 Nov 2026 "
+                f"{m // 60:02d}:{m % 60:02d}:00 +0000\r\nMessage-ID: <ka{n}@example.org>\r\n\r\n"
+                f"k {n}\r\n".encode(),
+            )
+        await client.select("INBOX")
+        sorts = client.has_capability("SORT")
+        expected = list(await client.uid_list("REVERSE DATE"))
+    finally:
+        await client.close()
+    adopted: list[bool] = []
+    adopt = ImapClient.adopt_order
+
+    def watched(self: ImapClient, *args: Any) -> bool:
+        adopted.append(adopt(self, *args))
+        return adopted[-1]
+
+    monkeypatch.setattr(ImapClient, "adopt_order", watched)
+    account = make_kind_account(kind_user, tmp_path_fast / "cache.sqlite")
+    try:
+        await account.connect()
+        newest = await account.open_folder_newest(INBOX)
+        assert (newest is not None) == sorts
+        opened = await account.open_folder(INBOX)
+        assert adopted == ([True] if sorts else [])  # taken from the second connection
+        if sorts:
+            assert list(opened.uids) == expected
+        else:
+            assert sorted(opened.uids) == sorted(expected)
+        assert not opened.provisional
     finally:
         await account.close()
