@@ -19,10 +19,10 @@ import contextlib
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from app import protolog
 from app.models import (
@@ -51,6 +51,7 @@ LAZY_FLAGS = 500
 MAX_ALERTS_SHOWN = 50
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: The cache file inside an account's `data_dir` when no `cache_path` is given.
 CACHE_FILE_NAME = "headers.sqlite3"
@@ -656,26 +657,18 @@ class Account:
     async def _open_folder(self, folder: Folder) -> OpenFolder:
         cache = self.header_cache
         if cache is None:
-            async with self.lock:
-                apart = self._apart_check(folder)
-            order = await self._order_apart(folder) if apart is not None else None
-            async with self.lock:
-                if order is not None and apart is not None:
-                    await self._adopt_order(folder, order, apart)
-                info = await self._require_client().select(folder.name)
-                uids = await self._uid_list()
+
+            async def listing() -> tuple[Any, Sequence[int]]:
+                return await self._require_client().select(folder.name), await self._uid_list()
+
+            info, uids = await self._listed(folder, listing)
             self.current = OpenFolder(
                 folder, uids, getattr(info, "uidvalidity", None), getattr(info, "exists", len(uids))
             )
         else:
-            async with self.lock:
-                await self._newest_rest(folder)
-                apart = self._apart_check(folder)
-            order = await self._order_apart(folder) if apart is not None else None
-            async with self.lock:
-                if order is not None and apart is not None:
-                    await self._adopt_order(folder, order, apart)
-                result = await self._resync(cache, folder.name)
+            result = await self._listed(
+                folder, lambda: self._resync(cache, folder.name), first=self._newest_rest
+            )
             updated = self._apply_sync(folder.name, result)
             early, self._newest_fetched = self._newest_fetched, None
             validity = result.uidvalidity
@@ -688,6 +681,29 @@ class Account:
             )
         await self._in_local_order(self.current)
         return self.current
+
+    async def _listed(
+        self,
+        folder: Folder,
+        listing: Callable[[], Awaitable[T]],
+        *,
+        first: Callable[[Folder], Awaitable[None]] | None = None,
+    ) -> T:
+        """`listing` (SELECT and the UID list, or the resync) under the lock, after `first`.
+        Where the folder's newest rows are shown and it is big (`_apart_check`), its SORT is
+        asked on a second connection first with the lock let go meanwhile, and `listing` gets
+        that answer without asking (`_adopt_order`); else all under one hold of the lock."""
+        async with self.lock:
+            if first is not None:
+                await first(folder)
+            seen = self._apart_check(folder)
+            if seen is None:
+                return await listing()
+        order = await self._order_apart(folder)
+        async with self.lock:
+            if order is not None:
+                await self._adopt_order(folder, order, seen)
+            return await listing()
 
     def _apart_check(self, folder: Folder) -> Any:
         """When `folder`'s newest rows are shown (`open_folder_newest`) and it is big enough
