@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from app.account import Account
-from app.sandbox import Sandbox
 from app.sandbox.kinds import KINDS, KindServer, KindUser, start_kind
 from app.sandbox.server import SandboxError
 from tests.integration.kinds import make_kind_account
@@ -50,20 +49,6 @@ def server_kind(request: pytest.FixtureRequest) -> Iterator[KindServer]:
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def minimal() -> Iterator[Sandbox]:
-    """A second sandbox Dovecot whose CAPABILITY after login is cut to `IMAP4rev1 CHILDREN
-    NAMESPACE` (`Sandbox(profile="minimal")`): no SORT, THREAD, ESEARCH, UIDPLUS, IDLE,
-    CONDSTORE. Unlike the interop suite's `minimal` kind it has the sandbox's own `deliver`."""
-    root = Path(tempfile.mkdtemp(prefix="termail-minimal-", dir=_tmp_base()))
-    sb = Sandbox(root, profile="minimal")
-    sb.start()
-    try:
-        yield sb
-    finally:
-        sb.stop(remove=True)
 
 
 @pytest.fixture

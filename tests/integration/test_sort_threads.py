@@ -2,7 +2,7 @@
 
 `minimal` is a second sandbox Dovecot whose CAPABILITY after login is cut to `IMAP4rev1
 CHILDREN NAMESPACE` (h8's `Sandbox(profile="minimal")`, the interop suite's `minimal` kind;
-these tests need the sandbox's own `deliver`: the `minimal` fixture of tests/integration/conftest.py). Dovecot still *executes* UID SORT and UID THREAD when asked, so the
+these tests need the sandbox's own `deliver`: the `minimal` fixture of tests/conftest.py). Dovecot still *executes* UID SORT and UID THREAD when asked, so the
 tests send those by hand on a raw connection as the oracle: the order and the threads termail
 computes itself must be the ones a real RFC 5256 server computes for the same mailbox.
 The full sandbox Dovecot covers the server-side path (its THREAD tree, ordered by date).
