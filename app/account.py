@@ -19,10 +19,10 @@ import contextlib
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from app import protolog
 from app.models import (
@@ -51,6 +51,7 @@ LAZY_FLAGS = 500
 MAX_ALERTS_SHOWN = 50
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: The cache file inside an account's `data_dir` when no `cache_path` is given.
 CACHE_FILE_NAME = "headers.sqlite3"
@@ -61,6 +62,10 @@ FIRST_FETCH = 100
 #: fetched next, before the SORT (End pressed meanwhile).
 NEWEST_FIRST = 50
 NEWEST_FAR_END = 60
+#: From this many messages a cold open asks the server's SORT on a connection of its own
+#: (`Account._order_apart`): a fresh Dovecot took 28-57 s to sort 1,000,000 messages, and the
+#: account's connection stays free meanwhile for the rows and messages the user opens.
+SORT_APART_FROM = 10_000
 #: INBOX before the folder list is known (RFC 3501: every server has it, by this name).
 EARLY_INBOX = Folder("INBOX", "INBOX", "/", frozenset(), FolderRole.INBOX)
 
@@ -257,9 +262,9 @@ class Account:
         """`open_folder_newest`'s summaries, for the cache once `open_folder` made its rows."""
         self._connecting: asyncio.Future[None] | None = None
         self._early_open: asyncio.Future[OpenFolder] | None = None
-        self._early_preview: asyncio.Future[OpenFolder | None] | None = None
-        """The start-up opening's newest rows (`_open_early_inbox`), until shown or taken."""
         """INBOX opened right after the start-up login (`connect_soon(open_inbox=True)`)."""
+        self._early_preview: asyncio.Future[OpenFolder | None] | None = None
+        """The start-up opening's newest rows (`_open_early_inbox`), until `_take_preview`."""
         self._alerts_seen: set[str] = set()
         self._changed_folders: set[str] = set()
         self._news_only = False
@@ -446,12 +451,19 @@ class Account:
         preview = self._early_preview
         if preview is None or not preview.done() or preview.cancelled():
             return None
-        self._early_preview = None  # shown: `open_folder_newest` is not asked for it again
+        self._take_preview()  # shown: `open_folder_newest` is not asked for it again
         return preview.result()
+
+    def _take_preview(self) -> asyncio.Future[OpenFolder | None] | None:
+        """The start-up opening's newest rows, handed on once: shown (`early_inbox`), asked
+        for (`open_folder_newest`), or passed by (`open_folder`, `close`), none is asked
+        for again."""
+        preview, self._early_preview = self._early_preview, None
+        return preview
 
     async def close(self) -> None:
         opening, self._early_open = self._early_open, None
-        self._early_preview = None
+        self._take_preview()
         if opening is not None:
             opening.cancel()
         pending, self._connecting = self._connecting, None
@@ -573,7 +585,7 @@ class Account:
     async def open_folder_newest(self, folder: Folder) -> OpenFolder | None:
         """The newest rows before the SORT (`_open_folder_newest`); INBOX's from the start-up
         opening when that is under way, not asked a second time."""
-        preview, self._early_preview = self._early_preview, None
+        preview = self._take_preview()
         if preview is not None and folder.name == EARLY_INBOX.name:
             return await preview
         return await self._open_folder_newest(folder)
@@ -632,7 +644,7 @@ class Account:
 
     async def open_folder(self, folder: Folder) -> OpenFolder:
         early, self._early_open = self._early_open, None
-        self._early_preview = None
+        self._take_preview()
         if early is not None:
             if folder.name == EARLY_INBOX.name and not early.cancelled():
                 opened = await early  # asked at start-up (`connect_soon`): its error too
@@ -645,16 +657,18 @@ class Account:
     async def _open_folder(self, folder: Folder) -> OpenFolder:
         cache = self.header_cache
         if cache is None:
-            async with self.lock:
-                info = await self._require_client().select(folder.name)
-                uids = await self._uid_list()
+
+            async def listing() -> tuple[Any, Sequence[int]]:
+                return await self._require_client().select(folder.name), await self._uid_list()
+
+            info, uids = await self._listed(folder, listing)
             self.current = OpenFolder(
                 folder, uids, getattr(info, "uidvalidity", None), getattr(info, "exists", len(uids))
             )
         else:
-            async with self.lock:
-                await self._newest_rest(folder)
-                result = await self._resync(cache, folder.name)
+            result = await self._listed(
+                folder, lambda: self._resync(cache, folder.name), first=self._newest_rest
+            )
             updated = self._apply_sync(folder.name, result)
             early, self._newest_fetched = self._newest_fetched, None
             validity = result.uidvalidity
@@ -667,6 +681,88 @@ class Account:
             )
         await self._in_local_order(self.current)
         return self.current
+
+    async def _listed(
+        self,
+        folder: Folder,
+        listing: Callable[[], Awaitable[T]],
+        *,
+        first: Callable[[Folder], Awaitable[None]] | None = None,
+    ) -> T:
+        """`listing` (SELECT and the UID list, or the resync) under the lock, after `first`.
+        Where the folder's newest rows are shown and it is big (`_apart_check`), its SORT is
+        asked on a second connection first with the lock let go meanwhile, and `listing` gets
+        that answer without asking (`_adopt_order`); else all under one hold of the lock."""
+        async with self.lock:
+            if first is not None:
+                await first(folder)
+            seen = self._apart_check(folder)
+            if seen is None:
+                return await listing()
+        order = await self._order_apart(folder)
+        async with self.lock:
+            if order is not None:
+                await self._adopt_order(folder, order, seen)
+            return await listing()
+
+    def _apart_check(self, folder: Folder) -> Any:
+        """When `folder`'s newest rows are shown (`open_folder_newest`) and it is big enough
+        for a SORT to take a while: the connection's mailbox state to check the other
+        connection's order against (`ImapClient.membership`); else None (caller holds the
+        lock)."""
+        current, client = self.current, self.client
+        if current is None or not current.provisional or current.folder.name != folder.name:
+            return None
+        if client is None or self.imap_settings.tunnel or len(current.uids) < SORT_APART_FROM:
+            return None
+        return client.membership()
+
+    async def _order_apart(self, folder: Folder) -> tuple[int | None, Any] | None:
+        """`folder`'s UIDs in the list's order (UIDVALIDITY, UIDs), asked on a connection of
+        its own (EXAMINE, UID SORT, LOGOUT), the lock not held: a page down, End or Enter
+        meanwhile is answered on the account's connection instead of waiting behind the SORT.
+        None where that connection cannot be had or its answer does not add up: the SORT is
+        then asked on the account's connection, as without it."""
+        from app.imap.client import ImapClient
+
+        client = self.client
+        if client is None:
+            return None
+        try:
+            other = await ImapClient.connect(
+                client.settings, client.credentials, retries=0, on_alert=self.report_alert
+            )
+        except Exception as exc:  # a connection limit, the server gone: the usual way
+            log.info("no second connection for the SORT of %s: %s", folder.name, exc)
+            return None
+        try:
+            info = await other.select(folder.name, readonly=True)
+            order = await other.uid_list(self.sort_spec())
+        except Exception as exc:
+            log.info("the SORT of %s on a second connection failed: %s", folder.name, exc)
+            return None
+        finally:
+            with contextlib.suppress(Exception):
+                await other.close()
+        if len(order) != info.exists:
+            return None
+        return info.uidvalidity, order
+
+    async def _adopt_order(self, folder: Folder, order: tuple[int | None, Any], seen: Any) -> None:
+        """The other connection's order taken for the next SELECT + UID SORT of `folder` here
+        (`ImapClient.adopt_order`) once a NOOP told what changed meanwhile (caller holds the
+        lock). Not taken: the resync asks the SORT here, as without a second connection."""
+        current, client = self.current, self.client
+        if current is None or not current.provisional or current.folder.name != folder.name:
+            return
+        if client is None:
+            return
+        validity, uids = order
+        if validity != current.uidvalidity:
+            return
+        await client.noop()
+        if not client.adopt_order(folder.name, self.sort_spec(), uids, validity, seen):
+            log.info("the SORT of %s from a second connection is stale: asked again", folder.name)
 
     async def _resync(
         self, cache: HeaderCache, name: str, *, lazy_flags: int | None = None

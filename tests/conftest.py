@@ -73,6 +73,23 @@ def sandbox() -> Iterator[object]:
         sb.stop(remove=True)
 
 
+@pytest.fixture(scope="module")
+def minimal() -> Iterator[object]:
+    """A second sandbox Dovecot whose CAPABILITY after login is cut to `IMAP4rev1 CHILDREN
+    NAMESPACE` (`Sandbox(profile="minimal")`): no SORT, THREAD, ESEARCH, UIDPLUS, IDLE,
+    CONDSTORE. Unlike the interop suite's `minimal` kind it has the sandbox's own `deliver`
+    (tests/integration/test_sort_threads.py, test_newest_first.py, tests/ui)."""
+    from app.sandbox import Sandbox
+
+    root = Path(tempfile.mkdtemp(prefix="termail-minimal-", dir=_tmp_base()))
+    sb = Sandbox(root, profile="minimal")
+    sb.start()
+    try:
+        yield sb
+    finally:
+        sb.stop(remove=True)
+
+
 _user_counter = 0
 
 

@@ -88,6 +88,10 @@ class MailboxState:
     highestmodseq: int | None = None
     unknown_new: int = 0
     events: list[MailboxEvent] = field(default_factory=list)
+    changes: int = 0
+    """Counts what changed which messages are here (a UID list given, EXISTS, EXPUNGE,
+    VANISHED, new UIDs learnt): a list worked out elsewhere (a UID SORT on another connection)
+    fits this one only while the count is the one seen when the lists agreed."""
     _list: UidArray | None = field(default=None, init=False, repr=False, compare=False)
     """The UIDs: ascending when `_ascending`, else in the order given to `set_uids`."""
     _ascending: bool = field(default=True, init=False, repr=False, compare=False)
@@ -107,6 +111,7 @@ class MailboxState:
     def uids(self, value: Iterable[int] | None) -> None:
         self._list = None if value is None else ascending_uids(value)
         self._ascending = self._owned = True
+        self.changes += 1
         self._max = self._list[-1] if self._list else 0
 
     @property
@@ -129,6 +134,7 @@ class MailboxState:
         self._max = max(arr, default=0)
         self.exists = len(arr)
         self.unknown_new = 0
+        self.changes += 1
 
     def learn_uids(self, uids: Sequence[int]) -> bool:
         """A complete UID list worked out elsewhere (a resync that counted the folder without
@@ -158,6 +164,8 @@ class MailboxState:
         Without a UID list, the UIDs above UIDNEXT are new (and UIDNEXT moves past them)."""
         last = self.last_uid if self._list is not None else (self.uidnext or 1) - 1
         fresh = sorted(u for u in set(uids) if u > last)  # all known UIDs are <= last
+        if fresh:
+            self.changes += 1
         if self._list is not None:
             self._writable().extend(fresh)
             if fresh:
@@ -208,6 +216,8 @@ class MailboxState:
             self._code(data.code)
 
     def _exists(self, n: int) -> None:
+        if n != self.exists:
+            self.changes += 1
         if n > self.exists:
             grown = n - self.exists
             self.exists = n
@@ -225,6 +235,7 @@ class MailboxState:
     def _expunge(self, seq: int) -> None:
         if seq < 1:
             return
+        self.changes += 1
         self.exists = max(0, self.exists - 1)
         if self._list is None:
             self._emit("expunged")
@@ -239,6 +250,7 @@ class MailboxState:
             self.unknown_new -= 1
 
     def _vanished(self, uids: Iterable[int], earlier: bool) -> None:
+        self.changes += 1
         if self._list is None:
             uids = tuple(uids)
             if not earlier:

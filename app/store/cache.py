@@ -565,7 +565,9 @@ class HeaderCache:
                 " FROM mailboxes WHERE name = ?",
                 (mailbox,),
             ).fetchone()
-            if row is None:
+            if row is None or row[5] is None:
+                # None too where summaries or bodies were kept but the folder was never
+                # listed (rows shown while its SORT was under way, issue 21): no UID list.
                 return None
             uidvalidity, uidnext, modseq, exists, sort, blob, synced = row
             try:

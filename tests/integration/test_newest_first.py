@@ -10,8 +10,6 @@ The `minimal` profile (no SORT) keeps its own path: the list by UID, ordered her
 from __future__ import annotations
 
 import asyncio
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from app.account import Account
 from app.imap.client import ImapClient
 from app.models import Folder, FolderRole, TlsMode
 from app.sandbox import Sandbox
+from tests.integration.kinds import make_kind_account, over_kinds
 from tests.integration.turns import TurnRelay
 
 pytestmark = pytest.mark.integration
@@ -103,19 +102,6 @@ async def test_newest_rows_first_then_the_servers_sort(
             await account.close()
 
 
-@pytest.fixture(scope="module")
-def minimal() -> Iterator[Sandbox]:
-    """A Dovecot that offers no SORT, THREAD, ESEARCH (see tests/integration/test_sort_threads)."""
-    base = "/dev/shm" if Path("/dev/shm").is_dir() else None
-    root = Path(tempfile.mkdtemp(prefix="termail-minimal-", dir=base))
-    sb = Sandbox(root, profile="minimal")
-    sb.start()
-    try:
-        yield sb
-    finally:
-        sb.stop(remove=True)
-
-
 async def test_without_sort_the_list_by_uid_then_ordered_here(
     minimal: Sandbox, tmp_path: Path
 ) -> None:
@@ -143,5 +129,138 @@ async def test_an_empty_inbox_opens_without_a_preview(
         assert await account.open_folder_newest(INBOX) is None
         opened = await account.open_folder(INBOX)
         assert list(opened.uids) == [] and not opened.provisional
+    finally:
+        await account.close()
+
+
+async def _held_open(account: Account, relay: TurnRelay) -> tuple[Any, asyncio.Future[Any]]:
+    """Connected, the newest rows drawn, `open_folder` started and its SORT held."""
+    await account.connect()
+    newest = await account.open_folder_newest(INBOX)
+    assert newest is not None and newest.provisional
+    opening = asyncio.ensure_future(account.open_folder(INBOX))
+    await asyncio.wait_for(relay.holding.wait(), 10)
+    return newest, opening
+
+
+async def test_a_big_folders_sort_runs_apart_and_enter_is_answered_meanwhile(
+    sandbox: Any, mail_user: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From `SORT_APART_FROM` messages the SORT is asked on a second connection: a message
+    opened while a fresh server sorts (28-57 s at 1,000,000) shows at once, not after it."""
+    monkeypatch.setattr("app.account.SORT_APART_FROM", 0)
+    deliver(sandbox, mail_user)
+    async with TurnRelay(sandbox.imap_port, one_way=0, hold=b"UID SORT") as relay:
+        account = plain_account(mail_user, relay.port, tmp_path / "data")
+        try:
+            newest, opening = await _held_open(account, relay)
+            shown = await asyncio.wait_for(account.load_message(newest.uids[5]), 10)
+            assert f"body of {COUNT - 6}" in str(getattr(shown, "text", shown))
+            rows = await asyncio.wait_for(account.summaries_for(list(newest.uids[:30])), 10)
+            assert len(rows) == 30
+            assert not opening.done()
+            relay.release()
+            opened = await asyncio.wait_for(opening, 10)
+            assert list(opened.uids) == by_date_newest_first()
+            assert not opened.provisional
+            # The account's own connection never sorted, nor selected the folder again.
+            assert relay.first.turn_of(b"UID SORT") is None, relay.first.flights
+            assert len([c for t in relay.first.flights for c in t if b"SELECT" in c]) <= 1
+            cache = account.header_cache
+            assert cache is not None
+            state = cache.mailbox_state("INBOX")
+            assert state is not None and list(state.uids) == by_date_newest_first()
+        finally:
+            relay.release()
+            await account.close()
+
+
+async def test_mail_arriving_while_sorting_apart_is_in_the_list(
+    sandbox: Any, mail_user: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other connection's order is of its moment: a message delivered after it was asked
+    makes it stale, and the folder is listed again on the account's connection."""
+    monkeypatch.setattr("app.account.SORT_APART_FROM", 0)
+    deliver(sandbox, mail_user)
+    async with TurnRelay(sandbox.imap_port, one_way=0, hold=b"UID SORT") as relay:
+        account = plain_account(mail_user, relay.port, tmp_path / "data")
+        try:
+            _newest, opening = await _held_open(account, relay)
+            sandbox.deliver(
+                mail_user.name,
+                b"From: late@example.org\r\nSubject: late\r\n"
+                b"Date: Tue, 3 Nov 2026 00:00:00 +0000\r\nMessage-ID: <late@x>\r\n\r\nlate\r\n",
+            )
+            relay.release()
+            opened = await asyncio.wait_for(opening, 10)
+            assert list(opened.uids) == [COUNT + 1, *by_date_newest_first()]
+        finally:
+            relay.release()
+            await account.close()
+
+
+async def test_without_a_second_connection_the_sort_is_asked_on_the_first(
+    sandbox: Any, mail_user: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.account.SORT_APART_FROM", 0)
+    deliver(sandbox, mail_user)
+    account = plain_account(mail_user, sandbox.imap_port, tmp_path / "data")
+    try:
+        await account.connect()
+        assert await account.open_folder_newest(INBOX) is not None
+
+        async def refused(*_a: Any, **_k: Any) -> ImapClient:
+            raise ConnectionRefusedError("too many connections")
+
+        monkeypatch.setattr(ImapClient, "connect", refused)
+        opened = await account.open_folder(INBOX)
+        assert list(opened.uids) == by_date_newest_first() and not opened.provisional
+    finally:
+        await account.close()
+
+
+@over_kinds()
+async def test_the_sort_apart_gives_the_servers_order_on_every_kind(
+    server_kind: Any, kind_user: Any, tmp_path_fast: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second connection's order (where the kind sorts) is the one its own SORT gives,
+    with the kind's namespace (cyrus, courier: INBOX. prefix); a kind without SORT lists by
+    UID as before, with no second connection."""
+    monkeypatch.setattr("app.account.SORT_APART_FROM", 0)
+    client = await ImapClient.connect(kind_user.imap_settings(), kind_user.credentials())
+    try:
+        for n in range(6):
+            m = minute(n)
+            await client.append(
+                "INBOX",
+                f"From: k{n}@example.org\r\nSubject: kind {n}\r\nDate: Mon, 2 Nov 2026 "
+                f"{m // 60:02d}:{m % 60:02d}:00 +0000\r\nMessage-ID: <ka{n}@example.org>\r\n\r\n"
+                f"k {n}\r\n".encode(),
+            )
+        await client.select("INBOX")
+        sorts = client.has_capability("SORT")
+        expected = list(await client.uid_list("REVERSE DATE"))
+    finally:
+        await client.close()
+    adopted: list[bool] = []
+    adopt = ImapClient.adopt_order
+
+    def watched(self: ImapClient, *args: Any) -> bool:
+        adopted.append(adopt(self, *args))
+        return adopted[-1]
+
+    monkeypatch.setattr(ImapClient, "adopt_order", watched)
+    account = make_kind_account(kind_user, tmp_path_fast / "cache.sqlite")
+    try:
+        await account.connect()
+        newest = await account.open_folder_newest(INBOX)
+        assert (newest is not None) == sorts
+        opened = await account.open_folder(INBOX)
+        assert adopted == ([True] if sorts else [])  # taken from the second connection
+        if sorts:
+            assert list(opened.uids) == expected
+        else:
+            assert sorted(opened.uids) == sorted(expected)
+        assert not opened.provisional
     finally:
         await account.close()

@@ -2,7 +2,7 @@
 
 `minimal` is a second sandbox Dovecot whose CAPABILITY after login is cut to `IMAP4rev1
 CHILDREN NAMESPACE` (h8's `Sandbox(profile="minimal")`, the interop suite's `minimal` kind;
-these tests need the sandbox's own `deliver`, so they start it themselves). Dovecot still *executes* UID SORT and UID THREAD when asked, so the
+these tests need the sandbox's own `deliver`: the `minimal` fixture of tests/conftest.py). Dovecot still *executes* UID SORT and UID THREAD when asked, so the
 tests send those by hand on a raw connection as the oracle: the order and the threads termail
 computes itself must be the ones a real RFC 5256 server computes for the same mailbox.
 The full sandbox Dovecot covers the server-side path (its THREAD tree, ordered by date).
@@ -10,8 +10,6 @@ The full sandbox Dovecot covers the server-side path (its THREAD tree, ordered b
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -30,19 +28,6 @@ from app.sandbox.demo import build_messages
 pytestmark = pytest.mark.integration
 
 INBOX = Folder("INBOX", "INBOX", "/")
-
-
-@pytest.fixture(scope="module")
-def minimal() -> Iterator[Sandbox]:
-    """A Dovecot that offers no SORT, THREAD, ESEARCH, UIDPLUS, IDLE, CONDSTORE..."""
-    base = "/dev/shm" if Path("/dev/shm").is_dir() else None
-    root = Path(tempfile.mkdtemp(prefix="termail-minimal-", dir=base))
-    sb = Sandbox(root, profile="minimal")
-    sb.start()
-    try:
-        yield sb
-    finally:
-        sb.stop(remove=True)
 
 
 _users = 0

@@ -58,3 +58,29 @@ async def test_keys_pressed_before_sort_answers_are_kept(
                 assert ml.cursor_uid == uid  # the same message, at its sorted place
                 assert ml.cursor_row == expected.index(uid)
             assert "sorting" not in app.screen.status.message
+
+
+async def test_enter_while_a_big_folder_sorts_opens_the_message(
+    sandbox: Any, mail_user: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SORT of a big folder is asked apart (`app.account.SORT_APART_FROM`): Enter on a
+    row shown before it answers shows that message then, not when the server has sorted."""
+    from widgets.message_view import MessageView
+
+    monkeypatch.setattr("app.account.SORT_APART_FROM", 0)
+    deliver(sandbox, mail_user)
+    async with TurnRelay(sandbox.imap_port, one_way=0, hold=b"UID SORT") as relay:
+        app = _app(mail_user, relay.port, tmp_path / "data")
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_until(pilot, lambda: list_filled(app))
+            await wait_until(pilot, relay.holding.is_set)
+            ml = message_list(app)
+            ml.focus()
+            await pilot.press("down", "down", "enter")
+            viewer = app.screen.query_one(MessageView)
+            await wait_until(pilot, lambda: viewer.rendered is not None, timeout=10)
+            assert viewer.rendered.subject == f"newest {COUNT - 3:03d}"
+            assert "sorting" in app.screen.status.message  # the SORT is still held
+            relay.release()
+            expected = by_date_newest_first()
+            await wait_until(pilot, lambda: list(ml.uids) == expected)

@@ -17,7 +17,7 @@ from app.main import TermailApp
 from app.models import TlsMode
 from app.sandbox.demo import load_demo
 from tests.faults.servers import Outage
-from tests.integration.test_sort_threads import minimal, raw_sort  # noqa: F401 (fixture)
+from tests.integration.test_sort_threads import raw_sort
 from tests.ui.test_app_sandbox import list_filled, message_list, wait_until
 from widgets.dialogs import FolderPicker
 from widgets.sort_menu import SortMenu
@@ -103,7 +103,7 @@ async def test_threads_stay_on_when_the_folder_changes(sandbox: Any, mail_user: 
 
 
 async def test_sort_and_threads_on_a_server_without_sort_or_thread(
-    minimal: Any,  # noqa: F811
+    minimal: Any,
 ) -> None:
     user = minimal.add_user("uimin")
     load_demo(minimal, user.name)

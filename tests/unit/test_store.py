@@ -237,6 +237,18 @@ def test_recent_is_never_cached(cache: HeaderCache) -> None:
     assert cache.get_summaries("INBOX", 1, [1])[1].flags == frozenset()
 
 
+def test_a_folder_never_listed_has_no_state(cache: HeaderCache) -> None:
+    """Rows kept before the folder's list was saved (opened while its SORT ran, issue 21) are
+    no state: a resync from it took the cached path and fetched the flags of every UID."""
+    cache.put_summaries("INBOX", 3, [summary(1)])
+    cache.put_body("INBOX", 3, 1, "1", b"hello")
+    assert cache.mailbox_state("INBOX") is None
+    assert set(cache.get_summaries("INBOX", 3, [1])) == {1}
+    cache.save_mailbox_state("INBOX", uidvalidity=3, uidnext=2, highestmodseq=1, exists=0, uids=[])
+    state = cache.mailbox_state("INBOX")
+    assert state is not None and list(state.uids) == [] and state.exists == 0
+
+
 def test_update_flags_and_remove(cache: HeaderCache) -> None:
     cache.put_summaries("INBOX", 3, [summary(u) for u in (1, 2, 3, 4)])
     cache.save_mailbox_state(
