@@ -52,6 +52,11 @@ class MainHost(Protocol):
     @property
     def app(self) -> App[Any]: ...
 
+    @property
+    def display(self) -> bool:
+        """False once the screen is closing or being removed (Textual's `DOMNode.display`)."""
+        ...
+
     def notify(
         self,
         message: str,

@@ -93,6 +93,8 @@ async def run_op(screen: Host, op: Any, title: str, job: str | None = None) -> A
 
 def show_outcome(screen: Host, outcome: Any, *, quiet: bool = False) -> None:
     """Render what an operation did: the list, the flags, and one sentence of toast."""
+    if not screen.display:
+        return  # the screen is going (quit while the server was slow): nothing left to draw on
     if outcome.removed:
         _after_removal(screen, list(outcome.removed))
     if outcome.changed:

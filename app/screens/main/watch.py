@@ -80,7 +80,8 @@ async def _idle_loop(screen: Host, folder: Folder) -> None:
     def on_state(up: bool) -> None:
         if not up:
             link["lost"] = True
-            screen.status.set_offline(reason="the server does not answer")
+            if screen.display:  # not when the screen is going (quit) and its bar with it
+                screen.status.set_offline(reason="the server does not answer")
         elif link["lost"]:
             link["lost"], link["back"] = False, True
             changed.set()  # back: reconnect the account's connection and refresh at once
