@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app.models import Folder, FolderStatus
 from app.screens.main.arrange import arrange_list
@@ -252,30 +252,10 @@ def notify_new_mail(screen: Host, folder: str, count: int) -> None:
         screen._new_mail_counts = {}
     counts = screen._new_mail_counts
     counts[folder] = counts.get(folder, 0) + count
+    for notice in live:
+        app._unnotify(notice, refresh=False)
     total = sum(counts.values())
     where = ", ".join(f"{clean_line(name)} {n:,}" for name, n in counts.items())
     text = f"{plural(total, 'new message')}: {where}" if len(counts) > 1 else ""
     text = text or f"{plural(total, 'new message')} in {clean_line(folder)}"
-    if len(live) == 1 and _retext_notice(screen, live[0], text):
-        return
-    for notice in live:
-        app._unnotify(notice, refresh=False)
     screen.notify(text, title=NEW_MAIL, markup=False)
-
-
-def _retext_notice(screen: Host, notice: Any, text: str) -> bool:
-    """The notice on screen says `text` now, its toast repainted where it is: a new toast
-    (one removed, one mounted) lays out the whole screen, a second under delivery. It goes
-    at its first timeout, and the next new mail raises a fresh one. False when its toast is
-    not found (not drawn yet, another screen): the caller raises a new one."""
-    from textual.css.query import NoMatches
-    from textual.widgets._toast import Toast, ToastRack
-
-    try:
-        rack = screen.app.screen.get_child_by_type(ToastRack)
-        toast = rack.get_child_by_id(rack._toast_id(notice)).query_one(Toast)
-    except (NoMatches, LookupError):
-        return False
-    old, notice.message = notice.message, text
-    toast.refresh(layout=len(old) != len(text))  # a longer text may take another line
-    return True
