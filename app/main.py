@@ -267,25 +267,25 @@ class TermailApp(SafeNotify, App[None]):
 
     async def action_quit(self) -> None:
         """Quit (q, ctrl+q, the palette); first ask when something would be left behind."""
-        from widgets.dialogs import ConfirmDialog
+        self._quit(ask=False)
 
-        if isinstance(self.screen, ConfirmDialog) and getattr(self.screen, "quit_question", False):
+    def action_help_quit(self) -> None:
+        """ctrl+c asks "Quit termail?", as mutt's ^C does (Textual's own notice came out with
+        its markup literally, toasts being never markup here). In a text field ctrl+c copies."""
+        self._quit(ask=True)
+
+    def _quit(self, *, ask: bool) -> None:
+        """Exit, or the question first: what would be left behind, or (`ask`) just whether."""
+        if _asking_to_quit(self):
             return  # the question is on the screen already
         undo_send = sys.modules.get("app.screens.undo_send_actions")  # none: nothing held
         if undo_send is not None and undo_send.ask_before_quit(self):
             return  # a send is counting down: send now / keep / cancel
-        question = self.quit_question()
+        question = self.quit_question() or ("Quit termail?" if ask else None)
         if question is None:
             self.exit()
             return
-        dialog = ConfirmDialog(question, yes="Quit", no="Stay")
-        dialog.quit_question = True  # type: ignore[attr-defined]
-
-        def answered(really: bool | None) -> None:
-            if really:
-                self.exit()
-
-        self.push_screen(dialog, answered)
+        ask_to_quit(self, question)
 
     def quit_question(self) -> str | None:
         """What quitting now would leave behind, as a question; None when nothing would.
@@ -390,6 +390,26 @@ def _fatal_error_without_locals(app: App[Any]) -> None:
     app._close_messages_no_wait()
 
 
+def _asking_to_quit(app: App[None]) -> bool:
+    from widgets.dialogs import ConfirmDialog
+
+    return isinstance(app.screen, ConfirmDialog) and getattr(app.screen, "quit_question", False)
+
+
+def ask_to_quit(app: App[None], question: str) -> None:
+    """The quit question as a dialog: Quit exits, Stay (n, Esc) goes back."""
+    from widgets.dialogs import ConfirmDialog
+
+    dialog = ConfirmDialog(question, yes="Quit", no="Stay")
+    dialog.quit_question = True  # type: ignore[attr-defined]
+
+    def answered(really: bool | None) -> None:
+        if really:
+            app.exit()
+
+    app.push_screen(dialog, answered)
+
+
 class ViewerApp(SafeNotify, App[None]):
     """`termail view FILE.eml`: the message viewer on a local file, no server needed."""
 
@@ -400,6 +420,11 @@ class ViewerApp(SafeNotify, App[None]):
         super().__init__()
         self.raw = raw
         self.file_name = name
+
+    def action_help_quit(self) -> None:
+        """ctrl+c asks, as in the client (`TermailApp.action_help_quit`)."""
+        if not _asking_to_quit(self):
+            ask_to_quit(self, "Quit termail view?")
 
     def on_mount(self) -> None:
         from app.screens.pgp_actions import install_terminal_pinentry

@@ -124,3 +124,18 @@ def private_dir(path: Path | str) -> Path:
             ):
                 os.chmod(level, 0o700)
     return target
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` may still run: the owner check of the folders a process leaves
+    for its own lifetime (a demo's, the opened attachments'), swept once their owner is gone.
+    Someone else's process with that pid counts as alive: not ours to judge."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: another user's process
+        return True
+    return True

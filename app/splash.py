@@ -69,11 +69,14 @@ def snapshot_path(config_path: Path, account: str) -> Path:
 
 
 def config_key(config_bytes: bytes, account: str, environ: Any = None) -> str:
-    """What the start screen depends on besides the mail: the config file's bytes, the account,
-    the remembered UI choices (theme, panes: `app.state`) and how the terminal draws."""
+    """What the start screen depends on besides the mail: termail's version (an upgrade may
+    draw it otherwise), the config file's bytes, the account, the remembered UI choices (theme,
+    panes: `app.state`) and how the terminal draws."""
+    import app
+
     env = os.environ if environ is None else environ
     h = hashlib.sha256()
-    h.update(FORMAT.encode() + b"\0" + account.encode() + b"\0" + config_bytes + b"\0")
+    h.update(f"{FORMAT}\0{app.__version__}\0{account}\0".encode() + config_bytes + b"\0")
     from app.state import state_file
 
     with contextlib.suppress(OSError):

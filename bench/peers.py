@@ -43,7 +43,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-NEWEST, OLDEST = "ZZNEWESTMARK", "ZZOLDESTMARK"
+from app.sandbox.relay import Relay  # noqa: E402
+from app.sandbox.seed import NEWEST_DATE  # noqa: E402
+from app.sandbox.seed import NEWEST_MARK as NEWEST  # noqa: E402
+from app.sandbox.seed import OLDEST_MARK as OLDEST  # noqa: E402
+
 TMUX = ["tmux", "-L", f"termail-peers-{os.getpid()}"]
 POLL = 0.05
 SETTLE = 2.0
@@ -61,14 +65,15 @@ def log(text: str) -> None:
 
 # -- the delay proxy ----------------------------------------------------------------------------
 class DelayProxy:
-    """TCP relay on 127.0.0.1 adding `one_way` seconds each way (in order), counting turns."""
+    """`app.sandbox.relay.Relay` on a thread of its own (this benchmark is synchronous): a TCP
+    relay on 127.0.0.1 adding `one_way` seconds each way (in order), counting turns."""
 
     def __init__(self, target_port: int, one_way: float) -> None:
         self.target_port = target_port
         self.one_way = one_way
         self.port = 0
-        self.turns = 0
-        self.conns = 0
+        self._relay: Relay | None = None
+        self._base = (0, 0)  # (turns, connections) at the last `reset`
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -84,66 +89,31 @@ class DelayProxy:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
 
+    @property
+    def turns(self) -> int:
+        """Turns of every connection since the last `reset`."""
+        return self._relay.turns - self._base[0] if self._relay is not None else 0
+
+    @property
+    def conns(self) -> int:
+        return len(self._relay.conversations) - self._base[1] if self._relay is not None else 0
+
     def reset(self) -> None:
-        self.turns = self.conns = 0
+        if self._relay is not None:
+            self._base = (self._relay.turns, len(self._relay.conversations))
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
 
         async def serve() -> None:
             self._stop = asyncio.Event()
-            server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-            self.port = server.sockets[0].getsockname()[1]
-            self._ready.set()
-            async with server:
+            async with Relay(self.target_port, one_way=self.one_way) as relay:
+                self._relay = relay
+                self.port = relay.port
+                self._ready.set()
                 await self._stop.wait()
 
         self._loop.run_until_complete(serve())
-
-    async def _accept(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
-        self.conns += 1
-        try:
-            s_reader, s_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            c_writer.close()
-            return
-        last = ["down"]  # the greeting is the server's first word, not an answer
-        await asyncio.gather(
-            self._pump(c_reader, s_writer, "up", last), self._pump(s_reader, c_writer, "down", last)
-        )
-
-    async def _pump(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        direction: str,
-        last: list[str],
-    ) -> None:
-        queue: asyncio.Queue[tuple[float, bytes | None]] = asyncio.Queue()
-
-        async def deliver() -> None:
-            while True:
-                due, data = await queue.get()
-                if data is None:
-                    break
-                wait = due - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                writer.write(data)
-                with contextlib.suppress(Exception):
-                    await writer.drain()
-            with contextlib.suppress(Exception):
-                writer.close()
-
-        sender = asyncio.ensure_future(deliver())
-        with contextlib.suppress(Exception):
-            while data := await reader.read(65536):
-                if direction == "down" and last[0] == "up":
-                    self.turns += 1
-                last[0] = direction
-                queue.put_nowait((time.monotonic() + self.one_way, data))
-        queue.put_nowait((0.0, None))
-        await sender
 
 
 # -- one client in tmux ---------------------------------------------------------------------------
@@ -358,36 +328,15 @@ def _aerc_setup(folder: Path, conf: str) -> Callable[[], None]:
 #: The newest marker's Date and INTERNALDATE: after every generated message up to 100,000 (the
 #: generator's dates run 15 minutes apart from 2026 on: 1,000,000 reach 2052; bench.million
 #: passes a later one).
-NEWEST_DATE = ("Tue, 1 Jan 2036 00:00:00 +0000", 2082758400.0)
-
-
 def _seed(sb: Any, user: Any, n: int, newest: tuple[str, float] = NEWEST_DATE) -> None:
-    """`n` generated messages between two markers at either end of the date order.
-
-    The markers also take the lowest and the highest UID (each step is indexed by Dovecot
-    before the next is written), so a client showing arrival order (aerc's default) has them
-    at the same ends as one sorting by date: Dovecot numbers new Maildir files in directory
-    order, which on tmpfs is not the order they were written in.
-    """
+    """`n` generated messages between the two markers, Dovecot indexing each step so that the
+    markers also take the lowest and the highest UID (`app.sandbox.seed.seed_between_markers`)."""
+    from app.sandbox.seed import seed_between_markers
     from bench.launch import warm_server
 
-    def marker(subject: str, date: str, when: float) -> None:
-        sb.deliver(
-            user.name,
-            f"From: Marker <m@example.org>\r\nTo: bench@localhost\r\nSubject: {subject}\r\n"
-            f"Date: {date}\r\nMessage-ID: <{subject}@bench>\r\n\r\nmarker\r\n".encode(),
-            flags="S",
-            when=when,
-        )
-        if sb.is_root:
-            uid, gid = sb._mail_ids()
-            subprocess.run(["chown", "-R", f"{uid}:{gid}", str(sb.ensure_maildir(user.name))])
-        warm_server(sb, user, ["INBOX"])
-
-    marker(OLDEST, "Mon, 1 Jan 1990 00:00:00 +0000", 631152000.0)
-    sb.seed_generated(user.name, n)
-    warm_server(sb, user, ["INBOX"])  # indexed now: the newest marker then takes the top UID
-    marker(NEWEST, *newest)
+    seed_between_markers(
+        sb, user, n, newest=newest, indexed=lambda: warm_server(sb, user, ["INBOX"])
+    )
 
 
 def _compile_termail() -> None:

@@ -221,7 +221,11 @@ class PromptDialog(ModalScreen[str | None]):
 
 
 class FolderPicker(ModalScreen[str | None]):
-    """Choose one folder name from a list, filtered as you type; None on Escape."""
+    """Choose one folder name from a list, filtered as you type; None on Escape.
+
+    Opened before the folder list is known (`names` None: a cold start whose INBOX is drawn
+    before LIST answers) it says "loading folders…" and offers nothing to choose until `offer`
+    brings the list; `offer` also replaces a list shown from the cache with the server's."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
@@ -234,21 +238,30 @@ class FolderPicker(ModalScreen[str | None]):
         + DIALOG_CSS
         + """
     & OptionList { height: auto; max-height: 16; margin-top: 1; }
+    & #picker-loading { display: none; margin-top: 1; color: $text-muted; }
+    &.-loading #picker-loading { display: block; }
+    &.-loading OptionList { display: none; }
     """
         + "}"
     )
 
-    def __init__(self, title: str, names: Sequence[str], *, current: str | None = None) -> None:
+    def __init__(
+        self, title: str, names: Sequence[str] | None, *, current: str | None = None
+    ) -> None:
         """Args:
         title: What the folder is for ("Move 3 messages to").
-        names: Folder names to offer (decoded, untrusted).
+        names: Folder names to offer (decoded, untrusted); None: not known yet (see `offer`).
         current: A name to highlight first.
         """
         super().__init__()
         self.picker_title = title
-        self.names = list(names)
+        self.names = list(names or ())
+        self.waiting = names is None
+        """The folder list is not known yet: nothing to choose, "loading folders…" shown (not
+        `loading`: Textual's reactive of that name covers the widget with its indicator)."""
         self._current = current
         self._shown: list[str] = []
+        self.set_class(self.waiting, "-loading")
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -258,16 +271,26 @@ class FolderPicker(ModalScreen[str | None]):
                 id="dialog-title",
             )
             yield Input(placeholder="type to filter", id="picker-filter")
+            yield Static(Text("loading folders…", end=""), id="picker-loading")
             yield OptionList(id="picker-options")
             yield Static(Text("Enter: choose   Esc: cancel", end=""), classes="dialog-hint")
 
     def on_mount(self) -> None:
-        self._fill("")
-        if self._current in self._shown:
-            self.query_one(OptionList).highlighted = self._shown.index(self._current)
+        self._fill("", keep=self._current)
         self.query_one(Input).focus()
 
-    def _fill(self, needle: str) -> None:
+    def offer(self, names: Sequence[str]) -> None:
+        """The folder list (LIST answered while the picker was open): shown now with the filter
+        typed meanwhile, the highlighted name (else `current`) kept highlighted."""
+        options = self.query_one(OptionList)
+        index = options.highlighted
+        highlighted = self._shown[index] if index is not None and index < len(self._shown) else None
+        self.names = list(names)
+        self.waiting = False
+        self.remove_class("-loading")
+        self._fill(self.query_one(Input).value, keep=highlighted or self._current)
+
+    def _fill(self, needle: str, *, keep: str | None = None) -> None:
         lowered = needle.casefold()
         shown = [n for n in self.names if lowered in n.casefold()] if lowered else list(self.names)
         # Prefix matches first: typing "in" should land on INBOX.
@@ -277,7 +300,7 @@ class FolderPicker(ModalScreen[str | None]):
         options.clear_options()
         options.add_options([Option(Text(safe_line(n), no_wrap=True, end="")) for n in shown])
         if shown:
-            options.highlighted = 0
+            options.highlighted = shown.index(keep) if keep in shown else 0
 
     @on(Input.Changed, "#picker-filter")
     def _filter(self, event: Input.Changed) -> None:

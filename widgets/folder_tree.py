@@ -168,6 +168,11 @@ class FolderTree(Tree[Folder]):
         """The listed folder called `name`."""
         return self._folders.get(name)
 
+    @property
+    def folders(self) -> list[Folder]:
+        """The folders shown (the server's list, or the cached one before it answers)."""
+        return list(self._folders.values())
+
     def node_for(self, name: str) -> TreeNode[Folder] | None:
         """The node of `name`, or None while it is not built (an ancestor is collapsed)."""
         return self._folder_nodes.get(name)

@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from app.paths import process_alive
+
 __all__ = ["PREFIX", "new_open_folder", "remove_open_folders", "sweep_stale_open_folders"]
 
 PREFIX = "termail-open-"
@@ -41,20 +43,6 @@ def remove_open_folders() -> None:
     """Remove every folder this process made (at exit; safe to call twice)."""
     while _ours:
         shutil.rmtree(_ours.pop(), ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process has that pid: not ours to judge, keep it
-    except OSError:
-        return True
-    return True
 
 
 def sweep_stale_open_folders(base: Path | None = None, *, now: float | None = None) -> list[Path]:
@@ -83,7 +71,7 @@ def sweep_stale_open_folders(base: Path | None = None, *, now: float | None = No
         rest = entry.name[len(PREFIX) :]
         pid_text, dash, _ = rest.partition("-")
         if dash and pid_text.isdigit():
-            if _alive(int(pid_text)):
+            if process_alive(int(pid_text)):
                 continue
         elif now - info.st_mtime < LEGACY_AGE_SECONDS:
             continue

@@ -34,6 +34,7 @@ from app.cli.serve import (
     termail_command,
 )
 from app.mime.termout import say
+from app.paths import process_alive
 from app.sandbox.demo import DATA, DEMO_PASSWORD, DEMO_USER, FRIEND_USER, load_demo
 from app.sandbox.server import Sandbox, SandboxError
 
@@ -61,18 +62,6 @@ def _start_time(pid: int) -> str | None:
     if fields and fields[0] in (b"Z", b"X"):
         return None  # killed, not yet reaped by its parent: gone all the same
     return fields[19].decode() if len(fields) > 19 else ""
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def write_owner(root: Path) -> None:
@@ -111,7 +100,7 @@ def is_stale(root: Path, *, now: float | None = None) -> bool:
     except (OSError, ValueError, TypeError, AttributeError):
         pids = []
     if pids:
-        return not any(_alive(p) for p in pids)
+        return not any(process_alive(p) for p in pids)
     try:
         age = (time.time() if now is None else now) - root.stat().st_mtime
     except OSError:
@@ -221,7 +210,7 @@ def adopt(root: Path, kept: Path | None = None) -> int:
             with contextlib.suppress(OSError):
                 for claim in folder.glob(".claim-*"):
                     pid_text = claim.name.split("-", 2)[1]
-                    if pid_text.isdigit() and not _alive(int(pid_text)):
+                    if pid_text.isdigit() and not process_alive(int(pid_text)):
                         with contextlib.suppress(OSError):
                             os.rename(claim, folder / claim.name.split("-", 2)[2])
             for source in _files(folder):

@@ -228,6 +228,17 @@ def _when(stamp: int | None) -> str:
         return ""
 
 
+#: A signature's state as a badge: its level and its words (`who`, `key`, `when` filled in; the
+#: template is ours, the values are cleaned). UNKNOWN_KEY and the states not here: below.
+_VERDICTS: dict[SigState, tuple[str, str]] = {
+    SigState.GOOD: ("good", "good signature by {who}, key {key}{when}"),
+    SigState.BAD: ("bad", "BAD signature (key {key}, {who}): the signed text was changed"),
+    SigState.EXPIRED_KEY: ("warning", "signature by {who} (key {key}) made with an EXPIRED key"),
+    SigState.REVOKED_KEY: ("bad", "signature by {who} (key {key}) made with a REVOKED key"),
+    SigState.EXPIRED_SIG: ("warning", "the signature by {who} (key {key}) has expired"),
+}
+
+
 def signature_status(
     sig: Signature, *, engine_name: str, covers: str, from_addresses: Sequence[str]
 ) -> CryptoStatus:
@@ -252,18 +263,6 @@ def signature_status(
         else:
             details.append(f"key validity {trust}")
     label = f"{engine_name}:"
-    if sig.state is SigState.GOOD:
-        return CryptoStatus(
-            "good",
-            f"{label} good signature by {who}, key {key}{_when(sig.created)}",
-            tuple(details),
-        )
-    if sig.state is SigState.BAD:
-        return CryptoStatus(
-            "bad",
-            f"{label} BAD signature (key {key}, {who}): the signed text was changed",
-            tuple(details),
-        )
     if sig.state is SigState.UNKNOWN_KEY:
         return CryptoStatus(
             "warning",
@@ -271,22 +270,11 @@ def signature_status(
             (*details, "ctrl+k: fetch the key with your gpg (or gpg --recv-keys / --import)"),
             missing_key=clean_line(sig.fingerprint or sig.key_id, max_len=64),
         )
-    if sig.state is SigState.EXPIRED_KEY:
-        return CryptoStatus(
-            "warning",
-            f"{label} signature by {who} (key {key}) made with an EXPIRED key",
-            tuple(details),
-        )
-    if sig.state is SigState.REVOKED_KEY:
-        return CryptoStatus(
-            "bad",
-            f"{label} signature by {who} (key {key}) made with a REVOKED key",
-            tuple(details),
-        )
-    if sig.state is SigState.EXPIRED_SIG:
-        return CryptoStatus(
-            "warning", f"{label} the signature by {who} (key {key}) has expired", tuple(details)
-        )
+    verdict = _VERDICTS.get(sig.state)
+    if verdict is not None:
+        level, words = verdict
+        said = words.format(who=who, key=key, when=_when(sig.created))
+        return CryptoStatus(level, f"{label} {said}", tuple(details))
     extra = f" ({clean_line(sig.detail, max_len=100)})" if sig.detail else ""
     return CryptoStatus(
         "warning", f"{label} the signature (key {key}) could not be checked{extra}", tuple(details)

@@ -390,19 +390,65 @@ def _client_ssl(ca_file: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca_file))
 
 
-class CyrusKind:
-    """Cyrus IMAP 3.6.1: IMAP with STARTTLS, IMAPS, LMTP; Postfix submission into it."""
+class _Kind:
+    """What Cyrus and Courier share: the TLS files, the Postfix in front, the mailbox names
+    (Debian's layout for both: INBOX. and "."), the start check and the stop."""
 
-    kind = "cyrus"
+    kind = ""
     host = "127.0.0.1"
     prefix = "INBOX."
     separator = "."
 
     def __init__(self, root: Path) -> None:
         self.work = _Work(root)
-        self._count = 0
         self.postfix: Postfix | None = None
         self.proc: _Proc | None = None
+
+    @property
+    def ca_file(self) -> Path:
+        return self.work.ca_file
+
+    @property
+    def smtp_port(self) -> int:
+        return self.postfix.port if self.postfix else 0
+
+    @property
+    def smtps_port(self) -> int:
+        return self.postfix.tls_port if self.postfix else 0
+
+    def mailbox(self, path: str) -> str:
+        if path.upper() == "INBOX":
+            return "INBOX"
+        return self.prefix + path.replace("/", self.separator)
+
+    def _greeted(self, what: str, log: str, ports: Sequence[tuple[int, bool]]) -> None:
+        """Every (port, implicit TLS) greets within 20 s; else stopped, and SandboxError with
+        the tail of its log."""
+        deadline = time.monotonic() + 20
+        try:
+            for port, tls in ports:
+                _wait_greeting(port, deadline, tls=_client_ssl(self.ca_file) if tls else None)
+        except SandboxError as exc:
+            self.stop()
+            raise SandboxError(f"{what} did not start ({exc}): {self.work.log_tail(log)}") from None
+
+    def stop(self) -> None:
+        if self.postfix is not None:
+            self.postfix.stop()
+            self.postfix = None
+        if self.proc is not None:
+            self.proc.stop()
+            self.proc = None
+
+
+class CyrusKind(_Kind):
+    """Cyrus IMAP 3.6.1: IMAP with STARTTLS, IMAPS, LMTP; Postfix submission into it."""
+
+    kind = "cyrus"
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self._count = 0
         w = self.work
         c = self.dir = root / "cyrus"
         for sub in ("config/socket", "config/proc", "config/lock", "spool", "sieve"):
@@ -455,38 +501,16 @@ class CyrusKind:
             "/usr/lib/cyrus/bin/master", "-C", f"{c}/imapd.conf", "-M", f"{c}/cyrus.conf",
             log="cyrus-master.log",
         )  # fmt: skip
-        deadline = time.monotonic() + 20
-        try:
-            _wait_greeting(self.imap_port, deadline)
-            _wait_greeting(self.imaps_port, deadline, tls=_client_ssl(self.ca_file))
-            _wait_greeting(self.lmtp_port, deadline)
-        except SandboxError as exc:
-            self.stop()
-            raise SandboxError(
-                f"Cyrus did not start ({exc}): {self.work.log_tail('cyrus-master.log')}"
-            ) from None
+        self._greeted(
+            "Cyrus",
+            "cyrus-master.log",
+            [(self.imap_port, False), (self.imaps_port, True), (self.lmtp_port, False)],
+        )
         self.postfix = Postfix(
             self.work,
             [f"virtual_transport=lmtp:inet:127.0.0.1:{self.lmtp_port}"],
         )
         return self
-
-    @property
-    def ca_file(self) -> Path:
-        return self.work.ca_file
-
-    @property
-    def smtp_port(self) -> int:
-        return self.postfix.port if self.postfix else 0
-
-    @property
-    def smtps_port(self) -> int:
-        return self.postfix.tls_port if self.postfix else 0
-
-    def mailbox(self, path: str) -> str:
-        if path.upper() == "INBOX":
-            return "INBOX"
-        return self.prefix + path.replace("/", self.separator)
 
     def _saslpasswd(self, name: str, password: str) -> None:
         sasldb = self.dir / "sasldb2"
@@ -506,34 +530,21 @@ class CyrusKind:
         # Postfix's SASL names carry the realm.
         return KindUser(self, name, password, smtp_name=f"{name}@localhost")
 
-    def stop(self) -> None:
-        if self.postfix is not None:
-            self.postfix.stop()
-            self.postfix = None
-        if self.proc is not None:
-            self.proc.stop()
-            self.proc = None
 
-
-class CourierKind:
+class CourierKind(_Kind):
     """Courier-IMAP 5.0.13 (authdaemond + couriertcpd for STARTTLS and implicit TLS), all users
     sharing one uid; Postfix delivers into their Maildirs through a pipe(8) transport."""
 
     kind = "courier"
-    host = "127.0.0.1"
-    prefix = "INBOX."
-    separator = "."
     #: Folders every user starts with (a mail program used before made them).
     FOLDERS = ("Trash", "Sent", "Drafts")
     #: Users made at start; more are made one at a time (a second each).
     POOL = 120
 
     def __init__(self, root: Path) -> None:
-        self.work = _Work(root)
+        super().__init__(root)
         self._pool: list[tuple[str, str]] = []
         self._next = 0
-        self.postfix: Postfix | None = None
-        self.proc: _Proc | None = None
         self.dir = root / "courier"
         self.homes = self.dir / "home"
         self.homes.mkdir(parents=True)
@@ -577,15 +588,7 @@ wait
             log="courier.log",
             env={"CO_IMAP": str(self.imap_port), "CO_IMAPS": str(self.imaps_port)},
         )
-        deadline = time.monotonic() + 20
-        try:
-            _wait_greeting(self.imap_port, deadline)
-            _wait_greeting(self.imaps_port, deadline, tls=_client_ssl(self.ca_file))
-        except SandboxError as exc:
-            self.stop()
-            raise SandboxError(
-                f"Courier did not start ({exc}): {self.work.log_tail('courier.log')}"
-            ) from None
+        self._greeted("Courier", "courier.log", [(self.imap_port, False), (self.imaps_port, True)])
         # virtual(8) allows no per-user paths from a pattern, so a pipe(8) transport delivers:
         # a Maildir drop (tmp/ then new/) as the mail uid, 67 (no such user) for an unknown one.
         deliver = self.dir / "deliver.sh"
@@ -603,23 +606,6 @@ wait
             master=[f"courier unix - n n - - pipe flags=DRhu user=cour argv={deliver} ${{user}}"],
         )
         return self
-
-    @property
-    def ca_file(self) -> Path:
-        return self.work.ca_file
-
-    @property
-    def smtp_port(self) -> int:
-        return self.postfix.port if self.postfix else 0
-
-    @property
-    def smtps_port(self) -> int:
-        return self.postfix.tls_port if self.postfix else 0
-
-    def mailbox(self, path: str) -> str:
-        if path.upper() == "INBOX":
-            return "INBOX"
-        return self.prefix + path.replace("/", self.separator)
 
     def _add_userdb(self, users: Sequence[tuple[str, str]]) -> None:
         """Maildirs with the usual folders, and the userdb lines (rebuilt with makeuserdb)."""
@@ -675,14 +661,6 @@ wait
         if self.postfix is not None:
             self.postfix.add_user(name, password)
         return KindUser(self, name, password, smtp_name=f"{name}@localhost")
-
-    def stop(self) -> None:
-        if self.postfix is not None:
-            self.postfix.stop()
-            self.postfix = None
-        if self.proc is not None:
-            self.proc.stop()
-            self.proc = None
 
 
 def start_interop_kind(kind: str, root: Path) -> CyrusKind | CourierKind:

@@ -11,9 +11,11 @@ import base64
 import os
 import random
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 _counter = 0
 
@@ -133,3 +135,44 @@ def write_generated(cur: Path, n: int, *, seed: int = 0, unseen_newest: int = 50
             f.write(data)
         os.utime(path, (when, when))
     return n
+
+
+#: The subjects of two messages at either end of a seeded folder's date order: a client's first
+#: screen shows NEWEST_MARK, End has reached OLDEST_MARK (bench.peers, the tmux tests).
+NEWEST_MARK, OLDEST_MARK = "ZZNEWESTMARK", "ZZOLDESTMARK"
+OLDEST_DATE = ("Mon, 1 Jan 1990 00:00:00 +0000", 631152000.0)
+NEWEST_DATE = ("Tue, 1 Jan 2036 00:00:00 +0000", 2082758400.0)
+
+
+def seed_between_markers(
+    sandbox: Any,
+    user: Any,
+    n: int,
+    *,
+    newest: tuple[str, float] = NEWEST_DATE,
+    indexed: Callable[[], object] | None = None,
+) -> None:
+    """`n` generated messages in `user`'s INBOX between the OLDEST_MARK and NEWEST_MARK messages
+    (`newest`: the newest one's Date and mtime).
+
+    `indexed` is called after each of the three steps: bench.peers has Dovecot index the folder
+    there, so that the markers also take the lowest and the highest UID (a client showing arrival
+    order then has them at the same ends as one sorting by date: Dovecot numbers new Maildir files
+    in directory order, which on tmpfs is not the order they were written in)."""
+
+    def marker(subject: str, date: str, when: float) -> None:
+        sandbox.deliver(
+            user.name,
+            f"From: Marker <m@example.org>\r\nTo: {user.address}\r\nSubject: {subject}\r\n"
+            f"Date: {date}\r\nMessage-ID: <{subject}@sandbox>\r\n\r\nmarker\r\n".encode(),
+            flags="S",
+            when=when,
+        )
+        if indexed is not None:
+            indexed()
+
+    marker(OLDEST_MARK, *OLDEST_DATE)
+    sandbox.seed_generated(user.name, n)
+    if indexed is not None:
+        indexed()
+    marker(NEWEST_MARK, *newest)

@@ -146,8 +146,8 @@ def _not_start(app: Any, screen: Any) -> str | None:
     accounts = getattr(app, "accounts", None)
     if not accounts or getattr(screen, "account", None) is not accounts[0]:
         return "not the first account's main screen"
-    if app.screen_stack[2:] or len(app._notifications):
-        return "something over it (a screen, a toast)"
+    if app.screen_stack[2:] or len(app._notifications) or screen.new_mail_notice.shown:
+        return "something over it (a screen, a toast, the new-mail notice)"
     current: Any = screen.account.current
     # The cached list (a warm start before the server answers) is the very screen a splash
     # stands for; a user pressing End at once never leaves the server's list at the top.

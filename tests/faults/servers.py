@@ -49,6 +49,21 @@ def start_smtpd(sandbox: Any) -> None:
     sandbox.start_smtpd()
 
 
+def deliver_numbered(
+    sandbox: Any, user: Any, n: int, subject: str, mid: Callable[[int], str]
+) -> None:
+    """Messages 1..n into INBOX, a minute apart: "`subject` i", Message-ID `mid(i)`."""
+    for i in range(1, n + 1):
+        sandbox.deliver(
+            user.name,
+            (
+                f"From: Ann <ann@example.org>\r\nTo: {user.address}\r\nSubject: {subject} {i}\r\n"
+                f"Date: Mon, 02 Mar 2026 10:{i:02d}:00 +0000\r\nMessage-ID: {mid(i)}\r\n\r\n"
+                f"Body of message {i}.\r\n"
+            ).encode(),
+        )
+
+
 class Outage:
     """One server of the sandbox, stopped and started on cue; `restore` leaves it running.
 

@@ -26,7 +26,13 @@ from app.models import Flag, TlsMode
 from app.smtp.outbox import Outbox
 from app.smtp.sending import SendOutcome, flush_outbox, send_draft
 from tests.faults.proxy import Fault, FaultProxy
-from tests.faults.servers import Outage, copies_by_message_id, flags_by_message_id, wait_for
+from tests.faults.servers import (
+    Outage,
+    copies_by_message_id,
+    deliver_numbered,
+    flags_by_message_id,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -57,15 +63,7 @@ def mid(i: int) -> str:
 
 
 def deliver(sandbox: Any, user: Any, n: int) -> None:
-    for i in range(1, n + 1):
-        sandbox.deliver(
-            user.name,
-            (
-                f"From: Ann <ann@example.org>\r\nTo: {user.address}\r\nSubject: fault test {i}\r\n"
-                f"Date: Mon, 02 Mar 2026 10:{i:02d}:00 +0000\r\nMessage-ID: {mid(i)}\r\n\r\n"
-                f"Body of message {i}.\r\n"
-            ).encode(),
-        )
+    deliver_numbered(sandbox, user, n, "fault test", mid)
 
 
 def make_account(

@@ -1,59 +1,16 @@
-"""A TCP relay between a client and a real server that counts conversation turns (issue 21).
-
-A turn is the server answering after the client spoke (the way ../shared/peers/delayproxy.py
-counts); each connection keeps its own count and the client's command lines of every flight
-(what it sent between two answers), so a test can say which commands shared a round trip.
-Every chunk is held `one_way` seconds in each direction, in order, as on a distant server:
-commands written together then reach the server together, and the count does not depend on
-how fast the machine is. The count is asserted, never the time.
-"""
+"""The turn-counting relay of the round-trip tests (issue 21): `app.sandbox.relay.Relay` with
+a fixed one-way delay of 20 ms by default, as on a distant server. The count is asserted, never
+the time."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
-from dataclasses import dataclass, field
+from app.sandbox.relay import Conversation, Relay
+
+__all__ = ["Conversation", "TurnRelay"]
 
 
-@dataclass
-class Conversation:
-    """One connection through the relay."""
-
-    flights: list[list[bytes]] = field(default_factory=list)
-    """The client's lines, one list per flight; flight k (from 0) is answered in turn k + 1."""
-    turns: int = 0
-    _last: str = "down"  # the greeting is the server's first word, not an answer
-    _partial: bytes = b""
-
-    def sent(self, data: bytes) -> None:
-        if self._last == "down":
-            self.flights.append([])
-        self._last = "up"
-        lines = (self._partial + data).split(b"\r\n")
-        self._partial = lines.pop()
-        self.flights[-1].extend(line for line in lines if line)
-
-    def answered(self) -> None:
-        if self._last == "up":
-            self.turns += 1
-        self._last = "down"
-
-    def turn_of(self, needle: bytes) -> int | None:
-        """The turn (from 1) that answered the first command line containing `needle`."""
-        for index, flight in enumerate(self.flights):
-            if any(needle in line for line in flight):
-                return index + 1
-        return None
-
-    def commands(self, turn: int) -> list[bytes]:
-        """The command lines answered in `turn` (from 1), tags removed."""
-        flight = self.flights[turn - 1] if 0 < turn <= len(self.flights) else []
-        return [line.partition(b" ")[2] for line in flight]
-
-
-class TurnRelay:
-    """127.0.0.1:`port` relayed to (`host`, `target`), each connection a `Conversation`."""
+class TurnRelay(Relay):
+    """A `Relay` holding every chunk `one_way` seconds (0.02 unless told) in each direction."""
 
     def __init__(
         self,
@@ -62,86 +19,4 @@ class TurnRelay:
         one_way: float = 0.02,
         hold: bytes | None = None,
     ) -> None:
-        self.host, self.target, self.one_way = host, target, one_way
-        self.hold = hold
-        """A command (b"UID SORT"): the client's data from it on waits for `release()`, as
-        a server slow to answer it would (issue 21: a cold SORT of 1,000,000 messages)."""
-        self.holding = asyncio.Event()
-        """Set once a held command arrived."""
-        self._released = asyncio.Event()
-        self.port = 0
-        self.conversations: list[Conversation] = []
-        self.shown_at = 0
-        """A test's note: the first connection's turns when its first screen was ready."""
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def __aenter__(self) -> TurnRelay:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
-
-    def release(self) -> None:
-        """The held command (and what followed it) goes on to the server; no more holding."""
-        self._released.set()
-
-    @property
-    def first(self) -> Conversation:
-        """The first connection (the account's own; watchers connect later)."""
-        assert self.conversations, "nobody connected through the relay"
-        return self.conversations[0]
-
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.ensure_future(self._relay(reader, writer))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _relay(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
-        talk = Conversation()
-        self.conversations.append(talk)
-        s_reader, s_writer = await asyncio.open_connection(self.host, self.target)
-
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, up: bool) -> None:
-            queue: asyncio.Queue[tuple[float, bytes | None]] = asyncio.Queue()
-
-            async def deliver() -> None:
-                while True:
-                    due, data = await queue.get()
-                    if data is None:
-                        break
-                    wait = due - time.monotonic()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                    dst.write(data)
-                    with contextlib.suppress(Exception):
-                        await dst.drain()
-                with contextlib.suppress(Exception):
-                    dst.close()
-
-            sender = asyncio.ensure_future(deliver())
-            try:
-                with contextlib.suppress(Exception):
-                    while data := await src.read(65536):
-                        if up:
-                            talk.sent(data)
-                            if self.hold and self.hold in data and not self._released.is_set():
-                                self.holding.set()
-                                await self._released.wait()
-                        else:
-                            talk.answered()
-                        queue.put_nowait((time.monotonic() + self.one_way, data))
-                queue.put_nowait((0.0, None))
-                await sender
-            finally:
-                sender.cancel()
-
-        await asyncio.gather(pump(c_reader, s_writer, True), pump(s_reader, c_writer, False))
+        super().__init__(target, host, one_way, hold)

@@ -57,6 +57,15 @@ async def wait_connected(pilot: Any, app: TermailApp) -> None:
     )
 
 
+async def wait_watching(pilot: Any, app: TermailApp) -> None:
+    """Until the IDLE watcher's own connection is up: new mail delivered now is heard."""
+    screen: Any = app.screen
+    await wait_until(
+        pilot,
+        lambda: screen.idle_watcher is not None and screen.idle_watcher.connected.is_set(),
+    )
+
+
 def message_list(app: TermailApp) -> MessageList:
     return app.screen.query_one(MessageList)
 
@@ -289,11 +298,7 @@ async def test_new_mail_arrives_through_idle(sandbox: Any, mail_user: Any) -> No
         await wait_until(pilot, lambda: list_filled(app))
         ml = message_list(app)
         assert ml.row_count == 1
-        screen: Any = app.screen
-        await wait_until(
-            pilot,
-            lambda: screen.idle_watcher is not None and screen.idle_watcher.connected.is_set(),
-        )
+        await wait_watching(pilot, app)
         sandbox.deliver(mail_user.name, b"Subject: pushed by IDLE\r\nFrom: a@b.c\r\n\r\ny\r\n")
         await wait_until(pilot, lambda: ml.row_count == 2, timeout=30)
 

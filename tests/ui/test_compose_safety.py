@@ -26,14 +26,13 @@ import pytest
 from rich.text import Text
 from textual.widgets import Input, Static, TextArea
 
-from app.account import Account
 from app.config.model import UiSettings
 from app.main import TermailApp
-from app.models import Identity, TlsMode
+from app.models import Identity
 from app.screens.compose import AUTOSAVE_SECONDS, ComposeScreen
 from app.smtp.outbox import Outbox
 from tests.ui.test_app_sandbox import list_filled, wait_connected, wait_until
-from tests.ui.test_compose_sandbox import fetch_inbox, open_compose, type_text
+from tests.ui.test_compose_sandbox import compose_account, fetch_inbox, open_compose, type_text
 from widgets.dialogs import ConfirmDialog
 from widgets.message_list import MessageList
 
@@ -48,16 +47,7 @@ def make_app(
     ui: UiSettings | None = None,
     identities: list[Identity] | None = None,
 ) -> TermailApp:
-    account = Account(
-        user.name,
-        user.imap_settings(TlsMode.IMPLICIT),
-        user.credentials,
-        smtp=user.smtp_settings(TlsMode.STARTTLS),
-        addresses=[user.address],
-        display_name=name,
-        identities=identities or (),
-        data_dir=data_dir,
-    )
+    account = compose_account(user, data_dir, name=name, identities=identities or ())
     return TermailApp([account], ui=ui)
 
 
@@ -443,6 +433,33 @@ async def test_quit_with_nothing_left_behind_does_not_ask(
         await wait_connected(pilot, app)
         app.screen.query_one(MessageList).focus()
         await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running)
+
+
+async def test_ctrl_c_asks_whether_to_quit_as_mutt_does(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    """ctrl+c showed Textual's notice with its markup literally ("Press [b]q[/b] to quit the
+    app"): now it asks "Quit termail?" (mutt's ^C), once however often it is pressed."""
+    app = make_app(mail_user, tmp_path / "data")
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_connected(pilot, app)
+        main = app.screen
+        app.screen.query_one(MessageList).focus()
+        await pilot.press("ctrl+c")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen
+        )
+        assert str(dialog.question) == "Quit termail?"
+        await pilot.press("ctrl+c")  # again: one question, not two
+        await pilot.pause(0.2)
+        assert app.screen is dialog
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen is main)
+        assert app.is_running
+        await pilot.press("ctrl+c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
         await wait_until(pilot, lambda: not app.is_running)
 
 

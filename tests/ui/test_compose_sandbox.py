@@ -6,6 +6,7 @@ import email
 import email.policy
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from app.account import Account
 from app.main import TermailApp
-from app.models import TlsMode
+from app.models import Identity, TlsMode
 from app.screens.compose import ComposeScreen
 from tests.ui.test_app_sandbox import imap, list_filled, wait_connected, wait_until
 from widgets.dialogs import ChoiceDialog, ConfirmDialog
@@ -22,17 +23,24 @@ from widgets.path_input import PathPrompt
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
 
 
-def make_app(user: Any, data_dir: Path) -> TermailApp:
-    account = Account(
+def compose_account(
+    user: Any, data_dir: Path, *, name: str = "Zoë Tester", identities: Sequence[Identity] = ()
+) -> Account:
+    """The sandbox user as the compose tests' account: IMAPS, submission with STARTTLS."""
+    return Account(
         user.name,
         user.imap_settings(TlsMode.IMPLICIT),
         user.credentials,
         smtp=user.smtp_settings(TlsMode.STARTTLS),
         addresses=[user.address],
-        display_name="Zoë Tester",
+        display_name=name,
+        identities=identities,
         data_dir=data_dir,
     )
-    return TermailApp([account])
+
+
+def make_app(user: Any, data_dir: Path) -> TermailApp:
+    return TermailApp([compose_account(user, data_dir)])
 
 
 async def open_compose(pilot: Any, app: TermailApp) -> ComposeScreen:

@@ -27,7 +27,13 @@ from app.screens.main import MainScreen
 from app.screens.outbox import OutboxScreen
 from app.smtp.outbox import Outbox
 from tests.faults.proxy import Fault, FaultProxy
-from tests.faults.servers import KeyProbe, Outage, copies_by_message_id, flags_by_message_id
+from tests.faults.servers import (
+    KeyProbe,
+    Outage,
+    copies_by_message_id,
+    deliver_numbered,
+    flags_by_message_id,
+)
 from widgets.dialogs import ConfirmDialog, FolderPicker
 from widgets.message_list import MessageList
 from widgets.message_view import MessageView
@@ -59,15 +65,7 @@ def mid(i: int) -> str:
 
 
 def deliver(sandbox: Any, user: Any, n: int) -> None:
-    for i in range(1, n + 1):
-        sandbox.deliver(
-            user.name,
-            (
-                f"From: Ann <ann@example.org>\r\nTo: {user.address}\r\nSubject: ui fault {i}\r\n"
-                f"Date: Mon, 02 Mar 2026 10:{i:02d}:00 +0000\r\nMessage-ID: {mid(i)}\r\n\r\n"
-                f"Body of message {i}.\r\n"
-            ).encode(),
-        )
+    deliver_numbered(sandbox, user, n, "ui fault", mid)
 
 
 def make_app(

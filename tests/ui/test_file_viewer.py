@@ -188,3 +188,23 @@ async def test_fetch_unknown_key_in_file_viewer(tmp_path: Path) -> None:
     finally:
         set_default_engine(None)
         cleanup(Keyring(setup.user_home))
+
+
+async def test_ctrl_c_asks_whether_to_quit() -> None:
+    """As in the client: a question, not Textual's notice with its markup shown literally."""
+    from widgets.dialogs import ConfirmDialog
+
+    app = ViewerApp(_message(), "report.eml")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        viewer = app.screen
+        await pilot.press("ctrl+c")
+        dialog = await _until(pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen)
+        assert str(dialog.question) == "Quit termail view?"
+        assert not _notices(app)
+        await pilot.press("escape")
+        await _until(pilot, lambda: app.screen is viewer)
+        await pilot.press("ctrl+c")
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await _until(pilot, lambda: not app.is_running)

@@ -12,7 +12,7 @@ import pytest
 from app.models import TlsMode
 from tests.ui.test_app_sandbox import list_filled, message_list, wait_connected, wait_until
 from tests.ui.test_limit_tag_sandbox import status_text, type_query
-from tests.ui.test_warm_start import Gate, _app
+from tests.ui.test_warm_start import _app, gate
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
 
@@ -57,8 +57,8 @@ async def test_limit_from_the_cache_then_the_servers_answer(
     # New mail the cache has not seen: only the server's answer has it.
     sandbox.deliver(mail_user.name, _note(99, "Olga <olga@example.org>"))
     host = mail_user.imap_settings(TlsMode.IMPLICIT).host
-    async with Gate(host, sandbox.imaps_port) as gate:
-        app = _app(mail_user, data, gate.port)
+    async with gate(host, sandbox.imaps_port) as held:
+        app = _app(mail_user, data, held.port)
         async with app.run_test(size=(120, 30)) as pilot:
             await wait_until(pilot, lambda: list_filled(app))
             ml = message_list(app)
@@ -70,7 +70,7 @@ async def test_limit_from_the_cache_then_the_servers_answer(
             assert f"Limited to: from:olga ({len(olga)} of {COUNT}, from the cache" in (
                 status_text(app)
             )
-            gate.open()
+            held.open()
             await wait_connected(pilot, app)
             final = f"Limited to: from:olga ({len(olga) + 1} of {COUNT + 1}); Esc shows all"
             await wait_until(pilot, lambda: status_text(app) == final)
@@ -87,8 +87,8 @@ async def test_limit_with_a_body_query_waits_for_the_server(
     data = tmp_path / "data"
     await _fill_cache(mail_user, data)
     host = mail_user.imap_settings(TlsMode.IMPLICIT).host
-    async with Gate(host, sandbox.imaps_port) as gate:
-        app = _app(mail_user, data, gate.port)
+    async with gate(host, sandbox.imaps_port) as held:
+        app = _app(mail_user, data, held.port)
         async with app.run_test(size=(120, 30)) as pilot:
             await wait_until(pilot, lambda: list_filled(app))
             ml = message_list(app)
@@ -96,7 +96,7 @@ async def test_limit_with_a_body_query_waits_for_the_server(
             await type_query(pilot, app, "l", "body:body007")
             await wait_until(pilot, lambda: "waiting for the server" in status_text(app))
             assert ml.row_count == COUNT  # nothing the cache could say: the list stays
-            gate.open()
+            held.open()
             await wait_connected(pilot, app)
             await wait_until(pilot, lambda: "Limited to: body:body007 (1 of" in status_text(app))
             assert ml.row_count == 1

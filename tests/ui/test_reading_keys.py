@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from app.sandbox.demo import load_demo
-from tests.ui.test_app_sandbox import list_filled, make_app, message_list, wait_until
+from tests.ui.test_app_sandbox import (
+    list_filled,
+    make_app,
+    message_list,
+    wait_until,
+    wait_watching,
+)
 from widgets.message_view import MessageView
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
@@ -90,10 +96,7 @@ async def test_new_mail_seen_late_by_our_connection_still_appears(
         await wait_until(pilot, lambda: list_filled(app))
         ml = message_list(app)
         screen: Any = app.screen
-        await wait_until(
-            pilot,
-            lambda: screen.idle_watcher is not None and screen.idle_watcher.connected.is_set(),
-        )
+        await wait_watching(pilot, app)
         await pilot.pause(0.5)  # the refresh made when the watcher connected is over
         account = screen.account
         real = account.reload_uids

@@ -8,10 +8,18 @@ from typing import Any
 
 import pytest
 from textual.app import App, ComposeResult
+from textual.widgets import Static
 
 from app.screens.main.watch import NEW_MAIL
-from tests.ui.test_app_sandbox import list_filled, make_app, message_list, wait_until
+from tests.ui.test_app_sandbox import (
+    list_filled,
+    make_app,
+    message_list,
+    wait_until,
+    wait_watching,
+)
 from widgets.message_list import MessageList
+from widgets.notice import Notice
 
 
 def _deliver(sandbox: Any, user: Any, n: int) -> None:
@@ -38,8 +46,7 @@ async def test_offline_while_the_server_is_down_and_back_at_once(
     app = make_app(mail_user)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_until(pilot, lambda: list_filled(app) and message_list(app).row_count == 2)
-        await wait_until(pilot, lambda: app.screen.idle_watcher and app.screen.idle_watcher.running)
-        await wait_until(pilot, lambda: app.screen.idle_watcher.connected.is_set())
+        await wait_watching(pilot, app)
         sandbox.stop_dovecot()
         try:
             # Nobody typed anything: the watcher's lost connection alone says so.
@@ -57,15 +64,15 @@ async def test_one_new_mail_notice_updated_in_place(sandbox: Any, mail_user: Any
     app = make_app(mail_user)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_until(pilot, lambda: list_filled(app))
-        await wait_until(pilot, lambda: app.screen.idle_watcher and app.screen.idle_watcher.running)
-        await wait_until(pilot, lambda: app.screen.idle_watcher.connected.is_set())
+        await wait_watching(pilot, app)
         for rows in (2, 3, 4):  # three refreshes, a notice each before
             _deliver(sandbox, mail_user, 1)
             await wait_until(pilot, lambda rows=rows: message_list(app).row_count == rows, 15)
             await pilot.pause(0.1)
-        notices = [n for n in app._notifications if n.title == NEW_MAIL]
-        assert len(notices) == 1
-        assert notices[0].message == "3 new messages in INBOX"
+        notices = app.screen.query(Notice)
+        assert len(notices) == 1 and notices[0].shown
+        assert (notices[0].title, notices[0].text) == (NEW_MAIL, "3 new messages in INBOX")
+        assert "3 new messages in INBOX" in str(notices[0].query_one(Static).visual)
 
 
 class ListApp(App[None]):

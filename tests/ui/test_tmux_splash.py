@@ -19,12 +19,14 @@ from typing import Any
 
 import pytest
 
+from app.sandbox.seed import NEWEST_MARK as NEWEST
+from app.sandbox.seed import OLDEST_MARK as OLDEST
+from app.sandbox.seed import seed_between_markers
 from tests.ui.test_tmux_demo import Tmux
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
 
 TMUX = shutil.which("tmux")
-NEWEST, OLDEST = "ZZNEWESTMARK", "ZZOLDESTMARK"
 
 HOLD = (
     "import sys, time; import app.splash as s; p = s.paint; "
@@ -34,19 +36,7 @@ HOLD = (
 
 
 def _seed(sandbox: Any, user: Any) -> None:
-    for subject, date, when in (
-        (OLDEST, "Mon, 1 Jan 1990 00:00:00 +0000", 631152000.0),
-        (NEWEST, "Tue, 1 Jan 2036 00:00:00 +0000", 2082758400.0),
-    ):
-        if subject == NEWEST:
-            sandbox.seed_generated(user.name, 300)
-        sandbox.deliver(
-            user.name,
-            f"From: Marker <m@example.org>\r\nTo: {user.address}\r\nSubject: {subject}\r\n"
-            f"Date: {date}\r\nMessage-ID: <{subject}@test>\r\n\r\nmarker\r\n".encode(),
-            flags="S",
-            when=when,
-        )
+    seed_between_markers(sandbox, user, 300)
 
 
 def _config(path: Path, sandbox: Any, user: Any) -> None:

@@ -14,12 +14,11 @@ import pytest
 from app.account import Account
 from app.main import TermailApp
 from app.mime.compose import Draft, Identity
-from app.models import TlsMode
 from app.screens.compose import ComposeScreen
 from app.smtp.sending import account_outbox
 from app.smtp.undo_send import hold
 from tests.ui.test_app_sandbox import list_filled, wait_connected, wait_until
-from tests.ui.test_compose_sandbox import fetch_inbox
+from tests.ui.test_compose_sandbox import compose_account, fetch_inbox
 from widgets.dialogs import ChoiceDialog, ConfirmDialog
 from widgets.status_bar import StatusBar
 
@@ -27,15 +26,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.ui]
 
 
 def _account(user: Any, data_dir: Path, delay: float) -> Account:
-    account = Account(
-        user.name,
-        user.imap_settings(TlsMode.IMPLICIT),
-        user.credentials,
-        smtp=user.smtp_settings(TlsMode.STARTTLS),
-        addresses=[user.address],
-        display_name="Zoë Tester",
-        data_dir=data_dir,
-    )
+    account = compose_account(user, data_dir)
     account.send_delay = delay
     return account
 

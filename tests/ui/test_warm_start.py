@@ -7,8 +7,6 @@ is the real sandbox Dovecot."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import pytest
 from app.account import Account
 from app.main import TermailApp
 from app.models import ServerSettings, TlsMode
+from app.sandbox.relay import Relay
 from tests.ui.test_app_sandbox import list_filled, message_list, wait_connected, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
@@ -24,51 +23,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.ui]
 COUNT = 120
 
 
-class Gate:
-    """A TCP relay to (host, port) whose connections wait until `open()`."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.target = host, port
-        self.opened = asyncio.Event()
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def __aenter__(self) -> Gate:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
-
-    def open(self) -> None:
-        self.opened.set()
-
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.ensure_future(self._relay(reader, writer))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _relay(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
-        await self.opened.wait()
-        s_reader, s_writer = await asyncio.open_connection(self.host, self.target)
-
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(Exception):
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            with contextlib.suppress(Exception):
-                dst.close()
-
-        await asyncio.gather(pump(c_reader, s_writer), pump(s_reader, c_writer))
+def gate(host: str, port: int) -> Relay:
+    """A relay to (host, port) whose connections wait until `open()`."""
+    return Relay(port, host, gated=True)
 
 
 def _deliver(sandbox: Any, user: Any, count: int = COUNT) -> None:
@@ -135,8 +92,8 @@ async def test_end_during_warm_start_reaches_the_oldest_and_stays(
     data = tmp_path / "data"
     await _fill_cache(mail_user, data)
     host = mail_user.imap_settings(TlsMode.IMPLICIT).host
-    async with Gate(host, sandbox.imaps_port) as gate:
-        app = _app(mail_user, data, gate.port)
+    async with gate(host, sandbox.imaps_port) as held:
+        app = _app(mail_user, data, held.port)
         async with app.run_test(size=(120, 30)) as pilot:
             await wait_until(pilot, lambda: list_filled(app))
             ml = message_list(app)
@@ -156,7 +113,7 @@ async def test_end_during_warm_start_reaches_the_oldest_and_stays(
             assert not _drawn_loading(app)
             assert _subject(app, COUNT - 1) == "warm 000"
             oldest = ml.cursor_uid
-            gate.open()
+            held.open()
             await wait_connected(pilot, app)
             await wait_until(
                 pilot, lambda: app.screen.account.current and not app.screen.account.current.cached
@@ -197,8 +154,8 @@ async def test_folder_opened_from_the_cached_tree_during_start_up_is_kept(
         await _open_in_tree(pilot, first, "Lists")
         await wait_until(pilot, lambda: message_list(first).row_count == 3 and list_filled(first))
     host = mail_user.imap_settings(TlsMode.IMPLICIT).host
-    async with Gate(host, sandbox.imaps_port) as gate:
-        app = _app(mail_user, data, gate.port)
+    async with gate(host, sandbox.imaps_port) as held:
+        app = _app(mail_user, data, held.port)
         async with app.run_test(size=(120, 30)) as pilot:
             await wait_until(pilot, lambda: list_filled(app))
             assert message_list(app).row_count == 5  # INBOX, from the cache
@@ -206,7 +163,7 @@ async def test_folder_opened_from_the_cached_tree_during_start_up_is_kept(
             await wait_until(pilot, lambda: message_list(app).row_count == 3 and list_filled(app))
             assert app.screen.status.connection == "connecting"
             assert (_subject(app, 0) or "").startswith("listed")
-            gate.open()
+            held.open()
             await wait_connected(pilot, app)
             await wait_until(
                 pilot,

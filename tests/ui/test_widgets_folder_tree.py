@@ -328,7 +328,7 @@ async def test_shift_space_expands_all_siblings_lazily() -> None:
 async def test_sandbox_with_thousands_of_folders_builds_lazily(
     sandbox: Any, mail_user: Any
 ) -> None:
-    from tests.ui.test_app_sandbox import make_app, wait_connected, wait_until
+    from tests.ui.test_app_sandbox import make_app, wait_connected, wait_until, wait_watching
     from widgets.dialogs import FolderPicker
 
     # 20 top folders x (1 + 10 x (1 + 14)) = 3,020 folders, made in the Maildir directly.
@@ -367,10 +367,7 @@ async def test_sandbox_with_thousands_of_folders_builds_lazily(
         assert tree.node_for("p07/s04/l00") is None and tree.node_for("p08/s00") is None
 
         # Counts of a built node follow the server (STATUS after IDLE news).
-        await wait_until(
-            pilot,
-            lambda: screen.idle_watcher is not None and screen.idle_watcher.connected.is_set(),
-        )
+        await wait_watching(pilot, app)
         sandbox.deliver(
             mail_user.name, b"Subject: more\r\nFrom: a@b.c\r\n\r\ny\r\n", mailbox=target
         )

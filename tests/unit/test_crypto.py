@@ -255,3 +255,30 @@ def test_identity_pgp_defaults_from_config(tmp_path: Path) -> None:
             '[accounts.w]\naddress = "a@b.c"\npgp_sign = "yes"\n'
             '[accounts.w.imap]\nhost = "h"\nuser = "u"\npassword_command = "true"\n',
         )
+
+
+@pytest.mark.parametrize(
+    ("state", "level", "words"),
+    [
+        (SigState.GOOD, "good", "good signature by"),
+        (SigState.BAD, "bad", "BAD signature"),
+        (SigState.EXPIRED_KEY, "warning", "EXPIRED key"),
+        (SigState.REVOKED_KEY, "bad", "REVOKED key"),
+        (SigState.EXPIRED_SIG, "warning", "has expired"),
+        (SigState.ERROR, "warning", "could not be checked"),
+    ],
+)
+def test_every_signature_state_has_its_badge(state: SigState, level: str, words: str) -> None:
+    """The badge's level and words per state, with the key and (but for ERROR) the signer named;
+    braces in a user id are its text, not a template."""
+    from app.crypto.engine import Signature
+    from app.crypto.reading import signature_status
+
+    sig = Signature(state, key_id="ABCDEF0123456789", user_id="Al {key} <al@example.org>")
+    status = signature_status(
+        sig, engine_name="OpenPGP", covers="the whole message", from_addresses=["al@example.org"]
+    )
+    assert status.level == level
+    assert status.summary.startswith("OpenPGP: ") and words in status.summary
+    assert "ABCDEF0123456789" in status.summary
+    assert ("Al {key} <al@example.org>" in status.summary) is (state is not SigState.ERROR)

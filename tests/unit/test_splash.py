@@ -149,6 +149,37 @@ def test_the_key_follows_config_account_terminal_and_ui_state(
     assert first != splash.snapshot_path(Path("/c/one.toml"), "b")
 
 
+def test_an_upgrade_paints_no_frame_an_older_termail_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A frame saved by another version of termail is not painted (the screen may be drawn
+    otherwise now), though config, account, terminal and cache are the same."""
+    import app
+
+    monkeypatch.setenv("TERMAIL_STATE_DIR", str(tmp_path))
+    env = {"TERM": "xterm-256color"}
+    cache = _cache_file(tmp_path)
+    path = tmp_path / "splash" / "s.frame"
+    key = splash.config_key(b"[accounts.a]\n", "a", env)
+    fingerprint = splash.cache_fingerprint(cache) or ""
+    splash.save(path, splash.Snapshot(80, 24, key, fingerprint, str(cache), GOOD))
+    assert splash.load(path, width=80, height=24, key=key) is not None
+    monkeypatch.setattr(app, "__version__", app.__version__ + ".post1")
+    upgraded = splash.config_key(b"[accounts.a]\n", "a", env)
+    assert upgraded != key
+    assert splash.load(path, width=80, height=24, key=upgraded) is None
+
+
+def test_the_version_in_the_key_is_the_installed_one() -> None:
+    """pyproject reads `app.__version__`: the splash key (which cannot afford importlib.metadata
+    at start) names the release that is installed."""
+    from importlib.metadata import version
+
+    import app
+
+    assert app.__version__ == version("termail")
+
+
 def test_cache_clear_removes_the_snapshots(tmp_path: Path) -> None:
     folder = tmp_path / "splash"
     splash.save(folder / "x.frame", snapshot())

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from app.account import OpenFolder
     from app.actions.search_all import FolderHit
     from app.models import Folder
+    from widgets.notice import Notice
 
 __all__ = ["Host"]
 
@@ -51,6 +52,11 @@ class Host(MainHost, Protocol):
     _answering: int | None
     _composed: bool
     _leaving: set[int]
+
+    @property
+    def new_mail_notice(self) -> Notice:
+        """The one new-mail notice, updated in place (`watch.notify_new_mail`)."""
+        ...
 
     # -- Textual's side ------------------------------------------------------------------------
     @property

@@ -73,6 +73,28 @@ def show_folders(screen: Host) -> None:
             f for f in folders if f.subscribed or f.name.upper() == "INBOX" or f.name == open_name
         ]
     screen.folder_tree.set_folders(folders, screen.account.statuses)
+    _offer_to_pickers(screen)
+
+
+def picker_names(screen: Host) -> list[str] | None:
+    """What a folder picker offers, in the tree's order: the server's list, else the cached one
+    the tree shows before LIST answers; None while neither is there (a cold start)."""
+    from widgets.folder_tree import display_order
+
+    folders = screen.account.folders or screen.folder_tree.folders
+    return [f.name for f in display_order(folders) if f.selectable] if folders else None
+
+
+def _offer_to_pickers(screen: Host) -> None:
+    """A picker opened over this screen before LIST answered gets the server's list now."""
+    from widgets.dialogs import FolderPicker
+
+    stack: list[object] = list(screen.app.screen_stack)
+    at = next((i for i, pushed in enumerate(stack) if pushed is screen), len(stack))
+    pickers = [s for s in stack[at + 1 :] if isinstance(s, FolderPicker) and s.is_mounted]
+    names = picker_names(screen) if pickers else None
+    for picker in pickers:
+        picker.offer(names or [])
 
 
 async def reload_folders(screen: Host) -> bool:

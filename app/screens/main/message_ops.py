@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 
 from app.models import Flag
-from app.screens.main.listing import open_folder
+from app.screens.main.listing import open_folder, picker_names
 from app.screens.main.watch import refresh_open_folder, show_counts
 from widgets.dialogs import ConfirmDialog, FolderPicker
-from widgets.folder_tree import display_order
 
 if TYPE_CHECKING:
     from app.screens.main.host import Host
@@ -126,10 +125,10 @@ def _after_removal(screen: Host, uids: list[int]) -> None:
 
 
 async def pick_folder(screen: Host, title: str, current: str | None = None) -> str | None:
-    """A folder chosen by name, in the tree's order; `current` is highlighted first."""
-    names = [f.name for f in display_order(screen.account.folders) if f.selectable]
+    """A folder chosen by name, in the tree's order; `current` is highlighted first. Before
+    LIST answers: the cached list, else "loading folders…" until it does (`show_folders`)."""
     result: str | None = await screen.app.push_screen_wait(
-        FolderPicker(title, names, current=current)
+        FolderPicker(title, picker_names(screen), current=current)
     )
     return result
 
@@ -241,7 +240,8 @@ class MessageActions:
     async def action_change_folder(self: Host) -> None:
         current = self.account.current
         dest = await pick_folder(self, "Open folder", current.folder.name if current else None)
-        folder = self.account.folder(dest) if dest else None
+        # Before LIST answers, a folder of the cached tree (opened as the tree would).
+        folder = (self.account.folder(dest) or self.folder_tree.folder(dest)) if dest else None
         if folder is not None:
             self.folder_tree.select_folder(folder.name)
             await open_folder(self, folder)

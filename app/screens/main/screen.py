@@ -65,6 +65,7 @@ from widgets.footer import Footer
 from widgets.link_list import link_bindings
 from widgets.message_list import MessageList
 from widgets.message_view import MessageView
+from widgets.notice import Notice
 from widgets.query_bar import QueryBar
 from widgets.splitter import Splitter
 from widgets.status_bar import StatusBar
@@ -172,6 +173,7 @@ class MainScreen(
     ]
 
     DEFAULT_CSS = """
+    MainScreen { layers: default notice; }  /* the new-mail notice over the panes */
     MainScreen #panes { height: 1fr; }
     MainScreen FolderTree { width: 28; }
     MainScreen MessageList { width: 1fr; }
@@ -246,6 +248,7 @@ class MainScreen(
         yield QueryBar(id="query")
         yield StatusBar(id="status")
         yield Footer()
+        yield Notice(id="new-mail")
 
     @property
     def folder_tree(self) -> FolderTree:
@@ -266,6 +269,10 @@ class MainScreen(
     @property
     def query_bar(self) -> QueryBar:
         return self.query_one(QueryBar)
+
+    @property
+    def new_mail_notice(self) -> Notice:
+        return self.query_one("#new-mail", Notice)
 
     def _apply_ui_settings(self) -> None:
         """The config's [ui] choices: HTML preference, pane sizes, date formats, editor."""

@@ -246,16 +246,13 @@ def notify_new_mail(screen: Host, folder: str, count: int) -> None:
     from app.actions.operations import plural
     from app.mime.sanitize import clean_line
 
-    app = screen.app
-    live = [n for n in app._notifications if n.title == NEW_MAIL]
-    if not live:
+    notice = screen.new_mail_notice  # a widget of ours: Textual's toasts cannot be updated
+    if not notice.shown:
         screen._new_mail_counts = {}
     counts = screen._new_mail_counts
     counts[folder] = counts.get(folder, 0) + count
-    for notice in live:
-        app._unnotify(notice, refresh=False)
     total = sum(counts.values())
     where = ", ".join(f"{clean_line(name)} {n:,}" for name, n in counts.items())
     text = f"{plural(total, 'new message')}: {where}" if len(counts) > 1 else ""
     text = text or f"{plural(total, 'new message')} in {clean_line(folder)}"
-    screen.notify(text, title=NEW_MAIL, markup=False)
+    notice.show(text, title=NEW_MAIL)
