@@ -173,8 +173,7 @@ async def test_a_burst_of_deliveries_is_one_refresh(sandbox: Any, mail_user: Any
     app = make_app(mail_user)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_until(pilot, lambda: list_filled(app))
-        await wait_until(pilot, lambda: app.screen.idle_watcher and app.screen.idle_watcher.running)
-        await wait_until(pilot, lambda: app.screen.idle_watcher.connected.is_set())
+        await wait_watching(pilot, app)
         await pilot.pause(1.5)  # the refresh after the watcher's SELECT is over
         log = app.accounts[0].protocol_log.snapshot()
         mark = log[-1].seq if log else 0
@@ -189,5 +188,6 @@ async def test_a_burst_of_deliveries_is_one_refresh(sandbox: Any, mail_user: Any
         assert all(ml.summary(uid) is not None for uid in ml.uids)  # drawn filled
         assert _status(app)._total == 9
         assert app.screen.folder_tree._counts["INBOX"].messages == 9
-        notices = [n for n in app._notifications if n.title == NEW_MAIL]
-        assert [n.message for n in notices] == ["8 new messages in INBOX"]
+        notices = app.screen.query(Notice)
+        assert len(notices) == 1 and notices[0].shown
+        assert (notices[0].title, notices[0].text) == (NEW_MAIL, "8 new messages in INBOX")
