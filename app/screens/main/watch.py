@@ -178,6 +178,8 @@ async def refresh_open_folder(screen: Host, *, notify_new: bool = False) -> None
     if name is not None:
         with contextlib.suppress(Exception):
             status = await screen.account.refresh_status(name)
+    if screen.account.current is not current:
+        return  # another folder was opened while STATUS was asked: these UIDs are not its
     unchanged = uids is previous  # the same list back: no set over the whole folder
     if unchanged:
         new: list[int] = []
