@@ -205,19 +205,22 @@ class FolderTree(Tree[Folder]):
         """New STATUS figures for one folder; drawn now if its node (or an ancestor's) shows."""
         if self._counts.get(name) == status:
             return
-        self._counts[name] = status
-        self._unseen_below = None
-        node = self._folder_nodes.get(name)
-        if node is not None:
-            node.refresh()
-        # Collapsed ancestors show the unread total below them.
+        # Its node and the ancestors' (collapsed ones show the unread total below them).
+        nodes = [self._folder_nodes.get(name)]
         parent = self._parent_of.get(name)
         while parent is not None:
-            ancestor = self._folder_nodes.get(parent)
-            if ancestor is not None:
-                ancestor.refresh()
+            nodes.append(self._folder_nodes.get(parent))
             parent = self._parent_of.get(parent)
-        self._invalidate()
+        shown = [node for node in nodes if node is not None]
+        before = [self.get_label_width(node) for node in shown]
+        self._counts[name] = status
+        self._unseen_below = None
+        for node in shown:
+            node.refresh()
+        if [self.get_label_width(node) for node in shown] != before:
+            self._invalidate()  # wider or narrower: the tree's width is laid out again
+        # Otherwise only those lines are drawn again: no layout of the screen for a new
+        # count (issue 21: one a second under delivery).
 
     def select_folder(self, name: str) -> bool:
         """Show `name` as the open folder and put the cursor on it (posts nothing).

@@ -409,7 +409,7 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         elif new_row > old_row >= 0:
             self.new_above += new_row - old_row  # rows came above the message in view
         self._cursor = new_row
-        self.virtual_size = Size(self._content_width(), count)
+        self._set_row_count(count)
         if keep_cursor and new_row >= 0 and 0 <= screen_offset < self._page_height():
             self.scroll_to(y=max(0, new_row - screen_offset), animate=False, immediate=True)
         elif not keep_cursor:
@@ -599,7 +599,7 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         self.marked.difference_update(gone)
         self._cursor = new_cursor
         self._invalidate_all()
-        self.virtual_size = Size(self._content_width(), len(self._uids))
+        self._set_row_count(len(self._uids))
         self._scroll_cursor_visible()
         self.refresh()
         self._schedule_request()
@@ -780,6 +780,24 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         for row, strip in kept:
             self._cache.set((row, self._generation), strip)
 
+    def _set_row_count(self, count: int) -> None:
+        """The scrollable height is now `count` rows.
+
+        Setting `virtual_size` lays out the whole screen (Textual's reactive has layout=True),
+        which then repaints every widget: at a refresh a second under delivery that was most
+        of the CPU (issue 21). A new height at the same width changes only the scrollbar's
+        thumb, so it is set without a layout, as Textual's own `_size_updated(layout=False)`
+        does; the scrollbar appearing or going (its reactive) still lays out."""
+        size = Size(self._content_width(), count)
+        old = self.virtual_size
+        if size == old:
+            return
+        if not self.is_mounted or old.width != size.width:
+            self.virtual_size = size
+            return
+        self.set_reactive(MessageList.virtual_size, size)
+        self._scroll_update(size)
+
     def _invalidate_all(self) -> None:
         self._generation += 1
         self._cache.clear()
@@ -875,6 +893,14 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
             for hidden in self._hidden.get(uid, ()):  # a folded line counts their unread
                 if hidden not in have and hidden not in asked:
                     wanted.append(hidden)
+        if wanted and self.held_source is not None:
+            # Rows just off screen (new mail above a cursor further down) may be at hand:
+            # taken now, not asked of the screen (a worker and a progress job each).
+            for summary in self.held_source(wanted):
+                have[summary.uid] = summary
+            while len(have) > self._summary_limit:
+                have.popitem(last=False)
+            wanted = [uid for uid in wanted if uid not in have]
         if wanted:
             asked.update(wanted)
             self.post_message(self.SummariesWanted(self, wanted, self._epoch))

@@ -629,6 +629,13 @@ class MessageView(Vertical):
 
         return hyperlink_spans(self.app, self._rendered)
 
+    def replacing(self) -> None:
+        """Another message is on its way: from now on nothing acts on the one drawn (its
+        attachments, links, raw source), though it stays drawn until the next one (or
+        "Loading…") replaces it, without restyling the viewer in between."""
+        self._rendered = None
+        self._raw = False
+
     def show_loading(self, text: str = "Loading…") -> None:
         """A placeholder while the message is fetched."""
         self._show_state(text, "placeholder")

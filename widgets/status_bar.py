@@ -247,21 +247,12 @@ class StatusBar(Horizontal):
             return
         if not self.is_mounted:
             return
-        job = self._jobs[next(reversed(self._jobs))]
-        found = self.query_children(ProgressBar)
-        if found:
-            bar = found.first()
-        else:
-            bar = ProgressBar(id="status-progress", show_eta=False)
-            self.mount(bar)
-        if job.total is None or job.total <= 0:
-            bar.update(total=None)
-        else:
-            bar.update(total=job.total, progress=min(job.done, job.total))
-        self.query_one("#status-progress-label", Static).update(self._progress_line())
+        if self.has_class("-progress"):
+            self._draw_progress()
         if self._progress_started is None:
             self._progress_started = time.monotonic()
             if self.progress_delay <= 0:
+                self._draw_progress()
                 self.add_class("-progress")
             else:
                 self._progress_timer = self.set_timer(self.progress_delay, self._reveal_progress)
@@ -278,9 +269,27 @@ class StatusBar(Horizontal):
             line.append(f" +{len(self._jobs) - 1}")
         return line
 
+    def _draw_progress(self) -> None:
+        """The newest job's bar and label. Drawn only while shown: a quick fetch that ends
+        before `progress_delay` (the rows below the screen, a second under delivery) then
+        costs no layout of the screen (the label is `width: auto`)."""
+        job = self._jobs[next(reversed(self._jobs))]
+        found = self.query_children(ProgressBar)
+        if found:
+            bar = found.first()
+        else:  # made with the first job shown, not on the first screen
+            bar = ProgressBar(id="status-progress", show_eta=False)
+            self.mount(bar)
+        if job.total is None or job.total <= 0:
+            bar.update(total=None)
+        else:
+            bar.update(total=job.total, progress=min(job.done, job.total))
+        self.query_one("#status-progress-label", Static).update(self._progress_line())
+
     def _reveal_progress(self) -> None:
         self._progress_timer = None
-        if self._progress_started is not None:
+        if self._progress_started is not None and self._jobs:
+            self._draw_progress()
             self.add_class("-progress")
 
     def _clear_message(self) -> None:

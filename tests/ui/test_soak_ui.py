@@ -161,6 +161,30 @@ async def test_the_cursor_on_the_first_row_follows_the_top() -> None:
         assert ml.new_above == 0
 
 
+async def test_more_rows_at_the_same_width_lay_nothing_out() -> None:
+    """New mail on top: the list's height grows, the scrollbar's thumb moves, and the screen
+    is not laid out (that repainted every widget, a second under delivery: issue 21); End
+    still reaches the new last row."""
+    app = ListApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        ml = app.query_one(MessageList)
+        ml.set_uids(list(range(100, 0, -1)), keep_cursor=False)
+        await pilot.pause()
+        # The first rows made the scrollbar appear (the content one cell narrower): laid out.
+        ml.set_uids(list(range(101, 0, -1)), keep_cursor=True, reset_summaries=False)
+        await pilot.pause()
+        layouts = ml._layout_updates
+        ml.set_uids(list(range(103, 0, -1)), keep_cursor=True, reset_summaries=False)
+        await pilot.pause()
+        assert ml._layout_updates == layouts
+        assert ml.virtual_size.height == 103
+        assert ml.vertical_scrollbar.window_virtual_size == 103
+        ml.action_last()
+        await pilot.pause()
+        assert ml.cursor_row == 102 and ml.cursor_uid == 1
+        assert ml.scroll_offset.y == ml.max_scroll_y > 0
+
+
 async def test_new_mail_on_top_redraws_only_what_changed() -> None:
     app = ListApp()
     async with app.run_test(size=(80, 12)) as pilot:
@@ -176,3 +200,38 @@ async def test_new_mail_on_top_redraws_only_what_changed() -> None:
         # the "↑ 1 new" header) drawn again, not the page.
         assert ml.render_count - drawn <= 2
         assert "↑ 1 new" in _top_line(ml)
+
+
+def _client_lines(app: Any, after: int, word: str) -> list[str]:
+    """Commands of ours sent since line `after` of the protocol log that contain `word`."""
+    lines = app.accounts[0].protocol_log.snapshot()
+    return [ln.text for ln in lines if ln.seq > after and ln.way == "C" and word in ln.text]
+
+
+@pytest.mark.integration
+async def test_a_burst_of_deliveries_is_one_refresh(sandbox: Any, mail_user: Any) -> None:
+    """Eight messages delivered back to back: the open folder asks the server once or twice
+    (a NOOP and one FETCH of the new summaries each), not once a message, and the list, the
+    status bar, the tree and the one notice all say the eight."""
+    _deliver(sandbox, mail_user, 1)
+    app = make_app(mail_user)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app))
+        await wait_watching(pilot, app)
+        await pilot.pause(1.5)  # the refresh after the watcher's SELECT is over
+        log = app.accounts[0].protocol_log.snapshot()
+        mark = log[-1].seq if log else 0
+        _deliver(sandbox, mail_user, 8)
+        await wait_until(pilot, lambda: message_list(app).row_count == 9, 15)
+        await pilot.pause(1.5)  # time for any further refresh to happen
+        noops = _client_lines(app, mark, "NOOP")
+        fetches = _client_lines(app, mark, "ENVELOPE")  # summaries, not the UIDs' FETCH
+        assert 1 <= len(noops) <= 2
+        assert 1 <= len(fetches) <= 2
+        ml = message_list(app)
+        assert all(ml.summary(uid) is not None for uid in ml.uids)  # drawn filled
+        assert _status(app)._total == 9
+        assert app.screen.folder_tree._counts["INBOX"].messages == 9
+        notices = app.screen.query(Notice)
+        assert len(notices) == 1 and notices[0].shown
+        assert (notices[0].title, notices[0].text) == (NEW_MAIL, "8 new messages in INBOX")

@@ -38,6 +38,27 @@ class TreeApp(App[None]):
         self.quit_requested = True
 
 
+async def test_a_new_count_of_the_same_width_is_drawn_without_a_layout() -> None:
+    """A delivery a second changes INBOX's count: its line is drawn again, the screen is not
+    laid out (issue 21); a count one digit longer lays the tree out (its width may change)."""
+    folders, counts = samples.folders()
+    app = TreeApp(folders, counts)
+    async with app.run_test(size=(40, 20)) as pilot:
+        await pilot.pause()
+        tree = app.query_one(FolderTree)
+        tree.update_counts("INBOX", FolderStatus(messages=120, unseen=4))
+        await pilot.pause()
+        layouts = tree._layout_updates
+        tree.update_counts("INBOX", FolderStatus(messages=121, unseen=5))
+        await pilot.pause()
+        assert tree._layout_updates == layouts
+        assert _labels(app)[0].strip().startswith("INBOX 5/121")
+        tree.update_counts("INBOX", FolderStatus(messages=1210, unseen=5))
+        await pilot.pause()
+        assert tree._layout_updates == layouts + 1
+        assert _labels(app)[0].strip().startswith("INBOX 5/1210")
+
+
 def _labels(app: App[Any]) -> list[str]:
     return [line.rstrip() for line in screen_text(app).splitlines() if line.strip()]
 

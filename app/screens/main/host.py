@@ -14,6 +14,7 @@ from app.screens.host import MainHost, QueryMode
 
 if TYPE_CHECKING:
     from textual.geometry import Size
+    from textual.timer import Timer
     from textual.widget import Widget
     from textual.worker import Worker
 
@@ -77,6 +78,10 @@ class Host(MainHost, Protocol):
     def set_class(self, add: bool, *class_names: str, update: bool = True) -> Any: ...
 
     def call_after_refresh(self, callback: Any, *args: Any, **kwargs: Any) -> bool: ...
+
+    def set_timer(
+        self, delay: float, callback: Any = None, *, name: str | None = None
+    ) -> Timer: ...
 
     def run_worker(
         self,

@@ -16,7 +16,7 @@ from app.models import Flag, Folder, FolderRole
 from app.screens.main.errors import error_text
 from app.screens.main.listing import open_folder
 from app.screens.main.message_ops import set_flag
-from app.screens.main.panes import focus_shown_pane
+from app.screens.main.panes import focus_shown_pane, set_reading
 from app.screens.main.watch import show_counts
 from widgets.dialogs import PromptDialog
 from widgets.folder_tree import display_order
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["ReadingActions", "in_viewer", "opened"]
 
 log = logging.getLogger(__name__)
+
+#: Seconds a message may take to load before the viewer says "Loading…".
+LOADING_AFTER = 0.15
 
 
 def in_viewer(screen: Host) -> bool:
@@ -43,7 +46,7 @@ def opened(screen: Host, uid: int) -> None:
         screen._open_compose(uid, "draft")
         return
     screen.open_uid = uid
-    screen.add_class("-reading")
+    set_reading(screen, True)
     focus_shown_pane(screen)  # a narrow screen reads full width: the body scrolls on `j`
     screen.load_message(uid)
 
@@ -117,13 +120,18 @@ class ReadingActions:
     @work(exclusive=True, group="message", description="loading message")
     async def load_message(self: Host, uid: int, *, html_switch: bool = False) -> None:
         before = self.viewer.rendered if html_switch else None
-        self.viewer.show_loading("Loading…")
+        # "Loading…" only when it takes a while: drawn and then replaced at once it is two
+        # restyles and repaints of the viewer before the text (issue 21, Enter under load).
+        self.viewer.replacing()
+        loading = self.set_timer(LOADING_AFTER, lambda: self.viewer.show_loading("Loading…"))
         try:
             rendered = await self.account.load_message(uid, prefer_html=self.prefer_html)
         except Exception as exc:
             self.viewer.show_error(error_text(exc))
             self._report(exc, "Cannot show the message")
             return
+        finally:
+            loading.stop()  # also when another Enter cancelled this load
         self.viewer.show(rendered)
         self.load_invitation(uid)
         if html_switch:  # H: say what it did, also when nothing could change
@@ -190,7 +198,7 @@ class ReadingActions:
             self.viewer.leave_raw()  # from a pipe's output or a text attachment: the message again
             return
         self.remove_class("-zoom")
-        self.remove_class("-reading")
+        set_reading(self, False)
         self.message_list.focus()
 
     def action_toggle_html(self: Host) -> None:

@@ -11,6 +11,7 @@ from app.actions.search_all import FolderHit, split_scope
 from app.screens import pattern_actions
 from app.screens.main.errors import error_text
 from app.screens.main.listing import open_folder
+from app.screens.main.panes import set_reading
 
 if TYPE_CHECKING:
     from app.screens.main.host import Host
@@ -91,7 +92,8 @@ class SearchActions:
     def action_clear_search(self: Host) -> None:
         if self.has_class("-reading") or self.has_class("-zoom"):
             # Back from the viewer to the list: a narrow screen's, or the one `v` zoomed.
-            self.remove_class("-reading", "-zoom")
+            self.remove_class("-zoom")
+            set_reading(self, False)  # a wide screen is not restyled for it (issue 21)
             self.message_list.focus()
             return
         if self._search_uids is None:
@@ -127,7 +129,7 @@ class SearchActions:
             self._report(exc, "Search failed")
             return
         self._search_uids = found
-        self.remove_class("-reading")
+        set_reading(self, False)
         self.message_list.set_uids(found, keep_cursor=False, reset_summaries=False)
         from app.actions.operations import plural
 
