@@ -18,6 +18,7 @@ from app.account import Account
 from app.mime.termout import say
 from widgets.help_screen import key_sequences
 from widgets.safe import SafeNotify, palette_text, safe_line
+from widgets.textual_fixes import AnsiThemeVariables
 
 if TYPE_CHECKING:
     from textual.command import Provider
@@ -119,7 +120,7 @@ def screen_commands(screen: Screen[Any]) -> list[ScreenCommand]:
 _PROTOCOL_LOG_TIP = "the IMAP and SMTP dialogue of the account (in compose: F12 only)"
 
 
-class TermailApp(SafeNotify, App[None]):
+class TermailApp(AnsiThemeVariables, SafeNotify, App[None]):
     """termail: one MainScreen per account, switchable."""
 
     TITLE = "termail"

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from textual.strip import Strip
 
-__all__ = ["install"]
+__all__ = ["AnsiThemeVariables", "install"]
 
 _MARK = "_termail_no_self_cycle"
 
@@ -37,3 +37,14 @@ def install() -> None:
     divide.__doc__ = original.__doc__
     setattr(divide, _MARK, True)
     Strip.divide = divide  # type: ignore[method-assign]
+
+
+class AnsiThemeVariables:
+    """An App mixin: Textual's ANSI theme (`textual-ansi`, offered in the palette) defines no
+    `$foreground-disabled`, which termail's widgets' CSS uses; the stylesheet then failed to
+    parse and termail ended. That theme gets its `$text-disabled` under that name too."""
+
+    def get_css_variables(self) -> dict[str, str]:
+        variables: dict[str, str] = super().get_css_variables()  # type: ignore[misc]
+        variables.setdefault("foreground-disabled", variables.get("text-disabled", "ansi_default"))
+        return variables

@@ -71,3 +71,17 @@ async def test_every_widget_renders_in_every_theme(theme: str) -> None:
         app.theme = "textual-light" if theme != "textual-light" else "textual-dark"
         await pilot.pause()
         assert "✗ Sender check:" in screen_text(app)
+
+
+async def test_textual_s_ansi_theme_from_the_palette_draws_every_widget() -> None:
+    """`textual-ansi` defines no `$foreground-disabled`: picking it ended termail."""
+    app = GalleryDemo(theme="termail-dark")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        ansi = sorted(t for t in app.available_themes if "ansi" in t)
+        assert ansi
+        for name in ansi:
+            app.theme = name
+            await pilot.pause()
+            assert app.theme == name
+            assert "● connected" in screen_text(app)

@@ -23,9 +23,10 @@ from widgets.message_list import MessageList
 from widgets.message_view import MessageView
 from widgets.query_bar import QueryBar
 from widgets.status_bar import StatusBar
+from widgets.textual_fixes import AnsiThemeVariables
 
 
-class _DemoApp(App[None]):
+class _DemoApp(AnsiThemeVariables, App[None]):
     """Registers termail's themes and records the widgets' messages."""
 
     def __init__(self, theme: str | None = None) -> None:
