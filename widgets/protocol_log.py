@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -25,6 +25,7 @@ from textual.widgets import Input, RichLog, Static
 
 from app.protolog import LogLine, ProtocolLog
 from widgets.safe import safe_line, safe_text
+from widgets.workers import work
 
 __all__ = ["ProtocolLogScreen", "line_text"]
 

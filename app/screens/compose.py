@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -49,6 +49,7 @@ from widgets.file_picker import FilePicker, remember_folder, start_folder
 from widgets.footer import Footer
 from widgets.path_input import PathPrompt, unreadable_reason
 from widgets.safe import safe_line, safe_text
+from widgets.workers import work
 
 AUTOSAVE_SECONDS = 3.0
 

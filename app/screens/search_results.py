@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -27,6 +27,7 @@ from app.actions.search_all import (
 from widgets.footer import Footer
 from widgets.message_list import message_date
 from widgets.safe import addresses_text, decode_header_text, safe_line
+from widgets.workers import work
 
 if TYPE_CHECKING:
     from app.account import Account

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -18,6 +18,7 @@ from app.mime.types import AttachmentInfo
 from widgets.footer import Footer
 from widgets.link_list import link_bindings
 from widgets.message_view import MessageView, html_switch_note
+from widgets.workers import work
 
 
 def _save_from_file(raw: bytes, info: AttachmentInfo, folder: Path, name: str) -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from textual import work
+from widgets.workers import work
 
 if TYPE_CHECKING:
     from app.screens.main.host import Host

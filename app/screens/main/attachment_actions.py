@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import work
-
 from app.screens import attachments
+from widgets.workers import work
 
 if TYPE_CHECKING:
     from app.screens.main.host import Host

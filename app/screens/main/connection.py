@@ -7,8 +7,6 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING, Any
 
-from textual import work
-
 from app.account import OpenFolder
 from app.memory import trim_heap_later
 from app.models import FolderRole
@@ -23,6 +21,7 @@ from app.screens.main.listing import (
     reload_folders,
 )
 from app.screens.main.watch import watch_counts
+from widgets.workers import work
 
 if TYPE_CHECKING:
     from app.screens.main.host import Host

@@ -7,13 +7,12 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from textual import work
-
 from app.models import Folder
 from app.screens.main.listing import INBOX, open_folder, show_folders
 from app.screens.main.message_ops import ask_question, run_op, show_outcome
 from app.screens.main.watch import leave_watched, refresh_open_folder, resume_watch
 from widgets.dialogs import PromptDialog
+from widgets.workers import work
 
 if TYPE_CHECKING:
     from app.screens.main.host import Host

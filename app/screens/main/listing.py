@@ -7,13 +7,12 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from textual import work
-
 from app.account import OpenFolder
 from app.models import Folder, FolderRole, MessageSummary
 from app.screens.main.arrange import arrange_list
 from app.screens.main.watch import start_idle, stop_idle
 from widgets.query_bar import QueryInput
+from widgets.workers import screen_going, work
 
 if TYPE_CHECKING:
     from app.screens.main.host import Host
@@ -114,7 +113,7 @@ async def reload_folders(screen: Host) -> bool:
 def leaving(screen: Host) -> bool:
     """The screen is being taken down (the app quits): its widgets may be gone already, so
     a worker coming back from the server stops (a quit during start-up raised NoMatches)."""
-    return bool(getattr(screen, "_pruning", False)) or not screen.is_attached
+    return screen_going(screen)
 
 
 async def open_folder(screen: Host, folder: Folder, *, shown: OpenFolder | None = None) -> None:
@@ -247,7 +246,7 @@ class ListWorkers:
             self.message_list.forget_requested(uids)
             self._report(exc, "Fetching headers failed")
             return
-        if not self.is_attached:
+        if leaving(self):
             return  # the app quit meanwhile
         self.message_list.update_summaries(summaries, epoch=epoch)
         if self.account.client is None and len(summaries) < len(uids):

@@ -10,12 +10,11 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from textual import work
-
 from app.models import Flag
 from app.screens.main.listing import open_folder, picker_names
 from app.screens.main.watch import refresh_open_folder, show_counts
 from widgets.dialogs import ConfirmDialog, FolderPicker
+from widgets.workers import screen_going, work
 
 if TYPE_CHECKING:
     from app.screens.main.host import Host
@@ -93,7 +92,7 @@ async def run_op(screen: Host, op: Any, title: str, job: str | None = None) -> A
 
 def show_outcome(screen: Host, outcome: Any, *, quiet: bool = False) -> None:
     """Render what an operation did: the list, the flags, and one sentence of toast."""
-    if not screen.display:
+    if screen_going(screen):
         return  # the screen is going (quit while the server was slow): nothing left to draw on
     if outcome.removed:
         _after_removal(screen, list(outcome.removed))

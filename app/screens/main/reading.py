@@ -10,8 +10,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import work
-
 from app.models import Flag, Folder, FolderRole
 from app.screens.main.errors import error_text
 from app.screens.main.listing import open_folder
@@ -21,6 +19,7 @@ from app.screens.main.watch import show_counts
 from widgets.dialogs import PromptDialog
 from widgets.folder_tree import display_order
 from widgets.message_view import html_switch_note
+from widgets.workers import work
 
 if TYPE_CHECKING:
     from app.screens.main.host import Host

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual import work
-
 from app.actions.search_all import FolderHit, split_scope
 from app.screens import pattern_actions
 from app.screens.main.errors import error_text
 from app.screens.main.listing import open_folder
 from app.screens.main.panes import set_reading
+from widgets.workers import work
 
 if TYPE_CHECKING:
     from app.screens.main.host import Host

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual import work
+from widgets.workers import work
 
 if TYPE_CHECKING:
     from app.screens.main.host import Host

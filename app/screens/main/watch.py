@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from app.models import Folder, FolderStatus
 from app.screens.main.arrange import arrange_list
+from widgets.workers import screen_going
 
 if TYPE_CHECKING:
     from app.screens.main.host import Host
@@ -84,7 +85,7 @@ async def _idle_loop(screen: Host, folder: Folder) -> None:
     def on_state(up: bool) -> None:
         if not up:
             link["lost"] = True
-            if screen.display:  # not when the screen is going (quit) and its bar with it
+            if not screen_going(screen):  # not when the screen is going (quit) and its bar with it
                 screen.status.set_offline(reason="the server does not answer")
         elif link["lost"]:
             link["lost"], link["back"] = False, True

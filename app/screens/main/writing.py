@@ -7,11 +7,10 @@ import contextlib
 import sys
 from typing import TYPE_CHECKING
 
-from textual import work
-
 from app.models import FolderRole
 from app.screens.main.reading import in_viewer
 from app.screens.main.watch import show_counts
+from widgets.workers import work
 
 if TYPE_CHECKING:
     from app.screens.main.host import Host
