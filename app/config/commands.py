@@ -135,6 +135,7 @@ tls = {_toml_str(a.imap_tls)}   # "implicit" (993), "starttls" (143), "none" (ne
 host = {_toml_str(a.smtp_host)}
 port = {a.smtp_port}
 tls = {_toml_str(a.smtp_tls)}   # "implicit" (465) or "starttls" (587)
+{ca_line}
 # user and the password sources default to the [imap] block's
 
 # Without SPECIAL-USE folder markers termail takes the usual names (Trash, Deleted Items,

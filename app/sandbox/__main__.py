@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base = "/dev/shm" if Path("/dev/shm").is_dir() else None
     root = args.dir or Path(tempfile.mkdtemp(prefix="termail-sandbox-", dir=base))
+    root.mkdir(parents=True, exist_ok=True)  # --dir may name a folder not made yet
     sandbox = Sandbox(root)
     try:
         sandbox.start()

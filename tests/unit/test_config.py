@@ -872,6 +872,9 @@ def test_config_init_takes_flags(tmp_path: Path) -> None:
         "127.0.0.1", 1143, TlsMode.STARTTLS, "a", str(ca),
     )  # fmt: skip
     assert account.smtp_settings().port == 587
+    # --ca-file is the private CA of both servers (the SMTP login failed with "unable to get
+    # local issuer certificate" when only [imap] got it)
+    assert account.smtp_settings().ca_file == str(ca)
     assert account.imap.password_command == "printf '%s' x"
 
 
