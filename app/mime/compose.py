@@ -485,6 +485,27 @@ def _mailboxes(entries: Iterable[str]) -> list[tuple[str, str]]:
     return [_parse_mailbox(item) for entry in entries for item in _split_list(entry)]
 
 
+def _mailboxes_and_unfinished(entries: Iterable[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The usable mailboxes of a recipient list, and the entries that are not (yet) one.
+
+    For a postponed draft: "bob@" or a name without its address is half-typed work the
+    user must get back as typed, not a reason to refuse saving the draft."""
+    good: list[tuple[str, str]] = []
+    unfinished: list[str] = []
+    for entry in entries:
+        for item in _split_list(entry):
+            try:
+                good.append(_parse_mailbox(item))
+            except InvalidAddressError:
+                unfinished.append(item.strip())
+    return good, unfinished
+
+
+UNFINISHED_HEADER = "X-Termail-Unfinished-"
+"""`X-Termail-Unfinished-To` (Cc, Bcc): what a postponed draft's field held that is not an
+address yet, kept as typed so resuming the draft gives it back (draft_from_message)."""
+
+
 def _dedupe(pairs: Iterable[tuple[str, str]], seen: set[str]) -> list[tuple[str, str]]:
     out = []
     for name, addr in pairs:
@@ -622,12 +643,18 @@ def _rfc822_part(att: Attachment) -> MIMEPart:
 
 
 def build_message(
-    draft: Draft, *, message_id_domain: str, include_bcc: bool = False
+    draft: Draft,
+    *,
+    message_id_domain: str,
+    include_bcc: bool = False,
+    keep_unfinished: bool = False,
 ) -> EmailMessage:
     """The message to send: headers encoded, text part, attachments; never a Bcc header.
 
     `include_bcc` is for the copy postponed to the Drafts folder only, so a resumed draft
-    keeps its Bcc; `message_bytes` still drops it unless told to keep it.
+    keeps its Bcc; `message_bytes` still drops it unless told to keep it. `keep_unfinished`
+    (drafts only, too): a recipient that is not an address yet goes into an
+    `X-Termail-Unfinished-*` header instead of refusing the message.
 
     Raises HeaderInjectionError for a line break in a typed value, InvalidAddressError for a
     bad address, AttachmentError for an unreadable file.
@@ -641,11 +668,19 @@ def build_message(
         raise InvalidAddressError(f"not a valid sender address: {draft.from_.address!r}")
     subject = _check("subject", draft.subject.strip())
     seen: set[str] = set()
+    unfinished: dict[str, list[str]] = {}
+
+    def mailboxes(header: str, entries: list[str]) -> list[tuple[str, str]]:
+        if not keep_unfinished:
+            return _mailboxes(entries)
+        good, unfinished[header] = _mailboxes_and_unfinished(entries)
+        return good
+
     listed = [
-        (header, _dedupe(_mailboxes(entries), seen))
+        (header, _dedupe(mailboxes(header, entries), seen))
         for header, entries in (("To", draft.to), ("Cc", draft.cc))
     ]
-    bcc = _dedupe(_mailboxes(draft.bcc), set())  # validated even when not written
+    bcc = _dedupe(mailboxes("Bcc", draft.bcc), set())  # validated even when not written
     every = [from_addr, *(a for _, pairs in listed for _, a in pairs), *(a for _, a in bcc)]
     utf8 = any(needs_smtputf8(a) for a in every)
 
@@ -657,6 +692,9 @@ def build_message(
             msg[header] = [_header_address(_check("display name", n), a) for n, a in pairs]
     if include_bcc and bcc:
         msg["Bcc"] = [_header_address(_check("display name", n), a) for n, a in bcc]
+    for header, typed in unfinished.items():
+        if typed and (header != "Bcc" or include_bcc):
+            msg[UNFINISHED_HEADER + header] = _check("recipient", ", ".join(typed))
     if subject:
         msg["Subject"] = subject
     local = secrets.token_hex(12)
@@ -1237,11 +1275,17 @@ def draft_from_message(data: bytes | Message, identity: Identity | None = None) 
         senders = orig.addresses("From")
         identity = Identity(*senders[0]) if senders else Identity("", "")
     parents = orig.ids("In-Reply-To")
+
+    def recipients(header: str) -> list[str]:
+        typed = [format_address(n, a) for n, a in orig.addresses(header)]
+        unfinished = orig.text(UNFINISHED_HEADER + header)
+        return [*typed, unfinished] if unfinished else typed
+
     return Draft(
         from_=identity,
-        to=[format_address(n, a) for n, a in orig.addresses("To")],
-        cc=[format_address(n, a) for n, a in orig.addresses("Cc")],
-        bcc=[format_address(n, a) for n, a in orig.addresses("Bcc")],
+        to=recipients("To"),
+        cc=recipients("Cc"),
+        bcc=recipients("Bcc"),
         subject=orig.text("Subject"),
         body=text,
         attachments=list(attachments),

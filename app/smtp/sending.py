@@ -547,7 +547,7 @@ async def postpone(account: Any, draft: Draft, *, readable_ok: bool = False) -> 
     if folder is None:
         raise PostponeError("the server has no Drafts folder")
     domain = draft.from_.address.rpartition("@")[2] or "localhost"
-    message = build_message(draft, message_id_domain=domain, include_bcc=True)
+    message = build_message(draft, message_id_domain=domain, include_bcc=True, keep_unfinished=True)
     data = message_bytes(message, keep_bcc=True)
     if draft.pgp_encrypt:
         from app.crypto.view import default_engine

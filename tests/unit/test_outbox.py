@@ -604,3 +604,29 @@ async def test_postpone_keeps_bcc_and_replaces_the_old_copy(tmp_path_fast: Path)
     assert append[:3] == ("append", "Drafts", (Flag.DRAFT, Flag.SEEN))
     assert re.search(rb"[^\w.]c@example\.org", append[3])  # type: ignore[operator]
     assert ("store", (4,), (Flag.DELETED,), "+") in account.log
+
+
+async def test_postpone_keeps_recipients_that_are_not_addresses_yet(tmp_path_fast: Path) -> None:
+    """Postponing is for unfinished work: a half-typed recipient ("bob@", a bare name) was a
+    refusal ("not a valid address"), so a draft could be neither postponed nor, with the
+    disk full, kept at all (walked in tmux). It is saved as typed and comes back on resume."""
+    from app.mime.compose import InvalidAddressError, build_message, draft_from_message
+
+    account = FakeAccount(tmp_path_fast)
+    draft = Draft(
+        Identity("Me", "me@example.org"),
+        to=["a@example.org, Hello"],
+        cc=["Zoë"],
+        bcc=["bob@"],
+        subject="unfinished",
+        body="keep me\n",
+    )
+    await postpone(account, draft)
+    data = account.log[0][3]
+    assert isinstance(data, bytes)
+    back = draft_from_message(data)
+    assert back.to == ["a@example.org", "Hello"]
+    assert back.cc == ["Zoë"] and back.bcc == ["bob@"]
+    assert back.body == "keep me\n"
+    with pytest.raises(InvalidAddressError):  # sending it is still refused
+        build_message(draft, message_id_domain="example.org")
