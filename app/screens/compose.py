@@ -708,7 +708,13 @@ class ComposeScreen(Screen[None]):
             if not self._resumed:
                 self._discard_local()
             self._sent = True
-            self.app.notify("Message not changed: nothing kept", markup=False)
+            if isinstance(self.draft.meta.get("drafts_uid"), int):
+                said = "Draft not changed: it stays in Drafts"
+            elif self._resumed:
+                said = "Draft not changed: it stays saved here, termail offers it next time"
+            else:
+                said = "Message not changed: nothing kept"
+            self.app.notify(said, markup=False)
             self.dismiss()
             return
         failed = self._local_save_problem()

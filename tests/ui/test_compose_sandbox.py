@@ -188,6 +188,17 @@ async def test_postpone_then_finish_from_drafts(
         )
         assert screen.query_one("#subject").value == "Postponed plan"
         assert screen.query_one("#to").value == friend.address
+        # Closed unchanged, it is still in Drafts, and says so (it said "nothing kept")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is main)
+        said = [str(n.message) for n in app._notifications]
+        assert "Draft not changed: it stays in Drafts" in said, said
+        assert "Message not changed: nothing kept" not in said
+        await pilot.press("enter")
+        screen = await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, ComposeScreen) and app.screen.is_mounted and app.screen,
+        )
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
