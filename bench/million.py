@@ -18,7 +18,9 @@ screen showing the newest marker (`bench.peers.run_once`: tmux 160x48, screen po
 `--before CMD` times a second termail command (an older checkout) in the same sitting, as
 million_before_<kind>. Prints JSON lines as `python -m bench`: million_<kind>_{first_screen_s, jump_end_s,
 rss_settled_mb, rss_peak_mb} (medians of --runs; peak is VmHWM read 2 s after the first
-screen, with End pressed). `--peers` adds aerc's cold kinds (the same Dovecot set-up) for a
+screen, with End pressed), and million_select_{search,last_uid}_s: the opening round trip on
+a raw socket, SELECT with UID SEARCH ALL (what a cold start sent before) and with FETCH * (UID)
+(what it sends now). `--peers` adds aerc's cold kinds (the same Dovecot set-up) for a
 ratio. The headers/s figure is `python -m bench.imap_headers` (a FETCH of summaries end to
 end), run here with --headers.
 """
@@ -56,6 +58,35 @@ def _cold_sort(sb: Any, user: Any) -> None:
             removed += 1
     sb.start_dovecot()
     peers.log(f"Dovecot restarted, {removed} dovecot.index.cache removed")
+
+
+def _opening_figures(sb: Any, user: Any, runs: int) -> None:
+    """The opening round trip on a raw socket, alternating: SELECT with the UID SEARCH a cold
+    start used to send, and with the `FETCH * (UID)` it sends now (UIDs without gaps need no
+    search). Medians of `runs`, a new connection each, its index already open (BareClient
+    selects, then UNSELECT): the difference is the search alone (issue 21: 0.26-0.46 s on
+    1,000,000)."""
+    from bench.imap_headers import BareClient
+
+    times: dict[str, list[float]] = {"search": [], "last_uid": []}
+    for _ in range(max(1, runs)):
+        for kind, second in (
+            ("search", "UID SEARCH RETURN (ALL) ALL"),
+            ("last_uid", "FETCH * (UID)"),
+        ):
+            client = BareClient(sb.host, sb.imap_port, user.name, user.password)
+            try:
+                client.command("UNSELECT")  # BareClient selects; time a SELECT of our own
+                t0 = time.perf_counter()
+                client.buf[:] = b"\r\n"
+                client.sock.sendall(f"s1 SELECT INBOX\r\ns2 {second}\r\n".encode())
+                client._read_until(b"\r\ns2 OK")
+                times[kind].append(time.perf_counter() - t0)
+            finally:
+                client.close()
+    for kind, values in times.items():
+        values.sort()
+        peers.emit(f"million_select_{kind}_s", values[len(values) // 2], "s", runs=len(values))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             for e in peers._entries(root / "before", user, {0: sb.imap_port}, args.before):
                 if e.client == "termail":
                     made.append(replace(e, client="before"))
+        _opening_figures(sb, user, max(3, args.runs))
         by = {(e.client, e.kind): e for e in made}
         entries: list[tuple[str, peers.Entry, bool]] = []
         clients = ["termail"] + (["before"] if args.before else [])

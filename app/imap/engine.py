@@ -1497,7 +1497,8 @@ class Connection(_aio.IMAP4):  # type: ignore[misc]
             if remaining <= 0:
                 self._kill(f"no answer within {limit:g} s; connection dropped", timeout=True)
                 break
-            deadline = self.command_deadline + (proto.received - received) / rate
+            # A command given a longer silence than the deadline (a SORT) gets that long at least.
+            deadline = max(self.command_deadline, limit) + (proto.received - received) / rate
             left = deadline - (now - started)
             if left <= 0:
                 self._kill(

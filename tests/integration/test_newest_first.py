@@ -264,3 +264,30 @@ async def test_the_sort_apart_gives_the_servers_order_on_every_kind(
         assert not opened.provisional
     finally:
         await account.close()
+
+
+async def test_a_sort_longer_than_the_timeout_is_waited_for_not_dropped(
+    sandbox: Any, mail_user: Any
+) -> None:
+    """A server sorting a big folder sends nothing until done (28-57 s at 1,000,000, more under
+    load): the usual inactivity timeout dropped the connection mid-SORT, and each retry again
+    (seen in tmux at load 13). The SORT waits `SORT_TIMEOUT` instead; the connection stays."""
+    deliver(sandbox, mail_user)
+    async with TurnRelay(sandbox.imap_port, one_way=0, hold=b"UID SORT") as relay:
+        settings = mail_user.imap_settings(
+            TlsMode.NONE, port=relay.port, allow_insecure=True, compress=False, timeout=0.3
+        )
+        client = await ImapClient.connect(settings, mail_user.credentials(), retries=0)
+        try:
+            await client.select("INBOX")
+            sorting = asyncio.ensure_future(client.sort("REVERSE DATE"))
+            await asyncio.wait_for(relay.holding.wait(), 10)
+            await asyncio.sleep(0.6)  # twice the timeout of silence
+            assert not sorting.done()
+            relay.release()
+            order = await asyncio.wait_for(sorting, 10)
+            assert list(order) == by_date_newest_first()
+            assert client.reconnects == 0
+        finally:
+            relay.release()
+            await client.close()

@@ -90,16 +90,49 @@ async def test_cold_first_screen_costs_three_round_trips(
         try:
             rows = await _first_screen(account, relay)
             talk = relay.first
-            # LOGIN; ID + ENABLE + NAMESPACE + SELECT + UID SEARCH (the UIDs by UID: no
-            # sort) together; the newest rows' FETCH. The server's SORT only after.
+            # LOGIN; ID + ENABLE + NAMESPACE + SELECT + FETCH * (UID) together (the newest
+            # UID is EXISTS: the UIDs are 1..EXISTS, no search); the newest rows' FETCH. The
+            # server's SORT only after.
             assert relay.shown_at == 3, talk.flights
             batch = b"\n".join(talk.commands(2))
-            for word in (b"ID (", b"ENABLE ", b"NAMESPACE", b"SELECT INBOX", b"UID SEARCH"):
+            for word in (b"ID (", b"ENABLE ", b"NAMESPACE", b"SELECT INBOX", b"FETCH * (UID)"):
                 assert word in batch, talk.flights
             assert talk.turn_of(b"ENVELOPE") == 3
+            assert (talk.turn_of(b"UID SEARCH") or 4) > 3, talk.flights
+            assert account.current.uids == list(range(60, 0, -1))
             assert (talk.turn_of(b"UID SORT") or 0) > 3, talk.flights
             assert rows[0].envelope.subject == "turn 059"
             assert account.current is not None and not account.current.provisional
+        finally:
+            await account.close()
+
+
+async def test_cold_first_screen_of_a_folder_with_gaps_costs_three_round_trips(
+    sandbox: Any, mail_user: Any, tmp_path: Path
+) -> None:
+    """UIDs with gaps (expunged mail): the newest UID is not EXISTS, so the UID SEARCH goes
+    with the newest rows' FETCH (by sequence number) in the third round trip, not a fourth."""
+    _deliver(sandbox, mail_user, 30)
+    client = await ImapClient.connect(
+        mail_user.imap_settings(TlsMode.NONE, allow_insecure=True), mail_user.credentials()
+    )
+    try:
+        await client.select("INBOX")
+        await client.store_flags([3, 17, 30], ["\\Deleted"])
+        await client.expunge()
+    finally:
+        await client.close()
+    async with TurnRelay(sandbox.imap_port) as relay:
+        account = _account(mail_user, relay.port, tmp_path / "data")
+        try:
+            rows = await _first_screen(account, relay)
+            talk = relay.first
+            assert relay.shown_at == 3, talk.flights
+            assert talk.turn_of(b"UID SEARCH") == 3 == talk.turn_of(b"ENVELOPE"), talk.flights
+            expected = [u for u in range(29, 0, -1) if u not in (3, 17)]
+            assert [r.uid for r in rows] == expected
+            assert [r.envelope.subject for r in rows[:2]] == ["turn 028", "turn 027"]
+            assert account.current is not None and sorted(account.current.uids) == sorted(expected)
         finally:
             await account.close()
 
@@ -162,17 +195,18 @@ async def test_opening_a_message_costs_one_round_trip(
             await account.close()
 
 
-async def test_cold_first_screen_with_compress_costs_four_round_trips(
+async def test_cold_first_screen_with_compress_costs_three_round_trips(
     sandbox: Any, mail_user: Any, tmp_path: Path
 ) -> None:
-    """COMPRESS ends the login's follow-up round trip; the UID list comes deflated after it."""
+    """COMPRESS ends the login's follow-up round trip; the UID list comes deflated after it,
+    with the newest rows' FETCH by sequence number (was a round trip of its own: 4)."""
     _deliver(sandbox, mail_user, 20)
     async with TurnRelay(sandbox.imap_port) as relay:
         account = _account(mail_user, relay.port, tmp_path / "data", compress=True)
         try:
             rows = await _first_screen(account, relay)
             assert account.client.connection.is_compressed
-            assert relay.shown_at == 4, relay.first.flights[:2]
+            assert relay.shown_at == 3, relay.first.flights[:3]
             assert rows[0].envelope.subject == "turn 019"
         finally:
             await account.close()
