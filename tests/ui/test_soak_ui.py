@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import smtplib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +14,12 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.widgets._toast import Toast, ToastHolder
 
+from app.account import Account
+from app.main import TermailApp
+from app.models import TlsMode
 from app.screens.main.watch import NEW_MAIL, notify_new_mail
 from tests.ui.test_app_sandbox import (
+    imap,
     list_filled,
     make_app,
     message_list,
@@ -235,3 +240,50 @@ async def test_a_burst_of_deliveries_is_one_refresh(sandbox: Any, mail_user: Any
         notices = app.screen.query(Notice)
         assert len(notices) == 1 and notices[0].shown
         assert (notices[0].title, notices[0].text) == (NEW_MAIL, "8 new messages in INBOX")
+
+
+def _deliver_dated(sandbox: Any, user: Any, dates: list[str]) -> None:
+    lmtp = smtplib.LMTP("127.0.0.1", sandbox.lmtp_port, timeout=10)
+    try:
+        to = f"{user.name}@localhost"
+        for k, date in enumerate(dates):
+            body = f"From: a@b.c\r\nTo: {to}\r\nSubject: tie {k}\r\nDate: {date}\r\n\r\nx\r\n"
+            lmtp.sendmail("a@b.c", [to], body.encode())
+    finally:
+        lmtp.quit()
+
+
+@pytest.mark.integration
+async def test_new_mail_dated_as_the_top_row_is_placed_without_a_resync(
+    sandbox: Any, mail_user: Any, tmp_path_fast: Path
+) -> None:
+    """Mail dated in the same second as the first row (every other refresh under delivery at
+    2/s): placed after the rows of that second, as the server's SORT orders ties (by UID),
+    without a SELECT and the resync behind it (issue 21: ~40% of the soak's refreshes)."""
+    second = "Mon, 01 Jan 2024 10:00:05 +0000"
+    _deliver_dated(sandbox, mail_user, ["Mon, 01 Jan 2024 09:00:00 +0000", second, second])
+    settings = mail_user.imap_settings(TlsMode.IMPLICIT)
+    account = Account(mail_user.name, settings, mail_user.credentials, data_dir=tmp_path_fast)
+    app = TermailApp([account])  # with a header cache, as a user's
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app) and message_list(app).row_count == 3)
+        await wait_watching(pilot, app)
+        await pilot.pause(1.5)  # the refresh after the watcher's SELECT is over
+        log = app.accounts[0].protocol_log.snapshot()
+        mark = log[-1].seq if log else 0
+        _deliver_dated(sandbox, mail_user, [second, second])
+        await wait_until(pilot, lambda: message_list(app).row_count == 5, 15)
+        await pilot.pause(1.2)
+        _deliver_dated(sandbox, mail_user, ["Mon, 01 Jan 2024 10:00:06 +0000", second])
+        await wait_until(pilot, lambda: message_list(app).row_count == 7, 15)
+        await pilot.pause(1.2)
+        assert _client_lines(app, mark, "SELECT") == []
+        assert _client_lines(app, mark, "SORT") == []
+        conn = imap(mail_user)
+        try:
+            conn.select("INBOX")
+            typ, data = conn.uid("SORT", "(REVERSE DATE)", "UTF-8", "ALL")
+        finally:
+            conn.logout()
+        assert typ == "OK"
+        assert list(message_list(app).uids) == [int(u) for u in data[0].split()]
