@@ -815,13 +815,21 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         """New mail came among the first rows (on top, or after the rows of the top's second):
         the rows drawn are the same messages a few rows lower, so their strips are kept (a
         refresh a second under delivery redrew every row before); the cursor's and the
-        hover's old rows are drawn again."""
+        hover's old rows are drawn again. Only those within a page of the view are kept:
+        the rest, pushed further down by each new mail, piled up to the cache's 1,024 strips
+        (seven caches each) under steady delivery (issue 21's soak)."""
+        page = self._page_height()
+        top = int(self.scroll_offset.y)
+        near = range(max(0, top - page), top + 2 * page)
         kept = [
-            (inserted.row(row), strip)
+            (new_row, strip)
             for (row, generation), strip in (
                 (k, self._cache.get(k)) for k in list(self._cache.keys())
             )
-            if generation == self._generation and row not in stale and strip is not None
+            if generation == self._generation
+            and row not in stale
+            and strip is not None
+            and (new_row := inserted.row(row)) in near
         ]
         self._cache.clear()
         for row, strip in kept:

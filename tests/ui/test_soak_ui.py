@@ -273,6 +273,22 @@ async def test_new_mail_on_top_of_a_long_list_leaves_the_scrollbar_undrawn() -> 
         assert drawn  # moved: drawn again
 
 
+async def test_rows_pushed_far_below_the_view_are_not_kept() -> None:
+    """Each new mail pushes the drawn rows down; those far below the view went on being kept
+    up to the cache's 1,024 strips (issue 21's soak: the RSS grew with them)."""
+    app = ListApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        ml = app.query_one(MessageList)
+        ml.set_uids(list(range(100, 0, -1)), keep_cursor=False)
+        await pilot.pause()
+        for k in range(1, 41):
+            ml.set_uids(list(range(100 + 2 * k, 0, -1)), keep_cursor=True, reset_summaries=False)
+            await pilot.pause()
+        page = ml.size.height
+        assert 0 < len(ml._cache) <= 3 * page
+        assert ml.cursor_uid == 180 and ml.cursor_row == 0  # followed the top
+
+
 def _client_lines(app: Any, after: int, word: str) -> list[str]:
     """Commands of ours sent since line `after` of the protocol log that contain `word`."""
     lines = app.accounts[0].protocol_log.snapshot()
