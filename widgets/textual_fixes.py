@@ -1,4 +1,4 @@
-"""A fix to Textual itself (8.2), installed once by the App before anything is drawn.
+"""Fixes to Textual itself (8.2), installed once by the App before anything is drawn.
 
 `Strip.divide` caches its answer on the strip; when the cuts are just the strip's own width
 (the compositor's case for every line of a widget that nothing overlaps), the answer is
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+from textual._compositor import ChopsUpdate, Compositor
 from textual.strip import Strip
 
 __all__ = ["AnsiThemeVariables", "install"]
@@ -22,7 +23,13 @@ _MARK = "_termail_no_self_cycle"
 
 
 def install() -> None:
-    """Make `Strip.divide` return `[self]` uncached; idempotent."""
+    """Make `Strip.divide` return `[self]` uncached, and partial updates render only the
+    widgets that overlap what changed; idempotent."""
+    _install_divide()
+    _install_partial_update()
+
+
+def _install_divide() -> None:
     original: Callable[[Strip, Iterable[int]], Sequence[Strip]] = Strip.divide
     if getattr(original, _MARK, False):
         return
@@ -37,6 +44,38 @@ def install() -> None:
     divide.__doc__ = original.__doc__
     setattr(divide, _MARK, True)
     Strip.divide = divide  # type: ignore[method-assign]
+
+
+def _install_partial_update() -> None:
+    """A partial update renders every widget that overlaps the bounding box of what changed:
+    new mail changes the list (top) and the status bar (bottom), so every widget on screen
+    (the viewer, the footer's keys, the panes behind them) was rendered and cut, each
+    refresh (issue 21). Only the changed spans are written out, and a widget that overlaps
+    none of the changed regions has no cell in them, so it is left out; `cuts` (every
+    widget's edges) is taken from the whole map first, as Textual caches it."""
+    original: Callable[[Compositor], ChopsUpdate | None] = Compositor.render_partial_update
+    if getattr(original, _MARK, False):
+        return
+
+    def render_partial_update(self: Compositor) -> ChopsUpdate | None:
+        dirty = list(self._dirty_regions)
+        if not dirty:
+            return original(self)
+        self.cuts  # noqa: B018 (computed and cached from every widget, before the filter)
+        visible = self.visible_widgets
+        self._visible_widgets = {
+            widget: (region, clip)
+            for widget, (region, clip) in visible.items()
+            if any(region.intersection(clip).overlaps(changed) for changed in dirty)
+        }
+        try:
+            return original(self)
+        finally:
+            self._visible_widgets = visible
+
+    render_partial_update.__doc__ = original.__doc__
+    setattr(render_partial_update, _MARK, True)
+    Compositor.render_partial_update = render_partial_update  # type: ignore[method-assign]
 
 
 class AnsiThemeVariables:
