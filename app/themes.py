@@ -11,13 +11,14 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 from collections.abc import Iterable
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 #: Name of the theme used when none is chosen.
 DEFAULT_THEME = "termail-dark"
@@ -112,6 +113,8 @@ def packaged_theme_files() -> list[Traversable]:
         # zipfile and importlib.resources' readers for the first screen.
         root = Path(folders[0])
     else:
+        from importlib import resources  # a zipped install only (110 kB the first screen spares)
+
         root = resources.files("themes")
     return sorted(
         (item for item in root.iterdir() if item.name.endswith(".toml") and item.is_file()),

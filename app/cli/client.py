@@ -61,14 +61,29 @@ def client_main(args: Any, *, config: Any = None) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        if accounts and not accounts[0].has_cache_file():
+        early = accounts[0] if accounts and not accounts[0].has_cache_file() else None
+        if early is not None:
+            _import_imap()
+        importing = loop.run_in_executor(None, _import_ui)
+        if early is not None:
             # Nothing cached to draw: the server is reached meanwhile (with a cache, its rows
             # are drawn first, see MainScreen.connect_account).
-            accounts[0].connect_soon(open_inbox=True)
-        ui: Any = loop.run_until_complete(loop.run_in_executor(None, _import_ui))
+            early.connect_soon(open_inbox=True)
+        ui: Any = loop.run_until_complete(importing)
         return int(ui.run_client(accounts, config, loop=loop, splash_source=splash_source))
     finally:
         _close_loop(loop)
+
+
+def _import_imap() -> None:
+    """What `Account.connect` imports (the engine, the parser and its patterns), on this
+    thread before the UI imports start. Imported beside them, under the GIL they hold for
+    ~0.3 s, it took as long again, so the dial, the login and the first rows' FETCH came
+    after Textual was ready and the first frame waited on the server (issue 21). Imported
+    first, the connection's first turn of the loop goes straight to the TCP connect; the
+    credentials are still resolved there, beside the UI imports (a password command's
+    wait is not added to the start)."""
+    import app.imap.client  # noqa: F401
 
 
 def _splash_source(given: Path | None) -> tuple[Path, bytes] | None:

@@ -7,6 +7,7 @@ is the real sandbox Dovecot."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from app.account import Account
 from app.main import TermailApp
 from app.models import ServerSettings, TlsMode
 from app.sandbox.relay import Relay
+from app.uids import UidArray
 from tests.ui.test_app_sandbox import list_filled, message_list, wait_connected, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
@@ -74,6 +76,12 @@ def _drawn_loading(app: TermailApp) -> list[str]:
     return [line for line in lines if "loading…" in line]
 
 
+def _folder_lists() -> list[Any]:
+    """The UID lists of INBOX alive (a 100,000-message folder's is 400 KB: one, not two)."""
+    gc.collect()
+    return [o for o in gc.get_objects() if isinstance(o, UidArray) and len(o) == COUNT]
+
+
 async def _fill_cache(user: Any, data: Path) -> None:
     """A first run that sees every row (End), so the cache holds every summary."""
     app = _app(user, data)
@@ -83,6 +91,11 @@ async def _fill_cache(user: Any, data: Path) -> None:
         await pilot.press("end")
         await wait_until(pilot, lambda: _subject(app, COUNT - 1) is not None)
         await wait_until(pilot, lambda: app.screen.folder_tree.folder("INBOX"))
+        # Cold: the newest rows were shown before the server's order came; that first list
+        # is gone (issue 21's RSS), not kept by the list or by the connecting worker.
+        lists = _folder_lists()
+        assert len(lists) == 1
+        assert lists[0] is app.screen.account.current.uids
 
 
 async def test_end_during_warm_start_reaches_the_oldest_and_stays(
@@ -124,6 +137,9 @@ async def test_end_during_warm_start_reaches_the_oldest_and_stays(
             assert ml.cursor_uid == oldest
             assert ml.cursor_row == COUNT - 1
             assert _subject(app, COUNT - 1) == "warm 000"
+            # The same messages: the list took the server's copy; the cache's is not kept.
+            assert ml.uids is app.screen.account.current.uids
+            assert app.screen._folder_uids is ml.uids
 
 
 async def _open_in_tree(pilot: Any, app: TermailApp, name: str) -> None:

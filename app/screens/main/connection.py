@@ -136,10 +136,15 @@ def _reload_outbox_screen(screen: Host) -> None:
 class ConnectionWorkers:
     """The screen's long-running workers: connecting, the counts, the outbox, old drafts."""
 
+    _early_shown: OpenFolder | None
+
     @work(exclusive=True, group="connect", description="connecting")
     async def connect_account(self: Host, shown: OpenFolder | None = None) -> None:
-        """`shown`: the list on screen already (`show_early_inbox`); else the cached INBOX."""
+        """`shown`: the list on screen already (`show_early_inbox`, handed in `_early_shown`);
+        else the cached INBOX."""
         self.status.connection = "connecting"
+        if shown is None:
+            shown, self._early_shown = self._early_shown, None
         if shown is None:
             shown = _show_cached_inbox(self)
         if shown is not None:

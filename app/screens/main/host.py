@@ -52,6 +52,7 @@ class Host(MainHost, Protocol):
     _answering: int | None
     _composed: bool
     _leaving: set[int]
+    _early_shown: OpenFolder | None
 
     @property
     def new_mail_notice(self) -> Notice:

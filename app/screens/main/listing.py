@@ -168,7 +168,7 @@ async def open_folder(screen: Host, folder: Folder, *, shown: OpenFolder | None 
     if cached is not None and cached.uidvalidity == opened.uidvalidity:
         # Same messages: keep what the list holds, and the cursor if the user moved it
         # (or the results of a search started meanwhile); unchanged, nothing is redrawn.
-        if screen._search_uids is None and opened.uids != ml.uids:
+        if screen._search_uids is None and not ml.share_uids(opened.uids):
             # End pressed meanwhile stays at the end: the last row is the oldest in either list.
             at_end = ml.row_count > 1 and ml.cursor_row == ml.row_count - 1
             ml.set_uids(opened.uids, keep_cursor=ml.cursor_row > 0, reset_summaries=False)

@@ -209,6 +209,9 @@ class MainScreen(
         self.limit_text: str | None = None
         """The query the list is limited to (`l`), offered again by the next `l`."""
         self._folder_uids: Sequence[int] = []
+        self._early_shown: OpenFolder | None = None
+        """The start-up list on screen, for `connect_account` (not its argument: a worker keeps
+        its arguments while the tasks it started run, here a 100k folder's UIDs; issue 21)."""
         self._unanswered: set[int] = set()
         """UIDs asked for before the connection was up, and not in the cache."""
         self._idle_task: asyncio.Task[None] | None = None
@@ -297,7 +300,8 @@ class MainScreen(
         self.account.listen_alerts(self._show_alert)
         self.status.account = self.account.name
         panes.apply_width(self, self.size.width)
-        self.connect_account(show_early_inbox(self))
+        self._early_shown = show_early_inbox(self)
+        self.connect_account()
         self.set_interval(60, self.flush_outbox)
         self.watch_counts()
 
