@@ -1079,7 +1079,7 @@ class Account:
         """The NOOP told only new mail that sorts on top and flag changes (`app.store.news`):
         applied without a resync (issue 21: ~80 ms of CPU per delivered message before).
         None when it told anything else; the caller holds the lock and resyncs then."""
-        from app.store.news import changed_flags, on_top, told_changes
+        from app.store.news import TIED_MAX, changed_flags, on_top, told_changes
 
         events, self._noop_events = self._noop_events, []
         told = told_changes(events)
@@ -1106,10 +1106,13 @@ class Account:
             fetched = [s for s in await client.fetch_summaries(new) if s.internaldate is not None]
             if len(fetched) != len(new):
                 return None
-            top = self.summaries.get(name, validity, order[0]) if order else None
-            if top is None and order:
-                top = cache.get_summaries(name, validity, [order[0]]).get(order[0])
-            placed = on_top(order, top, fetched, self.sort_spec())
+            head = list(order[: TIED_MAX + 1])  # the top row, and those that may tie it
+            held = {u: s for u in head if (s := self.summaries.get(name, validity, u))}
+            if len(held) < len(head):
+                missing = [u for u in head if u not in held]
+                held.update(cache.get_summaries(name, validity, missing))
+            listed = [held.get(u) for u in head]
+            placed = on_top(order, listed, fetched, self.sort_spec())
             if placed is None:
                 return None
             order = placed

@@ -17,13 +17,21 @@ import sys
 from functools import cache
 from typing import Any
 
-__all__ = ["COLLECT_EVERY", "SETTLE", "collect_soon", "trim_heap", "trim_heap_later"]
+__all__ = [
+    "COLLECT_EVERY",
+    "SETTLE",
+    "collect_soon",
+    "freeze_settled",
+    "trim_heap",
+    "trim_heap_later",
+]
 
 #: Seconds after start-up's last step when the heap is trimmed.
 SETTLE = (1.0, 4.0)
 #: While the client stays open: at most one full collection in this many seconds.
 COLLECT_EVERY = 10.0
 _last_collect = [float("-inf")]
+_frozen = [False]
 
 
 @cache
@@ -52,11 +60,13 @@ def trim_heap() -> bool:
     return True
 
 
-def trim_heap_later(delays: tuple[float, ...] = SETTLE) -> None:
+def trim_heap_later(delays: tuple[float, ...] = SETTLE, *, freeze: bool = True) -> None:
     """`trim_heap` in a thread after each of `delays` seconds from now (call from the event
     loop's thread): once what start-up freed is free. The first screen's last frames and the
     folder list are done at the first; the IDLE watcher's own connection (its SELECT and
-    UID list of the folder) a few seconds later, hence the second."""
+    UID list of the folder) a few seconds later, hence the second, and then `freeze_settled`
+    if `freeze` (not in a process that runs many apps, a test suite's: one app's objects
+    would stay frozen after it ended)."""
     import asyncio
     import threading
 
@@ -66,6 +76,33 @@ def trim_heap_later(delays: tuple[float, ...] = SETTLE) -> None:
     loop = asyncio.get_running_loop()
     for delay in delays:
         loop.call_later(delay, start)
+    if delays and freeze:
+        loop.call_later(max(delays), freeze_settled)
+
+
+def freeze_settled() -> bool:
+    """Start-up's objects (modules, Textual, the screens, the first folder's rows) out of
+    every later full collection: a full `gc.collect()`, then `gc.freeze()`, once. False when
+    already done.
+
+    Every refresh under new mail is followed by a full collection (`collect_soon`), which
+    walked all of them, ~35-40 ms each (issue 21). Frozen objects are still freed by their
+    reference counts; only a cycle among them that is dropped later stays, which start-up's,
+    alive as long as the client, do not make. The collection first, so no garbage is frozen.
+
+    `app.imap.client`'s bulk loads agree: they move what they allocated to the oldest
+    generation by a freeze then an unfreeze only while nothing is frozen (the unfreeze would
+    undo this); after it, a big load's objects are walked once by a young collection, the
+    lesser cost (a freeze without the unfreeze would also freeze the cycles left while the
+    collector was paused, never to be freed)."""
+    import gc
+
+    if _frozen[0]:
+        return False
+    _frozen[0] = True
+    gc.collect()
+    gc.freeze()
+    return True
 
 
 def collect_soon(every: float = COLLECT_EVERY, delay: float = 1.0) -> None:

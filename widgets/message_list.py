@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from itertools import islice
-from typing import ClassVar
+from math import ceil
+from typing import ClassVar, NamedTuple
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -27,6 +29,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import var
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from app.imap.parser import UidArray
@@ -75,15 +78,58 @@ def format_date(when: datetime | None, now: datetime, *, compact: bool = False) 
     return f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
 
 
-def _prepended(old: Sequence[int], new: Sequence[int]) -> int:
-    """How many UIDs `new` has in front of all of `old` (0 when it is not `old` so extended);
-    compared in C for UidArrays."""
+#: How far down the list new mail may be inserted and the drawn rows still be kept, moved.
+INSERT_NEAR_TOP = 64
+
+
+class Inserted(NamedTuple):
+    """`new` is `old` with UIDs inserted among its first rows: where each old row went."""
+
+    moved: dict[int, int]
+    """Old row -> new row, for the old rows before `tail`."""
+    tail: int
+    """From this old row on, every row is `shift` rows lower."""
+    shift: int
+
+    def row(self, old: int) -> int:
+        return old + self.shift if old >= self.tail else self.moved[old]
+
+
+def _inserted(old: Sequence[int], new: Sequence[int]) -> Inserted | None:
+    """How `new` is `old` with UIDs inserted among its first `INSERT_NEAR_TOP` rows (new mail
+    on top, and after the rows dated in the top row's second: `app.store.news.on_top`), else
+    None. The long tail is compared in C for UidArrays."""
     shift = len(new) - len(old)
-    if shift <= 0 or not old or new[shift] != old[0] or new[-1] != old[-1]:
-        return 0
+    if shift <= 0 or not old or new[-1] != old[-1]:
+        return None
+    moved: dict[int, int] = {}
+    i = j = 0
+    while i - j < shift:
+        if i > INSERT_NEAR_TOP + shift or j >= len(old):
+            return None
+        if new[i] == old[j]:
+            moved[j] = i
+            j += 1
+        i += 1
     if isinstance(new, UidArray) and isinstance(old, UidArray):
-        return shift if new[shift:] == old else 0
-    return shift if list(new[shift:]) == list(old) else 0
+        same = new[i:] == old[j:]
+    else:
+        same = list(new[i:]) == list(old[j:])
+    return Inserted(moved, j, shift) if same else None
+
+
+def _thumb(bar: ScrollBar) -> list[Segment]:
+    """What the vertical scrollbar draws (Textual's own `render_bar`, its geometry only)."""
+    virtual = ceil(bar.window_virtual_size)
+    window = ceil(bar.window_size if bar.window_size < virtual else 0)
+    drawn = bar.renderer.render_bar(
+        size=bar.size.height,
+        virtual_size=virtual,
+        window_size=window,
+        position=bar.position,
+        thickness=bar.thickness,
+    )
+    return list(drawn.segments)
 
 
 class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
@@ -398,9 +444,9 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
         old_uids = self._uids
         self._uids = uids if isinstance(uids, UidArray) else list(uids)
         self._depths = list(depths) if depths is not None else None
-        shift = _prepended(old_uids, self._uids) if keep_cursor and depths is None else 0
-        if shift:
-            self._shift_cache(shift, (old_row, self._hover))
+        inserted = _inserted(old_uids, self._uids) if keep_cursor and depths is None else None
+        if inserted is not None:
+            self._shift_cache(inserted, (old_row, self._hover))
         else:
             self._invalidate_all()
         count = len(self._uids)
@@ -776,16 +822,25 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
             self.scroll_to(y=y, animate=False, immediate=True)
 
     # -- repaint bookkeeping ------------------------------------------------------------------
-    def _shift_cache(self, shift: int, stale: tuple[int, ...]) -> None:
-        """New mail came on top: the rows drawn are the same messages `shift` rows lower, so
-        their strips are kept (a refresh a second under delivery redrew every row before);
-        the cursor's and the hover's old rows are drawn again."""
+    def _shift_cache(self, inserted: Inserted, stale: tuple[int, ...]) -> None:
+        """New mail came among the first rows (on top, or after the rows of the top's second):
+        the rows drawn are the same messages a few rows lower, so their strips are kept (a
+        refresh a second under delivery redrew every row before); the cursor's and the
+        hover's old rows are drawn again. Only those within a page of the view are kept:
+        the rest, pushed further down by each new mail, piled up to the cache's 1,024 strips
+        (seven caches each) under steady delivery (issue 21's soak)."""
+        page = self._page_height()
+        top = int(self.scroll_offset.y)
+        near = range(max(0, top - page), top + 2 * page)
         kept = [
-            (row + shift, strip)
+            (new_row, strip)
             for (row, generation), strip in (
                 (k, self._cache.get(k)) for k in list(self._cache.keys())
             )
-            if generation == self._generation and row not in stale and strip is not None
+            if generation == self._generation
+            and row not in stale
+            and strip is not None
+            and (new_row := inserted.row(row)) in near
         ]
         self._cache.clear()
         for row, strip in kept:
@@ -807,6 +862,15 @@ class MessageList(ScrollView, can_focus=True, inherit_bindings=False):
             self.virtual_size = size
             return
         self.set_reactive(MessageList.virtual_size, size)
+        if size.height > old.height and self.show_vertical_scrollbar:
+            bar = self.vertical_scrollbar
+            before = _thumb(bar)
+            bar.set_reactive(ScrollBar.window_virtual_size, size.height)
+            if _thumb(bar) == before:
+                # More rows, the scrollbar drawn the same (its thumb moves by eighths of a
+                # cell, and at the top of a long list it does not move): not drawn again,
+                # which Textual's `_scroll_update` does, every line of it, each new mail.
+                return
         self._scroll_update(size)
 
     def _invalidate_all(self) -> None:

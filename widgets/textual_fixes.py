@@ -15,6 +15,9 @@ most sub-strips none. At a 100,000-message INBOX in a 160x48 terminal 1,810 stri
 once settled, with 12,135 of their 12,718 caches empty: ~2 MB of the RSS (issue 21: RSS ≤
 aerc's). Here each cache is made on its first use (a descriptor over the slot), so what is
 cached and every result are Textual's; making a strip costs seven objects less.
+
+A partial update renders only the widgets that overlap a changed region, not every widget in
+the bounding box of the changes (`_install_partial_update`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from rich.segment import Segment
+from textual._compositor import ChopsUpdate, Compositor
 from textual.cache import FIFOCache
 from textual.strip import Strip
 
@@ -93,9 +97,14 @@ def _install_lazy_strip_caches() -> bool:
 
 
 def install() -> None:
-    """Make `Strip.divide` return `[self]` uncached and Strip's caches made on first use;
-    idempotent."""
+    """Make `Strip.divide` return `[self]` uncached, Strip's caches made on first use, and
+    partial updates render only the widgets that overlap what changed; idempotent."""
     _install_lazy_strip_caches()
+    _install_divide()
+    _install_partial_update()
+
+
+def _install_divide() -> None:
     original: Callable[[Strip, Iterable[int]], Sequence[Strip]] = Strip.divide
     if getattr(original, _MARK, False):
         return
@@ -110,6 +119,38 @@ def install() -> None:
     divide.__doc__ = original.__doc__
     setattr(divide, _MARK, True)
     Strip.divide = divide  # type: ignore[method-assign]
+
+
+def _install_partial_update() -> None:
+    """A partial update renders every widget that overlaps the bounding box of what changed:
+    new mail changes the list (top) and the status bar (bottom), so every widget on screen
+    (the viewer, the footer's keys, the panes behind them) was rendered and cut, each
+    refresh (issue 21). Only the changed spans are written out, and a widget that overlaps
+    none of the changed regions has no cell in them, so it is left out; `cuts` (every
+    widget's edges) is taken from the whole map first, as Textual caches it."""
+    original: Callable[[Compositor], ChopsUpdate | None] = Compositor.render_partial_update
+    if getattr(original, _MARK, False):
+        return
+
+    def render_partial_update(self: Compositor) -> ChopsUpdate | None:
+        dirty = list(self._dirty_regions)
+        if not dirty:
+            return original(self)
+        self.cuts  # noqa: B018 (computed and cached from every widget, before the filter)
+        visible = self.visible_widgets
+        self._visible_widgets = {
+            widget: (region, clip)
+            for widget, (region, clip) in visible.items()
+            if any(region.intersection(clip).overlaps(changed) for changed in dirty)
+        }
+        try:
+            return original(self)
+        finally:
+            self._visible_widgets = visible
+
+    render_partial_update.__doc__ = original.__doc__
+    setattr(render_partial_update, _MARK, True)
+    Compositor.render_partial_update = render_partial_update  # type: ignore[method-assign]
 
 
 class AnsiThemeVariables:

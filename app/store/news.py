@@ -18,7 +18,7 @@ from app.models import MessageSummary
 from app.store.threads import CHOICE_OF_SORT_KEY, key_of, sort_key_from
 from app.uids import UidArray
 
-__all__ = ["on_top", "told_changes"]
+__all__ = ["TIED_MAX", "changed_flags", "on_top", "told_changes"]
 
 
 def told_changes(events: Iterable[Any]) -> tuple[list[int], dict[int, frozenset[str]]] | None:
@@ -37,19 +37,32 @@ def told_changes(events: Iterable[Any]) -> tuple[list[int], dict[int, frozenset[
     return sorted(new), flags
 
 
+#: At most this many listed rows tying the top's key are looked at; more (a burst of mail
+#: dated in one second) and the resync places the new mail.
+TIED_MAX = 16
+
+
 def on_top(
     order: Sequence[int],
-    top: MessageSummary | None,
+    listed: Sequence[MessageSummary | None],
     fetched: Sequence[MessageSummary],
     sort: str,
 ) -> UidArray | None:
-    """`order` with the `fetched` new messages in front, when by `sort` (one key, "REVERSE
-    DATE" and the like) every one of them comes strictly before `top`, the first listed; None
-    when one does not (the resync places it) or the order cannot be told here."""
+    """`order` with the `fetched` new messages placed at its head, when by `sort` (one key,
+    "REVERSE DATE" and the like) none of them sorts below `listed[0]`, the first row; None
+    when one does (the resync places it) or the order cannot be told here.
+
+    `listed` are the summaries of the first rows of `order` (None where not held). A new
+    message dated in the same second as the top row (every other refresh under delivery at
+    2/s) is not left to a resync: ties go by UID ascending, the mailbox order, in both
+    directions (RFC 5256; `threads.sort_uids`, and Dovecot answers so), and a new UID is
+    above every listed one, so it comes right after the listed rows of that key."""
     words = sort.upper().strip("() ").split()
     if len(words) != 2 or words[0] != "REVERSE" or words[1] not in CHOICE_OF_SORT_KEY:
         return None
-    if not fetched or (order and top is None) or (top is not None and top.uid != order[0]):
+    if not fetched or (order and (not listed or listed[0] is None)):
+        return None
+    if any(s is not None and s.uid != uid for s, uid in zip(listed, order, strict=False)):
         return None
     value = key_of(CHOICE_OF_SORT_KEY[words[1]])
 
@@ -57,16 +70,35 @@ def on_top(
         return value(sort_key_from(s.uid, s.internaldate, s.size, s.envelope))
 
     try:
-        keyed = [(of(s), s.uid) for s in fetched]
-        if top is not None:
+        keyed = sorted((of(s), s.uid) for s in fetched)  # by UID within a key: the tie-break
+        keyed.sort(key=lambda k: k[0], reverse=True)  # stable: ties stay by UID
+        tied = 0  # the listed rows with the top's key: the new ones of that key go after them
+        if order:
+            top = listed[0]
+            assert top is not None
             floor = of(top)
-            if not all(k > floor for k, _ in keyed):
-                return None  # a tie or an older date: the server's order decides
-        keyed.sort(reverse=True)  # ties among the new: the higher UID first, as REVERSE does
+            if keyed[-1][0] < floor:
+                return None  # an older date: the server's order decides
+            if keyed[-1][0] == floor:
+                for s in listed[: TIED_MAX + 1]:
+                    if s is None:
+                        return None  # a tied row's key not at hand
+                    if of(s) != floor:
+                        break
+                    tied += 1
+                else:
+                    if tied < len(order):
+                        return None  # ties past what was looked at
     except TypeError:  # keys that do not compare (a missing date): leave it to the server
         return None
-    out = UidArray(uid for _, uid in keyed)
-    out.extend(order)
+    above = [uid for k, uid in keyed if not tied or k != floor]
+    out = UidArray(above)
+    if tied:
+        out.extend(order[:tied])
+        out.extend(uid for k, uid in keyed if k == floor)
+        out.extend(order[tied:])
+    else:
+        out.extend(order)
     return out
 
 

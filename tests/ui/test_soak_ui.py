@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import smtplib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,15 +14,19 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.widgets._toast import Toast, ToastHolder
 
+from app.account import Account
+from app.main import TermailApp
+from app.models import TlsMode
 from app.screens.main.watch import NEW_MAIL, notify_new_mail
 from tests.ui.test_app_sandbox import (
+    imap,
     list_filled,
     make_app,
     message_list,
     wait_until,
     wait_watching,
 )
-from widgets.message_list import MessageList
+from widgets.message_list import Inserted, MessageList, _inserted
 from widgets.notice import Notice
 
 
@@ -202,6 +207,88 @@ async def test_new_mail_on_top_redraws_only_what_changed() -> None:
         assert "↑ 1 new" in _top_line(ml)
 
 
+async def test_new_mail_after_the_rows_of_the_top_second_redraws_only_what_changed() -> None:
+    """New mail dated in the first row's second goes after the rows of that second
+    (`app.store.news.on_top`), not on top: the rows drawn are still kept, those below moved,
+    with the cursor on the first row (following the top) as in a soak (issue 21: every row
+    of the page was drawn again each such refresh)."""
+    app = ListApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        ml = app.query_one(MessageList)
+        ml.set_uids([98, 99, *range(97, 0, -1)], keep_cursor=False)
+        await pilot.pause()
+        drawn = ml.render_count
+        # 102 newer, on top; 100 and 101 of the top's second, after 98 and 99.
+        ml.set_uids(
+            [102, 98, 99, 100, 101, *range(97, 0, -1)], keep_cursor=True, reset_summaries=False
+        )
+        await pilot.pause()
+        assert ml.cursor_uid == 102 and ml.cursor_row == 0
+        # The three new rows and the cursor's old row, not the page (12 rows).
+        assert ml.render_count - drawn <= 4
+
+        def page() -> list[str]:
+            return ["".join(s.text for s in ml.render_line(y)) for y in range(ml.size.height)]
+
+        kept = page()
+        ml._invalidate_all()
+        assert kept == page()  # the strips kept are what a full redraw draws
+
+
+async def test_new_mail_on_top_of_a_long_list_leaves_the_scrollbar_undrawn() -> None:
+    """At the top of a long list the thumb is one cell at the top however many rows come:
+    it is not drawn again (Textual's `_scroll_update` drew every line of it each new mail,
+    issue 21), and what shows is what a full redraw draws; where the thumb does move, it is."""
+    app = ListApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        ml = app.query_one(MessageList)
+        ml.set_uids(list(range(2000, 0, -1)), keep_cursor=False)
+        await pilot.pause()
+        # The first rows made the scrollbar appear: laid out and drawn.
+        ml.set_uids(list(range(2001, 0, -1)), keep_cursor=True, reset_summaries=False)
+        await pilot.pause()
+        bar = ml.vertical_scrollbar
+        drawn: list[int] = []
+        render = bar.render
+        bar.render = lambda: drawn.append(1) or render()  # type: ignore[method-assign]
+
+        def lines() -> list[str]:
+            return [
+                "".join(s.text + str(s.style) for s in strip)
+                for strip in bar.render_lines(bar.size.region)
+            ]
+
+        ml.set_uids(list(range(2003, 0, -1)), keep_cursor=True, reset_summaries=False)
+        await pilot.pause()
+        assert drawn == [] and bar.window_virtual_size == 2003
+        shown = lines()
+        bar.refresh()
+        await pilot.pause()
+        assert drawn and lines() == shown
+        drawn.clear()
+        for _ in range(500):  # the thumb a third of the way down
+            ml.action_cursor_down()
+        ml.set_uids(list(range(2900, 0, -1)), keep_cursor=True, reset_summaries=False)
+        await pilot.pause()
+        assert drawn  # moved: drawn again
+
+
+async def test_rows_pushed_far_below_the_view_are_not_kept() -> None:
+    """Each new mail pushes the drawn rows down; those far below the view went on being kept
+    up to the cache's 1,024 strips (issue 21's soak: the RSS grew with them)."""
+    app = ListApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        ml = app.query_one(MessageList)
+        ml.set_uids(list(range(100, 0, -1)), keep_cursor=False)
+        await pilot.pause()
+        for k in range(1, 41):
+            ml.set_uids(list(range(100 + 2 * k, 0, -1)), keep_cursor=True, reset_summaries=False)
+            await pilot.pause()
+        page = ml.size.height
+        assert 0 < len(ml._cache) <= 3 * page
+        assert ml.cursor_uid == 180 and ml.cursor_row == 0  # followed the top
+
+
 def _client_lines(app: Any, after: int, word: str) -> list[str]:
     """Commands of ours sent since line `after` of the protocol log that contain `word`."""
     lines = app.accounts[0].protocol_log.snapshot()
@@ -235,3 +322,58 @@ async def test_a_burst_of_deliveries_is_one_refresh(sandbox: Any, mail_user: Any
         notices = app.screen.query(Notice)
         assert len(notices) == 1 and notices[0].shown
         assert (notices[0].title, notices[0].text) == (NEW_MAIL, "8 new messages in INBOX")
+
+
+def _deliver_dated(sandbox: Any, user: Any, dates: list[str]) -> None:
+    lmtp = smtplib.LMTP("127.0.0.1", sandbox.lmtp_port, timeout=10)
+    try:
+        to = f"{user.name}@localhost"
+        for k, date in enumerate(dates):
+            body = f"From: a@b.c\r\nTo: {to}\r\nSubject: tie {k}\r\nDate: {date}\r\n\r\nx\r\n"
+            lmtp.sendmail("a@b.c", [to], body.encode())
+    finally:
+        lmtp.quit()
+
+
+@pytest.mark.integration
+async def test_new_mail_dated_as_the_top_row_is_placed_without_a_resync(
+    sandbox: Any, mail_user: Any, tmp_path_fast: Path
+) -> None:
+    """Mail dated in the same second as the first row (every other refresh under delivery at
+    2/s): placed after the rows of that second, as the server's SORT orders ties (by UID),
+    without a SELECT and the resync behind it (issue 21: ~40% of the soak's refreshes)."""
+    second = "Mon, 01 Jan 2024 10:00:05 +0000"
+    _deliver_dated(sandbox, mail_user, ["Mon, 01 Jan 2024 09:00:00 +0000", second, second])
+    settings = mail_user.imap_settings(TlsMode.IMPLICIT)
+    account = Account(mail_user.name, settings, mail_user.credentials, data_dir=tmp_path_fast)
+    app = TermailApp([account])  # with a header cache, as a user's
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: list_filled(app) and message_list(app).row_count == 3)
+        await wait_watching(pilot, app)
+        await pilot.pause(1.5)  # the refresh after the watcher's SELECT is over
+        log = app.accounts[0].protocol_log.snapshot()
+        mark = log[-1].seq if log else 0
+        _deliver_dated(sandbox, mail_user, [second, second])
+        await wait_until(pilot, lambda: message_list(app).row_count == 5, 15)
+        await pilot.pause(1.2)
+        _deliver_dated(sandbox, mail_user, ["Mon, 01 Jan 2024 10:00:06 +0000", second])
+        await wait_until(pilot, lambda: message_list(app).row_count == 7, 15)
+        await pilot.pause(1.2)
+        assert _client_lines(app, mark, "SELECT") == []
+        assert _client_lines(app, mark, "SORT") == []
+        conn = imap(mail_user)
+        try:
+            conn.select("INBOX")
+            typ, data = conn.uid("SORT", "(REVERSE DATE)", "UTF-8", "ALL")
+        finally:
+            conn.logout()
+        assert typ == "OK"
+        assert list(message_list(app).uids) == [int(u) for u in data[0].split()]
+
+
+def test_insertions_near_the_top_are_told_and_nothing_else() -> None:
+    assert _inserted([3, 2, 1], [5, 3, 4, 2, 1]) == Inserted({0: 1}, 1, 2)
+    assert _inserted([3, 2, 1], [5, 4, 3, 1]) is None  # 2 went: not only insertions
+    assert _inserted([3, 2, 1], [3, 2, 1]) is None
+    deep = list(range(200, 0, -1))
+    assert _inserted(deep, [*deep[:100], 500, *deep[100:]]) is None  # past INSERT_NEAR_TOP

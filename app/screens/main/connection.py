@@ -199,8 +199,9 @@ class ConnectionWorkers:
                 await open_folder(self, inbox, shown=shown if inbox.name == INBOX.name else None)
         self.resume_drafts()
         # Start-up is done (the list, the tree): the heap it freed goes back to the system
-        # (app/memory.py), in a thread (the GIL is let go meanwhile).
-        trim_heap_later()
+        # (app/memory.py), in a thread (the GIL is let go meanwhile), and what it keeps is
+        # frozen out of later collections (not under a test's pilot).
+        trim_heap_later(freeze=not self.app.is_headless)
 
     @work(exclusive=True, group="counts", description="folder counts")
     async def watch_counts(self: Host) -> None:
