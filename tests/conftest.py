@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -120,3 +121,34 @@ def gpg_keyring() -> Iterator[object]:
     from tests.gpg_keys import keyring_fixture
 
     yield from keyring_fixture()
+
+
+# -- the summary of the server kinds started (tests/integration), also under pytest-xdist --------
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker: hand this worker's kind starts to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        from tests.integration.kinds import STARTED
+
+        workeroutput["termail_kinds"] = [list(pair) for pair in STARTED]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the controller (pytest-xdist): a worker's kind starts, for the summary."""
+    from tests.integration.kinds import STARTED
+
+    STARTED.extend((kind, note) for kind, note in node.workeroutput.get("termail_kinds", []))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    import sys
+
+    kinds = sys.modules.get("tests.integration.kinds")
+    started = getattr(kinds, "STARTED", None)
+    if started:
+        terminalreporter.section("server kinds")
+        for kind, note in started:
+            terminalreporter.write_line(f"{kind}: {note}")

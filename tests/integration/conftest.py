@@ -9,17 +9,14 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from app.account import Account
 from app.sandbox.kinds import KINDS, KindServer, KindUser, start_kind
 from app.sandbox.server import SandboxError
+from tests.integration.kinds import STARTED as _STARTED
 from tests.integration.kinds import make_kind_account
-
-#: Each start of a kind this session, for the summary at the end (one line per start).
-_STARTED: list[tuple[str, str]] = []
 
 
 def _tmp_base() -> str:
@@ -89,10 +86,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "interop: runs against every server kind")
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _STARTED:
-        terminalreporter.section("server kinds")
-        for kind, note in _STARTED:
-            terminalreporter.write_line(f"{kind}: {note}")
+    config.addinivalue_line("markers", "xdist_group(name): run on one pytest-xdist worker")
