@@ -115,6 +115,21 @@ def tmp_path_fast() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+@pytest.fixture
+def no_automatic_gc() -> Iterator[None]:
+    """CPython's own collections off for the test, so only what the test calls frees a cycle
+    (tests/unit/test_memory.py, tests/ui/test_textual_fixes.py)."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 @pytest.fixture(scope="session")
 def gpg_keyring() -> Iterator[object]:
     """Throwaway OpenPGP keys in a private GNUPGHOME (tests/gpg_keys.py)."""

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 
 import pytest
 from rich.segment import Segment
 from textual.strip import Strip
 
 from widgets.textual_fixes import install
-
-
-@pytest.fixture
-def no_automatic_gc() -> Iterator[None]:
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _strips_alive() -> int:
