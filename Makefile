@@ -68,10 +68,11 @@ imports: venv
 
 check: lint typecheck imports
 
-# Two pytest-xdist workers (the CI machine has 2 cores; half of a test's time is spent waiting on
-# servers, tmux and subprocesses). `loadgroup`: the tests of one server kind stay on one worker
-# (tests/integration/kinds.py), so each kind starts once. `make test PYTEST_WORKERS=0`: one process.
-PYTEST_WORKERS ?= 2
+# `make test PYTEST_WORKERS=2`: two pytest-xdist workers (the CI machine has 2 cores; about half
+# of a UI test's time is spent waiting on servers, tmux and subprocesses). `loadgroup`: the tests
+# of one server kind stay on one worker (tests/integration/kinds.py), so each kind starts once.
+# One process (0) by default until the suite has been seen green on two workers twice in a row.
+PYTEST_WORKERS ?= 0
 test: system-deps venv check
 	$(PY) -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
