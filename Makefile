@@ -43,7 +43,7 @@ $(STAMP): pyproject.toml
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e . --group dev || $(PY) -m pip install -q -e . pytest pytest-asyncio \
-	  pytest-textual-snapshot pytest-timeout hypothesis ruff mypy import-linter
+	  pytest-textual-snapshot pytest-timeout pytest-xdist hypothesis ruff mypy import-linter
 	@touch $(STAMP)
 
 # An editable install has no bytecode (pip compiles only what it copies), and where
@@ -68,8 +68,13 @@ imports: venv
 
 check: lint typecheck imports
 
+# `make test PYTEST_WORKERS=2`: two pytest-xdist workers (the CI machine has 2 cores; about half
+# of a UI test's time is spent waiting on servers, tmux and subprocesses). `loadgroup`: the tests
+# of one server kind stay on one worker (tests/integration/kinds.py), so each kind starts once.
+# One process (0) by default until the suite has been seen green on two workers twice in a row.
+PYTEST_WORKERS ?= 0
 test: system-deps venv check
-	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The interop suite: every account-level test against each server kind (dovecot, minimal,
 # gmail-like, cyrus, courier; Postfix for submission). Cyrus, Courier and Postfix are unpacked

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -114,9 +115,55 @@ def tmp_path_fast() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+@pytest.fixture
+def no_automatic_gc() -> Iterator[None]:
+    """CPython's own collections off for the test, so only what the test calls frees a cycle
+    (tests/unit/test_memory.py, tests/ui/test_textual_fixes.py)."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 @pytest.fixture(scope="session")
 def gpg_keyring() -> Iterator[object]:
     """Throwaway OpenPGP keys in a private GNUPGHOME (tests/gpg_keys.py)."""
     from tests.gpg_keys import keyring_fixture
 
     yield from keyring_fixture()
+
+
+# -- the summary of the server kinds started (tests/integration), also under pytest-xdist --------
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker: hand this worker's kind starts to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        from tests.integration.kinds import STARTED
+
+        workeroutput["termail_kinds"] = [list(pair) for pair in STARTED]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the controller (pytest-xdist): a worker's kind starts, for the summary."""
+    from tests.integration.kinds import STARTED
+
+    STARTED.extend((kind, note) for kind, note in node.workeroutput.get("termail_kinds", []))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    import sys
+
+    kinds = sys.modules.get("tests.integration.kinds")
+    started = getattr(kinds, "STARTED", None)
+    if started:
+        terminalreporter.section("server kinds")
+        for kind, note in started:
+            terminalreporter.write_line(f"{kind}: {note}")

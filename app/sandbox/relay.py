@@ -10,7 +10,9 @@ long as a test needs: `gated` (no connection reaches the server until `open()`) 
 client's data from one command on waits for `release()`).
 
 One relay for tests/integration/turns.py (`TurnRelay`), the warm-start tests' gate and
-bench/peers.py's delay proxy (which runs it on a thread of its own).
+bench/peers.py's delay proxy (which runs it on a thread of its own). `RelayBase` is what it
+shares with the fault tests' proxy (tests/faults/proxy.py): the listening port, one task a
+connection, the connection to the server, the stop.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any, Self
 
-__all__ = ["Conversation", "Relay"]
+__all__ = ["Conversation", "Relay", "RelayBase"]
 
 
 @dataclass
@@ -59,7 +63,67 @@ class Conversation:
         return [line.partition(b" ")[2] for line in flight]
 
 
-class Relay:
+class RelayBase:
+    """Listens on 127.0.0.1 (a free port, `port` once entered) and hands each client, with a
+    connection of its own to (`host`, `target`), to `_relay` (a subclass's): how the bytes
+    pass is all that differs between a relay that counts and one that misbehaves."""
+
+    #: A client whose server cannot be reached is reset (True) or closed (False).
+    refuse_by_reset = False
+
+    def __init__(self, target: int, host: str = "127.0.0.1") -> None:
+        self.host, self.target = host, target
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> Self:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """No new connections; every connection's tasks cancelled and waited for."""
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """A task of this relay's, cancelled by `close`."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._spawn(self._relay(reader, writer))
+
+    async def _connect(
+        self, c_writer: asyncio.StreamWriter
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """The server's side of a new connection, or None (the client refused) when it
+        cannot be reached."""
+        try:
+            return await asyncio.open_connection(self.host, self.target)
+        except OSError:
+            if self.refuse_by_reset:
+                c_writer.transport.abort()
+            else:
+                c_writer.close()
+            return None
+
+    async def _relay(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class Relay(RelayBase):
     """127.0.0.1:`port` relayed to (`host`, `target`), each connection a `Conversation`."""
 
     def __init__(
@@ -71,7 +135,8 @@ class Relay:
         *,
         gated: bool = False,
     ) -> None:
-        self.host, self.target, self.one_way = host, target, one_way
+        super().__init__(target, host)
+        self.one_way = one_way
         self.hold = hold
         """A command (b"UID SORT"): the client's data from it on waits for `release()`, as
         a server slow to answer it would (issue 21: a cold SORT of 1,000,000 messages)."""
@@ -81,26 +146,9 @@ class Relay:
         self._opened = asyncio.Event()
         if not gated:
             self._opened.set()
-        self.port = 0
         self.conversations: list[Conversation] = []
         self.shown_at = 0
         """A test's note: the first connection's turns when its first screen was ready."""
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def __aenter__(self) -> Relay:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
 
     def open(self) -> None:
         """A gated relay lets its connections (waiting and new) through to the server."""
@@ -121,20 +169,14 @@ class Relay:
         """The turns of every connection."""
         return sum(talk.turns for talk in self.conversations)
 
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.ensure_future(self._relay(reader, writer))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def _relay(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
         talk = Conversation()
         self.conversations.append(talk)
         await self._opened.wait()
-        try:
-            s_reader, s_writer = await asyncio.open_connection(self.host, self.target)
-        except OSError:
-            c_writer.close()
+        server = await self._connect(c_writer)
+        if server is None:
             return
+        s_reader, s_writer = server
 
         async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, up: bool) -> None:
             queue: asyncio.Queue[tuple[float, bytes | None]] = asyncio.Queue()

@@ -28,6 +28,8 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
+from app.sandbox.relay import RelayBase
+
 __all__ = ["ConnStats", "Fault", "FaultProxy"]
 
 
@@ -111,18 +113,21 @@ class ConnStats:
         return sum(1 for d, _, _ in self.chunks if d == direction)
 
 
-class FaultProxy:
-    """Forwards 127.0.0.1:`port` to (`host`, `target_port`), applying the faults added."""
+class FaultProxy(RelayBase):
+    """Forwards 127.0.0.1:`port` to (`host`, `target_port`), applying the faults added: the
+    sandbox's relay (app/sandbox/relay.py) with a pump that misbehaves on cue."""
+
+    refuse_by_reset = True
 
     def __init__(self, host: str, target_port: int) -> None:
-        self.host = host
-        self.target_port = target_port
-        self.port = 0
+        super().__init__(target_port, host)
         self.faults: list[Fault] = []
         self.stats: list[ConnStats] = []
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._writers: list[asyncio.StreamWriter] = []
+
+    @property
+    def target_port(self) -> int:
+        return self.target
 
     def add(self, fault: Fault) -> Fault:
         self.faults.append(fault)
@@ -135,43 +140,26 @@ class FaultProxy:
     def connections(self) -> int:
         return len(self.stats)
 
-    async def __aenter__(self) -> FaultProxy:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        """Every connection reset (not closed: a fault test's client must not wait on it)."""
         for writer in self._writers:
             writer.transport.abort()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
+        await super().close()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
 
-    async def _accept(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
+    async def _relay(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
         stats = ConnStats(len(self.stats))
         self.stats.append(stats)
-        try:
-            s_reader, s_writer = await asyncio.open_connection(self.host, self.target_port)
-        except OSError:
-            c_writer.transport.abort()
+        server = await self._connect(c_writer)
+        if server is None:
             return
+        s_reader, s_writer = server
         self._writers += [c_writer, s_writer]
         writers = (c_writer, s_writer)
-        up = asyncio.ensure_future(self._pump(stats, "up", c_reader, s_writer, writers))
-        down = asyncio.ensure_future(self._pump(stats, "down", s_reader, c_writer, writers))
-        for task in (up, down):
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        up = self._spawn(self._pump(stats, "up", c_reader, s_writer, writers))
+        down = self._spawn(self._pump(stats, "down", s_reader, c_writer, writers))
         await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
         # One side finished: let the other drain briefly, then close both.
         await asyncio.wait({up, down}, timeout=1.0)

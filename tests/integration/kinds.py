@@ -1,7 +1,8 @@
 """Parametrizing a test over the server kinds (app/sandbox/kinds.py), with per-kind xfails.
 
 `@over_kinds()` runs a test once per kind through the session-scoped `server_kind` fixture
-(each kind's servers start once and stop when the suite moves on to the next kind).
+(each kind's servers start once and stop when the suite moves on to the next kind; under
+`pytest -n N --dist loadgroup`, as `make test` runs, a kind's tests all run on one worker).
 `@over_kinds(xfail={"courier": "fixed on branch h2: ..."})` marks the kinds where the test
 fails today for a reason another branch fixes: strict, so the fix shows up as XPASS.
 """
@@ -19,6 +20,10 @@ from app.sandbox.kinds import KINDS, KindUser
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Each start of a kind this session, for the summary at the end (one line per start; under
+#: pytest-xdist each worker's reach the controller's summary, tests/conftest.py).
+STARTED: list[tuple[str, str]] = []
+
 
 def over_kinds(
     xfail: Mapping[str, str] | None = None,
@@ -28,11 +33,14 @@ def over_kinds(
     kinds = tuple(only) if only is not None else KINDS
     unknown = (set(xfail) | set(kinds)) - set(KINDS)
     assert not unknown, f"no such kinds: {unknown}"
+    # `xdist_group`: under `pytest -n` (make test) all the tests of one kind go to one worker,
+    # so each kind's servers still start once in the whole run (cyrus ~3 s, courier ~5 s).
     params = [
         pytest.param(
             kind,
             id=kind,
-            marks=[pytest.mark.xfail(strict=True, reason=xfail[kind])] if kind in xfail else [],
+            marks=[pytest.mark.xdist_group(f"kind-{kind}")]
+            + ([pytest.mark.xfail(strict=True, reason=xfail[kind])] if kind in xfail else []),
         )
         for kind in kinds
     ]

@@ -681,7 +681,17 @@ async def test_idle_watcher_holds_no_uid_list_and_tells_what_came_while_away(
     sandbox: Any, mail_user: Any
 ) -> None:
     deliver_many(sandbox, mail_user, 3)
-    watcher = IdleWatcher(mail_user.imap_settings(), mail_user.credentials(), "INBOX", print)
+    # Polling, not IDLE: an IDLE holds the connection's command lock until the server pushes
+    # something (Dovecot's "Still here" every 2 minutes), and the test's own commands on the
+    # watcher's connection below would wait for it (72-112 s seen). The loop sleeps instead.
+    watcher = IdleWatcher(
+        mail_user.imap_settings(),
+        mail_user.credentials(),
+        "INBOX",
+        print,
+        use_idle=False,
+        poll_interval=3600,
+    )
     watcher.start()
     try:
         await asyncio.wait_for(watcher.connected.wait(), 10)

@@ -10,6 +10,8 @@ The `minimal` profile (no SORT) keeps its own path: the list by UID, ordered her
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,22 @@ def plain_account(user: Any, port: int, data: Path) -> Account:
     return Account(user.name, imap, user.credentials, data_dir=data)
 
 
+@contextlib.asynccontextmanager
+async def sort_held(
+    sandbox: Any, user: Any, data: Path
+) -> AsyncIterator[tuple[TurnRelay, Account]]:
+    """A relay holding every `UID SORT` until `relay.release()`, and an account through it;
+    at the end the SORT is let go (a failing test must not leave it waiting) and the account
+    closed."""
+    async with TurnRelay(sandbox.imap_port, one_way=0, hold=b"UID SORT") as relay:
+        account = plain_account(user, relay.port, data)
+        try:
+            yield relay, account
+        finally:
+            relay.release()
+            await account.close()
+
+
 async def test_newest_rows_first_then_the_servers_sort(
     sandbox: Any, mail_user: Any, tmp_path: Path
 ) -> None:
@@ -68,38 +86,31 @@ async def test_newest_rows_first_then_the_servers_sort(
     finally:
         await oracle.close()
     assert sorted_by_server == by_date_newest_first()
-    async with TurnRelay(sandbox.imap_port, one_way=0, hold=b"UID SORT") as relay:
-        account = plain_account(mail_user, relay.port, tmp_path / "data")
-        try:
-            account.first_fetch = 10  # the resync then fetches 10; the preview 10 + the far end
-            await account.connect()
-            newest = await account.open_folder_newest(INBOX)
-            assert newest is not None and newest.provisional
-            assert list(newest.uids) == list(range(COUNT, 0, -1))  # by UID, newest first
-            assert not relay.holding.is_set()  # drawn with no SORT asked
-            rows = account.held_summaries(newest.uids[:10])
-            assert [r.envelope.subject for r in rows] == [
-                f"newest {n:03d}" for n in range(39, 29, -1)
-            ]
-            opening = asyncio.ensure_future(account.open_folder(INBOX))
-            await asyncio.wait_for(relay.holding.wait(), 10)
-            await asyncio.sleep(0.1)
-            assert not opening.done()  # the server's order waits on its SORT
-            relay.release()
-            opened = await asyncio.wait_for(opening, 10)
-            assert list(opened.uids) == sorted_by_server
-            assert not opened.provisional and opened.uidvalidity == newest.uidvalidity
-            # The preview's rows (both ends) are in the header cache too, for the next start.
-            cache = account.header_cache
-            assert cache is not None and opened.uidvalidity is not None
-            assert set(cache.get_summaries("INBOX", opened.uidvalidity, opened.uids)) == set(
-                range(1, COUNT + 1)
-            )
-            # Cached in the server's order: the next start is warm and needs no preview.
-            assert await account.open_folder_newest(INBOX) is None
-        finally:
-            relay.release()
-            await account.close()
+    async with sort_held(sandbox, mail_user, tmp_path / "data") as (relay, account):
+        account.first_fetch = 10  # the resync then fetches 10; the preview 10 + the far end
+        await account.connect()
+        newest = await account.open_folder_newest(INBOX)
+        assert newest is not None and newest.provisional
+        assert list(newest.uids) == list(range(COUNT, 0, -1))  # by UID, newest first
+        assert not relay.holding.is_set()  # drawn with no SORT asked
+        rows = account.held_summaries(newest.uids[:10])
+        assert [r.envelope.subject for r in rows] == [f"newest {n:03d}" for n in range(39, 29, -1)]
+        opening = asyncio.ensure_future(account.open_folder(INBOX))
+        await asyncio.wait_for(relay.holding.wait(), 10)
+        await asyncio.sleep(0.1)
+        assert not opening.done()  # the server's order waits on its SORT
+        relay.release()
+        opened = await asyncio.wait_for(opening, 10)
+        assert list(opened.uids) == sorted_by_server
+        assert not opened.provisional and opened.uidvalidity == newest.uidvalidity
+        # The preview's rows (both ends) are in the header cache too, for the next start.
+        cache = account.header_cache
+        assert cache is not None and opened.uidvalidity is not None
+        assert set(cache.get_summaries("INBOX", opened.uidvalidity, opened.uids)) == set(
+            range(1, COUNT + 1)
+        )
+        # Cached in the server's order: the next start is warm and needs no preview.
+        assert await account.open_folder_newest(INBOX) is None
 
 
 async def test_without_sort_the_list_by_uid_then_ordered_here(
@@ -150,29 +161,24 @@ async def test_a_big_folders_sort_runs_apart_and_enter_is_answered_meanwhile(
     opened while a fresh server sorts (28-57 s at 1,000,000) shows at once, not after it."""
     monkeypatch.setattr("app.account.SORT_APART_FROM", 0)
     deliver(sandbox, mail_user)
-    async with TurnRelay(sandbox.imap_port, one_way=0, hold=b"UID SORT") as relay:
-        account = plain_account(mail_user, relay.port, tmp_path / "data")
-        try:
-            newest, opening = await _held_open(account, relay)
-            shown = await asyncio.wait_for(account.load_message(newest.uids[5]), 10)
-            assert f"body of {COUNT - 6}" in str(getattr(shown, "text", shown))
-            rows = await asyncio.wait_for(account.summaries_for(list(newest.uids[:30])), 10)
-            assert len(rows) == 30
-            assert not opening.done()
-            relay.release()
-            opened = await asyncio.wait_for(opening, 10)
-            assert list(opened.uids) == by_date_newest_first()
-            assert not opened.provisional
-            # The account's own connection never sorted, nor selected the folder again.
-            assert relay.first.turn_of(b"UID SORT") is None, relay.first.flights
-            assert len([c for t in relay.first.flights for c in t if b"SELECT" in c]) <= 1
-            cache = account.header_cache
-            assert cache is not None
-            state = cache.mailbox_state("INBOX")
-            assert state is not None and list(state.uids) == by_date_newest_first()
-        finally:
-            relay.release()
-            await account.close()
+    async with sort_held(sandbox, mail_user, tmp_path / "data") as (relay, account):
+        newest, opening = await _held_open(account, relay)
+        shown = await asyncio.wait_for(account.load_message(newest.uids[5]), 10)
+        assert f"body of {COUNT - 6}" in str(getattr(shown, "text", shown))
+        rows = await asyncio.wait_for(account.summaries_for(list(newest.uids[:30])), 10)
+        assert len(rows) == 30
+        assert not opening.done()
+        relay.release()
+        opened = await asyncio.wait_for(opening, 10)
+        assert list(opened.uids) == by_date_newest_first()
+        assert not opened.provisional
+        # The account's own connection never sorted, nor selected the folder again.
+        assert relay.first.turn_of(b"UID SORT") is None, relay.first.flights
+        assert len([c for t in relay.first.flights for c in t if b"SELECT" in c]) <= 1
+        cache = account.header_cache
+        assert cache is not None
+        state = cache.mailbox_state("INBOX")
+        assert state is not None and list(state.uids) == by_date_newest_first()
 
 
 async def test_mail_arriving_while_sorting_apart_is_in_the_list(
@@ -182,21 +188,16 @@ async def test_mail_arriving_while_sorting_apart_is_in_the_list(
     makes it stale, and the folder is listed again on the account's connection."""
     monkeypatch.setattr("app.account.SORT_APART_FROM", 0)
     deliver(sandbox, mail_user)
-    async with TurnRelay(sandbox.imap_port, one_way=0, hold=b"UID SORT") as relay:
-        account = plain_account(mail_user, relay.port, tmp_path / "data")
-        try:
-            _newest, opening = await _held_open(account, relay)
-            sandbox.deliver(
-                mail_user.name,
-                b"From: late@example.org\r\nSubject: late\r\n"
-                b"Date: Tue, 3 Nov 2026 00:00:00 +0000\r\nMessage-ID: <late@x>\r\n\r\nlate\r\n",
-            )
-            relay.release()
-            opened = await asyncio.wait_for(opening, 10)
-            assert list(opened.uids) == [COUNT + 1, *by_date_newest_first()]
-        finally:
-            relay.release()
-            await account.close()
+    async with sort_held(sandbox, mail_user, tmp_path / "data") as (relay, account):
+        _newest, opening = await _held_open(account, relay)
+        sandbox.deliver(
+            mail_user.name,
+            b"From: late@example.org\r\nSubject: late\r\n"
+            b"Date: Tue, 3 Nov 2026 00:00:00 +0000\r\nMessage-ID: <late@x>\r\n\r\nlate\r\n",
+        )
+        relay.release()
+        opened = await asyncio.wait_for(opening, 10)
+        assert list(opened.uids) == [COUNT + 1, *by_date_newest_first()]
 
 
 async def test_without_a_second_connection_the_sort_is_asked_on_the_first(

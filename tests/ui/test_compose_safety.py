@@ -18,12 +18,13 @@ import email.policy
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from rich.text import Text
+from textual.screen import Screen
 from textual.widgets import Input, Static, TextArea
 
 from app.config.model import UiSettings
@@ -38,6 +39,8 @@ from widgets.message_list import MessageList
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
 
+ScreenT = TypeVar("ScreenT", bound=Screen[Any])
+
 
 def make_app(
     user: Any,
@@ -49,6 +52,21 @@ def make_app(
 ) -> TermailApp:
     account = compose_account(user, data_dir, name=name, identities=identities or ())
     return TermailApp([account], ui=ui)
+
+
+@contextlib.asynccontextmanager
+async def composing(app: TermailApp) -> AsyncIterator[tuple[Any, ComposeScreen]]:
+    """`app` running (120x35), connected, and its compose screen open: the pilot and it."""
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_connected(pilot, app)
+        yield pilot, await open_compose(pilot, app)
+
+
+async def shown(pilot: Any, app: TermailApp, kind: type[ScreenT]) -> ScreenT:
+    """Until the screen on top is a `kind` (a dialog); it."""
+    screen = await wait_until(pilot, lambda: isinstance(app.screen, kind) and app.screen)
+    assert isinstance(screen, kind)
+    return screen
 
 
 def external_mail(sandbox: Any) -> list[bytes]:
@@ -77,9 +95,7 @@ async def test_a_typo_is_shown_under_its_field_and_nothing_is_sent(
 ) -> None:
     before = external_mail(sandbox)
     app = make_app(mail_user, tmp_path / "data")
-    async with app.run_test(size=(120, 35)) as pilot:
-        await wait_connected(pilot, app)
-        screen = await open_compose(pilot, app)
+    async with composing(app) as (pilot, screen):
         if field_id != "to":
             screen.query_one("#to", Input).value = "friend@example.com"
         screen.query_one(f"#{field_id}", Input).value = typo
@@ -111,9 +127,7 @@ async def test_a_typo_is_shown_when_the_field_is_left(
     sandbox: Any, mail_user: Any, tmp_path: Path
 ) -> None:
     app = make_app(mail_user, tmp_path / "data")
-    async with app.run_test(size=(120, 35)) as pilot:
-        await wait_connected(pilot, app)
-        screen = await open_compose(pilot, app)
+    async with composing(app) as (pilot, screen):
         screen.query_one("#to", Input).focus()
         await type_text(pilot, "ann@example.com, demo")
         await pilot.press("tab")
@@ -301,16 +315,12 @@ async def test_closing_on_a_full_disk_never_offers_leave_it_here(
 
     data_dir = small_tmpfs / "data"
     app = make_app(mail_user, data_dir)
-    async with app.run_test(size=(120, 35)) as pilot:
-        await wait_connected(pilot, app)
-        screen = await open_compose(pilot, app)
+    async with composing(app) as (pilot, screen):
         screen.query_one("#to", Input).value = "ann@example.com"
         screen.query_one("#body", TextArea).text = "Only on this screen.\n"
         fill(small_tmpfs)
         await pilot.press("escape")
-        dialog = await wait_until(
-            pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen
-        )
+        dialog = await shown(pilot, app, ChoiceDialog)
         assert "could not be saved on disk" in dialog.question
         assert [key for key, _ in dialog.choices] == ["p", "d"]
         await pilot.press("l")
@@ -384,9 +394,7 @@ async def test_quit_with_mail_in_the_outbox_asks(
         main = app.screen
         app.screen.query_one(MessageList).focus()
         await pilot.press("q")
-        dialog = await wait_until(
-            pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen
-        )
+        dialog = await shown(pilot, app, ConfirmDialog)
         assert "1 message waits in the outbox" in str(dialog.question)
         assert "1 message was refused" in str(dialog.question)
         await pilot.press("q")  # again: one question, not two
@@ -406,14 +414,10 @@ async def test_quit_while_writing_asks_and_keeps_the_draft(
 ) -> None:
     data_dir = tmp_path / "data"
     app = make_app(mail_user, data_dir)
-    async with app.run_test(size=(120, 35)) as pilot:
-        await wait_connected(pilot, app)
-        screen = await open_compose(pilot, app)
+    async with composing(app) as (pilot, screen):
         screen.query_one("#subject", Input).value = "Half written"
         await pilot.press("ctrl+q")
-        dialog = await wait_until(
-            pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen
-        )
+        dialog = await shown(pilot, app, ConfirmDialog)
         assert "writing" in str(dialog.question)
         assert list((data_dir / "drafts").glob("*.json"))  # kept before the question
         await pilot.press("escape")
@@ -447,9 +451,7 @@ async def test_ctrl_c_asks_whether_to_quit_as_mutt_does(
         main = app.screen
         app.screen.query_one(MessageList).focus()
         await pilot.press("ctrl+c")
-        dialog = await wait_until(
-            pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen
-        )
+        dialog = await shown(pilot, app, ConfirmDialog)
         assert str(dialog.question) == "Quit termail?"
         await pilot.press("ctrl+c")  # again: one question, not two
         await pilot.pause(0.2)
@@ -588,9 +590,7 @@ async def test_y_twice_on_send_sends_once_and_keeps_the_screens(
             screen = await open_compose(pilot, app)
             screen.query_one("#to", Input).value = target
             await pilot.press("ctrl+s")
-            dialog = await wait_until(
-                pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen
-            )
+            dialog = await shown(pilot, app, ConfirmDialog)
             for _ in range(3):
                 dialog.action_answer(True)
             await wait_until(pilot, lambda: app.screen is main, timeout=30)
@@ -612,16 +612,12 @@ async def test_keys_typed_fast_into_the_draft_question_do_not_end_the_app(
 
     data_dir = tmp_path / "data"
     app = make_app(mail_user, data_dir)
-    async with app.run_test(size=(120, 35)) as pilot:
-        await wait_connected(pilot, app)
-        screen = await open_compose(pilot, app)
+    async with composing(app) as (pilot, screen):
         screen.query_one("#subject", Input).value = "Left behind"
         assert screen.keep_locally()
     app = make_app(mail_user, data_dir)
     async with app.run_test(size=(120, 35)) as pilot:
-        dialog = await wait_until(
-            pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen
-        )
+        dialog = await shown(pilot, app, ChoiceDialog)
         for ch in "lold":
             dialog.post_message(events.Key(ch, ch))
         await pilot.pause(0.5)

@@ -92,6 +92,10 @@ async def test_u_after_the_trash_copy_was_expunged_undoes_nothing(
         await wait_connected(pilot, app)
         ml = message_list(app)
         await wait_until(pilot, lambda: ml.row_count == 2)
+        # The folder list too: before it answers no Trash is known, and `d` asks to delete for
+        # good ("there is no Trash folder"; seen under load, 1 run in 3).
+        screen: Any = app.screen
+        await wait_until(pilot, lambda: screen.account.folder("Trash"))
         ml.focus()
         await pilot.press("d")
         await wait_until(

@@ -3,8 +3,10 @@ new-mail notice updated in place, and the "↑ N new" header of the list."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import smtplib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -129,22 +131,34 @@ class ListApp(App[None]):
         yield MessageList()
 
 
+@contextlib.asynccontextmanager
+async def message_list_of(newest: int) -> AsyncIterator[tuple[Any, MessageList]]:
+    """A MessageList (80x12) given UIDs `newest`..1, newest first: the pilot and the list."""
+    app = ListApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        ml = app.query_one(MessageList)
+        ml.set_uids(list(range(newest, 0, -1)), keep_cursor=False)
+        yield pilot, ml
+
+
+async def new_mail_to(pilot: Any, ml: MessageList, newest: int) -> None:
+    """New mail on top, up to UID `newest`, as a refresh gives it to the list; drawn."""
+    ml.set_uids(list(range(newest, 0, -1)), keep_cursor=True, reset_summaries=False)
+    await pilot.pause()
+
+
 def _top_line(ml: MessageList) -> str:
     return "".join(segment.text for segment in ml.render_line(0))
 
 
 async def test_new_mail_above_the_visible_rows_is_marked_and_cleared_at_the_top() -> None:
-    app = ListApp()
-    async with app.run_test(size=(80, 12)) as pilot:
-        ml = app.query_one(MessageList)
-        ml.set_uids(list(range(100, 0, -1)), keep_cursor=False)
+    async with message_list_of(100) as (pilot, ml):
         await pilot.pause()
         for _ in range(30):
             ml.action_cursor_down()
         await pilot.pause()
         assert ml.scroll_offset.y > 0
-        ml.set_uids(list(range(103, 0, -1)), keep_cursor=True, reset_summaries=False)
-        await pilot.pause()
+        await new_mail_to(pilot, ml, 103)
         assert ml.cursor_uid == 70  # the cursor stays on its message
         assert ml.new_above == 3
         assert "↑ 3 new" in _top_line(ml)
@@ -155,13 +169,9 @@ async def test_new_mail_above_the_visible_rows_is_marked_and_cleared_at_the_top(
 
 
 async def test_the_cursor_on_the_first_row_follows_the_top() -> None:
-    app = ListApp()
-    async with app.run_test(size=(80, 12)) as pilot:
-        ml = app.query_one(MessageList)
-        ml.set_uids(list(range(50, 0, -1)), keep_cursor=False)
+    async with message_list_of(50) as (pilot, ml):
         await pilot.pause()
-        ml.set_uids(list(range(52, 0, -1)), keep_cursor=True, reset_summaries=False)
-        await pilot.pause()
+        await new_mail_to(pilot, ml, 52)
         assert ml.cursor_uid == 52  # the newest, on the first row
         assert ml.new_above == 0
 
@@ -170,17 +180,12 @@ async def test_more_rows_at_the_same_width_lay_nothing_out() -> None:
     """New mail on top: the list's height grows, the scrollbar's thumb moves, and the screen
     is not laid out (that repainted every widget, a second under delivery: issue 21); End
     still reaches the new last row."""
-    app = ListApp()
-    async with app.run_test(size=(80, 12)) as pilot:
-        ml = app.query_one(MessageList)
-        ml.set_uids(list(range(100, 0, -1)), keep_cursor=False)
+    async with message_list_of(100) as (pilot, ml):
         await pilot.pause()
         # The first rows made the scrollbar appear (the content one cell narrower): laid out.
-        ml.set_uids(list(range(101, 0, -1)), keep_cursor=True, reset_summaries=False)
-        await pilot.pause()
+        await new_mail_to(pilot, ml, 101)
         layouts = ml._layout_updates
-        ml.set_uids(list(range(103, 0, -1)), keep_cursor=True, reset_summaries=False)
-        await pilot.pause()
+        await new_mail_to(pilot, ml, 103)
         assert ml._layout_updates == layouts
         assert ml.virtual_size.height == 103
         assert ml.vertical_scrollbar.window_virtual_size == 103
@@ -191,16 +196,12 @@ async def test_more_rows_at_the_same_width_lay_nothing_out() -> None:
 
 
 async def test_new_mail_on_top_redraws_only_what_changed() -> None:
-    app = ListApp()
-    async with app.run_test(size=(80, 12)) as pilot:
-        ml = app.query_one(MessageList)
-        ml.set_uids(list(range(100, 0, -1)), keep_cursor=False)
+    async with message_list_of(100) as (pilot, ml):
         for _ in range(30):
             ml.action_cursor_down()
         await pilot.pause()
         drawn = ml.render_count
-        ml.set_uids(list(range(101, 0, -1)), keep_cursor=True, reset_summaries=False)
-        await pilot.pause()
+        await new_mail_to(pilot, ml, 101)
         # The same messages on screen, one row lower in the list: only the cursor's row (and
         # the "↑ 1 new" header) drawn again, not the page.
         assert ml.render_count - drawn <= 2

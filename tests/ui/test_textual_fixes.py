@@ -5,7 +5,6 @@ caches when it uses them, and a partial update renders only what overlaps the ch
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,17 +19,6 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from widgets.textual_fixes import install
-
-
-@pytest.fixture
-def no_automatic_gc() -> Iterator[None]:
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _strips_alive() -> int:

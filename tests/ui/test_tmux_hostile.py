@@ -142,6 +142,8 @@ def write_config(path: Path, sandbox: Any, user: Any, alert_port: int) -> None:
 [accounts.hostile]
 address = {q(user.address)}
 display_name = "Test User"
+# The refused send below still waits in the outbox first (the undo-send path), 1 s not 10.
+send_delay = 1
 
 [accounts.hostile.imap]
 host = "127.0.0.1"
@@ -273,7 +275,7 @@ def test_hostile_session_writes_nothing_but_textuals_own_sequences(
         tmux.keys("C-s")
         tmux.wait_for("Send")
         tmux.keys("y")
-        # (After the undo-send delay, 10 s by default: the refusal comes back into compose.)
+        # (After the undo-send delay, 1 s here: the refusal comes back into compose.)
         tmux.wait_for("Not sent: 554", timeout=40)
         tmux.keys("Escape")
         tmux.wait_for("Discard")

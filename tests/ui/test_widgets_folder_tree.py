@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -38,23 +40,34 @@ class TreeApp(App[None]):
         self.quit_requested = True
 
 
+@contextlib.asynccontextmanager
+async def tree_app(
+    folders: list[Folder], counts: dict[str, FolderStatus], size: tuple[int, int] = (40, 20)
+) -> AsyncIterator[tuple[TreeApp, Any, FolderTree]]:
+    """A TreeApp running, its first frame drawn: the app, the pilot and the tree."""
+    app = TreeApp(folders, counts)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        yield app, pilot, app.query_one(FolderTree)
+
+
+async def inbox_count(pilot: Any, tree: FolderTree, messages: int, unseen: int) -> None:
+    """INBOX's count changed (as a refresh tells the tree), and the change drawn."""
+    tree.update_counts("INBOX", FolderStatus(messages=messages, unseen=unseen))
+    await pilot.pause()
+
+
 async def test_a_new_count_of_the_same_width_is_drawn_without_a_layout() -> None:
     """A delivery a second changes INBOX's count: its line is drawn again, the screen is not
     laid out (issue 21); a count one digit longer lays the tree out (its width may change)."""
     folders, counts = samples.folders()
-    app = TreeApp(folders, counts)
-    async with app.run_test(size=(40, 20)) as pilot:
-        await pilot.pause()
-        tree = app.query_one(FolderTree)
-        tree.update_counts("INBOX", FolderStatus(messages=120, unseen=4))
-        await pilot.pause()
+    async with tree_app(folders, counts) as (app, pilot, tree):
+        await inbox_count(pilot, tree, 120, 4)
         layouts = tree._layout_updates
-        tree.update_counts("INBOX", FolderStatus(messages=121, unseen=5))
-        await pilot.pause()
+        await inbox_count(pilot, tree, 121, 5)
         assert tree._layout_updates == layouts
         assert _labels(app)[0].strip().startswith("INBOX 5/121")
-        tree.update_counts("INBOX", FolderStatus(messages=1210, unseen=5))
-        await pilot.pause()
+        await inbox_count(pilot, tree, 1210, 5)
         assert tree._layout_updates == layouts + 1
         assert _labels(app)[0].strip().startswith("INBOX 5/1210")
 
@@ -84,10 +97,7 @@ async def test_roles_first_then_hierarchy_with_counts() -> None:
 
 async def test_noselect_and_unlisted_parents_do_not_open() -> None:
     folders, counts = samples.folders()
-    app = TreeApp(folders, counts)
-    async with app.run_test(size=(40, 20)) as pilot:
-        await pilot.pause()
-        tree = app.query_one(FolderTree)
+    async with tree_app(folders, counts) as (app, pilot, tree):
         lists = tree._folder_nodes["Lists"]  # never listed: a virtual \Noselect parent
         assert lists.data is not None and not lists.data.selectable
         tree.move_cursor(lists)
@@ -104,10 +114,7 @@ async def test_noselect_and_unlisted_parents_do_not_open() -> None:
 
 async def test_click_selects_and_select_folder_posts_nothing() -> None:
     folders, counts = samples.folders()
-    app = TreeApp(folders, counts)
-    async with app.run_test(size=(40, 20)) as pilot:
-        await pilot.pause()
-        tree = app.query_one(FolderTree)
+    async with tree_app(folders, counts) as (app, pilot, tree):
         assert tree.select_folder("Trash")
         assert not tree.select_folder("Nope")
         await pilot.pause()
@@ -124,12 +131,8 @@ async def test_click_selects_and_select_folder_posts_nothing() -> None:
 
 async def test_update_counts_and_rebuild_keep_state() -> None:
     folders, counts = samples.folders()
-    app = TreeApp(folders, counts)
-    async with app.run_test(size=(40, 20)) as pilot:
-        await pilot.pause()
-        tree = app.query_one(FolderTree)
-        tree.update_counts("INBOX", FolderStatus(messages=121, unseen=4))
-        await pilot.pause()
+    async with tree_app(folders, counts) as (app, pilot, tree):
+        await inbox_count(pilot, tree, 121, 4)
         assert _labels(app)[0].strip().startswith("INBOX 4/121")
         tree._folder_nodes["Projects"].collapse()
         tree.select_folder("Archive")
@@ -196,10 +199,7 @@ def big_tree(groups: int = 30, subs: int = 10, leaves: int = 10) -> list[Folder]
 async def test_big_tree_builds_only_the_top_level() -> None:
     folders = big_tree()
     assert len(folders) == 3 + 30 * (1 + 10 * 11)
-    app = TreeApp(folders, {})
-    async with app.run_test(size=(40, 20)) as pilot:
-        await pilot.pause()
-        tree = app.query_one(FolderTree)
+    async with tree_app(folders, {}) as (app, pilot, tree):
         assert tree.built_count == 33
         assert all(node.parent is tree.root for node in tree._folder_nodes.values())
         assert len(tree._tree_nodes) == 33 + 1  # and the root: nothing hidden was made
@@ -209,10 +209,7 @@ async def test_big_tree_builds_only_the_top_level() -> None:
 
 
 async def test_expanding_builds_children_and_collapsing_drops_them() -> None:
-    app = TreeApp(big_tree(), {})
-    async with app.run_test(size=(40, 20)) as pilot:
-        await pilot.pause()
-        tree = app.query_one(FolderTree)
+    async with tree_app(big_tree(), {}) as (app, pilot, tree):
         g00 = tree._folder_nodes["g00"]
         tree.move_cursor(g00)
         await pilot.press("space")  # Textual's toggle key
@@ -244,10 +241,7 @@ async def test_expanding_builds_children_and_collapsing_drops_them() -> None:
 
 
 async def test_click_on_the_arrow_expands_and_collapses() -> None:
-    app = TreeApp(big_tree(groups=3, subs=3, leaves=3), {})
-    async with app.run_test(size=(40, 20)) as pilot:
-        await pilot.pause()
-        tree = app.query_one(FolderTree)
+    async with tree_app(big_tree(groups=3, subs=3, leaves=3), {}) as (app, pilot, tree):
         # 3 groups x (1 + 3 x 4) = 39 + 3 role folders: a small tree starts expanded.
         assert tree.node_for("g01/s00/l00") is not None
         tree.auto_expand_limit = 10
@@ -265,10 +259,7 @@ async def test_click_on_the_arrow_expands_and_collapses() -> None:
 
 async def test_select_folder_reveals_a_deep_folder_and_expansions_survive_reload() -> None:
     folders = big_tree()
-    app = TreeApp(folders, {})
-    async with app.run_test(size=(40, 20)) as pilot:
-        await pilot.pause()
-        tree = app.query_one(FolderTree)
+    async with tree_app(folders, {}) as (app, pilot, tree):
         assert tree.select_folder("g17/s04/l09")
         await pilot.pause()
         assert tree.cursor_node is tree.node_for("g17/s04/l09")
@@ -286,10 +277,11 @@ async def test_select_folder_reveals_a_deep_folder_and_expansions_survive_reload
 
 
 async def test_counts_of_unbuilt_folders_show_on_collapsed_parents() -> None:
-    app = TreeApp(big_tree(), {"g02/s01/l05": FolderStatus(messages=9, unseen=4)})
-    async with app.run_test(size=(40, 20)) as pilot:
-        await pilot.pause()
-        tree = app.query_one(FolderTree)
+    async with tree_app(big_tree(), {"g02/s01/l05": FolderStatus(messages=9, unseen=4)}) as (
+        app,
+        pilot,
+        tree,
+    ):
         line = next(line for line in _labels(app) if "g02" in line)
         assert line.strip() == "▶ g02 +4"  # unread hidden below a collapsed folder
         tree.update_counts("g02/s01/l05", FolderStatus(messages=10, unseen=5))  # unbuilt
@@ -309,10 +301,7 @@ async def test_counts_of_unbuilt_folders_show_on_collapsed_parents() -> None:
 
 
 async def test_shift_space_expands_all_siblings_lazily() -> None:
-    app = TreeApp(big_tree(groups=5), {})
-    async with app.run_test(size=(40, 20)) as pilot:
-        await pilot.pause()
-        tree = app.query_one(FolderTree)
+    async with tree_app(big_tree(groups=5), {}) as (app, pilot, tree):
         tree.move_cursor(tree._folder_nodes["g00"])
         await pilot.press("shift+space")
         await pilot.pause()

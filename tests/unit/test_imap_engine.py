@@ -791,7 +791,9 @@ def test_gc_pause_leaves_objects_frozen_by_others_alone() -> None:
         assert frozen > 0
         with client_module._gc_paused():
             assert not gc.isenabled()
-        assert gc.isenabled() and gc.get_freeze_count() == frozen
+        # Not unfrozen (that would empty the permanent generation); a few frozen objects may
+        # die meanwhile (pytest-xdist's worker has a thread of its own: 2 of 637,536 seen).
+        assert gc.isenabled() and gc.get_freeze_count() > frozen // 2
     finally:
         gc.unfreeze()
 

@@ -21,16 +21,12 @@ class Node:
 
 
 @pytest.fixture
-def no_automatic_gc() -> Iterator[None]:
-    """CPython's own collections off, so only `collect_soon` can free the cycle."""
+def no_automatic_gc(no_automatic_gc: None) -> Iterator[None]:
+    """tests/conftest.py's, with `collect_soon`'s clock reset: only it can free the cycle."""
     memory._last_collect[0] = float("-inf")
-    was = gc.isenabled()
-    gc.disable()
     try:
         yield
     finally:
-        if was:
-            gc.enable()
         memory._last_collect[0] = float("-inf")
 
 
