@@ -31,6 +31,7 @@ import contextlib
 import itertools
 import os
 import re
+import stat
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -219,7 +220,11 @@ class LiveFile:
         self.path = Path(path).expanduser()
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with contextlib.suppress(OSError):
-            os.fchmod(fd, 0o600)  # an existing file keeps no wider mode
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                # An existing file keeps no wider mode; a device (`--log-protocol /dev/null`,
+                # a tty, a FIFO) is not ours to change: run as root, /dev/null became 0600
+                # and every other user's program (Cyrus) failed to open it.
+                os.fchmod(fd, 0o600)
         self._out: IO[str] | None = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
         self.failed: str | None = None
 

@@ -394,6 +394,26 @@ def test_live_file_mode_tightened(tmp_path: Path) -> None:
     assert path.read_text().splitlines()[-1].endswith("w smtp1 C: QUIT")
 
 
+def test_live_file_leaves_a_device_mode_alone(tmp_path: Path) -> None:
+    """`--log-protocol /dev/null` as root made /dev/null 0600 (Cyrus, under its own user,
+    then could not open it): only a regular file is tightened. A FIFO stands in for the
+    device here."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo, 0o644)
+    fifo.chmod(0o644)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        protolog.set_live_file(fifo)
+        try:
+            ProtocolLog("w").add("smtp1", "C", "QUIT")
+        finally:
+            protolog.set_live_file(None)
+        assert stat.S_IMODE(fifo.stat().st_mode) == 0o644
+        assert os.read(reader, 4096).decode().rstrip().endswith("w smtp1 C: QUIT")
+    finally:
+        os.close(reader)
+
+
 def test_search() -> None:
     log = ProtocolLog("q")
     log.add("imap1", "C", "A1 SELECT INBOX")
