@@ -262,6 +262,16 @@ async def delete(account: Account, uids: Sequence[int], answers: Answers | None 
     what = plural(len(uids), "message")
     if account.readonly:
         return _nothing(f"{source} is read-only on the server: nothing deleted", warning=True)
+    if not account.folders:
+        # `d` pressed before the folder list came (start-up): no Trash known yet is not "no
+        # Trash", and offering to delete for good then was a false question.
+        try:
+            await account.load_folders()
+        except Exception:
+            return _nothing(
+                "The folder list has not come yet, so the Trash is not known: nothing deleted",
+                warning=True,
+            )
     trash = _trash_for(account)
     if trash is not None and trash.name != source:
         return await move(account, uids, trash.name, answers, kind="delete")

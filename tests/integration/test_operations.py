@@ -20,7 +20,7 @@ import pytest
 
 from app.account import Account
 from app.actions import operations as ops
-from app.models import FolderRole, TlsMode
+from app.models import Folder, FolderRole, TlsMode
 
 pytestmark = pytest.mark.integration
 
@@ -136,6 +136,27 @@ async def test_delete_moves_to_trash_and_undo_takes_it_back(sandbox: Any, mail_u
         assert undone.done and undone.message == "Undid delete: 1 message back in INBOX"
         assert count(mail_user, "Trash") == 0 and count(mail_user, "INBOX") == 2
         assert (await ops.undo(account)).message == "Nothing to undo"
+    finally:
+        await account.close()
+
+
+async def test_delete_before_the_folder_list_came_still_goes_to_trash(
+    sandbox: Any, mail_user: Any
+) -> None:
+    """`d` at start-up, before LIST answered: it offered to delete for good ("there is no
+    Trash folder"); the folders are listed first and the message goes to Trash."""
+    fill(mail_user, "INBOX", "early")
+    creds = mail_user.credentials()
+    account = Account(mail_user.name, mail_user.imap_settings(TlsMode.IMPLICIT), lambda: creds)
+    await account.connect()
+    try:
+        await account.open_folder(Folder("INBOX", "INBOX", "/"))
+        assert account.folders == []
+        uid = account.current.uids[0]  # type: ignore[union-attr]
+        asked, outcome = await answered(lambda a: ops.delete(account, [uid], a))
+        assert asked == []
+        assert outcome.message == "Deleted 1 message (moved to Trash)" and outcome.undoable
+        assert count(mail_user, "Trash") == 1
     finally:
         await account.close()
 
