@@ -132,6 +132,11 @@ async def _idle_loop(screen: Host, folder: Folder) -> None:
                 retries = 0
     except asyncio.CancelledError:
         pass
+    except Exception as exc:
+        # A plain task: raised on, it was "Task exception was never retrieved" (after quit,
+        # NoMatches on the gone status bar); while the screen is up the user is told.
+        if not screen_going(screen):
+            screen._report(exc, "Watching for new mail stopped")
     finally:
         with contextlib.suppress(BaseException):
             await watcher.stop()
