@@ -3,6 +3,8 @@ sandbox Dovecot (issue 21: what does not depend on an answer is pipelined, RFC 9
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -81,30 +83,38 @@ async def _first_screen(account: Account, relay: TurnRelay | None = None) -> lis
     return rows
 
 
+@contextlib.asynccontextmanager
+async def _cold_screen(
+    sandbox: Any, user: Any, data: Path, **settings: Any
+) -> AsyncIterator[tuple[Account, TurnRelay, list[Any]]]:
+    """An account behind a turn-counting relay, brought to its first screen; closed after."""
+    async with TurnRelay(sandbox.imap_port) as relay:
+        account = _account(user, relay.port, data, **settings)
+        try:
+            yield account, relay, await _first_screen(account, relay)
+        finally:
+            await account.close()
+
+
 async def test_cold_first_screen_costs_three_round_trips(
     sandbox: Any, mail_user: Any, tmp_path: Path
 ) -> None:
     _deliver(sandbox, mail_user, 60)
-    async with TurnRelay(sandbox.imap_port) as relay:
-        account = _account(mail_user, relay.port, tmp_path / "data")
-        try:
-            rows = await _first_screen(account, relay)
-            talk = relay.first
-            # LOGIN; ID + ENABLE + NAMESPACE + SELECT + FETCH * (UID) together (the newest
-            # UID is EXISTS: the UIDs are 1..EXISTS, no search); the newest rows' FETCH. The
-            # server's SORT only after.
-            assert relay.shown_at == 3, talk.flights
-            batch = b"\n".join(talk.commands(2))
-            for word in (b"ID (", b"ENABLE ", b"NAMESPACE", b"SELECT INBOX", b"FETCH * (UID)"):
-                assert word in batch, talk.flights
-            assert talk.turn_of(b"ENVELOPE") == 3
-            assert (talk.turn_of(b"UID SEARCH") or 4) > 3, talk.flights
-            assert account.current.uids == list(range(60, 0, -1))
-            assert (talk.turn_of(b"UID SORT") or 0) > 3, talk.flights
-            assert rows[0].envelope.subject == "turn 059"
-            assert account.current is not None and not account.current.provisional
-        finally:
-            await account.close()
+    async with _cold_screen(sandbox, mail_user, tmp_path / "data") as (account, relay, rows):
+        talk = relay.first
+        # LOGIN; ID + ENABLE + NAMESPACE + SELECT + FETCH * (UID) together (the newest
+        # UID is EXISTS: the UIDs are 1..EXISTS, no search); the newest rows' FETCH. The
+        # server's SORT only after.
+        assert relay.shown_at == 3, talk.flights
+        batch = b"\n".join(talk.commands(2))
+        for word in (b"ID (", b"ENABLE ", b"NAMESPACE", b"SELECT INBOX", b"FETCH * (UID)"):
+            assert word in batch, talk.flights
+        assert talk.turn_of(b"ENVELOPE") == 3
+        assert (talk.turn_of(b"UID SEARCH") or 4) > 3, talk.flights
+        assert account.current.uids == list(range(60, 0, -1))
+        assert (talk.turn_of(b"UID SORT") or 0) > 3, talk.flights
+        assert rows[0].envelope.subject == "turn 059"
+        assert account.current is not None and not account.current.provisional
 
 
 async def test_cold_first_screen_of_a_folder_with_gaps_costs_three_round_trips(
@@ -122,19 +132,18 @@ async def test_cold_first_screen_of_a_folder_with_gaps_costs_three_round_trips(
         await client.expunge()
     finally:
         await client.close()
-    async with TurnRelay(sandbox.imap_port) as relay:
-        account = _account(mail_user, relay.port, tmp_path / "data")
-        try:
-            rows = await _first_screen(account, relay)
-            talk = relay.first
-            assert relay.shown_at == 3, talk.flights
-            assert talk.turn_of(b"UID SEARCH") == 3 == talk.turn_of(b"ENVELOPE"), talk.flights
-            expected = [u for u in range(29, 0, -1) if u not in (3, 17)]
-            assert [r.uid for r in rows] == expected
-            assert [r.envelope.subject for r in rows[:2]] == ["turn 028", "turn 027"]
-            assert account.current is not None and sorted(account.current.uids) == sorted(expected)
-        finally:
-            await account.close()
+    async with _cold_screen(sandbox, mail_user, tmp_path / "data") as (
+        account,
+        relay,
+        rows,
+    ):
+        talk = relay.first
+        assert relay.shown_at == 3, talk.flights
+        assert talk.turn_of(b"UID SEARCH") == 3 == talk.turn_of(b"ENVELOPE"), talk.flights
+        expected = [u for u in range(29, 0, -1) if u not in (3, 17)]
+        assert [r.uid for r in rows] == expected
+        assert [r.envelope.subject for r in rows[:2]] == ["turn 028", "turn 027"]
+        assert account.current is not None and sorted(account.current.uids) == sorted(expected)
 
 
 async def test_warm_first_screen_with_qresync_costs_two_round_trips(
@@ -201,15 +210,14 @@ async def test_cold_first_screen_with_compress_costs_three_round_trips(
     """COMPRESS ends the login's follow-up round trip; the UID list comes deflated after it,
     with the newest rows' FETCH by sequence number (was a round trip of its own: 4)."""
     _deliver(sandbox, mail_user, 20)
-    async with TurnRelay(sandbox.imap_port) as relay:
-        account = _account(mail_user, relay.port, tmp_path / "data", compress=True)
-        try:
-            rows = await _first_screen(account, relay)
-            assert account.client.connection.is_compressed
-            assert relay.shown_at == 3, relay.first.flights[:3]
-            assert rows[0].envelope.subject == "turn 019"
-        finally:
-            await account.close()
+    async with _cold_screen(sandbox, mail_user, tmp_path / "data", compress=True) as (
+        account,
+        relay,
+        rows,
+    ):
+        assert account.client.connection.is_compressed
+        assert relay.shown_at == 3, relay.first.flights[:3]
+        assert rows[0].envelope.subject == "turn 019"
 
 
 @over_kinds()
