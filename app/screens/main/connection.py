@@ -16,12 +16,11 @@ from app.screens.main.listing import (
     ask_unanswered,
     focus_list_unless_typing,
     held_source,
-    leaving,
     open_folder,
     reload_folders,
 )
 from app.screens.main.watch import watch_counts
-from widgets.workers import work
+from widgets.workers import screen_going, work
 
 if TYPE_CHECKING:
     from app.screens.main.host import Host
@@ -189,7 +188,7 @@ class ConnectionWorkers:
             self.folder_tree.select_folder("INBOX")
             await open_folder(self, INBOX, shown=shown)
             await reload_folders(self)
-            if not leaving(self):
+            if not screen_going(self):
                 _adopt_listed_inbox(self)
         else:
             await reload_folders(self)

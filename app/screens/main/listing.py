@@ -24,7 +24,6 @@ __all__ = [
     "connecting",
     "focus_list_unless_typing",
     "held_source",
-    "leaving",
     "open_folder",
     "reload_folders",
     "show_folders",
@@ -104,16 +103,10 @@ async def reload_folders(screen: Host) -> bool:
     except Exception as exc:
         screen._report(exc, "Cannot list the folders")
         return False
-    if leaving(screen):
+    if screen_going(screen):
         return False
     show_folders(screen)
     return True
-
-
-def leaving(screen: Host) -> bool:
-    """The screen is being taken down (the app quits): its widgets may be gone already, so
-    a worker coming back from the server stops (a quit during start-up raised NoMatches)."""
-    return screen_going(screen)
 
 
 async def open_folder(screen: Host, folder: Folder, *, shown: OpenFolder | None = None) -> None:
@@ -246,7 +239,7 @@ class ListWorkers:
             self.message_list.forget_requested(uids)
             self._report(exc, "Fetching headers failed")
             return
-        if leaving(self):
+        if screen_going(self):
             return  # the app quit meanwhile
         self.message_list.update_summaries(summaries, epoch=epoch)
         if self.account.client is None and len(summaries) < len(uids):
